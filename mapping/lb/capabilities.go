@@ -1,0 +1,26 @@
+package lb
+
+// Capabilities say which parts of the model a provider can realize. mapping
+// takes them as input: a route or listener asking for something its provider
+// lacks is reported on that object, naming the feature and the provider, and is
+// left out of the model instead of being half-applied.
+type Capabilities struct {
+	// Provider names the provider in messages, e.g. "emulated".
+	Provider string
+	// Protocols the provider's listeners can carry.
+	Protocols map[Protocol]bool
+	// PathMatch lists the path match types it supports.
+	PathMatch map[MatchType]bool
+	// HeaderMatch and QueryMatch list the header and query match types; an empty
+	// map means that kind of condition is not supported at all.
+	HeaderMatch map[MatchType]bool
+	QueryMatch  map[MatchType]bool
+	// MethodMatch says whether rules can match the HTTP method.
+	MethodMatch bool
+	// InvalidBackendShare says whether a weighted forward can send part of the
+	// traffic to an HTTP 500 answer (needed for invalid backend references next
+	// to valid ones). Without it such a rule answers 500 for all its traffic.
+	InvalidBackendShare bool
+	// MaxRulesPerListener bounds the rules on one listener; 0 means no limit.
+	MaxRulesPerListener int
+}

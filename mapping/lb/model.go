@@ -1,0 +1,238 @@
+package lb
+
+import "time"
+
+// Protocol is what a Listener speaks to clients.
+type Protocol string
+
+// Protocols a Listener can carry.
+const (
+	ProtocolHTTP  Protocol = "HTTP"  // plain HTTP/1.1 (and h2c upgrade)
+	ProtocolHTTPS Protocol = "HTTPS" // TLS terminated at the load balancer, then HTTP
+	ProtocolTLS   Protocol = "TLS"   // TLS passed through, routed by SNI
+	ProtocolTCP   Protocol = "TCP"
+	ProtocolUDP   Protocol = "UDP"
+)
+
+// LoadBalancer is the desired state of one Gateway's load balancer.
+type LoadBalancer struct {
+	// Owner identifies the Gateway this load balancer belongs to. Providers write
+	// it as ownership tags and find their resources by it.
+	Owner Owner `json:"owner"`
+	// Tags are user tags: the Gateway's spec.infrastructure labels and
+	// annotations and the parameters' tags. They never override Owner's tags.
+	Tags map[string]string `json:"tags,omitempty"`
+	// Options are the merged LoadBalancerParameters.
+	Options Options `json:"options,omitzero"`
+	// Listeners, sorted by port.
+	Listeners []Listener `json:"listeners,omitempty"`
+	// TargetGroups, sorted by name. Every TargetGroup is referenced by at least
+	// one Action.
+	TargetGroups []TargetGroup `json:"targetGroups,omitempty"`
+}
+
+// Owner names the Gateway that owns a load balancer.
+type Owner struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+}
+
+// Ownership tag keys, written on every cloud resource Cloudgate creates. A
+// resource without them is never changed or deleted.
+const (
+	TagCluster    = "cloudgate.dev/cluster"
+	TagGateway    = "cloudgate.dev/gateway"
+	TagGatewayUID = "cloudgate.dev/gateway-uid"
+	TagResource   = "cloudgate.dev/resource"
+)
+
+// Key is the owner's "namespace/name".
+func (o Owner) Key() string { return o.Namespace + "/" + o.Name }
+
+// Tags returns the ownership tags for the resource with the given logical id.
+func (o Owner) Tags(resource string) map[string]string {
+	t := map[string]string{
+		TagCluster:    o.Cluster,
+		TagGateway:    o.Key(),
+		TagGatewayUID: o.UID,
+	}
+	if resource != "" {
+		t[TagResource] = resource
+	}
+	return t
+}
+
+// AllTags merges user tags under the ownership tags of resource: a user tag
+// never replaces an ownership tag.
+func (l *LoadBalancer) AllTags(resource string) map[string]string {
+	t := make(map[string]string, len(l.Tags)+4)
+	for k, v := range l.Tags {
+		t[k] = v
+	}
+	for k, v := range l.Owner.Tags(resource) {
+		t[k] = v
+	}
+	return t
+}
+
+// Scheme says who can reach the load balancer.
+type Scheme string
+
+// Schemes.
+const (
+	SchemeInternetFacing Scheme = "internet-facing"
+	SchemeInternal       Scheme = "internal"
+)
+
+// Options are the provider options from LoadBalancerParameters, already merged
+// (Gateway over GatewayClass). Zero values mean "provider default".
+type Options struct {
+	Scheme             Scheme        `json:"scheme,omitempty"`
+	IPAddressType      string        `json:"ipAddressType,omitempty"` // ipv4 or dualstack
+	IdleTimeout        time.Duration `json:"idleTimeout,omitempty"`
+	DeletionProtection bool          `json:"deletionProtection,omitempty"`
+	// Addresses are requested static addresses (Gateway spec.addresses or
+	// parameters). Empty means the provider allocates one.
+	Addresses []string `json:"addresses,omitempty"`
+
+	Emulated *EmulatedOptions `json:"emulated,omitempty"`
+	AWS      *AWSOptions      `json:"aws,omitempty"`
+	GCP      *GCPOptions      `json:"gcp,omitempty"`
+}
+
+// EmulatedOptions are options only the emulated cloud understands.
+type EmulatedOptions struct {
+	// ResponseHeaders are added to every response the emulated proxy sends, which
+	// lets a test see which parameters reached the data plane.
+	ResponseHeaders map[string]string `json:"responseHeaders,omitempty"`
+}
+
+// AWSOptions are ALB/NLB options. Filled in by the AWS provider's issue.
+type AWSOptions struct {
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// GCPOptions are GCP load balancer options. Filled in by the GCP provider's issue.
+type GCPOptions struct {
+	Region string `json:"region,omitempty"`
+}
+
+// Listener is one port of the load balancer.
+type Listener struct {
+	// Name is a stable logical id, e.g. "http-80".
+	Name     string   `json:"name"`
+	Port     int32    `json:"port"`
+	Protocol Protocol `json:"protocol"`
+	// VirtualHosts, most specific hostname first (exact hostnames, then wildcards
+	// by length, then the catch-all ""). Only HTTP and HTTPS use them.
+	VirtualHosts []VirtualHost `json:"virtualHosts,omitempty"`
+}
+
+// VirtualHost is the part of a Listener that serves one hostname pattern: a
+// Gateway listener's hostname.
+type VirtualHost struct {
+	// Hostname is an exact name, a wildcard "*.example.com", or "" for any host.
+	Hostname string `json:"hostname,omitempty"`
+	// Certificates serve TLS for this VirtualHost when the Listener is HTTPS; the
+	// first one whose names fit the SNI server name is used, else the first.
+	Certificates []Certificate `json:"certificates,omitempty"`
+	// Rules in precedence order. A request no Rule matches gets 404.
+	Rules []Rule `json:"rules,omitempty"`
+}
+
+// Certificate is a PEM-encoded certificate chain and private key.
+type Certificate struct {
+	// Name is a stable logical id: the Secret's "namespace/name".
+	Name string `json:"name"`
+	// CertPEM and KeyPEM hold the chain and key. Keys are secret: never log them.
+	CertPEM []byte `json:"certPEM"`
+	KeyPEM  []byte `json:"keyPEM"`
+}
+
+// Rule is a match and what to do with the requests it matches.
+type Rule struct {
+	// Name is a stable logical id, e.g. "ns/route/rule-0/match-1/host". It stays
+	// the same while the route's rule stays the same, so providers can keep the
+	// cloud rule (and its priority) across unrelated changes.
+	Name   string `json:"name"`
+	Match  Match  `json:"match"`
+	Action Action `json:"action"`
+}
+
+// Match is the conjunction of conditions on a request. Empty fields match all.
+type Match struct {
+	// Hostname is an exact name or a wildcard "*.example.com"; "" matches any
+	// host the VirtualHost accepts.
+	Hostname string        `json:"hostname,omitempty"`
+	Path     *PathMatch    `json:"path,omitempty"`
+	Method   string        `json:"method,omitempty"`
+	Headers  []HeaderMatch `json:"headers,omitempty"`
+	Query    []QueryMatch  `json:"query,omitempty"`
+}
+
+// MatchType says how a value is compared.
+type MatchType string
+
+// Match types. Prefix applies to paths only.
+const (
+	MatchExact  MatchType = "Exact"
+	MatchPrefix MatchType = "Prefix" // path prefix by whole segments: /foo matches /foo/bar, not /foobar
+	MatchRegex  MatchType = "Regex"  // RE2 syntax, anchored: the whole value must match
+)
+
+// PathMatch compares the request path.
+type PathMatch struct {
+	Type  MatchType `json:"type"`
+	Value string    `json:"value"`
+}
+
+// HeaderMatch compares one request header; names are case-insensitive.
+type HeaderMatch struct {
+	Name  string    `json:"name"`
+	Type  MatchType `json:"type"`
+	Value string    `json:"value"`
+}
+
+// QueryMatch compares one query parameter; names are case-sensitive.
+type QueryMatch struct {
+	Name  string    `json:"name"`
+	Type  MatchType `json:"type"`
+	Value string    `json:"value"`
+}
+
+// Action is what a Rule does with a request. Exactly one of Forward and
+// FixedResponse is set.
+type Action struct {
+	Forward       []WeightedBackend `json:"forward,omitempty"`
+	FixedResponse *FixedResponse    `json:"fixedResponse,omitempty"`
+}
+
+// WeightedBackend is one share of a forward action. A request picks a backend
+// with probability Weight / sum of weights.
+type WeightedBackend struct {
+	// TargetGroup is the Name of a TargetGroup in the LoadBalancer. Empty means
+	// the backend reference was invalid: this share of requests gets HTTP 500.
+	TargetGroup string `json:"targetGroup,omitempty"`
+	Weight      int32  `json:"weight"`
+}
+
+// FixedResponse answers without a backend.
+type FixedResponse struct {
+	StatusCode int `json:"statusCode"`
+}
+
+// TargetGroup is a set of endpoints that serve one Service port.
+type TargetGroup struct {
+	// Name is a stable logical id: "namespace/service:port".
+	Name     string   `json:"name"`
+	Protocol Protocol `json:"protocol"`
+	Targets  []Target `json:"targets,omitempty"`
+}
+
+// Target is one endpoint.
+type Target struct {
+	IP   string `json:"ip"`
+	Port int32  `json:"port"`
+}

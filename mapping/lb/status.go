@@ -1,0 +1,36 @@
+package lb
+
+// Status is what a provider reports about a load balancer after Ensure.
+type Status struct {
+	// Addresses clients use: IPs or hostnames.
+	Addresses []Address `json:"addresses,omitempty"`
+	// Ready is true once the load balancer has an address and every listener is
+	// in place and serving.
+	Ready bool `json:"ready"`
+	// Listeners reports each listener by Listener.Name.
+	Listeners map[string]ListenerStatus `json:"listeners,omitempty"`
+	// Message explains Ready=false (for example "provisioning"). It is static so
+	// that status does not change while nothing changes.
+	Message string `json:"message,omitempty"`
+}
+
+// AddressType says what kind of value an Address holds.
+type AddressType string
+
+// Address types.
+const (
+	AddressIP       AddressType = "IPAddress"
+	AddressHostname AddressType = "Hostname"
+)
+
+// Address is one way to reach the load balancer.
+type Address struct {
+	Type  AddressType `json:"type"`
+	Value string      `json:"value"`
+}
+
+// ListenerStatus reports one listener.
+type ListenerStatus struct {
+	Ready   bool   `json:"ready"`
+	Message string `json:"message,omitempty"`
+}

@@ -1,0 +1,93 @@
+package lb
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// Validate checks the model's own invariants: names unique and non-empty,
+// references resolved, regular expressions compilable, weights non-negative.
+// mapping.Build must never produce a model that fails it; providers call it
+// before planning so that a bug upstream cannot reach the cloud.
+func (l *LoadBalancer) Validate() error {
+	var errs []error
+	if l.Owner.Namespace == "" || l.Owner.Name == "" {
+		errs = append(errs, errors.New("owner namespace and name are required"))
+	}
+	groups := map[string]bool{}
+	for _, tg := range l.TargetGroups {
+		if tg.Name == "" {
+			errs = append(errs, errors.New("target group without a name"))
+		}
+		if groups[tg.Name] {
+			errs = append(errs, fmt.Errorf("duplicate target group %q", tg.Name))
+		}
+		groups[tg.Name] = true
+	}
+	ports := map[int32]bool{}
+	names := map[string]bool{}
+	for _, ls := range l.Listeners {
+		if ls.Port < 1 || ls.Port > 65535 {
+			errs = append(errs, fmt.Errorf("listener %q: port %d out of range", ls.Name, ls.Port))
+		}
+		if ports[ls.Port] {
+			errs = append(errs, fmt.Errorf("two listeners on port %d", ls.Port))
+		}
+		ports[ls.Port] = true
+		if ls.Name == "" || names[ls.Name] {
+			errs = append(errs, fmt.Errorf("listener on port %d: missing or duplicate name %q", ls.Port, ls.Name))
+		}
+		names[ls.Name] = true
+		rules := map[string]bool{}
+		for _, vh := range ls.VirtualHosts {
+			if ls.Protocol == ProtocolHTTPS && len(vh.Certificates) == 0 {
+				errs = append(errs, fmt.Errorf("listener %q host %q: HTTPS without a certificate", ls.Name, vh.Hostname))
+			}
+			for _, r := range vh.Rules {
+				if r.Name == "" || rules[r.Name] {
+					errs = append(errs, fmt.Errorf("listener %q: missing or duplicate rule name %q", ls.Name, r.Name))
+				}
+				rules[r.Name] = true
+				errs = append(errs, r.validate(groups)...)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r Rule) validate(groups map[string]bool) []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("rule %q: "+format, append([]any{r.Name}, a...)...))
+	}
+	regex := func(t MatchType, v string) {
+		if t == MatchRegex {
+			if _, err := regexp.Compile(v); err != nil {
+				bad("invalid regular expression %q", v)
+			}
+		}
+	}
+	if p := r.Match.Path; p != nil {
+		regex(p.Type, p.Value)
+	}
+	for _, h := range r.Match.Headers {
+		regex(h.Type, h.Value)
+	}
+	for _, q := range r.Match.Query {
+		regex(q.Type, q.Value)
+	}
+	a := r.Action
+	if (len(a.Forward) > 0) == (a.FixedResponse != nil) {
+		bad("needs exactly one of forward and fixedResponse")
+	}
+	for _, b := range a.Forward {
+		if b.Weight < 0 {
+			bad("negative weight")
+		}
+		if b.TargetGroup != "" && !groups[b.TargetGroup] {
+			bad("unknown target group %q", b.TargetGroup)
+		}
+	}
+	return errs
+}
