@@ -1,0 +1,70 @@
+package mapping
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/cloudgate-dev/cloudgate/api/v1alpha1"
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// Snapshot is everything one Gateway's load balancer depends on, read by the
+// reconciler from its cache. Build reads nothing else.
+type Snapshot struct {
+	// ClusterName goes into the ownership tags.
+	ClusterName string
+	// Capabilities of the GatewayClass's provider.
+	Capabilities lb.Capabilities
+
+	GatewayClass *gwv1.GatewayClass
+	Gateway      *gwv1.Gateway
+
+	// Parameters holds the LoadBalancerParameters that the class's and the
+	// Gateway's parametersRef may name (the reconciler passes those it found;
+	// a reference to one that is absent here does not resolve).
+	Parameters []*v1alpha1.LoadBalancerParameters
+
+	// HTTPRoutes are all HTTPRoutes with a parentRef that names the Gateway.
+	HTTPRoutes []*gwv1.HTTPRoute
+
+	// Namespaces are all namespaces, for allowedRoutes selectors.
+	Namespaces []*corev1.Namespace
+	// Services, EndpointSlices, Secrets and ReferenceGrants are those the routes
+	// and listeners may refer to (the reconciler may pass more).
+	Services        []*corev1.Service
+	EndpointSlices  []*discoveryv1.EndpointSlice
+	Secrets         []*corev1.Secret
+	ReferenceGrants []*gwv1beta1.ReferenceGrant
+}
+
+// Result is what Build decides: the desired load balancer and the status of
+// every object involved. Conditions carry no LastTransitionTime: Build reads no
+// clock, and the reconciler keeps the old time of a condition that did not
+// change.
+type Result struct {
+	// LoadBalancer is the desired model, or nil when the Gateway is not
+	// Accepted (then nothing should exist in the cloud for it).
+	LoadBalancer *lb.LoadBalancer
+
+	// Gateway is the Gateway's status as far as mapping knows it: conditions
+	// Accepted and Programmed, and every listener's status. Programmed=True here
+	// means "valid and ready to program"; the reconciler lowers it to False
+	// while the provider is not ready. Addresses are left to the provider.
+	Gateway gwv1.GatewayStatus
+
+	// Routes holds, for each HTTPRoute in the snapshot, its status for the
+	// parentRefs that name this Gateway (ControllerName set).
+	Routes map[types.NamespacedName][]gwv1.RouteParentStatus
+}
+
+// ClassResult is the status Cloudgate writes on a GatewayClass.
+type ClassResult struct {
+	// Conditions holds Accepted (and SupportedVersion when relevant).
+	Conditions []metav1.Condition
+	// SupportedFeatures lists the Gateway API features the provider realizes.
+	SupportedFeatures []gwv1.SupportedFeature
+}
