@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/reconciler"
+	"github.com/cloudgate-dev/cloudgate/test/controlplane"
+	"github.com/cloudgate-dev/cloudgate/test/netns"
+)
+
+// devCommand runs Cloudgate's main job on its embedded default: a local
+// kube-apiserver and etcd, the controller with the in-process emulated cloud,
+// and the sample from deploy/examples/dev.yaml, whose backend this process
+// serves itself (there is no kubelet to run a Pod).
+func devCommand(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	var o controllerOptions
+	o.bind(fs)
+	sample := fs.String("sample", "", "manifest to apply (default deploy/examples/dev.yaml in the source tree)")
+	verbose := fs.Bool("v", false, "print the controller's logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.MetricsAddr, o.ProbeAddr = "0", "0"
+	if *verbose {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	} else {
+		ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	}
+
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return fmt.Errorf("%w (run `make dev` from the repository)", err)
+	}
+	if *sample == "" {
+		*sample = filepath.Join(root, "deploy", "examples", "dev.yaml")
+	}
+
+	step("Starting etcd and kube-apiserver (built from source the first time: several minutes)")
+	cp, err := controlplane.Start(ctx, controlplane.Config{Root: root, Progress: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("Stopping the control plane")
+		_ = cp.Stop()
+	}()
+
+	step("Starting the controller with the in-process emulated cloud")
+	ctrlCtx, stopCtrl := context.WithCancel(ctx)
+	ready := make(chan struct{})
+	ctrlDone := make(chan error, 1)
+	go func() { ctrlDone <- runController(ctrlCtx, cp.REST, o, ready) }()
+	defer func() {
+		stopCtrl()
+		<-ctrlDone
+	}()
+	select {
+	case <-ready:
+	case err := <-ctrlDone:
+		return fmt.Errorf("controller stopped: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+
+	scheme, err := reconciler.NewScheme()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cp.REST, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+
+	step("Serving the sample backend and applying " + *sample)
+	host, err := netns.New()
+	if err != nil {
+		return fmt.Errorf("the sample backend runs in a network namespace of its own (Kubernetes refuses loopback endpoints), which needs root: %w", err)
+	}
+	defer host.Close()
+	backend, err := startEchoBackend(host)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	if err := applyManifest(ctx, c, *sample); err != nil {
+		return err
+	}
+	if err := publishEndpoints(ctx, c, "default", "echo", backend.Addr().(*net.TCPAddr)); err != nil {
+		return err
+	}
+
+	step("Waiting for Gateway default/demo to be programmed")
+	addr, err := waitProgrammed(ctx, c, client.ObjectKey{Namespace: "default", Name: "demo"})
+	if err != nil {
+		return err
+	}
+	url := "http://" + addr + "/"
+	if err := checkServes(ctx, url); err != nil {
+		return err
+	}
+	fmt.Printf(`
+Cloudgate is running.
+
+  export KUBECONFIG=%s
+  kubectl get gateways,httproutes -A
+  curl %s
+
+Press Ctrl-C to stop; everything is cleaned up on exit.
+`, cp.Kubeconfig, url)
+	select {
+	case <-ctx.Done():
+	case err := <-ctrlDone:
+		return fmt.Errorf("controller stopped: %w", err)
+	}
+	step("Deleting the sample Gateway and its load balancer")
+	cleanupCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "demo"}}
+	if err := c.Delete(cleanupCtx, gw); err == nil {
+		for cleanupCtx.Err() == nil && c.Get(cleanupCtx, client.ObjectKeyFromObject(gw), gw) == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func step(msg string) { fmt.Println("==> " + msg) }
+
+// startEchoBackend serves the sample's "echo" Service from the namespace
+// host: it answers with what it received, as JSON.
+func startEchoBackend(host *netns.Host) (net.Listener, error) {
+	l, err := host.Listen(0)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"service": "echo", "host": r.Host, "path": r.URL.Path, "method": r.Method, "headers": r.Header,
+		})
+	})}
+	go func() { _ = srv.Serve(l) }()
+	return l, nil
+}
+
+func applyManifest(ctx context.Context, c client.Client, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var u unstructured.Unstructured
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		if err := c.Create(ctx, &u); err != nil {
+			return fmt.Errorf("creating %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+	}
+}
+
+// publishEndpoints does the EndpointSlice controller's job for a backend
+// served by this process.
+func publishEndpoints(ctx context.Context, c client.Client, ns, svc string, addr *net.TCPAddr) error {
+	ready := true
+	port := int32(addr.Port)
+	name, proto := "http", corev1.ProtocolTCP
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc + "-dev", Labels: map[string]string{
+			discoveryv1.LabelServiceName: svc,
+			discoveryv1.LabelManagedBy:   "cloudgate-dev",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr.IP.String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}},
+	}
+	return c.Create(ctx, slice)
+}
+
+func waitProgrammed(ctx context.Context, c client.Client, key client.ObjectKey) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		var gw gwv1.Gateway
+		if err := c.Get(ctx, key, &gw); err == nil {
+			for _, cond := range gw.Status.Conditions {
+				if cond.Type == string(gwv1.GatewayConditionProgrammed) && cond.Status == metav1.ConditionTrue && len(gw.Status.Addresses) > 0 {
+					return gw.Status.Addresses[0].Value, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("gateway %s not programmed in time: %w", key, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// checkServes makes sure the printed curl command answers before printing it.
+func checkServes(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				fmt.Printf("    %s answered: %s\n", url, strings.TrimSpace(string(body)))
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s does not answer 200: %w", url, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
+)
+
+func emulatedCloudCommand(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("emulated-cloud", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8090", "address of the emulated cloud's API")
+	rng := fs.String("address-range", "127.100.0.0/16", "range load balancer addresses come from")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	prefix, err := netip.ParsePrefix(*rng)
+	if err != nil {
+		return fmt.Errorf("--address-range: %w", err)
+	}
+	fmt.Printf("Emulated cloud API on http://%s, load balancer addresses from %s\n", *listen, prefix)
+	return cloud.Run(ctx, cloud.Config{AddressRange: prefix}, *listen)
+}

@@ -1,0 +1,65 @@
+package reconciler
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// mergeConditions returns desired merged into current: a condition keeps its
+// LastTransitionTime unless its status changed, and conditions of types that
+// desired does not mention (another controller's) are kept as they are. The
+// order follows current, then new types in desired's order, so that nothing
+// moves when nothing changed.
+func mergeConditions(current, desired []metav1.Condition, now metav1.Time) []metav1.Condition {
+	want := make(map[string]metav1.Condition, len(desired))
+	for _, c := range desired {
+		want[c.Type] = c
+	}
+	out := make([]metav1.Condition, 0, len(current)+len(desired))
+	seen := map[string]bool{}
+	for _, old := range current {
+		seen[old.Type] = true
+		c, ok := want[old.Type]
+		if !ok {
+			out = append(out, old)
+			continue
+		}
+		out = append(out, withTime(c, &old, now))
+	}
+	for _, c := range desired {
+		if !seen[c.Type] {
+			out = append(out, withTime(c, nil, now))
+		}
+	}
+	return out
+}
+
+func withTime(c metav1.Condition, old *metav1.Condition, now metav1.Time) metav1.Condition {
+	switch {
+	case old != nil && old.Status == c.Status:
+		c.LastTransitionTime = old.LastTransitionTime
+	case c.LastTransitionTime.IsZero():
+		c.LastTransitionTime = now
+	}
+	return c
+}
+
+// setCondition sets one condition in a desired list, replacing one of the same
+// type.
+func setCondition(conds []metav1.Condition, c metav1.Condition) []metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == c.Type {
+			conds[i] = c
+			return conds
+		}
+	}
+	return append(conds, c)
+}
+
+func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
+}

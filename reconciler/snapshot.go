@@ -1,0 +1,104 @@
+package reconciler
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/cloudgate-dev/cloudgate/mapping"
+)
+
+// loadSnapshot reads from the cache everything mapping.Build needs for one
+// Gateway. It reads only what the Gateway and its routes can refer to.
+func loadSnapshot(ctx context.Context, c client.Client, gc *gwv1.GatewayClass, gw *gwv1.Gateway) (*mapping.Snapshot, error) {
+	s := &mapping.Snapshot{GatewayClass: gc, Gateway: gw}
+
+	params, err := classParameters(ctx, c, gc)
+	if err != nil {
+		return nil, err
+	}
+	s.Parameters = append(s.Parameters, params...)
+	if ref := gatewayParametersRef(gw); ref != nil {
+		p, err := getParameters(ctx, c, types.NamespacedName{Namespace: gw.Namespace, Name: ref.Name})
+		if err != nil {
+			return nil, err
+		}
+		s.Parameters = append(s.Parameters, p...)
+	}
+
+	var routes gwv1.HTTPRouteList
+	if err := c.List(ctx, &routes, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()}); err != nil {
+		return nil, err
+	}
+	backendNamespaces := map[string]bool{}
+	for i := range routes.Items {
+		r := &routes.Items[i]
+		s.HTTPRoutes = append(s.HTTPRoutes, r)
+		backendNamespaces[r.Namespace] = true
+		for _, key := range routeServiceKeys(r) {
+			ns, _, _ := cutKey(key)
+			backendNamespaces[ns] = true
+		}
+	}
+
+	var namespaces corev1.NamespaceList
+	if err := c.List(ctx, &namespaces); err != nil {
+		return nil, err
+	}
+	for i := range namespaces.Items {
+		s.Namespaces = append(s.Namespaces, &namespaces.Items[i])
+	}
+
+	for ns := range backendNamespaces {
+		var svcs corev1.ServiceList
+		if err := c.List(ctx, &svcs, client.InNamespace(ns)); err != nil {
+			return nil, err
+		}
+		for i := range svcs.Items {
+			s.Services = append(s.Services, &svcs.Items[i])
+		}
+		var slices discoveryv1.EndpointSliceList
+		if err := c.List(ctx, &slices, client.InNamespace(ns)); err != nil {
+			return nil, err
+		}
+		for i := range slices.Items {
+			s.EndpointSlices = append(s.EndpointSlices, &slices.Items[i])
+		}
+	}
+
+	for _, key := range gatewaySecretKeys(gw) {
+		ns, name, _ := cutKey(key)
+		var sec corev1.Secret
+		switch err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, err
+		default:
+			s.Secrets = append(s.Secrets, &sec)
+		}
+	}
+
+	var grants gwv1beta1.ReferenceGrantList
+	if err := c.List(ctx, &grants); err != nil {
+		return nil, err
+	}
+	for i := range grants.Items {
+		s.ReferenceGrants = append(s.ReferenceGrants, &grants.Items[i])
+	}
+	return s, nil
+}
+
+func cutKey(key string) (namespace, name string, ok bool) {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '/' {
+			return key[:i], key[i+1:], true
+		}
+	}
+	return "", key, false
+}

@@ -1,0 +1,145 @@
+package reconciler
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+)
+
+// The functions here map a changed object to the Gateways it affects. They
+// answer from the cache through field indexes; on a cache error they log and
+// enqueue nothing, since the next resync will catch up.
+
+type enqueuer struct {
+	c client.Client
+}
+
+func requests(set map[types.NamespacedName]bool) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(set))
+	for k := range set {
+		out = append(out, reconcile.Request{NamespacedName: k})
+	}
+	return out
+}
+
+func (e enqueuer) gatewaysBy(ctx context.Context, field, value string, into map[types.NamespacedName]bool) {
+	var list gwv1.GatewayList
+	if err := e.c.List(ctx, &list, client.MatchingFields{field: value}); err != nil {
+		log.FromContext(ctx).Error(err, "Listing Gateways by index", "index", field)
+		return
+	}
+	for i := range list.Items {
+		into[client.ObjectKeyFromObject(&list.Items[i])] = true
+	}
+}
+
+func (e enqueuer) gatewaysOfRoutes(ctx context.Context, opts []client.ListOption, into map[types.NamespacedName]bool) {
+	var routes gwv1.HTTPRouteList
+	if err := e.c.List(ctx, &routes, opts...); err != nil {
+		log.FromContext(ctx).Error(err, "Listing HTTPRoutes")
+		return
+	}
+	for i := range routes.Items {
+		for gw := range routeGateways(&routes.Items[i]) {
+			into[gw] = true
+		}
+	}
+}
+
+func (e enqueuer) forRoute(_ context.Context, o client.Object) []reconcile.Request {
+	r, ok := o.(*gwv1.HTTPRoute)
+	if !ok {
+		return nil
+	}
+	return requests(routeGateways(r))
+}
+
+func (e enqueuer) forService(ctx context.Context, o client.Object) []reconcile.Request {
+	out := map[types.NamespacedName]bool{}
+	e.gatewaysOfRoutes(ctx, []client.ListOption{client.MatchingFields{indexRouteService: o.GetNamespace() + "/" + o.GetName()}}, out)
+	return requests(out)
+}
+
+func (e enqueuer) forEndpointSlice(ctx context.Context, o client.Object) []reconcile.Request {
+	svc, ok := serviceOfSlice(o)
+	if !ok {
+		return nil
+	}
+	out := map[types.NamespacedName]bool{}
+	e.gatewaysOfRoutes(ctx, []client.ListOption{client.MatchingFields{indexRouteService: svc.String()}}, out)
+	return requests(out)
+}
+
+func (e enqueuer) forSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	out := map[types.NamespacedName]bool{}
+	e.gatewaysBy(ctx, indexGatewaySecret, o.GetNamespace()+"/"+o.GetName(), out)
+	return requests(out)
+}
+
+// forReferenceGrant enqueues the Gateways whose references the grant may
+// allow or, once deleted, forbid: Gateways in the namespaces it grants from
+// (certificate refs) and the Gateways of routes there (backend refs).
+func (e enqueuer) forReferenceGrant(ctx context.Context, o client.Object) []reconcile.Request {
+	g, ok := o.(*gwv1beta1.ReferenceGrant)
+	if !ok {
+		return nil
+	}
+	out := map[types.NamespacedName]bool{}
+	for _, from := range g.Spec.From {
+		ns := string(from.Namespace)
+		var gws gwv1.GatewayList
+		if err := e.c.List(ctx, &gws, client.InNamespace(ns)); err == nil {
+			for i := range gws.Items {
+				out[client.ObjectKeyFromObject(&gws.Items[i])] = true
+			}
+		}
+		e.gatewaysOfRoutes(ctx, []client.ListOption{client.InNamespace(ns)}, out)
+	}
+	return requests(out)
+}
+
+// forNamespace enqueues Gateways that select route namespaces by label, and
+// the Gateways of routes in the namespace.
+func (e enqueuer) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	out := map[types.NamespacedName]bool{}
+	e.gatewaysBy(ctx, indexGatewayUsesSelector, "true", out)
+	e.gatewaysOfRoutes(ctx, []client.ListOption{client.InNamespace(o.GetName())}, out)
+	return requests(out)
+}
+
+func (e enqueuer) forParameters(ctx context.Context, o client.Object) []reconcile.Request {
+	key := o.GetNamespace() + "/" + o.GetName()
+	out := map[types.NamespacedName]bool{}
+	e.gatewaysBy(ctx, indexGatewayParameters, key, out)
+	var classes gwv1.GatewayClassList
+	if err := e.c.List(ctx, &classes, client.MatchingFields{indexClassParameters: key}); err == nil {
+		for _, gc := range classes.Items {
+			e.gatewaysBy(ctx, indexGatewayClass, gc.Name, out)
+		}
+	}
+	return requests(out)
+}
+
+func (e enqueuer) forClass(ctx context.Context, o client.Object) []reconcile.Request {
+	out := map[types.NamespacedName]bool{}
+	e.gatewaysBy(ctx, indexGatewayClass, o.GetName(), out)
+	return requests(out)
+}
+
+// classesForParameters maps parameters to the GatewayClasses that use them.
+func (e enqueuer) classesForParameters(ctx context.Context, o client.Object) []reconcile.Request {
+	var classes gwv1.GatewayClassList
+	if err := e.c.List(ctx, &classes, client.MatchingFields{indexClassParameters: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(classes.Items))
+	for _, gc := range classes.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: gc.Name}})
+	}
+	return out
+}
