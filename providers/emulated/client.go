@@ -1,0 +1,141 @@
+package emulated
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/cloudgate-dev/cloudgate/providers"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
+)
+
+// APIError is an error response from the emulated cloud's API.
+type APIError struct {
+	StatusCode int
+	Code       string
+	Message    string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("emulated cloud: %d %s: %s", e.StatusCode, e.Code, e.Message)
+}
+
+// Unwrap makes a refused configuration (400) match providers.ErrInvalid, so the
+// reconciler reports it instead of retrying.
+func (e *APIError) Unwrap() error {
+	if e.StatusCode == http.StatusBadRequest {
+		return providers.ErrInvalid
+	}
+	return nil
+}
+
+// Transient reports whether retrying the same request later may succeed.
+func (e *APIError) Transient() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500 ||
+		e.StatusCode == http.StatusConflict || e.StatusCode == http.StatusPreconditionFailed
+}
+
+func isStatus(err error, status int) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.StatusCode == status
+}
+
+// client is the narrow API surface the adapter uses.
+type client struct {
+	base string
+	http *retryablehttp.Client
+}
+
+func (c *client) list(ctx context.Context, name string, tags map[string]string) ([]cloud.LoadBalancer, error) {
+	q := url.Values{}
+	if name != "" {
+		q.Set("name", name)
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		q.Add("tag", k+"="+tags[k])
+	}
+	var out cloud.List
+	err := c.do(ctx, http.MethodGet, "/v1/loadbalancers?"+q.Encode(), nil, &out)
+	return out.Items, err
+}
+
+func (c *client) create(ctx context.Context, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
+	var out cloud.LoadBalancer
+	err := c.do(ctx, http.MethodPost, "/v1/loadbalancers", in, &out)
+	return out, err
+}
+
+func (c *client) replace(ctx context.Context, id string, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
+	var out cloud.LoadBalancer
+	err := c.do(ctx, http.MethodPut, "/v1/loadbalancers/"+url.PathEscape(id), in, &out)
+	return out, err
+}
+
+func (c *client) get(ctx context.Context, id string) (cloud.LoadBalancer, error) {
+	var out cloud.LoadBalancer
+	err := c.do(ctx, http.MethodGet, "/v1/loadbalancers/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+func (c *client) delete(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/loadbalancers/"+url.PathEscape(id), nil, nil)
+}
+
+// do sends one API request (retried by retryablehttp) and decodes the answer
+// into out, or the error body into an *APIError.
+func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("emulated cloud: encode request: %w", err)
+		}
+	}
+	// A byte slice body is replayed on every retry.
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("emulated cloud: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("emulated cloud: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("emulated cloud: read response: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		e := &APIError{StatusCode: resp.StatusCode}
+		var wire cloud.Error
+		if json.Unmarshal(data, &wire) == nil && wire.Code != "" {
+			e.Code, e.Message = wire.Code, wire.Message
+		} else {
+			e.Code, e.Message = http.StatusText(resp.StatusCode), string(bytes.TrimSpace(data))
+		}
+		return e
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("emulated cloud: decode response: %w", err)
+	}
+	return nil
+}

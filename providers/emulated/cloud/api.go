@@ -1,0 +1,104 @@
+package cloud
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// LoadBalancer is the API's resource. On create and replace the caller sets
+// Name, Tags and Spec (and Version on replace); the cloud sets the rest.
+type LoadBalancer struct {
+	ID   string            `json:"id,omitempty"`
+	Name string            `json:"name"`
+	Tags map[string]string `json:"tags,omitempty"`
+	Spec Spec              `json:"spec"`
+	// Version changes on every replace. A replace must carry the version it
+	// read, so that a concurrent change fails instead of being overwritten.
+	Version int64 `json:"version,omitempty"`
+
+	// Address is the load balancer's IP, allocated from the cloud's range or
+	// the one requested in Spec.Options.Addresses.
+	Address   string           `json:"address,omitempty"`
+	State     State            `json:"state,omitempty"`
+	Listeners []ListenerStatus `json:"listeners,omitempty"`
+}
+
+// Spec is the desired configuration of a load balancer. It reuses the model's
+// types: this is Cloudgate's own cloud, so there is nothing to translate.
+type Spec struct {
+	Listeners    []lb.Listener    `json:"listeners,omitempty"`
+	TargetGroups []lb.TargetGroup `json:"targetGroups,omitempty"`
+	Options      lb.Options       `json:"options,omitzero"`
+}
+
+// State summarizes a load balancer's data plane.
+type State string
+
+// States.
+const (
+	// StateActive: every listener is bound and serving.
+	StateActive State = "active"
+	// StateDegraded: at least one listener could not bind its port.
+	StateDegraded State = "degraded"
+)
+
+// ListenerStatus reports one listener's socket.
+type ListenerStatus struct {
+	Name     string      `json:"name"`
+	Port     int32       `json:"port"`
+	Protocol lb.Protocol `json:"protocol"`
+	Bound    bool        `json:"bound"`
+	Message  string      `json:"message,omitempty"`
+}
+
+// List is the body of a list response.
+type List struct {
+	Items []LoadBalancer `json:"items"`
+}
+
+// Error codes, one per kind of failure a client must tell apart.
+const (
+	CodeInvalid         = "InvalidRequest"
+	CodeNotFound        = "NotFound"
+	CodeAlreadyExists   = "AlreadyExists"
+	CodeVersionConflict = "VersionConflict"
+	CodePrecondition    = "PreconditionFailed"
+	CodeThrottled       = "Throttled"
+	CodeUnavailable     = "ServiceUnavailable"
+	CodeInternal        = "InternalError"
+)
+
+// Error is the body of every error response, and the error the Cloud's Go
+// methods return.
+type Error struct {
+	// Status is the HTTP status; it is not part of the JSON body.
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func errorf(status int, code, format string, a ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// codeFor names an HTTP status for an injected fault.
+func codeFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeInvalid
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusConflict:
+		return CodeVersionConflict
+	case http.StatusTooManyRequests:
+		return CodeThrottled
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	default:
+		return CodeInternal
+	}
+}

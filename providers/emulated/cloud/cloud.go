@@ -1,0 +1,374 @@
+package cloud
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/dataplane"
+)
+
+// DefaultAddressRange is where load balancers get their addresses by default.
+// All of 127.0.0.0/8 routes to loopback on Linux, so binding needs no setup.
+var DefaultAddressRange = netip.MustParsePrefix("127.100.0.0/16")
+
+// Config configures a Cloud.
+type Config struct {
+	// AddressRange is the pool load balancer addresses come from; the zero
+	// value means DefaultAddressRange. Its first (network) address is never
+	// handed out.
+	AddressRange netip.Prefix
+	// Logger receives API and data plane logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Cloud stores load balancers and runs their data planes. Its Go methods are
+// what the HTTP API serves; tests may call them directly. It is safe for
+// concurrent use.
+type Cloud struct {
+	prefix    netip.Prefix
+	logger    *slog.Logger
+	transport *http.Transport // shared by every data plane for keep-alive pooling
+
+	mu     sync.Mutex
+	byID   map[string]*record
+	byName map[string]*record
+	inUse  map[netip.Addr]string // address → load balancer id
+	// cursor is where the next allocation starts looking. Moving on instead of
+	// reusing the lowest free address means a deleted load balancer's address
+	// is not handed out again at once, so stale clients fail rather than reach
+	// a stranger.
+	cursor netip.Addr
+	closed bool
+
+	faultMu     sync.Mutex
+	faultsLeft  int
+	faultStatus int
+}
+
+type record struct {
+	lb     LoadBalancer
+	addr   netip.Addr
+	server *dataplane.Server
+}
+
+// New returns an empty Cloud. It opens no socket until a load balancer is
+// created.
+func New(cfg Config) *Cloud {
+	prefix := cfg.AddressRange
+	if !prefix.IsValid() {
+		prefix = DefaultAddressRange
+	}
+	prefix = prefix.Masked()
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Cloud{
+		prefix:    prefix,
+		logger:    logger,
+		transport: dataplane.NewTransport(),
+		byID:      map[string]*record{},
+		byName:    map[string]*record{},
+		inUse:     map[netip.Addr]string{},
+		cursor:    prefix.Addr().Next(),
+	}
+}
+
+// AddressRange returns the range addresses are allocated from.
+func (c *Cloud) AddressRange() netip.Prefix { return c.prefix }
+
+// InjectFaults makes the next n API requests fail with status (for example
+// 429 or 503) before they reach the store, so tests can prove that clients
+// retry. It does not affect the Go methods.
+func (c *Cloud) InjectFaults(n, status int) {
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	c.faultsLeft, c.faultStatus = n, status
+}
+
+// takeFault consumes one injected fault, if any.
+func (c *Cloud) takeFault() (int, bool) {
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	if c.faultsLeft <= 0 {
+		return 0, false
+	}
+	c.faultsLeft--
+	return c.faultStatus, true
+}
+
+// ListOptions filter List.
+type ListOptions struct {
+	// Name, if set, must equal the load balancer's name.
+	Name string
+	// Tags must all be present with these values.
+	Tags map[string]string
+}
+
+// Create stores a new load balancer, allocates its address and opens its
+// listeners.
+func (c *Cloud) Create(in LoadBalancer) (LoadBalancer, error) {
+	in = clone(in) // the store must not share the caller's maps and slices
+	if err := validateMeta(in); err != nil {
+		return LoadBalancer{}, err
+	}
+	compiled, err := compile(in.Spec)
+	if err != nil {
+		return LoadBalancer{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return LoadBalancer{}, errClosed
+	}
+	if _, dup := c.byName[in.Name]; dup {
+		return LoadBalancer{}, errorf(http.StatusConflict, CodeAlreadyExists, "load balancer %q already exists", in.Name)
+	}
+	id := newID()
+	addr, aerr := c.allocate(in.Spec, netip.Addr{})
+	if aerr != nil {
+		return LoadBalancer{}, aerr
+	}
+	r := &record{
+		lb:     LoadBalancer{ID: id, Name: in.Name, Tags: in.Tags, Spec: in.Spec, Version: 1},
+		addr:   addr,
+		server: dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, Logger: c.logger}),
+	}
+	c.inUse[addr] = id
+	r.setState(r.server.Apply(compiled))
+	c.byID[id], c.byName[in.Name] = r, r
+	c.logger.Info("Created load balancer", "id", id, "name", in.Name, "address", addr)
+	return clone(r.lb), nil
+}
+
+// Get returns the load balancer with the given id.
+func (c *Cloud) Get(id string) (LoadBalancer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.byID[id]
+	if !ok {
+		return LoadBalancer{}, errorf(http.StatusNotFound, CodeNotFound, "load balancer %q not found", id)
+	}
+	return clone(r.lb), nil
+}
+
+// List returns the load balancers that match opts, sorted by name.
+func (c *Cloud) List(opts ListOptions) []LoadBalancer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := []LoadBalancer{}
+	for _, r := range c.byID {
+		if opts.Name != "" && r.lb.Name != opts.Name {
+			continue
+		}
+		match := true
+		for k, v := range opts.Tags {
+			if got, ok := r.lb.Tags[k]; !ok || got != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			out = append(out, clone(r.lb))
+		}
+	}
+	slices.SortFunc(out, func(a, b LoadBalancer) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Replace sets the tags and spec of load balancer id. in.Version must equal the
+// stored version, so that a writer working from a stale read fails with 409
+// VersionConflict instead of undoing someone else's change.
+func (c *Cloud) Replace(id string, in LoadBalancer) (LoadBalancer, error) {
+	if in.Version == 0 {
+		return LoadBalancer{}, errorf(http.StatusBadRequest, CodeInvalid, "version is required")
+	}
+	in = clone(in)
+	compiled, err := compile(in.Spec)
+	if err != nil {
+		return LoadBalancer{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return LoadBalancer{}, errClosed
+	}
+	r, ok := c.byID[id]
+	if !ok {
+		return LoadBalancer{}, errorf(http.StatusNotFound, CodeNotFound, "load balancer %q not found", id)
+	}
+	if in.Name == "" {
+		in.Name = r.lb.Name
+	}
+	if err := validateMeta(in); err != nil {
+		return LoadBalancer{}, err
+	}
+	if in.Name != r.lb.Name {
+		return LoadBalancer{}, errorf(http.StatusBadRequest, CodeInvalid, "name cannot change")
+	}
+	if in.Version != r.lb.Version {
+		return LoadBalancer{}, errorf(http.StatusConflict, CodeVersionConflict,
+			"load balancer %q is at version %d, not %d", id, r.lb.Version, in.Version)
+	}
+	addr, aerr := c.allocate(in.Spec, r.addr)
+	if aerr != nil {
+		return LoadBalancer{}, aerr
+	}
+	if addr != r.addr {
+		// A new address needs new sockets: close the old ones, then free it.
+		_ = r.server.Close()
+		delete(c.inUse, r.addr)
+		c.inUse[addr] = id
+		r.addr = addr
+		r.server = dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, Logger: c.logger})
+	}
+	r.lb.Tags, r.lb.Spec = in.Tags, in.Spec
+	r.lb.Version++
+	r.setState(r.server.Apply(compiled))
+	c.logger.Info("Replaced load balancer", "id", id, "name", r.lb.Name, "version", r.lb.Version)
+	return clone(r.lb), nil
+}
+
+// Delete removes load balancer id, closes its ports and frees its address.
+func (c *Cloud) Delete(id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.byID[id]
+	if !ok {
+		return errorf(http.StatusNotFound, CodeNotFound, "load balancer %q not found", id)
+	}
+	_ = r.server.Close()
+	delete(c.byID, id)
+	delete(c.byName, r.lb.Name)
+	delete(c.inUse, r.addr)
+	c.logger.Info("Deleted load balancer", "id", id, "name", r.lb.Name)
+	return nil
+}
+
+// Close closes every data plane socket. The Cloud refuses changes afterwards.
+func (c *Cloud) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, r := range c.byID {
+		_ = r.server.Close()
+	}
+	c.transport.CloseIdleConnections()
+	return nil
+}
+
+var errClosed = errorf(http.StatusServiceUnavailable, CodeUnavailable, "the cloud is shutting down")
+
+func (r *record) setState(states []dataplane.ListenerState) {
+	r.lb.Address = r.addr.String()
+	r.lb.State = StateActive
+	r.lb.Listeners = make([]ListenerStatus, len(states))
+	for i, s := range states {
+		r.lb.Listeners[i] = ListenerStatus{Name: s.Name, Port: s.Port, Protocol: s.Protocol, Bound: s.Bound, Message: s.Error}
+		if !s.Bound {
+			r.lb.State = StateDegraded
+		}
+	}
+}
+
+// allocate returns the address for spec: the requested one if any (which must
+// be in range and free, or already current's), else current if valid, else
+// the next free address. The caller holds c.mu.
+func (c *Cloud) allocate(spec Spec, current netip.Addr) (netip.Addr, *Error) {
+	switch req := spec.Options.Addresses; len(req) {
+	case 0:
+	case 1:
+		a, err := netip.ParseAddr(req[0])
+		if err != nil {
+			return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "requested address %q is not an IP address", req[0])
+		}
+		if !c.prefix.Contains(a) || a == c.prefix.Addr() {
+			return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "requested address %s is outside the range %s", a, c.prefix)
+		}
+		if a != current && c.inUse[a] != "" {
+			return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "requested address %s is already in use", a)
+		}
+		return a, nil
+	default:
+		return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "the emulated cloud gives a load balancer one address, %d requested", len(req))
+	}
+	if current.IsValid() {
+		return current, nil
+	}
+	first := c.prefix.Addr().Next()
+	if !c.prefix.Contains(first) {
+		return netip.Addr{}, errorf(http.StatusServiceUnavailable, CodeUnavailable, "address range %s has no address to give", c.prefix)
+	}
+	start := c.cursor
+	if !c.prefix.Contains(start) {
+		start = first
+	}
+	for a := start; ; {
+		if c.inUse[a] == "" {
+			c.cursor = a.Next()
+			return a, nil
+		}
+		if a = a.Next(); !c.prefix.Contains(a) {
+			a = first
+		}
+		if a == start || !a.IsValid() {
+			return netip.Addr{}, errorf(http.StatusServiceUnavailable, CodeUnavailable, "address range %s is exhausted", c.prefix)
+		}
+	}
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func validateMeta(in LoadBalancer) *Error {
+	if !namePattern.MatchString(in.Name) {
+		return errorf(http.StatusBadRequest, CodeInvalid,
+			"name %q must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit", in.Name)
+	}
+	for k := range in.Tags {
+		if k == "" || len(k) > 253 {
+			return errorf(http.StatusBadRequest, CodeInvalid, "tag key %q must be 1 to 253 characters", k)
+		}
+	}
+	return nil
+}
+
+func compile(spec Spec) (*dataplane.Compiled, error) {
+	compiled, err := dataplane.Compile(dataplane.Spec{
+		Listeners:    spec.Listeners,
+		TargetGroups: spec.TargetGroups,
+		Emulated:     spec.Options.Emulated,
+	})
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, CodeInvalid, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return compiled, nil
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "lb-" + hex.EncodeToString(b[:])
+}
+
+// clone deep-copies a load balancer, so that callers of the Go methods cannot
+// change the store behind its lock. The JSON round trip is the API's own
+// representation, which keeps Go callers and HTTP callers seeing the same.
+func clone(in LoadBalancer) LoadBalancer {
+	b, err := json.Marshal(in)
+	if err != nil {
+		panic(err) // only plain data: cannot fail
+	}
+	var out LoadBalancer
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
+}

@@ -1,0 +1,130 @@
+package cloud
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxBody bounds request bodies; certificates make specs large, but not this large.
+const maxBody = 8 << 20
+
+// Handler returns the cloud's HTTP API.
+func (c *Cloud) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/loadbalancers", c.handleCreate)
+	mux.HandleFunc("GET /v1/loadbalancers", c.handleList)
+	mux.HandleFunc("GET /v1/loadbalancers/{id}", c.handleGet)
+	mux.HandleFunc("PUT /v1/loadbalancers/{id}", c.handleReplace)
+	mux.HandleFunc("DELETE /v1/loadbalancers/{id}", c.handleDelete)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no such API: %s %s", r.Method, r.URL.Path))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status, ok := c.takeFault(); ok {
+			writeError(w, errorf(status, codeFor(status), "injected fault"))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (c *Cloud) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var in LoadBalancer
+	if !decode(w, r, &in) {
+		return
+	}
+	out, err := c.Create(in)
+	reply(w, http.StatusCreated, out, err)
+}
+
+func (c *Cloud) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts := ListOptions{Name: q.Get("name"), Tags: map[string]string{}}
+	for _, t := range q["tag"] {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok || k == "" {
+			writeError(w, errorf(http.StatusBadRequest, CodeInvalid, "tag filter %q must be key=value", t))
+			return
+		}
+		opts.Tags[k] = v
+	}
+	reply(w, http.StatusOK, List{Items: c.List(opts)}, nil)
+}
+
+func (c *Cloud) handleGet(w http.ResponseWriter, r *http.Request) {
+	out, err := c.Get(r.PathValue("id"))
+	if err == nil {
+		w.Header().Set("ETag", etag(out.Version))
+	}
+	reply(w, http.StatusOK, out, err)
+}
+
+func (c *Cloud) handleReplace(w http.ResponseWriter, r *http.Request) {
+	var in LoadBalancer
+	if !decode(w, r, &in) {
+		return
+	}
+	// If-Match, when given, is the precondition; a mismatch is then 412 as
+	// HTTP defines it. The body's version gives 409, like most cloud APIs.
+	ifMatch := r.Header.Get("If-Match")
+	if ifMatch != "" {
+		v, err := strconv.ParseInt(strings.Trim(ifMatch, `"`), 10, 64)
+		if err != nil {
+			writeError(w, errorf(http.StatusBadRequest, CodeInvalid, "If-Match %q is not a version", ifMatch))
+			return
+		}
+		in.Version = v
+	}
+	out, err := c.Replace(r.PathValue("id"), in)
+	var e *Error
+	if ifMatch != "" && errors.As(err, &e) && e.Code == CodeVersionConflict {
+		err = &Error{Status: http.StatusPreconditionFailed, Code: CodePrecondition, Message: e.Message}
+	}
+	if err == nil {
+		w.Header().Set("ETag", etag(out.Version))
+	}
+	reply(w, http.StatusOK, out, err)
+}
+
+func (c *Cloud) handleDelete(w http.ResponseWriter, r *http.Request) {
+	if err := c.Delete(r.PathValue("id")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func etag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, errorf(http.StatusBadRequest, CodeInvalid, "invalid JSON body: %v", err))
+		return false
+	}
+	return true
+}
+
+func reply(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = errorf(http.StatusInternalServerError, CodeInternal, "%v", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(e)
+}

@@ -1,0 +1,390 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// Spec is what the data plane of one load balancer must serve.
+type Spec struct {
+	Listeners    []lb.Listener
+	TargetGroups []lb.TargetGroup
+	Emulated     *lb.EmulatedOptions
+}
+
+// Compiled is a validated, immutable form of a Spec, ready to be applied to a
+// Server. It may be applied to several Servers.
+type Compiled struct {
+	// tables by port, sorted by port.
+	tables []*table
+}
+
+// Ports returns the compiled listener ports in ascending order.
+func (c *Compiled) Ports() []int32 {
+	ports := make([]int32, len(c.tables))
+	for i, t := range c.tables {
+		ports[i] = t.port
+	}
+	return ports
+}
+
+// table is the routing table of one listener. It is swapped whole through an
+// atomic pointer, so every field is read-only after compile.
+type table struct {
+	name     string
+	port     int32
+	protocol lb.Protocol
+	hosts    hostTable[*vhost]
+	// firstCert is the listener's fallback certificate for a TLS hello that
+	// matches no virtual host and no catch-all.
+	firstCert       *tls.Certificate
+	responseHeaders [][2]string
+}
+
+type vhost struct {
+	hostname string
+	certs    []*tls.Certificate
+	rules    []rule
+}
+
+type rule struct {
+	name    string
+	host    string // "" (any), exact, or "*.suffix"
+	path    *pathMatcher
+	method  string
+	headers []valueMatcher
+	query   []valueMatcher
+	action  action
+}
+
+type pathMatcher struct {
+	typ   lb.MatchType
+	value string // Exact: the path; Prefix: the prefix without a trailing slash
+	re    *regexp.Regexp
+}
+
+// valueMatcher compares a header (canonical name) or query parameter.
+type valueMatcher struct {
+	name  string
+	value string
+	re    *regexp.Regexp // nil for Exact
+}
+
+type action struct {
+	status   int // FixedResponse; 0 for a forward
+	backends []backend
+	total    int64 // sum of weights
+}
+
+type backend struct {
+	upTo  int64  // cumulative weight: picked when the random draw is below upTo
+	group *group // nil: invalid backend reference, answered with 500
+}
+
+// group is a compiled target group. next is the one mutable field: the
+// round-robin position, shared by every rule that forwards to the group.
+type group struct {
+	name    string
+	targets []*url.URL
+	next    atomic.Uint64
+}
+
+// hostTable selects the most specific entry for a hostname: exact names
+// first, then wildcards by length (longest suffix first), then the catch-all.
+type hostTable[T any] struct {
+	exact    map[string]T
+	wildcard []wildcardEntry[T]
+	any      T
+	hasAny   bool
+}
+
+type wildcardEntry[T any] struct {
+	suffix string // ".example.com"
+	value  T
+}
+
+func (h *hostTable[T]) add(hostname string, v T) error {
+	switch {
+	case hostname == "":
+		if h.hasAny {
+			return errors.New("duplicate catch-all virtual host")
+		}
+		h.any, h.hasAny = v, true
+	case strings.HasPrefix(hostname, "*."):
+		suffix := hostname[1:]
+		for _, w := range h.wildcard {
+			if w.suffix == suffix {
+				return fmt.Errorf("duplicate virtual host %q", hostname)
+			}
+		}
+		h.wildcard = append(h.wildcard, wildcardEntry[T]{suffix: suffix, value: v})
+		// Stable so that equal lengths keep the model's order.
+		slices.SortStableFunc(h.wildcard, func(a, b wildcardEntry[T]) int { return len(b.suffix) - len(a.suffix) })
+	default:
+		if h.exact == nil {
+			h.exact = map[string]T{}
+		}
+		if _, dup := h.exact[hostname]; dup {
+			return fmt.Errorf("duplicate virtual host %q", hostname)
+		}
+		h.exact[hostname] = v
+	}
+	return nil
+}
+
+func (h *hostTable[T]) lookup(host string) (T, bool) {
+	if v, ok := h.exact[host]; ok {
+		return v, true
+	}
+	for _, w := range h.wildcard {
+		if len(host) > len(w.suffix) && strings.HasSuffix(host, w.suffix) {
+			return w.value, true
+		}
+	}
+	return h.any, h.hasAny
+}
+
+// hostMatches applies the model's hostname semantics: "" matches any host, a
+// wildcard "*.example.com" matches one or more labels before ".example.com"
+// (but not example.com itself), anything else must be equal.
+func hostMatches(pattern, host string) bool {
+	if pattern == "" {
+		return true
+	}
+	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
+		return len(host) > len(suffix) && strings.HasSuffix(host, suffix)
+	}
+	return pattern == host
+}
+
+// normalizeHost lowercases a hostname and drops a trailing dot, so that the
+// model's names and request hosts compare equal.
+func normalizeHost(h string) string {
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+// Compile validates spec and builds its routing tables. The error lists every
+// problem found, so one API call reports them all.
+func Compile(spec Spec) (*Compiled, error) {
+	var errs []error
+	groups := make(map[string]*group, len(spec.TargetGroups))
+	for _, tg := range spec.TargetGroups {
+		g, err := compileGroup(tg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, dup := groups[tg.Name]; dup {
+			errs = append(errs, fmt.Errorf("duplicate target group %q", tg.Name))
+		}
+		groups[tg.Name] = g
+	}
+	var headers [][2]string
+	if spec.Emulated != nil {
+		for k, v := range spec.Emulated.ResponseHeaders {
+			if !validHeaderName(k) {
+				errs = append(errs, fmt.Errorf("invalid response header name %q", k))
+				continue
+			}
+			headers = append(headers, [2]string{http.CanonicalHeaderKey(k), v})
+		}
+		slices.SortFunc(headers, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	}
+	c := &Compiled{}
+	ports := map[int32]bool{}
+	for _, l := range spec.Listeners {
+		if ports[l.Port] {
+			errs = append(errs, fmt.Errorf("two listeners on port %d", l.Port))
+			continue
+		}
+		ports[l.Port] = true
+		t, err := compileListener(l, groups)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listener %q: %w", l.Name, err))
+			continue
+		}
+		t.responseHeaders = headers
+		c.tables = append(c.tables, t)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(c.tables, func(a, b *table) int { return int(a.port - b.port) })
+	return c, nil
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func compileGroup(tg lb.TargetGroup) (*group, error) {
+	scheme := "http"
+	switch tg.Protocol {
+	case "", lb.ProtocolHTTP:
+	case lb.ProtocolHTTPS:
+		scheme = "https"
+	default:
+		return nil, fmt.Errorf("target group %q: protocol %q is not supported by the emulated data plane", tg.Name, tg.Protocol)
+	}
+	g := &group{name: tg.Name}
+	for _, t := range tg.Targets {
+		ip, err := netip.ParseAddr(t.IP)
+		if err != nil || t.Port < 1 || t.Port > 65535 {
+			return nil, fmt.Errorf("target group %q: invalid target %s:%d", tg.Name, t.IP, t.Port)
+		}
+		g.targets = append(g.targets, &url.URL{Scheme: scheme, Host: net.JoinHostPort(ip.String(), strconv.Itoa(int(t.Port)))})
+	}
+	return g, nil
+}
+
+func compileListener(l lb.Listener, groups map[string]*group) (*table, error) {
+	if l.Port < 1 || l.Port > 65535 {
+		return nil, fmt.Errorf("port %d out of range", l.Port)
+	}
+	if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
+		return nil, fmt.Errorf("protocol %q is not supported by the emulated data plane", l.Protocol)
+	}
+	t := &table{name: l.Name, port: l.Port, protocol: l.Protocol}
+	var errs []error
+	for _, vh := range l.VirtualHosts {
+		v := &vhost{hostname: normalizeHost(vh.Hostname)}
+		if err := t.hosts.add(v.hostname, v); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if l.Protocol == lb.ProtocolHTTPS {
+			if len(vh.Certificates) == 0 {
+				errs = append(errs, fmt.Errorf("host %q: HTTPS without a certificate", vh.Hostname))
+			}
+			for _, c := range vh.Certificates {
+				cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+				if err != nil {
+					// The key is secret: report the certificate's name only.
+					errs = append(errs, fmt.Errorf("host %q: certificate %q: invalid certificate or key", vh.Hostname, c.Name))
+					continue
+				}
+				v.certs = append(v.certs, &cert)
+				if t.firstCert == nil {
+					t.firstCert = &cert
+				}
+			}
+		}
+		for _, r := range vh.Rules {
+			cr, err := compileRule(r, groups)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("rule %q: %w", r.Name, err))
+				continue
+			}
+			v.rules = append(v.rules, cr)
+		}
+	}
+	return t, errors.Join(errs...)
+}
+
+func compileRule(r lb.Rule, groups map[string]*group) (rule, error) {
+	var errs []error
+	cr := rule{name: r.Name, host: normalizeHost(r.Match.Hostname), method: r.Match.Method}
+	if p := r.Match.Path; p != nil {
+		pm := &pathMatcher{typ: p.Type, value: p.Value}
+		switch p.Type {
+		case lb.MatchExact:
+		case lb.MatchPrefix:
+			pm.value = strings.TrimSuffix(p.Value, "/")
+		case lb.MatchRegex:
+			re, err := anchored(p.Value)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			pm.re = re
+		default:
+			errs = append(errs, fmt.Errorf("unsupported path match type %q", p.Type))
+		}
+		cr.path = pm
+	}
+	for _, h := range r.Match.Headers {
+		m, err := compileValue(http.CanonicalHeaderKey(h.Name), h.Type, h.Value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("header %q: %w", h.Name, err))
+		}
+		cr.headers = append(cr.headers, m)
+	}
+	for _, q := range r.Match.Query {
+		m, err := compileValue(q.Name, q.Type, q.Value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("query %q: %w", q.Name, err))
+		}
+		cr.query = append(cr.query, m)
+	}
+	a := r.Action
+	switch {
+	case a.FixedResponse != nil && len(a.Forward) == 0:
+		if a.FixedResponse.StatusCode < 100 || a.FixedResponse.StatusCode > 599 {
+			errs = append(errs, fmt.Errorf("fixed response status %d out of range", a.FixedResponse.StatusCode))
+		}
+		cr.action.status = a.FixedResponse.StatusCode
+	case a.FixedResponse == nil && len(a.Forward) > 0:
+		for _, b := range a.Forward {
+			if b.Weight < 0 {
+				errs = append(errs, errors.New("negative weight"))
+				continue
+			}
+			cr.action.total += int64(b.Weight)
+			be := backend{upTo: cr.action.total}
+			if b.TargetGroup != "" {
+				g, ok := groups[b.TargetGroup]
+				if !ok {
+					errs = append(errs, fmt.Errorf("unknown target group %q", b.TargetGroup))
+				}
+				be.group = g
+			}
+			cr.action.backends = append(cr.action.backends, be)
+		}
+	default:
+		errs = append(errs, errors.New("needs exactly one of forward and fixedResponse"))
+	}
+	return cr, errors.Join(errs...)
+}
+
+func compileValue(name string, typ lb.MatchType, value string) (valueMatcher, error) {
+	m := valueMatcher{name: name, value: value}
+	switch typ {
+	case lb.MatchExact:
+		return m, nil
+	case lb.MatchRegex:
+		re, err := anchored(value)
+		m.re = re
+		return m, err
+	default:
+		return m, fmt.Errorf("unsupported match type %q", typ)
+	}
+}
+
+// anchored compiles an RE2 expression that must match the whole value, as the
+// model's Regex match type requires.
+func anchored(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(`^(?:` + expr + `)$`)
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression %q", expr)
+	}
+	return re, nil
+}

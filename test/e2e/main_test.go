@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"testing"
+
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/providers"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
+	"github.com/cloudgate-dev/cloudgate/reconciler"
+	"github.com/cloudgate-dev/cloudgate/test/controlplane"
+	"github.com/cloudgate-dev/cloudgate/test/netns"
+)
+
+const (
+	className   = "cloudgate-e2e"
+	clusterName = "e2e"
+)
+
+// suite is what every test shares: one control plane, one controller, one
+// emulated cloud and one namespace host for backends. Tests isolate themselves
+// by namespace.
+var suite struct {
+	rest  *rest.Config
+	c     client.Client
+	cloud *cloud.Server
+	host  *netns.Host
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if os.Getenv("E2E_VERBOSE") != "" {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	}
+
+	cp, err := controlplane.Start(ctx, controlplane.Config{Progress: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		return 1
+	}
+	defer func() { _ = cp.Stop() }()
+	suite.rest = cp.REST
+
+	host, err := netns.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the backend network namespace:", err)
+		return 1
+	}
+	defer host.Close()
+	suite.host = host
+
+	// A range of our own, so that a parallel test package's cloud never hands
+	// out the same address.
+	rng := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 110+os.Getpid()%100))
+	srv, err := cloud.Start(ctx, cloud.Config{AddressRange: rng}, "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the emulated cloud:", err)
+		return 1
+	}
+	defer func() { _ = srv.Close() }()
+	suite.cloud = srv
+	prov, err := emulated.New(emulated.Config{Endpoint: srv.URL()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	scheme, err := reconciler.NewScheme()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgr, err := ctrl.NewManager(cp.REST, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := reconciler.Setup(ctx, mgr, reconciler.Config{ClusterName: clusterName, Providers: []providers.Provider{prov}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		<-mgrDone
+	}()
+
+	c, err := client.New(cp.REST, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	suite.c = c
+	gc := &gwv1.GatewayClass{}
+	gc.Name = className
+	gc.Spec.ControllerName = emulated.ControllerName
+	if err := c.Create(ctx, gc); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
