@@ -1,0 +1,178 @@
+package mapping
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/cloudgate-dev/cloudgate/api/v1alpha1"
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// Build translates one Gateway and everything it depends on into the desired
+// load balancer and the status of the Gateway and of every HTTPRoute that
+// names it. It is pure and total: any input, however broken, gives a Result.
+func Build(s *Snapshot) Result {
+	res := Result{Routes: map[types.NamespacedName][]gwv1.RouteParentStatus{}}
+	// A Gateway read from the API server always has a namespace and a
+	// name; without them there is no owner to build for.
+	if s == nil || s.Gateway == nil || s.Gateway.Namespace == "" || s.Gateway.Name == "" {
+		return res
+	}
+	b := newBuilder(s)
+
+	opts, tags, gwProblem := b.gatewayOptions()
+	listeners := b.evaluateListeners()
+	routes := b.evaluateRoutes(listeners, gwProblem.ok())
+	for _, r := range routes {
+		if len(r.parents) > 0 {
+			res.Routes[r.key] = r.parents
+		}
+	}
+
+	programmable := gwProblem.ok() && slices.ContainsFunc(listeners, (*listenerState).programmable)
+	var accepted bool
+	res.Gateway, accepted = b.gatewayStatus(listeners, gwProblem, programmable)
+	if !accepted {
+		// Nothing should exist in the cloud for a Gateway that is not
+		// accepted.
+		return res
+	}
+	model := b.model(listeners, routes)
+	model.Options = opts
+	model.Tags = tags
+	res.LoadBalancer = model
+	return res
+}
+
+// builder holds a Snapshot indexed for lookups. It lives for one Build.
+type builder struct {
+	gw         *gwv1.Gateway
+	gen        int64
+	caps       lb.Capabilities
+	cluster    string
+	class      *gwv1.GatewayClass
+	controller gwv1.GatewayController
+	routes     []*gwv1.HTTPRoute
+
+	params     map[types.NamespacedName]*v1alpha1.LoadBalancerParameters
+	namespaces map[string]*corev1.Namespace
+	services   map[types.NamespacedName]*corev1.Service
+	// slices are EndpointSlices by the Service they belong to.
+	slices  map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	secrets map[types.NamespacedName]*corev1.Secret
+	// grants are ReferenceGrants by their (target) namespace.
+	grants map[string][]*gwv1beta1.ReferenceGrant
+}
+
+func newBuilder(s *Snapshot) *builder {
+	b := &builder{
+		gw:         s.Gateway,
+		gen:        s.Gateway.Generation,
+		caps:       s.Capabilities,
+		cluster:    s.ClusterName,
+		class:      s.GatewayClass,
+		params:     map[types.NamespacedName]*v1alpha1.LoadBalancerParameters{},
+		namespaces: map[string]*corev1.Namespace{},
+		services:   map[types.NamespacedName]*corev1.Service{},
+		slices:     map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
+		secrets:    map[types.NamespacedName]*corev1.Secret{},
+		grants:     map[string][]*gwv1beta1.ReferenceGrant{},
+	}
+	if s.GatewayClass != nil {
+		b.controller = s.GatewayClass.Spec.ControllerName
+	}
+	b.params = indexParams(s.Parameters)
+	for _, n := range s.Namespaces {
+		if n != nil {
+			b.namespaces[n.Name] = n
+		}
+	}
+	for _, o := range s.Services {
+		if o != nil {
+			b.services[key(o.Namespace, o.Name)] = o
+		}
+	}
+	for _, o := range s.EndpointSlices {
+		if o == nil {
+			continue
+		}
+		svc, ok := o.Labels[discoveryv1.LabelServiceName]
+		if !ok {
+			continue
+		}
+		k := key(o.Namespace, svc)
+		b.slices[k] = append(b.slices[k], o)
+	}
+	for _, o := range s.Secrets {
+		if o != nil {
+			b.secrets[key(o.Namespace, o.Name)] = o
+		}
+	}
+	for _, o := range s.ReferenceGrants {
+		if o != nil {
+			b.grants[o.Namespace] = append(b.grants[o.Namespace], o)
+		}
+	}
+	for _, r := range s.HTTPRoutes {
+		if r != nil {
+			b.routes = append(b.routes, r)
+		}
+	}
+	// Sorted so that everything derived from routes (status map aside) comes
+	// out in one order whatever order the cache listed them in.
+	slices.SortFunc(b.routes, func(x, y *gwv1.HTTPRoute) int {
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
+	return b
+}
+
+func key(namespace, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: namespace, Name: name}
+}
+
+// gatewayStatus sets the Gateway's Accepted and Programmed conditions and
+// the listener statuses, and says whether the Gateway is accepted.
+// Addresses are the provider's to fill.
+func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, programmable bool) (gwv1.GatewayStatus, bool) {
+	var st gwv1.GatewayStatus
+	accepted := condition(string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayReasonAccepted), true,
+		"Gateway is accepted", b.gen)
+	var invalid []string
+	for _, l := range listeners {
+		if !l.valid() {
+			invalid = append(invalid, string(l.spec.Name))
+		}
+	}
+	switch {
+	case !gwProblem.ok():
+		accepted = condition(string(gwv1.GatewayConditionAccepted), gwProblem.reason, false, gwProblem.message, b.gen)
+	case len(invalid) == len(listeners):
+		accepted = condition(string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayReasonListenersNotValid), false,
+			"No listener is valid", b.gen)
+	case len(invalid) > 0:
+		// Upstream asks for ListenersNotValid whenever some listener is
+		// invalid, with the invalid ones named; the Gateway stays accepted for
+		// the valid ones.
+		accepted = condition(string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayReasonListenersNotValid), true,
+			"Some listeners are not valid: "+strings.Join(invalid, ", "), b.gen)
+	}
+	programmed := condition(string(gwv1.GatewayConditionProgrammed), string(gwv1.GatewayReasonProgrammed), true,
+		"Gateway is ready to program", b.gen)
+	if !programmable {
+		programmed = condition(string(gwv1.GatewayConditionProgrammed), string(gwv1.GatewayReasonInvalid), false,
+			"Gateway has nothing valid to program", b.gen)
+	}
+	st.Conditions = append(st.Conditions, accepted, programmed)
+	for _, l := range listeners {
+		st.Listeners = append(st.Listeners, l.status(b.gen, gwProblem.ok()))
+	}
+	return st, accepted.Status == metav1.ConditionTrue
+}

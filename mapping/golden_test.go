@@ -1,0 +1,231 @@
+package mapping
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cloudgate-dev/cloudgate/api/v1alpha1"
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// emulatedCaps are the emulated provider's capabilities; a case may replace
+// them with a "kind: Capabilities" document.
+func emulatedCaps() lb.Capabilities {
+	all := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true}
+	values := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
+	return lb.Capabilities{
+		Provider:            "emulated",
+		Protocols:           map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		PathMatch:           all,
+		HeaderMatch:         values,
+		QueryMatch:          values,
+		MethodMatch:         true,
+		InvalidBackendShare: true,
+	}
+}
+
+// loadSnapshot decodes a multi-document YAML file of Kubernetes objects by
+// kind. Secrets' stringData is folded into data as the API server does.
+func loadSnapshot(t *testing.T, path string) *Snapshot {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Snapshot{ClusterName: "test", Capabilities: emulatedCaps()}
+	for i, doc := range strings.Split(string(raw), "\n---") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
+			t.Fatalf("%s: document %d: %v", path, i, err)
+		}
+		into := func(obj any) {
+			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+				t.Fatalf("%s: document %d (%s): %v", path, i, tm.Kind, err)
+			}
+		}
+		switch tm.Kind {
+		case "Capabilities":
+			var c struct {
+				Kind         string          `json:"kind"`
+				Capabilities lb.Capabilities `json:"capabilities"`
+			}
+			into(&c)
+			s.Capabilities = c.Capabilities
+		case "GatewayClass":
+			o := &gwv1.GatewayClass{}
+			into(o)
+			s.GatewayClass = o
+		case "Gateway":
+			o := &gwv1.Gateway{}
+			into(o)
+			s.Gateway = o
+		case "HTTPRoute":
+			o := &gwv1.HTTPRoute{}
+			into(o)
+			s.HTTPRoutes = append(s.HTTPRoutes, o)
+		case "Namespace":
+			o := &corev1.Namespace{}
+			into(o)
+			s.Namespaces = append(s.Namespaces, o)
+		case "Service":
+			o := &corev1.Service{}
+			into(o)
+			s.Services = append(s.Services, o)
+		case "EndpointSlice":
+			o := &discoveryv1.EndpointSlice{}
+			into(o)
+			s.EndpointSlices = append(s.EndpointSlices, o)
+		case "Secret":
+			o := &corev1.Secret{}
+			into(o)
+			for k, v := range o.StringData {
+				if o.Data == nil {
+					o.Data = map[string][]byte{}
+				}
+				o.Data[k] = []byte(v)
+			}
+			o.StringData = nil
+			s.Secrets = append(s.Secrets, o)
+		case "ReferenceGrant":
+			o := &gwv1beta1.ReferenceGrant{}
+			into(o)
+			s.ReferenceGrants = append(s.ReferenceGrants, o)
+		case "LoadBalancerParameters":
+			o := &v1alpha1.LoadBalancerParameters{}
+			into(o)
+			s.Parameters = append(s.Parameters, o)
+		default:
+			t.Fatalf("%s: document %d: unknown kind %q", path, i, tm.Kind)
+		}
+	}
+	return s
+}
+
+// routeOut is one route's statuses, for a sorted golden.
+type routeOut struct {
+	Route   string                   `json:"route"`
+	Parents []gwv1.RouteParentStatus `json:"parents"`
+}
+
+type goldenOut struct {
+	Class        *ClassResult       `json:"class,omitempty"`
+	LoadBalancer *lb.LoadBalancer   `json:"loadBalancer"`
+	Gateway      gwv1.GatewayStatus `json:"gateway"`
+	Routes       []routeOut         `json:"routes,omitempty"`
+}
+
+// render turns a Result into stable YAML. Certificates and keys become
+// digests (a golden should not hold key material twice), and empty
+// lastTransitionTimes are dropped.
+func render(t *testing.T, s *Snapshot, res Result) []byte {
+	t.Helper()
+	out := goldenOut{LoadBalancer: res.LoadBalancer, Gateway: res.Gateway}
+	if s.GatewayClass != nil {
+		c := BuildClass(s.GatewayClass, s.Parameters, s.Capabilities)
+		out.Class = &c
+	}
+	for k, p := range res.Routes {
+		out.Routes = append(out.Routes, routeOut{Route: k.String(), Parents: p})
+	}
+	slices.SortFunc(out.Routes, func(a, b routeOut) int { return strings.Compare(a.Route, b.Route) })
+	j, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic any
+	if err := json.Unmarshal(j, &generic); err != nil {
+		t.Fatal(err)
+	}
+	y, err := yaml.Marshal(scrub(generic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y
+}
+
+func scrub(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			switch {
+			case k == "lastTransitionTime" && x == nil:
+				delete(v, k)
+			case k == "certPEM" || k == "keyPEM":
+				sum := sha256.Sum256([]byte(fmt.Sprint(x)))
+				v[k] = "sha256:" + hex.EncodeToString(sum[:8])
+			default:
+				v[k] = scrub(x)
+			}
+		}
+	case []any:
+		for i := range v {
+			v[i] = scrub(v[i])
+		}
+	}
+	return v
+}
+
+func TestGolden(t *testing.T) {
+	ins, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil || len(ins) == 0 {
+		t.Fatalf("no golden inputs: %v", err)
+	}
+	for _, in := range ins {
+		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
+		t.Run(name, func(t *testing.T) {
+			s := loadSnapshot(t, in)
+			res := Build(s)
+			if res.LoadBalancer != nil {
+				if err := res.LoadBalancer.Validate(); err != nil {
+					t.Errorf("model fails lb.Validate: %v", err)
+				}
+			}
+			// Build must not depend on input order.
+			rev := *s
+			rev.HTTPRoutes = slices.Clone(s.HTTPRoutes)
+			slices.Reverse(rev.HTTPRoutes)
+			rev.EndpointSlices = slices.Clone(s.EndpointSlices)
+			slices.Reverse(rev.EndpointSlices)
+			got := render(t, s, res)
+			if again := render(t, &rev, Build(&rev)); !bytes.Equal(got, again) {
+				t.Errorf("result depends on input order")
+			}
+
+			outPath := filepath.Join("testdata", name+".out.yaml")
+			if *update {
+				if err := os.WriteFile(outPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(outPath)
+			if err != nil {
+				t.Fatalf("%v (run go test ./mapping -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from Build's result (run go test ./mapping -update and review the diff):\n%s", outPath, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,74 @@
+package mapping
+
+import (
+	"slices"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+func TestIntersect(t *testing.T) {
+	tests := []struct {
+		listener string
+		route    []string
+		want     []string
+	}{
+		{"", nil, []string{""}},
+		{"", []string{"a.example.com", "*.example.com"}, []string{"a.example.com", "*.example.com"}},
+		{"a.example.com", nil, []string{"a.example.com"}},
+		{"a.example.com", []string{"*.example.com"}, []string{"a.example.com"}},
+		{"a.example.com", []string{"b.example.com"}, nil},
+		{"*.example.com", []string{"a.example.com", "a.b.example.com", "example.com", "x.example.net"}, []string{"a.example.com", "a.b.example.com"}},
+		{"*.example.com", []string{"*.b.example.com", "*.com"}, []string{"*.b.example.com", "*.example.com"}},
+		{"*.example.com", []string{"*.example.com"}, []string{"*.example.com"}},
+		{"*.example.com", []string{"badexample.com"}, nil},
+	}
+	for _, tt := range tests {
+		if got := intersect(tt.listener, tt.route); !slices.Equal(got, tt.want) {
+			t.Errorf("intersect(%q, %q) = %q, want %q", tt.listener, tt.route, got, tt.want)
+		}
+	}
+}
+
+func TestHostSpecificityOrder(t *testing.T) {
+	got := []string{"", "*.example.com", "b.example.com", "*.a.example.com", "longer.example.com", "*.xample.com"}
+	slices.SortFunc(got, compareHostSpecificity)
+	want := []string{"longer.example.com", "b.example.com", "*.a.example.com", "*.example.com", "*.xample.com", ""}
+	if !slices.Equal(got, want) {
+		t.Errorf("order = %q, want %q", got, want)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	old := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Unix(100, 0)}}
+	young := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Unix(200, 0)}}
+	e := func(name, host string, r *gwv1.HTTPRoute, m lb.Match) *entry {
+		return &entry{host: host, route: r, key: types.NamespacedName{Namespace: "ns", Name: name}, m: m}
+	}
+	prefix := func(v string) *lb.PathMatch { return &lb.PathMatch{Type: lb.MatchPrefix, Value: v} }
+	entries := []*entry{
+		e("tie-young", "", young, lb.Match{Path: prefix("/")}),
+		e("tie-old", "", old, lb.Match{Path: prefix("/")}),
+		e("query", "", young, lb.Match{Path: prefix("/"), Query: []lb.QueryMatch{{}}}),
+		e("header", "", young, lb.Match{Path: prefix("/"), Headers: []lb.HeaderMatch{{}}}),
+		e("method", "", young, lb.Match{Path: prefix("/"), Method: "GET"}),
+		e("long", "", young, lb.Match{Path: prefix("/long")}),
+		e("regex", "", young, lb.Match{Path: &lb.PathMatch{Type: lb.MatchRegex, Value: "/.*"}}),
+		e("exact", "", young, lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/"}}),
+		e("wild", "*.example.com", young, lb.Match{Path: prefix("/")}),
+		e("host", "a.example.com", young, lb.Match{Path: prefix("/")}),
+	}
+	slices.SortFunc(entries, comparePrecedence)
+	var got []string
+	for _, x := range entries {
+		got = append(got, x.key.Name)
+	}
+	want := []string{"host", "wild", "exact", "regex", "long", "method", "header", "query", "tie-old", "tie-young"}
+	if !slices.Equal(got, want) {
+		t.Errorf("order = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,239 @@
+package mapping
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+const kindHTTPRoute = "HTTPRoute"
+
+// listenerState is what Build learned about one Gateway listener.
+type listenerState struct {
+	spec     gwv1.Listener
+	hostname string
+	protocol lb.Protocol
+	accepted problem // set: Accepted=False with this reason
+	conflict problem // set: Conflicted=True with this reason
+	refs     problem // set: ResolvedRefs=False with this reason
+	kinds    []gwv1.RouteGroupKind
+	certs    []lb.Certificate
+	attached int32
+}
+
+// valid listeners take routes: accepted and distinct from the others.
+func (l *listenerState) valid() bool { return l.accepted.ok() && l.conflict.ok() }
+
+// programmable listeners go into the model: valid, and HTTPS ones need at
+// least one usable certificate.
+func (l *listenerState) programmable() bool {
+	return l.valid() && (l.protocol == lb.ProtocolHTTP || len(l.certs) > 0)
+}
+
+func (b *builder) evaluateListeners() []*listenerState {
+	out := make([]*listenerState, 0, len(b.gw.Spec.Listeners))
+	for _, spec := range b.gw.Spec.Listeners {
+		l := &listenerState{spec: spec}
+		if spec.Hostname != nil {
+			l.hostname = strings.ToLower(string(*spec.Hostname))
+		}
+		l.protocol, l.accepted = b.listenerProtocol(spec)
+		if l.accepted.ok() {
+			var kindProblem problem
+			l.kinds, kindProblem = supportedKinds(spec)
+			if l.protocol == lb.ProtocolHTTPS {
+				l.certs, l.refs = b.listenerCerts(spec)
+			}
+			if l.refs.ok() {
+				l.refs = kindProblem
+			}
+		}
+		out = append(out, l)
+	}
+	markConflicts(out)
+	return out
+}
+
+// listenerProtocol maps the listener's protocol, or says why it cannot be
+// served.
+func (b *builder) listenerProtocol(spec gwv1.Listener) (lb.Protocol, problem) {
+	unsupported := func(msg string) (lb.Protocol, problem) {
+		return "", problem{reason: string(gwv1.ListenerReasonUnsupportedProtocol), message: msg}
+	}
+	if spec.Port < 1 || spec.Port > 65535 {
+		return "", problem{reason: string(gwv1.ListenerReasonUnsupportedValue), message: "port must be between 1 and 65535"}
+	}
+	var p lb.Protocol
+	switch spec.Protocol {
+	case gwv1.HTTPProtocolType:
+		p = lb.ProtocolHTTP
+	case gwv1.HTTPSProtocolType:
+		if spec.TLS != nil && spec.TLS.Mode != nil && *spec.TLS.Mode != gwv1.TLSModeTerminate {
+			return unsupported("HTTPS listeners support only TLS mode Terminate")
+		}
+		p = lb.ProtocolHTTPS
+	default:
+		return unsupported(fmt.Sprintf("protocol %s is not supported: Cloudgate serves HTTP and HTTPS listeners", spec.Protocol))
+	}
+	if !b.caps.Protocols[p] {
+		return unsupported(fmt.Sprintf("protocol %s is not supported by provider %s", p, b.caps.Provider))
+	}
+	return p, problem{}
+}
+
+// supportedKinds returns the route kinds the listener takes (HTTPRoute
+// only) and a problem when it asks for others.
+func supportedKinds(spec gwv1.Listener) ([]gwv1.RouteGroupKind, problem) {
+	group := gwv1.Group(gwv1.GroupName)
+	httpRoute := gwv1.RouteGroupKind{Group: &group, Kind: kindHTTPRoute}
+	if spec.AllowedRoutes == nil || len(spec.AllowedRoutes.Kinds) == 0 {
+		return []gwv1.RouteGroupKind{httpRoute}, problem{}
+	}
+	var kinds []gwv1.RouteGroupKind
+	var p problem
+	for _, k := range spec.AllowedRoutes.Kinds {
+		if (k.Group == nil || *k.Group == gwv1.GroupName) && k.Kind == kindHTTPRoute {
+			if len(kinds) == 0 {
+				kinds = append(kinds, httpRoute)
+			}
+			continue
+		}
+		p = problem{reason: string(gwv1.ListenerReasonInvalidRouteKinds),
+			message: "allowedRoutes.kinds names kinds other than HTTPRoute, which are not supported"}
+	}
+	return kinds, p
+}
+
+// allowsHTTPRoute says whether the listener takes HTTPRoutes.
+func (l *listenerState) allowsHTTPRoute() bool { return len(l.kinds) > 0 }
+
+// listenerCerts resolves an HTTPS listener's certificateRefs. Any bad
+// reference makes ResolvedRefs False; the good ones are still served.
+func (b *builder) listenerCerts(spec gwv1.Listener) ([]lb.Certificate, problem) {
+	if spec.TLS == nil || len(spec.TLS.CertificateRefs) == 0 {
+		return nil, problem{reason: string(gwv1.ListenerReasonInvalidCertificateRef),
+			message: "HTTPS listener needs tls.certificateRefs"}
+	}
+	var certs []lb.Certificate
+	var first problem
+	seen := map[string]bool{}
+	for _, ref := range spec.TLS.CertificateRefs {
+		c, p := b.certificate(ref)
+		if !p.ok() {
+			if first.ok() {
+				first = p
+			}
+			continue
+		}
+		if !seen[c.Name] {
+			seen[c.Name] = true
+			certs = append(certs, c)
+		}
+	}
+	return certs, first
+}
+
+func (b *builder) certificate(ref gwv1.SecretObjectReference) (lb.Certificate, problem) {
+	invalid := func(msg string) (lb.Certificate, problem) {
+		return lb.Certificate{}, problem{reason: string(gwv1.ListenerReasonInvalidCertificateRef), message: msg}
+	}
+	if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
+		return invalid("certificateRefs must name core Secrets")
+	}
+	ns := b.gw.Namespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	name := ns + "/" + string(ref.Name)
+	from := objRef{group: gwv1.GroupName, kind: "Gateway", namespace: b.gw.Namespace}
+	to := objRef{group: "", kind: "Secret", namespace: ns, name: string(ref.Name)}
+	if !b.granted(from, to) {
+		return lb.Certificate{}, problem{reason: string(gwv1.ListenerReasonRefNotPermitted),
+			message: "certificateRef to Secret " + name + " is not permitted by any ReferenceGrant"}
+	}
+	s := b.secrets[key(ns, string(ref.Name))]
+	switch {
+	case s == nil:
+		return invalid("Secret " + name + " not found")
+	case s.Type != corev1.SecretTypeTLS:
+		return invalid("Secret " + name + " is not of type kubernetes.io/tls")
+	}
+	crt, keyPEM := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+	// Parsed here so a broken Secret is reported on the listener instead of
+	// failing in the cloud; X509KeyPair reads no clock, expiry is not judged.
+	if _, err := tls.X509KeyPair(crt, keyPEM); err != nil {
+		return invalid("Secret " + name + " does not hold a valid certificate and key in tls.crt and tls.key")
+	}
+	return lb.Certificate{Name: name, CertPEM: crt, KeyPEM: keyPEM}, problem{}
+}
+
+// markConflicts applies the distinctness rules to accepted listeners (an
+// unsupported listener is not served, so it conflicts with nothing): on one
+// port all must speak the same protocol, and with the same protocol their
+// hostnames must differ. Every indistinct listener is conflicted; none wins.
+func markConflicts(ls []*listenerState) {
+	byPort := map[int32][]*listenerState{}
+	for _, l := range ls {
+		if l.accepted.ok() {
+			byPort[l.spec.Port] = append(byPort[l.spec.Port], l)
+		}
+	}
+	for _, group := range byPort {
+		protocols := map[lb.Protocol]bool{}
+		hosts := map[string]int{}
+		for _, l := range group {
+			protocols[l.protocol] = true
+			hosts[l.hostname]++
+		}
+		for _, l := range group {
+			switch {
+			case len(protocols) > 1:
+				l.conflict = problem{reason: string(gwv1.ListenerReasonProtocolConflict),
+					message: "another listener on the same port uses a different protocol"}
+			case hosts[l.hostname] > 1:
+				l.conflict = problem{reason: string(gwv1.ListenerReasonHostnameConflict),
+					message: "another listener on the same port and protocol has the same hostname"}
+			}
+		}
+	}
+}
+
+func (l *listenerState) status(gen int64, gatewayAccepted bool) gwv1.ListenerStatus {
+	st := gwv1.ListenerStatus{
+		Name:           l.spec.Name,
+		SupportedKinds: l.kinds,
+		AttachedRoutes: l.attached,
+	}
+	if st.SupportedKinds == nil {
+		st.SupportedKinds = []gwv1.RouteGroupKind{}
+	}
+	accepted := condition(string(gwv1.ListenerConditionAccepted), string(gwv1.ListenerReasonAccepted), true, "Listener is accepted", gen)
+	if !l.accepted.ok() {
+		accepted = condition(string(gwv1.ListenerConditionAccepted), l.accepted.reason, false, l.accepted.message, gen)
+	}
+	conflicted := condition(string(gwv1.ListenerConditionConflicted), string(gwv1.ListenerReasonNoConflicts), false, "Listener has no conflicts", gen)
+	if !l.conflict.ok() {
+		conflicted = condition(string(gwv1.ListenerConditionConflicted), l.conflict.reason, true, l.conflict.message, gen)
+	}
+	resolved := condition(string(gwv1.ListenerConditionResolvedRefs), string(gwv1.ListenerReasonResolvedRefs), true, "All references are resolved", gen)
+	if !l.refs.ok() {
+		resolved = condition(string(gwv1.ListenerConditionResolvedRefs), l.refs.reason, false, l.refs.message, gen)
+	}
+	programmed := condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonProgrammed), true, "Listener is ready to program", gen)
+	switch {
+	case !gatewayAccepted:
+		programmed = condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonInvalid), false, "Gateway is not accepted", gen)
+	case !l.valid():
+		programmed = condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonInvalid), false, "Listener is not valid", gen)
+	case !l.programmable():
+		programmed = condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonInvalid), false, "HTTPS listener has no usable certificate", gen)
+	}
+	st.Conditions = []metav1.Condition{accepted, conflicted, programmed, resolved}
+	return st
+}

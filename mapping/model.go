@@ -1,0 +1,125 @@
+package mapping
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// model assembles the load balancer from the programmable listeners and the
+// accepted routes. Options and tags are the caller's to set.
+func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.LoadBalancer {
+	m := &lb.LoadBalancer{Owner: lb.Owner{
+		Cluster:   b.cluster,
+		Namespace: b.gw.Namespace,
+		Name:      b.gw.Name,
+		UID:       string(b.gw.UID),
+	}}
+
+	// One lb.Listener per port; markConflicts guarantees one protocol per
+	// port and one Gateway listener per hostname among valid listeners.
+	byPort := map[int32][]int{}
+	var ports []int32
+	for i, l := range listeners {
+		if !l.programmable() {
+			continue
+		}
+		if _, ok := byPort[l.spec.Port]; !ok {
+			ports = append(ports, l.spec.Port)
+		}
+		byPort[l.spec.Port] = append(byPort[l.spec.Port], i)
+	}
+	slices.Sort(ports)
+
+	groups := map[string]lb.TargetGroup{}
+	for _, port := range ports {
+		idx := byPort[port]
+		slices.SortFunc(idx, func(x, y int) int {
+			return compareHostSpecificity(listeners[x].hostname, listeners[y].hostname)
+		})
+		proto := listeners[idx[0]].protocol
+		ml := lb.Listener{
+			Name:     fmt.Sprintf("%s-%d", strings.ToLower(string(proto)), port),
+			Port:     port,
+			Protocol: proto,
+		}
+		names := map[string]bool{}
+		for v, li := range idx {
+			l := listeners[li]
+			vh := lb.VirtualHost{Hostname: l.hostname, Certificates: l.certs}
+			var entries []*entry
+			for _, rs := range routes {
+				for _, host := range rs.serve[li] {
+					if shadowed(listeners, idx[:v], host) {
+						continue
+					}
+					entries = append(entries, rs.entries(host)...)
+				}
+			}
+			slices.SortFunc(entries, comparePrecedence)
+			for _, e := range entries {
+				r := e.lbRule(l.hostname)
+				// Names are unique by construction; this guard keeps a
+				// model that fails lb.Validate from ever leaving Build.
+				if names[r.Name] {
+					continue
+				}
+				names[r.Name] = true
+				vh.Rules = append(vh.Rules, r)
+				for _, g := range e.groups {
+					groups[g.Name] = g
+				}
+			}
+			ml.VirtualHosts = append(ml.VirtualHosts, vh)
+		}
+		m.Listeners = append(m.Listeners, ml)
+	}
+	for _, g := range groups {
+		m.TargetGroups = append(m.TargetGroups, g)
+	}
+	slices.SortFunc(m.TargetGroups, func(x, y lb.TargetGroup) int { return cmp.Compare(x.Name, y.Name) })
+	return m
+}
+
+// shadowed says whether a more specific VirtualHost on the same port (one of
+// before) takes every request for host: a copy of a rule for host on a less
+// specific VirtualHost could never match, so it is left out.
+func shadowed(listeners []*listenerState, before []int, host string) bool {
+	for _, i := range before {
+		if covers(listeners[i].hostname, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// entries places every match of the route on one effective hostname.
+func (rs *routeState) entries(host string) []*entry {
+	var out []*entry
+	for i, r := range rs.rules {
+		for j, m := range r.matches {
+			out = append(out, &entry{host: host, route: rs.route, key: rs.key, rule: i, match: j,
+				m: m, act: r.action, groups: r.groups})
+		}
+	}
+	return out
+}
+
+// lbRule names the entry's rule "ns/route/rule-i/match-j[/host]". The name
+// depends only on the route, the position of the rule and match in it and
+// the hostname, so changes elsewhere never rename (and re-prioritize) it.
+func (e *entry) lbRule(vhostHost string) lb.Rule {
+	name := fmt.Sprintf("%s/%s/rule-%d/match-%d", e.key.Namespace, e.key.Name, e.rule, e.match)
+	if e.host != "" {
+		name += "/" + e.host
+	}
+	m := e.m
+	// The VirtualHost already admits only its own hostname.
+	if e.host != vhostHost {
+		m.Hostname = e.host
+	}
+	return lb.Rule{Name: name, Match: m, Action: e.act}
+}
