@@ -88,7 +88,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.writeGatewayStatus(ctx, &gw, res, status, cloud); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.writeRouteStatuses(ctx, &gw, snap, res); err != nil {
+	if err := r.writeRouteStatuses(ctx, req.NamespacedName, snap.HTTPRoutes, res.Routes); err != nil {
 		return ctrl.Result{}, err
 	}
 	switch {
@@ -116,6 +116,17 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 		}
 	}
 	log.FromContext(ctx).Info("Deleted load balancer")
+	var routes gwv1.HTTPRouteList
+	if err := r.Client.List(ctx, &routes, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()}); err != nil {
+		return err
+	}
+	ptrs := make([]*gwv1.HTTPRoute, len(routes.Items))
+	for i := range routes.Items {
+		ptrs[i] = &routes.Items[i]
+	}
+	if err := r.writeRouteStatuses(ctx, client.ObjectKeyFromObject(gw), ptrs, nil); err != nil {
+		return err
+	}
 	controllerutil.RemoveFinalizer(gw, Finalizer)
 	return r.Client.Update(ctx, gw)
 }

@@ -10,30 +10,27 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/cloudgate-dev/cloudgate/mapping"
 )
 
-// writeRouteStatuses replaces, on each route, the parent statuses this
-// controller wrote for this Gateway with mapping's, and keeps every other
-// parent status (other Gateways', other controllers').
-func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gw *gwv1.Gateway, snap *mapping.Snapshot, res mapping.Result) error {
-	controller := snap.GatewayClass.Spec.ControllerName
-	gwKey := client.ObjectKeyFromObject(gw)
+// writeRouteStatuses replaces, on each route, the parent statuses our
+// controllers wrote for this Gateway with desired's, and keeps every other
+// parent status (other Gateways', other controllers'). With desired nil it
+// removes ours, as when the Gateway goes away.
+func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.NamespacedName, routes []*gwv1.HTTPRoute, desired map[types.NamespacedName][]gwv1.RouteParentStatus) error {
 	now := metav1.Now()
-	for _, route := range snap.HTTPRoutes {
-		desired := res.Routes[client.ObjectKeyFromObject(route)]
+	for _, route := range routes {
+		want := desired[client.ObjectKeyFromObject(route)]
 		next := route.DeepCopy()
 		next.Status.Parents = next.Status.Parents[:0]
 		old := map[string][]metav1.Condition{}
 		for _, p := range route.Status.Parents {
-			if p.ControllerName == controller && parentIs(p.ParentRef, route.Namespace, gwKey) {
+			if r.Providers[p.ControllerName] != nil && parentIs(p.ParentRef, route.Namespace, gwKey) {
 				old[parentKey(p.ParentRef)] = p.Conditions
 				continue
 			}
 			next.Status.Parents = append(next.Status.Parents, p)
 		}
-		for _, p := range desired {
+		for _, p := range want {
 			p.Conditions = mergeConditions(old[parentKey(p.ParentRef)], p.Conditions, now)
 			next.Status.Parents = append(next.Status.Parents, p)
 		}

@@ -35,7 +35,17 @@ func namespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
 	must(t, suite.c.Create(ctxFor(t), ns))
-	t.Cleanup(func() { _ = suite.c.Delete(context.Background(), ns) })
+	t.Cleanup(func() {
+		// envtest runs no namespace controller, so a namespace's objects outlive
+		// it: delete the Gateways (and so their load balancers) by hand.
+		var gws gwv1.GatewayList
+		if err := suite.c.List(context.Background(), &gws, client.InNamespace(ns.Name)); err == nil {
+			for i := range gws.Items {
+				deleteAndWait(t, &gws.Items[i])
+			}
+		}
+		_ = suite.c.Delete(context.Background(), ns)
+	})
 	return ns.Name
 }
 
@@ -72,10 +82,10 @@ func backend(t testing.TB, ns, name string) {
 	create(t,
 		&corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: portName, Port: 8080, Protocol: proto}}},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: portName, Port: 8080, Protocol: proto}}},
 		},
 		&discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+			ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
 			AddressType: discoveryv1.AddressTypeIPv4,
 			Endpoints: []discoveryv1.Endpoint{{
 				Addresses:  []string{suite.host.Addr.String()},
@@ -276,4 +286,3 @@ func hdr(kv ...string) http.Header {
 	}
 	return h
 }
-

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
@@ -43,7 +44,15 @@ func TestDeletingTheGatewayRemovesTheLoadBalancer(t *testing.T) {
 		conn.Close()
 		t.Fatalf("%s:80 still accepts connections after the Gateway was deleted", addr)
 	}
-	routeParentCondition(t, ns, "r", "Accepted", metav1.ConditionTrue, "Accepted") // stale, but the route is untouched
+	// The route no longer names a live Gateway of ours: our parent status goes.
+	eventually(t, 10*time.Second, func() error {
+		var r gwv1.HTTPRoute
+		must(t, suite.c.Get(ctxFor(t), client.ObjectKey{Namespace: ns, Name: "r"}, &r))
+		if len(r.Status.Parents) != 0 {
+			return fmt.Errorf("route still has parent status %+v", r.Status.Parents)
+		}
+		return nil
+	})
 }
 
 func TestInfrastructureAndParametersBecomeTags(t *testing.T) {

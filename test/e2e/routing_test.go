@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -163,10 +164,12 @@ func TestRouteChangeUnderTrafficFailsNoRequest(t *testing.T) {
 		if i%2 == 1 {
 			next = "blue"
 		}
-		var r gwv1.HTTPRoute
-		must(t, suite.c.Get(ctxFor(t), key, &r))
-		r.Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{backendRef(next, 1)}
-		must(t, suite.c.Update(ctxFor(t), &r))
+		must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var r gwv1.HTTPRoute
+			must(t, suite.c.Get(ctxFor(t), key, &r))
+			r.Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{backendRef(next, 1)}
+			return suite.c.Update(ctxFor(t), &r)
+		}))
 		expectBackend(t, "GET", url, "", nil, next)
 	}
 	close(stop)

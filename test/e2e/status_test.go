@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -89,8 +90,11 @@ func TestGatewayListenerAndRouteStatus(t *testing.T) {
 	}
 	r.Status.Parents = append(r.Status.Parents, foreign)
 	must(t, suite.c.Status().Update(ctxFor(t), &r))
-	r.Spec.Rules[0].Matches = append(r.Spec.Rules[0].Matches, pathMatch(gwv1.PathMatchExact, "/x"))
-	must(t, suite.c.Update(ctxFor(t), &r))
+	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		must(t, suite.c.Get(ctxFor(t), client.ObjectKey{Namespace: ns, Name: "r"}, &r))
+		r.Spec.Rules[0].Matches = append(r.Spec.Rules[0].Matches, pathMatch(gwv1.PathMatchExact, "/x"))
+		return suite.c.Update(ctxFor(t), &r)
+	}))
 	eventually(t, 30*time.Second, func() error {
 		var got gwv1.HTTPRoute
 		must(t, suite.c.Get(ctxFor(t), client.ObjectKey{Namespace: ns, Name: "r"}, &got))
