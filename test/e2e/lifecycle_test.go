@@ -180,14 +180,20 @@ func TestHTTPSPicksCertificateBySNI(t *testing.T) {
 		})
 		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: c.sni, InsecureSkipVerify: true}}
 		cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-		req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
-		req.Host = c.sni
-		resp, err := cl.Do(req)
-		must(t, err)
-		resp.Body.Close()
-		if got := resp.Header.Get("X-Backend"); got != c.wantBackend || resp.StatusCode != 200 {
-			t.Errorf("https %s: status %d backend %q, want %s", c.sni, resp.StatusCode, got, c.wantBackend)
-		}
+		// The routes may attach a moment after the Gateway is programmed.
+		eventually(t, 15*time.Second, func() error {
+			req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+			req.Host = c.sni
+			resp, err := cl.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("X-Backend"); got != c.wantBackend || resp.StatusCode != 200 {
+				return fmt.Errorf("https %s: status %d backend %q, want %s", c.sni, resp.StatusCode, got, c.wantBackend)
+			}
+			return nil
+		})
 		tr.CloseIdleConnections()
 	}
 }
