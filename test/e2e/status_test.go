@@ -46,6 +46,16 @@ func TestGatewayListenerAndRouteStatus(t *testing.T) {
 		route(ns, "r", "gw", nil, rule(pathMatch(gwv1.PathMatchPathPrefix, "/"), backendRef("app", 1))),
 	)
 	addr := programmedAddress(t, ns, "gw")
+	// The route may attach a moment after the Gateway is first programmed.
+	eventually(t, 15*time.Second, func() error {
+		for _, l := range getGateway(t, ns, "gw").Status.Listeners {
+			if l.AttachedRoutes != 1 {
+				return fmt.Errorf("listener %s has %d routes", l.Name, l.AttachedRoutes)
+			}
+		}
+		return nil
+	})
+	routeParentCondition(t, ns, "r", "Accepted", metav1.ConditionTrue, "Accepted")
 
 	gw := getGateway(t, ns, "gw")
 	if !ptr.Equal(gw.Status.Addresses[0].Type, ptr.To(gwv1.IPAddressType)) {
