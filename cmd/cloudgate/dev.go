@@ -69,7 +69,9 @@ func devCommand(ctx context.Context, args []string) error {
 	}()
 
 	step("Starting the controller with the in-process emulated cloud")
-	ctrlCtx, stopCtrl := context.WithCancel(ctx)
+	// The controller outlives ctx (the interrupt) so that it can still remove
+	// the sample's load balancer and finalizer while we clean up.
+	ctrlCtx, stopCtrl := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan struct{})
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- runController(ctrlCtx, cp.REST, o, ready) }()
