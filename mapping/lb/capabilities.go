@@ -21,6 +21,18 @@ type Capabilities struct {
 	// traffic to an HTTP 500 answer (needed for invalid backend references next
 	// to valid ones). Without it such a rule answers 500 for all its traffic.
 	InvalidBackendShare bool
+	// RequestHeaderModifier, ResponseHeaderModifier, Redirect, Rewrite,
+	// Mirror and Timeouts say which parts of Action the provider realizes.
+	RequestHeaderModifier  bool
+	ResponseHeaderModifier bool
+	Redirect               bool
+	Rewrite                bool
+	Mirror                 bool
+	// MirrorPercent says whether a Mirror may carry less than 100 percent.
+	MirrorPercent bool
+	Timeouts      bool
+	// BackendProtocols lists the TargetGroup protocols it can speak.
+	BackendProtocols map[Protocol]bool
 	// MaxRulesPerListener bounds the rules on one listener; 0 means no limit.
 	MaxRulesPerListener int
 }

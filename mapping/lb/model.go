@@ -12,6 +12,9 @@ const (
 	ProtocolTLS   Protocol = "TLS"   // TLS passed through, routed by SNI
 	ProtocolTCP   Protocol = "TCP"
 	ProtocolUDP   Protocol = "UDP"
+	// ProtocolH2C is HTTP/2 without TLS, with prior knowledge. Only target
+	// groups use it (Service appProtocol kubernetes.io/h2c).
+	ProtocolH2C Protocol = "H2C"
 )
 
 // LoadBalancer is the desired state of one Gateway's load balancer.
@@ -202,11 +205,26 @@ type QueryMatch struct {
 	Value string    `json:"value"`
 }
 
-// Action is what a Rule does with a request. Exactly one of Forward and
-// FixedResponse is set.
+// Action is what a Rule does with a request. Exactly one of Forward,
+// FixedResponse and Redirect is set; the modifiers apply on the way.
 type Action struct {
 	Forward       []WeightedBackend `json:"forward,omitempty"`
 	FixedResponse *FixedResponse    `json:"fixedResponse,omitempty"`
+	Redirect      *Redirect         `json:"redirect,omitempty"`
+
+	// RequestHeaders changes the request before it is forwarded.
+	RequestHeaders *HeaderModifier `json:"requestHeaders,omitempty"`
+	// ResponseHeaders changes the response (including a redirect's) before
+	// the client sees it.
+	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
+	// Rewrite changes the forwarded request's host and path.
+	Rewrite *Rewrite `json:"rewrite,omitempty"`
+	// Mirrors receive a copy of matching requests; their responses are
+	// discarded and their failures never affect the client.
+	Mirrors []Mirror `json:"mirrors,omitempty"`
+	// Timeouts bound the request; zero means no limit. Past a limit the client
+	// gets 504.
+	Timeouts *Timeouts `json:"timeouts,omitempty"`
 }
 
 // WeightedBackend is one share of a forward action. A request picks a backend
@@ -216,6 +234,10 @@ type WeightedBackend struct {
 	// the backend reference was invalid: this share of requests gets HTTP 500.
 	TargetGroup string `json:"targetGroup,omitempty"`
 	Weight      int32  `json:"weight"`
+	// RequestHeaders and ResponseHeaders apply only to requests sent to this
+	// backend, after the Action's own modifiers.
+	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
 }
 
 // FixedResponse answers without a backend.
@@ -223,10 +245,82 @@ type FixedResponse struct {
 	StatusCode int `json:"statusCode"`
 }
 
+// HeaderModifier sets, adds and removes headers, in that order. Names are
+// case-insensitive.
+type HeaderModifier struct {
+	// Set replaces every value of the header.
+	Set []Header `json:"set,omitempty"`
+	// Add appends a value, keeping existing ones.
+	Add []Header `json:"add,omitempty"`
+	// Remove deletes the headers.
+	Remove []string `json:"remove,omitempty"`
+}
+
+// Header is one header name and value.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Redirect answers with a redirect built from the request. Empty fields keep
+// the request's value.
+type Redirect struct {
+	Scheme   string `json:"scheme,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	// Port is the redirect's port. Zero derives it as the Gateway API says:
+	// the well-known port of Scheme when Scheme is set, otherwise the
+	// listener's port. Ports 80 for http and 443 for https are left out of
+	// the Location header.
+	Port       int32        `json:"port,omitempty"`
+	Path       *PathRewrite `json:"path,omitempty"`
+	StatusCode int          `json:"statusCode"`
+}
+
+// Rewrite changes the forwarded request. Empty fields keep the request's value.
+type Rewrite struct {
+	Hostname string       `json:"hostname,omitempty"`
+	Path     *PathRewrite `json:"path,omitempty"`
+}
+
+// PathRewriteType says how a path is rewritten.
+type PathRewriteType string
+
+// Path rewrite types.
+const (
+	// RewriteFullPath replaces the whole path with Value.
+	RewriteFullPath PathRewriteType = "FullPath"
+	// RewritePrefix replaces the part the rule's Prefix path match matched
+	// with Value, keeping the rest of the path.
+	RewritePrefix PathRewriteType = "Prefix"
+)
+
+// PathRewrite is a new path, or a new prefix.
+type PathRewrite struct {
+	Type  PathRewriteType `json:"type"`
+	Value string          `json:"value"`
+}
+
+// Mirror sends a copy of a share of the requests to a TargetGroup.
+type Mirror struct {
+	TargetGroup string `json:"targetGroup"`
+	// Percent of requests mirrored, 0 to 100. 100 mirrors all.
+	Percent float64 `json:"percent"`
+}
+
+// Timeouts bound a request's time.
+type Timeouts struct {
+	// Request bounds the whole exchange with the client.
+	Request time.Duration `json:"request,omitempty"`
+	// Backend bounds one request to a backend.
+	Backend time.Duration `json:"backend,omitempty"`
+}
+
 // TargetGroup is a set of endpoints that serve one Service port.
 type TargetGroup struct {
 	// Name is a stable logical id: "namespace/service:port".
-	Name     string   `json:"name"`
+	Name string `json:"name"`
+	// Protocol is how the load balancer talks to the targets: HTTP (which
+	// includes WebSocket upgrades), HTTPS or H2C.
 	Protocol Protocol `json:"protocol"`
 	Targets  []Target `json:"targets,omitempty"`
 }

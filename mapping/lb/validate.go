@@ -78,8 +78,27 @@ func (r Rule) validate(groups map[string]bool) []error {
 		regex(q.Type, q.Value)
 	}
 	a := r.Action
-	if (len(a.Forward) > 0) == (a.FixedResponse != nil) {
-		bad("needs exactly one of forward and fixedResponse")
+	kinds := 0
+	for _, set := range []bool{len(a.Forward) > 0, a.FixedResponse != nil, a.Redirect != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		bad("needs exactly one of forward, fixedResponse and redirect")
+	}
+	if a.Rewrite != nil && a.Rewrite.Path != nil && a.Rewrite.Path.Type == RewritePrefix || a.Redirect != nil && a.Redirect.Path != nil && a.Redirect.Path.Type == RewritePrefix {
+		if p := r.Match.Path; p == nil || p.Type != MatchPrefix {
+			bad("a prefix rewrite needs a Prefix path match")
+		}
+	}
+	for _, m := range a.Mirrors {
+		if !groups[m.TargetGroup] {
+			bad("unknown mirror target group %q", m.TargetGroup)
+		}
+		if m.Percent < 0 || m.Percent > 100 {
+			bad("mirror percent %v out of range", m.Percent)
+		}
 	}
 	for _, b := range a.Forward {
 		if b.Weight < 0 {
