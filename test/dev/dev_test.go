@@ -33,7 +33,7 @@ func TestDevPrintsACurlThatAnswers(t *testing.T) {
 
 	// An address range of its own, so that a developer's running `make dev`
 	// or another test's cloud is never in the way.
-	rng := fmt.Sprintf("127.%d.0.0/16", 20+os.Getpid()%80)
+	rng := fmt.Sprintf("127.%d.0.0/16", 50+os.Getpid()%20)
 	cmd := exec.Command(bin, "dev", "--emulated-address-range", rng)
 	cmd.Dir = root
 	stdout, err := cmd.StdoutPipe()

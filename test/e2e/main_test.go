@@ -11,14 +11,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/cloudgate-dev/cloudgate/providers"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
-	"github.com/cloudgate-dev/cloudgate/reconciler"
 	"github.com/cloudgate-dev/cloudgate/test/controlplane"
+	"github.com/cloudgate-dev/cloudgate/test/harness"
 	"github.com/cloudgate-dev/cloudgate/test/netns"
 )
 
@@ -66,47 +64,16 @@ func run(m *testing.M) int {
 
 	// A range of our own, so that a parallel test package's cloud never hands
 	// out the same address.
-	rng := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 110+os.Getpid()%100))
-	srv, err := cloud.Start(ctx, cloud.Config{AddressRange: rng}, "127.0.0.1:0")
+	rng := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 30+os.Getpid()%20))
+	ctl, err := harness.Start(ctx, cp.REST, harness.Config{ClusterName: clusterName, AddressRange: rng})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the emulated cloud:", err)
+		fmt.Fprintln(os.Stderr, "starting the controller:", err)
 		return 1
 	}
-	defer func() { _ = srv.Close() }()
-	suite.cloud = srv
-	prov, err := emulated.New(emulated.Config{Endpoint: srv.URL()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-
-	scheme, err := reconciler.NewScheme()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgr, err := ctrl.NewManager(cp.REST, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := reconciler.Setup(ctx, mgr, reconciler.Config{ClusterName: clusterName, Providers: []providers.Provider{prov}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- mgr.Start(ctx) }()
-	defer func() {
-		cancel()
-		<-mgrDone
-	}()
-
-	c, err := client.New(cp.REST, client.Options{Scheme: scheme})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	suite.c = c
+	defer ctl.Stop()
+	suite.cloud = ctl.Cloud
+	suite.c = ctl.Client
+	c := ctl.Client
 	gc := &gwv1.GatewayClass{}
 	gc.Name = className
 	gc.Spec.ControllerName = emulated.ControllerName
