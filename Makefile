@@ -49,6 +49,7 @@ $(K8S_BIN)/etcd: test/tools/etcd/go.mod
 generate: $(CONTROLLER_GEN) crds
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=deploy/crds
+	$(CONTROLLER_GEN) rbac:roleName=cloudgate paths=./reconciler/... output:rbac:artifacts:config=deploy/rbac
 
 crds:
 	@mkdir -p $(GATEWAY_API_CRDS)
