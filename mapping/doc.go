@@ -36,6 +36,33 @@
 //     reserved for ownership tags.
 //   - Addresses: Gateway spec.addresses (IPAddress only) win over the
 //     parameters' emulated.address.
+//   - Filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect,
+//     URLRewrite and RequestMirror on rules; the two header modifiers on
+//     backendRefs. A filter the provider lacks, any other filter type
+//     (ExtensionRef, CORS, ExternalAuth), retry and session persistence make
+//     the whole route Accepted=False/UnsupportedValue, naming the filter and
+//     provider; repeated filters and RequestRedirect with URLRewrite give
+//     IncompatibleFilters. Upstream lets an implementation drop only the bad
+//     rules (PartiallyInvalid); Cloudgate leaves the route out instead, so
+//     traffic never reaches a rule the user wrote differently.
+//   - A mirror whose backend does not resolve sets ResolvedRefs=False and is
+//     dropped; the route stays. Percent and fraction become lb.Mirror.Percent.
+//   - A rule with no valid backend (none given, as with only header
+//     modifiers, or none resolving) answers 500; a RequestRedirect rule needs
+//     no backend. A 500 keeps only the response header modifier: request
+//     modifiers, rewrites, mirrors and timeouts have no request to act on.
+//   - Timeouts use the Gateway API duration format (GEP-2257), parsed
+//     strictly. Unset timeouts give a nil lb.Timeouts (provider default);
+//     "0s" gives a zero field, which the model reads as no limit.
+//   - Backends: appProtocol unset, "http" and kubernetes.io/ws become HTTP
+//     target groups (WebSocket is an HTTP/1.1 upgrade), kubernetes.io/h2c an
+//     H2C one when the provider lists it; others give UnsupportedProtocol.
+//   - lb rule ids stay positional (rule-i/match-j) even for named rules, so
+//     naming a rule does not rename (and re-prioritize) its cloud rule.
+//   - BuildClass claims a feature only when this mapping implements it and
+//     the provider's capabilities cover what its conformance tests use;
+//     HTTPRoute itself needs HTTP and HTTPS listeners, request header
+//     modification and redirects, which are Core.
 //   - When the Gateway is not accepted (its or its class's parameters do not
 //     resolve, or an address is unsupported) there is no LoadBalancer and every
 //     route parent gets Accepted=False/Pending.

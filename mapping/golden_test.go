@@ -26,8 +26,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// emulatedCaps are the emulated provider's capabilities; a case may replace
-// them with a "kind: Capabilities" document.
+// emulatedCaps are the emulated provider's capabilities (with the HTTP
+// filters its data plane realizes); a case may replace them with a
+// "kind: Capabilities" document.
 func emulatedCaps() lb.Capabilities {
 	all := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true}
 	values := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
@@ -39,6 +40,15 @@ func emulatedCaps() lb.Capabilities {
 		QueryMatch:          values,
 		MethodMatch:         true,
 		InvalidBackendShare: true,
+
+		RequestHeaderModifier:  true,
+		ResponseHeaderModifier: true,
+		Redirect:               true,
+		Rewrite:                true,
+		Mirror:                 true,
+		MirrorPercent:          true,
+		Timeouts:               true,
+		BackendProtocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
 	}
 }
 

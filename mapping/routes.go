@@ -2,15 +2,11 @@ package mapping
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
 // routeState is what Build learned about one HTTPRoute.
@@ -29,26 +25,19 @@ type routeState struct {
 	parents []gwv1.RouteParentStatus
 }
 
-// ruleState is one converted route rule: a Match per HTTPRouteMatch and the
-// action they share.
-type ruleState struct {
-	matches []lb.Match
-	action  lb.Action
-	groups  []lb.TargetGroup
-}
-
 func (b *builder) evaluateRoutes(listeners []*listenerState, gatewayAccepted bool) []*routeState {
 	var out []*routeState
 	for _, route := range b.routes {
 		rs := &routeState{route: route, key: key(route.Namespace, route.Name), serve: map[int][]string{}}
-		rs.invalid = b.convertMatches(rs)
+		rs.rules = make([]ruleState, len(route.Spec.Rules))
 		for i := range route.Spec.Rules {
-			action, groups, p := b.ruleAction(route, &route.Spec.Rules[i])
-			if rs.refs.ok() {
-				rs.refs = p
+			r := b.convertRule(route.Namespace, &route.Spec.Rules[i])
+			rs.rules[i] = r.state
+			if rs.invalid.ok() {
+				rs.invalid = r.invalid
 			}
-			if i < len(rs.rules) {
-				rs.rules[i].action, rs.rules[i].groups = action, groups
+			if rs.refs.ok() {
+				rs.refs = r.refs
 			}
 		}
 		hostnames := make([]string, 0, len(route.Spec.Hostnames))
@@ -230,146 +219,4 @@ func (b *builder) namespaceAllowed(l *listenerState, ns string) bool {
 		return s.Matches(labels.Set(n.Labels))
 	}
 	return false // None, or a value this version does not know
-}
-
-// convertMatches turns every rule's matches into lb.Matches and checks that
-// Cloudgate and the provider can realize the rule. The first thing that
-// cannot be realized is returned as an UnsupportedValue problem.
-func (b *builder) convertMatches(rs *routeState) problem {
-	unsupported := func(format string, a ...any) problem {
-		return problem{reason: string(gwv1.RouteReasonUnsupportedValue), message: fmt.Sprintf(format, a...)}
-	}
-	provider := b.caps.Provider
-	rs.rules = make([]ruleState, len(rs.route.Spec.Rules))
-	var first problem
-	note := func(p problem) {
-		if first.ok() {
-			first = p
-		}
-	}
-	for i := range rs.route.Spec.Rules {
-		rule := &rs.route.Spec.Rules[i]
-		for _, f := range rule.Filters {
-			note(unsupported("HTTPRoute filter %s is not supported by provider %s", f.Type, provider))
-		}
-		for _, br := range rule.BackendRefs {
-			for _, f := range br.Filters {
-				note(unsupported("backendRef filter %s is not supported by provider %s", f.Type, provider))
-			}
-		}
-		switch {
-		case rule.Timeouts != nil:
-			note(unsupported("rule timeouts are not supported by provider %s", provider))
-		case rule.Retry != nil:
-			note(unsupported("rule retry is not supported by provider %s", provider))
-		case rule.SessionPersistence != nil:
-			note(unsupported("session persistence is not supported by provider %s", provider))
-		}
-		matches := rule.Matches
-		if len(matches) == 0 {
-			matches = []gwv1.HTTPRouteMatch{{}}
-		}
-		for _, m := range matches {
-			lm, p := b.convertMatch(m, unsupported)
-			if !p.ok() {
-				note(p)
-				continue
-			}
-			rs.rules[i].matches = append(rs.rules[i].matches, lm)
-		}
-	}
-	return first
-}
-
-func (b *builder) convertMatch(m gwv1.HTTPRouteMatch, unsupported func(string, ...any) problem) (lb.Match, problem) {
-	provider := b.caps.Provider
-	var out lb.Match
-
-	path := lb.PathMatch{Type: lb.MatchPrefix, Value: "/"}
-	if m.Path != nil {
-		if m.Path.Value != nil {
-			path.Value = *m.Path.Value
-		}
-		t := gwv1.PathMatchPathPrefix
-		if m.Path.Type != nil {
-			t = *m.Path.Type
-		}
-		switch t {
-		case gwv1.PathMatchExact:
-			path.Type = lb.MatchExact
-		case gwv1.PathMatchPathPrefix:
-			path.Type = lb.MatchPrefix
-		case gwv1.PathMatchRegularExpression:
-			path.Type = lb.MatchRegex
-			if _, err := regexp.Compile(path.Value); err != nil {
-				return out, unsupported("path regular expression %q is not valid RE2 syntax", path.Value)
-			}
-		default:
-			return out, unsupported("path match type %s is not supported", t)
-		}
-	}
-	if !b.caps.PathMatch[path.Type] {
-		return out, unsupported("path match type %s is not supported by provider %s", path.Type, provider)
-	}
-	out.Path = &path
-
-	seenHeader := map[string]bool{}
-	for _, h := range m.Headers {
-		// Upstream: with equivalent (case-insensitive) names only the first
-		// entry counts.
-		name := strings.ToLower(string(h.Name))
-		if seenHeader[name] {
-			continue
-		}
-		seenHeader[name] = true
-		t, p := b.valueMatchType(h.Type == nil || *h.Type == gwv1.HeaderMatchExact,
-			h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value, "header", b.caps.HeaderMatch, unsupported)
-		if !p.ok() {
-			return out, p
-		}
-		out.Headers = append(out.Headers, lb.HeaderMatch{Name: string(h.Name), Type: t, Value: h.Value})
-	}
-
-	seenQuery := map[string]bool{}
-	for _, q := range m.QueryParams {
-		name := string(q.Name)
-		if seenQuery[name] {
-			continue
-		}
-		seenQuery[name] = true
-		t, p := b.valueMatchType(q.Type == nil || *q.Type == gwv1.QueryParamMatchExact,
-			q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression, q.Value, "query parameter", b.caps.QueryMatch, unsupported)
-		if !p.ok() {
-			return out, p
-		}
-		out.Query = append(out.Query, lb.QueryMatch{Name: name, Type: t, Value: q.Value})
-	}
-
-	if m.Method != nil {
-		if !b.caps.MethodMatch {
-			return out, unsupported("method matching is not supported by provider %s", provider)
-		}
-		out.Method = string(*m.Method)
-	}
-	return out, problem{}
-}
-
-// valueMatchType maps a header or query match type and checks it.
-func (b *builder) valueMatchType(exact, regex bool, value, what string, supported map[lb.MatchType]bool, unsupported func(string, ...any) problem) (lb.MatchType, problem) {
-	var t lb.MatchType
-	switch {
-	case exact:
-		t = lb.MatchExact
-	case regex:
-		t = lb.MatchRegex
-		if _, err := regexp.Compile(value); err != nil {
-			return "", unsupported("%s regular expression %q is not valid RE2 syntax", what, value)
-		}
-	default:
-		return "", unsupported("%s match type is not supported", what)
-	}
-	if !supported[t] {
-		return "", unsupported("%s match type %s is not supported by provider %s", what, t, b.caps.Provider)
-	}
-	return t, problem{}
 }

@@ -1,7 +1,10 @@
 package mapping
 
 import (
+	"fmt"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // condition builds a metav1.Condition without LastTransitionTime: Build reads
@@ -30,3 +33,15 @@ type problem struct {
 }
 
 func (p problem) ok() bool { return p.reason == "" }
+
+// unsupportedValue is the Accepted=False problem for a route that asks for
+// something Cloudgate or the provider cannot realize.
+func unsupportedValue(format string, a ...any) problem {
+	return problem{reason: string(gwv1.RouteReasonUnsupportedValue), message: fmt.Sprintf(format, a...)}
+}
+
+// incompatibleFilters is the Accepted=False problem for filters that
+// cannot be combined on one rule or backendRef.
+func incompatibleFilters(format string, a ...any) problem {
+	return problem{reason: string(gwv1.RouteReasonIncompatibleFilters), message: fmt.Sprintf(format, a...)}
+}

@@ -1,0 +1,333 @@
+package mapping
+
+import (
+	"time"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// filterSet is what a rule's filters ask for, converted to the model.
+type filterSet struct {
+	request, response *lb.HeaderModifier
+	redirect          *lb.Redirect
+	rewrite           *lb.Rewrite
+	mirrors           []lb.Mirror
+	// groups are the mirrors' target groups.
+	groups []lb.TargetGroup
+}
+
+// filterResult is a rule's converted filters and what was wrong with them:
+// invalid makes the route not Accepted, refs is the first mirror backend
+// that did not resolve (that mirror is dropped, the route stays).
+type filterResult struct {
+	set     filterSet
+	invalid problem
+	refs    problem
+}
+
+// singleUse lists the filters a rule or backendRef may carry at most once. The
+// API server's validation refuses repeats already; this guards routes
+// stored before that validation existed.
+var singleUse = []gwv1.HTTPRouteFilterType{
+	gwv1.HTTPRouteFilterRequestHeaderModifier,
+	gwv1.HTTPRouteFilterResponseHeaderModifier,
+	gwv1.HTTPRouteFilterRequestRedirect,
+	gwv1.HTTPRouteFilterURLRewrite,
+}
+
+// ruleFilters converts a rule's filters. Every filter is checked against
+// the provider's capabilities; the first that cannot be realized makes the
+// whole route invalid, since a route with a filter silently skipped would
+// send traffic somewhere the user did not ask for.
+func (b *builder) ruleFilters(routeNamespace string, filters []gwv1.HTTPRouteFilter) filterResult {
+	var res filterResult
+	invalid := func(p problem) {
+		if res.invalid.ok() {
+			res.invalid = p
+		}
+	}
+	count := map[gwv1.HTTPRouteFilterType]int{}
+	for _, f := range filters {
+		count[f.Type]++
+		switch f.Type {
+		case gwv1.HTTPRouteFilterRequestHeaderModifier:
+			m, p := b.headerModifier(f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
+			invalid(p)
+			res.set.request = m
+		case gwv1.HTTPRouteFilterResponseHeaderModifier:
+			m, p := b.headerModifier(f.Type, f.ResponseHeaderModifier, b.caps.ResponseHeaderModifier)
+			invalid(p)
+			res.set.response = m
+		case gwv1.HTTPRouteFilterRequestRedirect:
+			r, p := b.redirect(f.RequestRedirect)
+			invalid(p)
+			res.set.redirect = r
+		case gwv1.HTTPRouteFilterURLRewrite:
+			r, p := b.rewrite(f.URLRewrite)
+			invalid(p)
+			res.set.rewrite = r
+		case gwv1.HTTPRouteFilterRequestMirror:
+			m, tg, bad, refs := b.mirror(routeNamespace, f.RequestMirror)
+			invalid(bad)
+			if res.refs.ok() {
+				res.refs = refs
+			}
+			if bad.ok() && refs.ok() {
+				res.set.mirrors = append(res.set.mirrors, m)
+				res.set.groups = appendGroup(res.set.groups, tg)
+			}
+		default:
+			// ExtensionRef, CORS, ExternalAuth and types added later.
+			invalid(unsupportedValue("HTTPRoute filter %s is not supported by provider %s", f.Type, b.caps.Provider))
+		}
+	}
+	for _, t := range singleUse {
+		if count[t] > 1 {
+			invalid(incompatibleFilters("filter %s may appear only once in a rule", t))
+		}
+	}
+	if count[gwv1.HTTPRouteFilterRequestRedirect] > 0 && count[gwv1.HTTPRouteFilterURLRewrite] > 0 {
+		invalid(incompatibleFilters("filters RequestRedirect and URLRewrite cannot be combined in one rule"))
+	}
+	return res
+}
+
+// backendFilters converts the filters of one backendRef. The model has
+// per-backend header modifiers only; the Gateway API makes every other
+// backendRef filter Extended or implementation-specific.
+func (b *builder) backendFilters(filters []gwv1.HTTPRouteFilter) (request, response *lb.HeaderModifier, p problem) {
+	note := func(q problem) {
+		if p.ok() {
+			p = q
+		}
+	}
+	count := map[gwv1.HTTPRouteFilterType]int{}
+	for _, f := range filters {
+		count[f.Type]++
+		switch f.Type {
+		case gwv1.HTTPRouteFilterRequestHeaderModifier:
+			m, q := b.headerModifier(f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
+			note(q)
+			request = m
+		case gwv1.HTTPRouteFilterResponseHeaderModifier:
+			m, q := b.headerModifier(f.Type, f.ResponseHeaderModifier, b.caps.ResponseHeaderModifier)
+			note(q)
+			response = m
+		default:
+			note(unsupportedValue("backendRef filter %s is not supported by provider %s", f.Type, b.caps.Provider))
+		}
+	}
+	for _, t := range singleUse {
+		if count[t] > 1 {
+			note(incompatibleFilters("filter %s may appear only once in a backendRef", t))
+		}
+	}
+	return request, response, p
+}
+
+// headerModifier converts a RequestHeaderModifier or ResponseHeaderModifier
+// filter. An empty one changes nothing and becomes nil.
+func (b *builder) headerModifier(t gwv1.HTTPRouteFilterType, f *gwv1.HTTPHeaderFilter, supported bool) (*lb.HeaderModifier, problem) {
+	if !supported {
+		return nil, unsupportedValue("HTTPRoute filter %s is not supported by provider %s", t, b.caps.Provider)
+	}
+	if f == nil {
+		return nil, missingConfig(t)
+	}
+	m := &lb.HeaderModifier{}
+	for _, h := range f.Set {
+		m.Set = append(m.Set, lb.Header{Name: string(h.Name), Value: h.Value})
+	}
+	for _, h := range f.Add {
+		m.Add = append(m.Add, lb.Header{Name: string(h.Name), Value: h.Value})
+	}
+	m.Remove = append(m.Remove, f.Remove...)
+	if len(m.Set) == 0 && len(m.Add) == 0 && len(m.Remove) == 0 {
+		return nil, problem{}
+	}
+	return m, problem{}
+}
+
+// missingConfig reports a filter whose type names a field that is not set
+// (the API server refuses this; older CRDs did not).
+func missingConfig(t gwv1.HTTPRouteFilterType) problem {
+	return unsupportedValue("filter %s has no configuration", t)
+}
+
+// redirectCodes are the status codes the RequestRedirect filter may ask
+// for: 301 and 302 are Core, the others Extended.
+var redirectCodes = map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true}
+
+func (b *builder) redirect(f *gwv1.HTTPRequestRedirectFilter) (*lb.Redirect, problem) {
+	if !b.caps.Redirect {
+		return nil, unsupportedValue("HTTPRoute filter RequestRedirect is not supported by provider %s", b.caps.Provider)
+	}
+	if f == nil {
+		return nil, missingConfig(gwv1.HTTPRouteFilterRequestRedirect)
+	}
+	r := &lb.Redirect{StatusCode: 302} // the API's default
+	if f.StatusCode != nil {
+		if !redirectCodes[*f.StatusCode] {
+			return nil, unsupportedValue("redirect status code %d is not supported", *f.StatusCode)
+		}
+		r.StatusCode = *f.StatusCode
+	}
+	if f.Scheme != nil {
+		if *f.Scheme != "http" && *f.Scheme != "https" {
+			return nil, unsupportedValue("redirect scheme %q is not supported", *f.Scheme)
+		}
+		r.Scheme = *f.Scheme
+	}
+	if f.Hostname != nil {
+		r.Hostname = string(*f.Hostname)
+	}
+	if f.Port != nil {
+		r.Port = *f.Port
+	}
+	if f.Path != nil {
+		p, prob := pathModifier(f.Path)
+		if !prob.ok() {
+			return nil, prob
+		}
+		r.Path = p
+	}
+	return r, problem{}
+}
+
+func (b *builder) rewrite(f *gwv1.HTTPURLRewriteFilter) (*lb.Rewrite, problem) {
+	if !b.caps.Rewrite {
+		return nil, unsupportedValue("HTTPRoute filter URLRewrite is not supported by provider %s", b.caps.Provider)
+	}
+	if f == nil {
+		return nil, missingConfig(gwv1.HTTPRouteFilterURLRewrite)
+	}
+	r := &lb.Rewrite{}
+	if f.Hostname != nil {
+		r.Hostname = string(*f.Hostname)
+	}
+	if f.Path != nil {
+		p, prob := pathModifier(f.Path)
+		if !prob.ok() {
+			return nil, prob
+		}
+		r.Path = p
+	}
+	if r.Hostname == "" && r.Path == nil {
+		return nil, problem{}
+	}
+	return r, problem{}
+}
+
+// pathModifier converts a redirect's or rewrite's path. Unknown types get
+// UnsupportedValue, as the API asks.
+func pathModifier(m *gwv1.HTTPPathModifier) (*lb.PathRewrite, problem) {
+	switch m.Type {
+	case gwv1.FullPathHTTPPathModifier:
+		if m.ReplaceFullPath != nil {
+			return &lb.PathRewrite{Type: lb.RewriteFullPath, Value: *m.ReplaceFullPath}, problem{}
+		}
+	case gwv1.PrefixMatchHTTPPathModifier:
+		if m.ReplacePrefixMatch != nil {
+			return &lb.PathRewrite{Type: lb.RewritePrefix, Value: *m.ReplacePrefixMatch}, problem{}
+		}
+	default:
+		return nil, unsupportedValue("path modifier type %s is not supported", m.Type)
+	}
+	return nil, unsupportedValue("path modifier type %s needs its value", m.Type)
+}
+
+// mirror converts a RequestMirror filter. bad makes the route invalid (the
+// provider cannot mirror, or the percentage is out of range); refs says
+// the mirror's backend did not resolve, which drops only the mirror.
+func (b *builder) mirror(routeNamespace string, f *gwv1.HTTPRequestMirrorFilter) (m lb.Mirror, tg lb.TargetGroup, bad, refs problem) {
+	if !b.caps.Mirror {
+		return m, tg, unsupportedValue("HTTPRoute filter RequestMirror is not supported by provider %s", b.caps.Provider), problem{}
+	}
+	if f == nil {
+		return m, tg, missingConfig(gwv1.HTTPRouteFilterRequestMirror), problem{}
+	}
+	m.Percent = 100 // neither percent nor fraction: mirror everything
+	switch {
+	case f.Percent != nil && f.Fraction != nil:
+		return m, tg, unsupportedValue("a RequestMirror filter takes percent or fraction, not both"), problem{}
+	case f.Percent != nil:
+		if *f.Percent < 0 || *f.Percent > 100 {
+			return m, tg, unsupportedValue("mirror percent %d is not between 0 and 100", *f.Percent), problem{}
+		}
+		m.Percent = float64(*f.Percent)
+	case f.Fraction != nil:
+		den := int32(100) // the API's default denominator
+		if f.Fraction.Denominator != nil {
+			den = *f.Fraction.Denominator
+		}
+		if num := f.Fraction.Numerator; den < 1 || num < 0 || num > den {
+			return m, tg, unsupportedValue("mirror fraction %d/%d is not between 0 and 1", num, den), problem{}
+		}
+		m.Percent = float64(f.Fraction.Numerator) * 100 / float64(den)
+	}
+	if m.Percent < 100 && !b.caps.MirrorPercent {
+		return m, tg, unsupportedValue("mirroring a percentage of requests is not supported by provider %s", b.caps.Provider), problem{}
+	}
+	tg, refs = b.targetGroup(routeNamespace, f.BackendRef, "mirror ")
+	m.TargetGroup = tg.Name
+	return m, tg, problem{}, refs
+}
+
+// ruleTimeouts converts a rule's timeouts. nil means the user set none, so
+// the provider's defaults apply; a zero field ("0s") means no limit, as
+// the API asks.
+func (b *builder) ruleTimeouts(t *gwv1.HTTPRouteTimeouts) (*lb.Timeouts, problem) {
+	if t == nil || (t.Request == nil && t.BackendRequest == nil) {
+		return nil, problem{}
+	}
+	if !b.caps.Timeouts {
+		return nil, unsupportedValue("rule timeouts are not supported by provider %s", b.caps.Provider)
+	}
+	parse := func(field string, d *gwv1.Duration) (time.Duration, problem) {
+		if d == nil {
+			return 0, problem{}
+		}
+		v, err := parseDuration(string(*d))
+		if err != nil {
+			return 0, unsupportedValue("timeouts.%s %q is not a Gateway API duration", field, string(*d))
+		}
+		return v, problem{}
+	}
+	var out lb.Timeouts
+	var p problem
+	if out.Request, p = parse("request", t.Request); !p.ok() {
+		return nil, p
+	}
+	if out.Backend, p = parse("backendRequest", t.BackendRequest); !p.ok() {
+		return nil, p
+	}
+	// The API server refuses this too: the request timeout covers the
+	// backend request, so a longer backend timeout means nothing.
+	if out.Request > 0 && out.Backend > out.Request {
+		return nil, unsupportedValue("timeouts.backendRequest must not be longer than timeouts.request")
+	}
+	return &out, problem{}
+}
+
+// checkPrefixRewrite enforces what ReplacePrefixMatch needs: every match
+// of the rule must be a PathPrefix match, or there is no prefix to replace.
+func checkPrefixRewrite(fs filterSet, matches []lb.Match) problem {
+	var p *lb.PathRewrite
+	switch {
+	case fs.redirect != nil && fs.redirect.Path != nil:
+		p = fs.redirect.Path
+	case fs.rewrite != nil && fs.rewrite.Path != nil:
+		p = fs.rewrite.Path
+	}
+	if p == nil || p.Type != lb.RewritePrefix {
+		return problem{}
+	}
+	for _, m := range matches {
+		if m.Path == nil || m.Path.Type != lb.MatchPrefix {
+			return unsupportedValue("path modifier ReplacePrefixMatch needs every match of its rule to be a PathPrefix match")
+		}
+	}
+	return problem{}
+}
