@@ -7,7 +7,7 @@ type Protocol string
 
 // Protocols a Listener can carry.
 const (
-	ProtocolHTTP  Protocol = "HTTP"  // plain HTTP/1.1 (and h2c upgrade)
+	ProtocolHTTP  Protocol = "HTTP"  // plain HTTP/1.1, and HTTP/2 with prior knowledge
 	ProtocolHTTPS Protocol = "HTTPS" // TLS terminated at the load balancer, then HTTP
 	ProtocolTLS   Protocol = "TLS"   // TLS passed through, routed by SNI
 	ProtocolTCP   Protocol = "TCP"

@@ -96,6 +96,15 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		QueryMatch:          map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true},
 		MethodMatch:         true,
 		InvalidBackendShare: true,
+		// The data plane realizes every filter of the model (dataplane/filters.go).
+		RequestHeaderModifier:  true,
+		ResponseHeaderModifier: true,
+		Redirect:               true,
+		Rewrite:                true,
+		Mirror:                 true,
+		MirrorPercent:          true,
+		Timeouts:               true,
+		BackendProtocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
 	}
 }
 

@@ -36,6 +36,7 @@ type Cloud struct {
 	prefix    netip.Prefix
 	logger    *slog.Logger
 	transport *http.Transport // shared by every data plane for keep-alive pooling
+	h2c       *http.Transport // the same, for H2C target groups
 
 	mu     sync.Mutex
 	byID   map[string]*record
@@ -75,6 +76,7 @@ func New(cfg Config) *Cloud {
 		prefix:    prefix,
 		logger:    logger,
 		transport: dataplane.NewTransport(),
+		h2c:       dataplane.NewH2CTransport(),
 		byID:      map[string]*record{},
 		byName:    map[string]*record{},
 		inUse:     map[netip.Addr]string{},
@@ -140,7 +142,7 @@ func (c *Cloud) Create(in LoadBalancer) (LoadBalancer, error) {
 	r := &record{
 		lb:     LoadBalancer{ID: id, Name: in.Name, Tags: in.Tags, Spec: in.Spec, Version: 1},
 		addr:   addr,
-		server: dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, Logger: c.logger}),
+		server: dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, H2CTransport: c.h2c, Logger: c.logger}),
 	}
 	c.inUse[addr] = id
 	r.setState(r.server.Apply(compiled))
@@ -228,7 +230,7 @@ func (c *Cloud) Replace(id string, in LoadBalancer) (LoadBalancer, error) {
 		delete(c.inUse, r.addr)
 		c.inUse[addr] = id
 		r.addr = addr
-		r.server = dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, Logger: c.logger})
+		r.server = dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, H2CTransport: c.h2c, Logger: c.logger})
 	}
 	r.lb.Tags, r.lb.Spec = in.Tags, in.Spec
 	r.lb.Version++
@@ -262,6 +264,7 @@ func (c *Cloud) Close() error {
 		_ = r.server.Close()
 	}
 	c.transport.CloseIdleConnections()
+	c.h2c.CloseIdleConnections()
 	return nil
 }
 

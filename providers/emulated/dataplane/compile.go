@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
@@ -82,21 +83,37 @@ type valueMatcher struct {
 	re    *regexp.Regexp // nil for Exact
 }
 
+// action is a compiled lb.Action. Exactly one of status, redirect and
+// backends is set.
 type action struct {
-	status   int // FixedResponse; 0 for a forward
+	status   int // FixedResponse; 0 otherwise
+	redirect *redirect
 	backends []backend
 	total    int64 // sum of weights
+
+	requestHeaders  *headerMod
+	responseHeaders *headerMod
+	rewrite         *rewrite
+	mirrors         []mirror
+	// Zero means no limit. backendTimeout is zero when requestTimeout
+	// already bounds it.
+	requestTimeout time.Duration
+	backendTimeout time.Duration
 }
 
 type backend struct {
 	upTo  int64  // cumulative weight: picked when the random draw is below upTo
 	group *group // nil: invalid backend reference, answered with 500
+
+	requestHeaders  *headerMod
+	responseHeaders *headerMod
 }
 
 // group is a compiled target group. next is the one mutable field: the
 // round-robin position, shared by every rule that forwards to the group.
 type group struct {
 	name    string
+	h2c     bool // speak HTTP/2 with prior knowledge to the targets
 	targets []*url.URL
 	next    atomic.Uint64
 }
@@ -240,13 +257,13 @@ func validHeaderName(k string) bool {
 func compileGroup(tg lb.TargetGroup) (*group, error) {
 	scheme := "http"
 	switch tg.Protocol {
-	case "", lb.ProtocolHTTP:
+	case "", lb.ProtocolHTTP, lb.ProtocolH2C:
 	case lb.ProtocolHTTPS:
 		scheme = "https"
 	default:
 		return nil, fmt.Errorf("target group %q: protocol %q is not supported by the emulated data plane", tg.Name, tg.Protocol)
 	}
-	g := &group{name: tg.Name}
+	g := &group{name: tg.Name, h2c: tg.Protocol == lb.ProtocolH2C}
 	for _, t := range tg.Targets {
 		ip, err := netip.ParseAddr(t.IP)
 		if err != nil || t.Port < 1 || t.Port > 65535 {
@@ -335,33 +352,11 @@ func compileRule(r lb.Rule, groups map[string]*group) (rule, error) {
 		}
 		cr.query = append(cr.query, m)
 	}
-	a := r.Action
-	switch {
-	case a.FixedResponse != nil && len(a.Forward) == 0:
-		if a.FixedResponse.StatusCode < 100 || a.FixedResponse.StatusCode > 599 {
-			errs = append(errs, fmt.Errorf("fixed response status %d out of range", a.FixedResponse.StatusCode))
-		}
-		cr.action.status = a.FixedResponse.StatusCode
-	case a.FixedResponse == nil && len(a.Forward) > 0:
-		for _, b := range a.Forward {
-			if b.Weight < 0 {
-				errs = append(errs, errors.New("negative weight"))
-				continue
-			}
-			cr.action.total += int64(b.Weight)
-			be := backend{upTo: cr.action.total}
-			if b.TargetGroup != "" {
-				g, ok := groups[b.TargetGroup]
-				if !ok {
-					errs = append(errs, fmt.Errorf("unknown target group %q", b.TargetGroup))
-				}
-				be.group = g
-			}
-			cr.action.backends = append(cr.action.backends, be)
-		}
-	default:
-		errs = append(errs, errors.New("needs exactly one of forward and fixedResponse"))
+	act, err := compileAction(r.Action, cr.path, groups)
+	if err != nil {
+		errs = append(errs, err)
 	}
+	cr.action = act
 	return cr, errors.Join(errs...)
 }
 

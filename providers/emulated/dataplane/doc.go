@@ -14,6 +14,16 @@
 //     atomic.Pointer swap, so a change never fails a request in flight; new ports
 //     open, removed ports close, and a port whose protocol changes reopens.
 //
+// A rule's action runs in the handler (proxy.go) with the filters compiled in
+// filters.go: redirects and fixed responses are answered at once; a forward
+// applies the rewrite and the request header modifiers (the rule's, then the
+// chosen backend's), sends copies to the mirrors in the background
+// (mirror.go, bounded so a slow mirror costs dropped copies, never client
+// latency), and bounds the exchange by the rule's timeouts (504 on expiry).
+// H2C target groups are reached with HTTP/2 prior knowledge through their own
+// Transport; listeners accept HTTP/1.1, HTTP/2 over TLS and HTTP/2 prior
+// knowledge on plain HTTP.
+//
 // Rules of this package: it knows nothing about the cloud's API, tags or
 // addresses allocation; it imports mapping/lb and the standard library only. A
 // compiled routing table is never mutated after Compile returns (round-robin

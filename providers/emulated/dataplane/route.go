@@ -1,14 +1,11 @@
 package dataplane
 
 import (
-	"context"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
@@ -20,6 +17,11 @@ func (t *table) route(r *http.Request) *rule {
 	if !ok {
 		return nil
 	}
+	return vh.route(r, host)
+}
+
+// route finds the rule of vh for r, whose normalized host is host.
+func (vh *vhost) route(r *http.Request, host string) *rule {
 	// The query is parsed at most once per request, and only when a rule asks.
 	var query url.Values
 	for i := range vh.rules {
@@ -94,98 +96,26 @@ func (m *valueMatcher) matches(v string) bool {
 	return v == m.value
 }
 
-// pick chooses a backend with probability weight/total. ok is false when all
-// weights are zero, which the Gateway API answers with 500.
-func (a *action) pick() (g *group, ok bool) {
+// pick chooses a backend with probability weight/total. It returns nil when
+// all weights are zero, which the Gateway API answers with 500.
+func (a *action) pick() *backend {
 	if a.total <= 0 {
-		return nil, false
+		return nil
 	}
 	// rand/v2's global source is per-thread and lock-free: cheap per request.
 	n := rand.Int64N(a.total)
-	for _, b := range a.backends {
+	for i := range a.backends {
 		// Zero-weight backends have upTo equal to their predecessor's, so a
 		// strict comparison never selects them.
-		if n < b.upTo {
-			return b.group, true
+		if n < a.backends[i].upTo {
+			return &a.backends[i]
 		}
 	}
-	return nil, false
+	return nil
 }
 
-// next returns the group's next target in round-robin order.
+// nextTarget returns the group's next target in round-robin order.
 func (g *group) nextTarget() *url.URL {
 	i := g.next.Add(1) - 1
 	return g.targets[i%uint64(len(g.targets))]
-}
-
-type targetKey struct{}
-
-// bufferPool reuses the proxy's copy buffers; without it every proxied
-// response allocates 32 KiB.
-type bufferPool struct{}
-
-var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { buffers.Put(&b) }
-
-// handler serves one listener port: it reads the current routing table once
-// per request, so a swap in the middle of a request does not affect it.
-type handler struct {
-	current func() *table
-	proxy   *httputil.ReverseProxy
-}
-
-func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := h.current()
-	hdr := w.Header()
-	for _, kv := range t.responseHeaders {
-		hdr.Set(kv[0], kv[1])
-	}
-	rl := t.route(r)
-	if rl == nil {
-		http.Error(w, "no route matches the request", http.StatusNotFound)
-		return
-	}
-	a := &rl.action
-	if a.status != 0 {
-		w.WriteHeader(a.status)
-		return
-	}
-	g, ok := a.pick()
-	if !ok || g == nil {
-		http.Error(w, "invalid backend reference", http.StatusInternalServerError)
-		return
-	}
-	if len(g.targets) == 0 {
-		http.Error(w, "no healthy targets", http.StatusServiceUnavailable)
-		return
-	}
-	ctx := context.WithValue(r.Context(), targetKey{}, g.nextTarget())
-	h.proxy.ServeHTTP(w, r.WithContext(ctx))
-}
-
-// newProxy returns the reverse proxy shared by every port of a Server. The
-// target is chosen by the handler and passed in the request context, so one
-// proxy (and one Transport with its keep-alive pool) serves all routes.
-func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Transport:  transport,
-		BufferPool: bufferPool{},
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(pr.In.Context().Value(targetKey{}).(*url.URL))
-			// Backends route on the client's Host, as behind a cloud LB.
-			pr.Out.Host = pr.In.Host
-			// Rewrite starts without X-Forwarded-*; keep the client's chain so
-			// that SetXForwarded appends to it, as cloud load balancers do.
-			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
-				pr.Out.Header["X-Forwarded-For"] = xff
-			}
-			pr.SetXForwarded()
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			logf("Backend request failed", "url", r.URL.String(), "error", err)
-			w.WriteHeader(http.StatusBadGateway)
-		},
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -24,6 +23,10 @@ type Config struct {
 	// Transport carries proxied requests to targets. Share one between Servers
 	// so keep-alive connections are pooled; nil means NewTransport().
 	Transport http.RoundTripper
+	// H2CTransport carries proxied requests to H2C target groups: HTTP/2
+	// with prior knowledge, without TLS. Share it like Transport; nil means
+	// NewH2CTransport().
+	H2CTransport http.RoundTripper
 	// Logger receives debug logs about backend errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -43,7 +46,7 @@ type ListenerState struct {
 // on Config.Address. It is safe for concurrent use.
 type Server struct {
 	addr   netip.Addr
-	proxy  *httputil.ReverseProxy
+	fwd    *forwarder
 	logger *slog.Logger
 
 	mu     sync.Mutex
@@ -74,6 +77,28 @@ func NewTransport() *http.Transport {
 	}
 }
 
+// NewH2CTransport returns the Transport for H2C target groups. It speaks
+// only unencrypted HTTP/2, so a request to an http:// target starts with the
+// HTTP/2 preface instead of an HTTP/1.1 upgrade.
+func NewH2CTransport() *http.Transport {
+	t := NewTransport()
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	t.Protocols = &p
+	return t
+}
+
+// listenerProtocols are what listeners accept: HTTP/1.1, HTTP/2 over TLS
+// (ALPN), and HTTP/2 with prior knowledge on plain HTTP, which clients of
+// h2c backends (and the Gateway API conformance suite) send to the gateway.
+func listenerProtocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
+}
+
 // NewServer returns a Server with no open ports; Apply opens them.
 func NewServer(cfg Config) *Server {
 	logger := cfg.Logger
@@ -84,10 +109,14 @@ func NewServer(cfg Config) *Server {
 	if transport == nil {
 		transport = NewTransport()
 	}
+	h2c := cfg.H2CTransport
+	if h2c == nil {
+		h2c = NewH2CTransport()
+	}
 	return &Server{
 		addr:   cfg.Address,
 		logger: logger,
-		proxy:  newProxy(transport, logger.Debug),
+		fwd:    newForwarder(transport, h2c, logger.Debug),
 		ports:  map[int32]*port{},
 	}
 }
@@ -141,7 +170,8 @@ func (s *Server) open(t *table) (*port, error) {
 	p := &port{protocol: t.protocol, ln: ln, done: make(chan struct{})}
 	p.table.Store(t)
 	p.srv = &http.Server{
-		Handler:           handler{current: p.table.Load, proxy: s.proxy},
+		Handler:           handler{current: p.table.Load, fwd: s.fwd},
+		Protocols:         listenerProtocols(),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// Handshake errors from scanners and tests are noise, not failures.

@@ -1,0 +1,325 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// This file compiles and applies the parts of an lb.Action besides the choice
+// of backend: header modifiers, redirects, rewrites, mirrors and timeouts.
+
+// headerMod is a compiled lb.HeaderModifier. Names are canonical, so that
+// http.Header's map gives the model's case-insensitive names for free.
+type headerMod struct {
+	set    [][2]string
+	add    [][2]string
+	remove []string
+}
+
+// apply changes h in the model's order: set, then add, then remove. A nil
+// modifier does nothing, so callers need no check.
+func (m *headerMod) apply(h http.Header) {
+	if m == nil {
+		return
+	}
+	for _, kv := range m.set {
+		h[kv[0]] = []string{kv[1]}
+	}
+	for _, kv := range m.add {
+		h[kv[0]] = append(h[kv[0]], kv[1])
+	}
+	for _, k := range m.remove {
+		delete(h, k)
+	}
+}
+
+func compileHeaderMod(m *lb.HeaderModifier) (*headerMod, error) {
+	if m == nil || len(m.Set)+len(m.Add)+len(m.Remove) == 0 {
+		return nil, nil
+	}
+	var errs []error
+	check := func(name, value string) string {
+		if !validHeaderName(name) {
+			errs = append(errs, fmt.Errorf("invalid header name %q", name))
+		}
+		// A line break would let a value inject headers; net/http would
+		// refuse it per request, so refuse the configuration once instead.
+		if strings.ContainsAny(value, "\r\n\x00") {
+			errs = append(errs, fmt.Errorf("header %q: value contains a control character", name))
+		}
+		return http.CanonicalHeaderKey(name)
+	}
+	out := &headerMod{}
+	for _, h := range m.Set {
+		out.set = append(out.set, [2]string{check(h.Name, h.Value), h.Value})
+	}
+	for _, h := range m.Add {
+		out.add = append(out.add, [2]string{check(h.Name, h.Value), h.Value})
+	}
+	for _, name := range m.Remove {
+		out.remove = append(out.remove, check(name, ""))
+	}
+	return out, errors.Join(errs...)
+}
+
+// pathRewrite is a compiled lb.PathRewrite.
+type pathRewrite struct {
+	full bool
+	// value is the new path (full), or the replacement prefix without its
+	// trailing slash (prefix).
+	value string
+	// prefix is the rule's Prefix path match without its trailing slash, ""
+	// for "/": the part of the path that value replaces.
+	prefix string
+}
+
+// apply returns the rewritten path. The prefix form follows the Gateway API's
+// ReplacePrefixMatch table: both prefixes lose a trailing slash, the rest of
+// the path (empty or starting with "/") is kept, and an empty result is "/".
+// So /foo/ with prefix /foo and replacement /xyz is /xyz/, and /foo with
+// replacement / is /.
+func (p *pathRewrite) apply(path string) string {
+	if p.full {
+		return p.value
+	}
+	rest, ok := strings.CutPrefix(path, p.prefix)
+	if !ok {
+		return path // unreachable: the rule matched this prefix
+	}
+	if out := p.value + rest; out != "" {
+		return out
+	}
+	return "/"
+}
+
+func compilePathRewrite(pr *lb.PathRewrite, match *pathMatcher) (*pathRewrite, error) {
+	if pr == nil {
+		return nil, nil
+	}
+	switch pr.Type {
+	case lb.RewriteFullPath:
+		v := pr.Value
+		if !strings.HasPrefix(v, "/") {
+			v = "/" + v
+		}
+		return &pathRewrite{full: true, value: v}, nil
+	case lb.RewritePrefix:
+		if match == nil || match.typ != lb.MatchPrefix {
+			return nil, errors.New("a prefix rewrite needs a Prefix path match")
+		}
+		v := strings.TrimSuffix(pr.Value, "/")
+		if v != "" && !strings.HasPrefix(v, "/") {
+			v = "/" + v
+		}
+		return &pathRewrite{value: v, prefix: match.value}, nil
+	default:
+		return nil, fmt.Errorf("unsupported path rewrite type %q", pr.Type)
+	}
+}
+
+// redirect is a compiled lb.Redirect.
+type redirect struct {
+	scheme   string // "" keeps the listener's
+	hostname string // "" keeps the request's
+	port     int32  // 0 derives it (see location)
+	path     *pathRewrite
+	status   int
+}
+
+func compileRedirect(r *lb.Redirect, match *pathMatcher) (*redirect, error) {
+	var errs []error
+	out := &redirect{scheme: strings.ToLower(r.Scheme), hostname: r.Hostname, port: r.Port, status: r.StatusCode}
+	switch out.scheme {
+	case "", "http", "https":
+	default:
+		errs = append(errs, fmt.Errorf("unsupported redirect scheme %q", r.Scheme))
+	}
+	if out.status == 0 {
+		out.status = http.StatusFound // the Gateway API's default
+	}
+	switch out.status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		errs = append(errs, fmt.Errorf("redirect status %d is not a redirect", r.StatusCode))
+	}
+	if r.Port < 0 || r.Port > 65535 {
+		errs = append(errs, fmt.Errorf("redirect port %d out of range", r.Port))
+	}
+	if strings.ContainsAny(r.Hostname, "/?#@ \r\n") {
+		errs = append(errs, fmt.Errorf("invalid redirect hostname %q", r.Hostname))
+	}
+	p, err := compilePathRewrite(r.Path, match)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("redirect: %w", err))
+	}
+	out.path = p
+	return out, errors.Join(errs...)
+}
+
+// location builds the Location header for r, received on a listener with the
+// given port and protocol. The port rules are the Gateway API's: a port that
+// is not configured is the well-known port of a configured scheme, otherwise
+// the listener's port; the port is left out when it is the scheme's default.
+// The query string is kept.
+func (rd *redirect) location(r *http.Request, listenerPort int32, listenerTLS bool) string {
+	scheme := rd.scheme
+	if scheme == "" {
+		scheme = "http"
+		if listenerTLS {
+			scheme = "https"
+		}
+	}
+	port := rd.port
+	if port == 0 {
+		switch rd.scheme {
+		case "http":
+			port = 80
+		case "https":
+			port = 443
+		default:
+			port = listenerPort
+		}
+	}
+	host := rd.hostname
+	if host == "" {
+		host = r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+	}
+	if (scheme == "http" && port == 80) || (scheme == "https" && port == 443) {
+		if strings.Contains(host, ":") { // an IPv6 literal
+			host = "[" + host + "]"
+		}
+	} else {
+		host = net.JoinHostPort(host, strconv.Itoa(int(port)))
+	}
+	u := url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if rd.path != nil {
+		u.Path, u.RawPath = rd.path.apply(r.URL.Path), ""
+	}
+	return u.String()
+}
+
+// rewrite is a compiled lb.Rewrite.
+type rewrite struct {
+	hostname string
+	path     *pathRewrite
+}
+
+// mirror is a compiled lb.Mirror.
+type mirror struct {
+	group   *group
+	percent float64 // 100 or more mirrors every request
+}
+
+// compileAction compiles a rule's action; match is the rule's compiled path
+// match, which a prefix rewrite or redirect replaces.
+func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (action, error) {
+	var errs []error
+	var out action
+	kinds := 0
+	for _, set := range []bool{len(a.Forward) > 0, a.FixedResponse != nil, a.Redirect != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return out, errors.New("needs exactly one of forward, fixedResponse and redirect")
+	}
+	switch {
+	case a.FixedResponse != nil:
+		if a.FixedResponse.StatusCode < 100 || a.FixedResponse.StatusCode > 599 {
+			errs = append(errs, fmt.Errorf("fixed response status %d out of range", a.FixedResponse.StatusCode))
+		}
+		out.status = a.FixedResponse.StatusCode
+	case a.Redirect != nil:
+		rd, err := compileRedirect(a.Redirect, match)
+		errs = append(errs, err)
+		out.redirect = rd
+	default:
+		for i, b := range a.Forward {
+			if b.Weight < 0 {
+				errs = append(errs, errors.New("negative weight"))
+				continue
+			}
+			out.total += int64(b.Weight)
+			be := backend{upTo: out.total}
+			if b.TargetGroup != "" {
+				g, ok := groups[b.TargetGroup]
+				if !ok {
+					errs = append(errs, fmt.Errorf("unknown target group %q", b.TargetGroup))
+				}
+				be.group = g
+			}
+			var err error
+			if be.requestHeaders, err = compileHeaderMod(b.RequestHeaders); err != nil {
+				errs = append(errs, fmt.Errorf("backend %d request headers: %w", i, err))
+			}
+			if be.responseHeaders, err = compileHeaderMod(b.ResponseHeaders); err != nil {
+				errs = append(errs, fmt.Errorf("backend %d response headers: %w", i, err))
+			}
+			out.backends = append(out.backends, be)
+		}
+	}
+	var err error
+	if out.requestHeaders, err = compileHeaderMod(a.RequestHeaders); err != nil {
+		errs = append(errs, fmt.Errorf("request headers: %w", err))
+	}
+	if out.responseHeaders, err = compileHeaderMod(a.ResponseHeaders); err != nil {
+		errs = append(errs, fmt.Errorf("response headers: %w", err))
+	}
+	if rw := a.Rewrite; rw != nil {
+		p, err := compilePathRewrite(rw.Path, match)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rewrite: %w", err))
+		}
+		if strings.ContainsAny(rw.Hostname, "/?#@ \r\n") {
+			errs = append(errs, fmt.Errorf("invalid rewrite hostname %q", rw.Hostname))
+		}
+		if p != nil || rw.Hostname != "" {
+			out.rewrite = &rewrite{hostname: rw.Hostname, path: p}
+		}
+	}
+	for _, m := range a.Mirrors {
+		g, ok := groups[m.TargetGroup]
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown mirror target group %q", m.TargetGroup))
+			continue
+		}
+		if m.Percent < 0 || m.Percent > 100 {
+			errs = append(errs, fmt.Errorf("mirror percent %v out of range", m.Percent))
+			continue
+		}
+		if m.Percent > 0 {
+			out.mirrors = append(out.mirrors, mirror{group: g, percent: m.Percent})
+		}
+	}
+	if t := a.Timeouts; t != nil {
+		if t.Request < 0 || t.Backend < 0 {
+			errs = append(errs, errors.New("negative timeout"))
+		}
+		out.requestTimeout, out.backendTimeout = max(t.Request, 0), max(t.Backend, 0)
+		// Without retries, one backend request is the whole upstream part of
+		// the exchange: a backend timeout longer than the request timeout
+		// could never fire.
+		if out.requestTimeout > 0 && out.backendTimeout >= out.requestTimeout {
+			out.backendTimeout = 0
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// mirrorTimeout bounds a mirrored request that has no route timeout, so a
+// stuck mirror backend cannot hold a mirror slot for long.
+const mirrorTimeout = 30 * time.Second

@@ -1,0 +1,231 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// errTimedOut is the cancellation cause of a route timeout, which tells a
+// timeout (504) apart from a backend failure (502) or a client that left.
+var errTimedOut = errors.New("route timeout expired")
+
+// proxyState is what the handler decided for one forwarded request. It is the
+// request's context itself, so that carrying it costs one allocation and the
+// proxy's hooks (Rewrite, ModifyResponse, ErrorHandler) find it by Value.
+type proxyState struct {
+	context.Context
+	action  *action
+	backend *backend
+	target  *url.URL
+}
+
+type stateKey struct{}
+
+func (s *proxyState) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+func stateOf(ctx context.Context) *proxyState {
+	return ctx.Value(stateKey{}).(*proxyState)
+}
+
+// upstreamHost is the Host header sent to backends: the client's, as behind a
+// cloud load balancer, unless the rule rewrites it.
+func (a *action) upstreamHost(in *http.Request) string {
+	if a.rewrite != nil && a.rewrite.hostname != "" {
+		return a.rewrite.hostname
+	}
+	return in.Host
+}
+
+// rewritePath applies the rule's path rewrite to u, a copy of in's URL.
+func (a *action) rewritePath(u *url.URL, in *http.Request) {
+	if a.rewrite != nil && a.rewrite.path != nil {
+		// RawPath would keep the old path's escaping: clear it so the new
+		// path is escaped afresh.
+		u.Path, u.RawPath = a.rewrite.path.apply(in.URL.Path), ""
+	}
+}
+
+// bufferPool reuses the proxy's copy buffers; without it every proxied
+// response allocates 32 KiB.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+
+// forwarder sends requests to targets. One serves every port of a Server.
+type forwarder struct {
+	// proxy speaks HTTP/1.1 (or HTTPS) to targets; h2cProxy speaks HTTP/2
+	// with prior knowledge. They differ only in their Transport.
+	proxy, h2cProxy         *httputil.ReverseProxy
+	transport, h2cTransport http.RoundTripper
+	// mirrorSlots bounds the mirrored requests in flight.
+	mirrorSlots chan struct{}
+	logf        func(msg string, args ...any)
+}
+
+func newForwarder(transport, h2cTransport http.RoundTripper, logf func(msg string, args ...any)) *forwarder {
+	return &forwarder{
+		proxy:        newProxy(transport, logf),
+		h2cProxy:     newProxy(h2cTransport, logf),
+		transport:    transport,
+		h2cTransport: h2cTransport,
+		mirrorSlots:  make(chan struct{}, maxMirrorsInFlight),
+		logf:         logf,
+	}
+}
+
+func (f *forwarder) proxyFor(g *group) *httputil.ReverseProxy {
+	if g.h2c {
+		return f.h2cProxy
+	}
+	return f.proxy
+}
+
+func (f *forwarder) transportFor(g *group) http.RoundTripper {
+	if g.h2c {
+		return f.h2cTransport
+	}
+	return f.transport
+}
+
+// handler serves one listener port: it reads the current routing table once
+// per request, so a swap in the middle of a request does not affect it.
+type handler struct {
+	current func() *table
+	fwd     *forwarder
+}
+
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := h.current()
+	hdr := w.Header()
+	for _, kv := range t.responseHeaders {
+		hdr.Set(kv[0], kv[1])
+	}
+	host := requestHost(r)
+	vh, ok := t.hosts.lookup(host)
+	if r.TLS != nil && t.misdirected(r.TLS.ServerName, vh, ok) {
+		http.Error(w, "the request's host is not served by the TLS connection's server name", http.StatusMisdirectedRequest)
+		return
+	}
+	var rl *rule
+	if ok {
+		rl = vh.route(r, host)
+	}
+	if rl == nil {
+		http.Error(w, "no route matches the request", http.StatusNotFound)
+		return
+	}
+	a := &rl.action
+	switch {
+	case a.redirect != nil:
+		a.responseHeaders.apply(hdr)
+		hdr.Set("Location", a.redirect.location(r, t.port, t.protocol == lb.ProtocolHTTPS))
+		w.WriteHeader(a.redirect.status)
+		return
+	case a.status != 0:
+		a.responseHeaders.apply(hdr)
+		w.WriteHeader(a.status)
+		return
+	}
+	b := a.pick()
+	if b == nil || b.group == nil {
+		a.responseHeaders.apply(hdr)
+		http.Error(w, "invalid backend reference", http.StatusInternalServerError)
+		return
+	}
+	if len(b.group.targets) == 0 {
+		a.responseHeaders.apply(hdr)
+		http.Error(w, "no healthy targets", http.StatusServiceUnavailable)
+		return
+	}
+	st := &proxyState{Context: r.Context(), action: a, backend: b, target: b.group.nextTarget()}
+	var ctx context.Context = st
+	if a.requestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, a.requestTimeout, errTimedOut)
+		defer cancel()
+	}
+	r = r.WithContext(ctx)
+	if len(a.mirrors) > 0 {
+		h.fwd.mirror(r, st)
+	}
+	if a.backendTimeout > 0 {
+		// Started after the mirrors have the body, so that only the exchange
+		// with the backend counts against it.
+		bctx, cancel := context.WithTimeoutCause(ctx, a.backendTimeout, errTimedOut)
+		defer cancel()
+		r = r.WithContext(bctx)
+	}
+	h.fwd.proxyFor(b.group).ServeHTTP(w, r)
+}
+
+// misdirected reports whether a request on a TLS connection names a host that
+// the connection's server name (SNI) did not select: with HTTP/2 connection
+// reuse a client may send it a request for another virtual host, which must
+// be answered 421 so that it opens a connection of its own. A server name
+// that selects no virtual host restricts nothing.
+func (t *table) misdirected(serverName string, vh *vhost, ok bool) bool {
+	if serverName == "" {
+		return false
+	}
+	sni, found := t.hosts.lookup(normalizeHost(serverName))
+	return found && (!ok || sni != vh)
+}
+
+// newProxy returns a reverse proxy shared by every port of a Server. The
+// target and the rule's filters are chosen by the handler and passed in the
+// request context, so one proxy (and one Transport with its keep-alive pool)
+// serves all routes.
+func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Transport:  transport,
+		BufferPool: bufferPool{},
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			st := stateOf(pr.In.Context())
+			a := st.action
+			a.rewritePath(pr.Out.URL, pr.In)
+			pr.SetURL(st.target)
+			pr.Out.Host = a.upstreamHost(pr.In)
+			// Rewrite starts without X-Forwarded-*; keep the client's chain so
+			// that SetXForwarded appends to it, as cloud load balancers do.
+			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
+				pr.Out.Header["X-Forwarded-For"] = xff
+			}
+			pr.SetXForwarded()
+			// Last, so that the route's modifiers win over what the proxy
+			// adds: a rule can remove X-Forwarded-For.
+			a.requestHeaders.apply(pr.Out.Header)
+			st.backend.requestHeaders.apply(pr.Out.Header)
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			st := stateOf(resp.Request.Context())
+			st.action.responseHeaders.apply(resp.Header)
+			st.backend.responseHeaders.apply(resp.Header)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			st := stateOf(r.Context())
+			st.action.responseHeaders.apply(w.Header())
+			st.backend.responseHeaders.apply(w.Header())
+			if errors.Is(context.Cause(r.Context()), errTimedOut) {
+				w.WriteHeader(http.StatusGatewayTimeout)
+				return
+			}
+			logf("Backend request failed", "url", r.URL.String(), "error", err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+}
