@@ -100,6 +100,9 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		if caps.BackendProtocols[lb.ProtocolHTTP] {
 			names = append(names, features.SupportHTTPRouteBackendProtocolWebSocket)
 		}
+		if caps.MisdirectedRequests {
+			names = append(names, features.SupportGatewayHTTPSListenerDetectMisdirectedRequests)
+		}
 	}
 	out := make([]gwv1.SupportedFeature, 0, len(names))
 	for _, n := range names {

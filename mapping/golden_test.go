@@ -48,6 +48,7 @@ func emulatedCaps() lb.Capabilities {
 		Mirror:                 true,
 		MirrorPercent:          true,
 		Timeouts:               true,
+		MisdirectedRequests:    true,
 		BackendProtocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
 	}
 }

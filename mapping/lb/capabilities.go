@@ -31,6 +31,9 @@ type Capabilities struct {
 	// MirrorPercent says whether a Mirror may carry less than 100 percent.
 	MirrorPercent bool
 	Timeouts      bool
+	// MisdirectedRequests says whether an HTTPS listener answers 421 when a
+	// request's Host selects another VirtualHost than its SNI name did.
+	MisdirectedRequests bool
 	// BackendProtocols lists the TargetGroup protocols it can speak.
 	BackendProtocols map[Protocol]bool
 	// MaxRulesPerListener bounds the rules on one listener; 0 means no limit.

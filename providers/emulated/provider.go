@@ -104,6 +104,7 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		Mirror:                 true,
 		MirrorPercent:          true,
 		Timeouts:               true,
+		MisdirectedRequests:    true,
 		BackendProtocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
 	}
 }
