@@ -38,7 +38,7 @@ func containsModule(gomod []byte) bool {
 	return len(gomod) >= len(want) && string(gomod[:len(want)]) == string(want)
 }
 
-// binary says how one control-plane program is built.
+// binary says how one program the harness runs is built.
 type binary struct {
 	name    string
 	module  string // tools module directory, relative to the repo root
@@ -47,37 +47,85 @@ type binary struct {
 	timeout time.Duration
 }
 
+// binaries lists every program that Build knows. kube-controller-manager and
+// kubectl come from the same module as kube-apiserver, so after it they mostly
+// reuse the build cache.
 var binaries = []binary{
 	{name: "etcd", module: "test/tools/etcd", pkg: ".", note: "about 30 seconds", timeout: 15 * time.Minute},
 	{name: "kube-apiserver", module: "test/tools/kube", pkg: "k8s.io/kubernetes/cmd/kube-apiserver", note: "about 6 minutes the first time", timeout: 40 * time.Minute},
+	{name: "kube-controller-manager", module: "test/tools/kube", pkg: "k8s.io/kubernetes/cmd/kube-controller-manager", note: "a few minutes the first time", timeout: 40 * time.Minute},
+	{name: "kubectl", module: "test/tools/kube", pkg: "k8s.io/kubernetes/cmd/kubectl", note: "about a minute the first time", timeout: 20 * time.Minute},
+	{name: "echo-basic", module: "test/tools/echo", pkg: "sigs.k8s.io/gateway-api-conformance-images/echo-basic", note: "about 10 seconds", timeout: 10 * time.Minute},
+	{name: "coredns", module: "test/tools/echo", pkg: "./coredns", note: "about a minute the first time", timeout: 15 * time.Minute},
 }
 
 // EnsureBinaries builds etcd and kube-apiserver into dir unless they are
 // there already, printing progress to w (the first kube-apiserver build takes
 // minutes, and silence would look like a hang).
 func EnsureBinaries(ctx context.Context, root, dir string, w io.Writer) error {
-	for _, b := range binaries {
-		out := filepath.Join(dir, b.name)
-		if _, err := os.Stat(out); err == nil {
-			continue
-		}
-		fmt.Fprintf(w, ">> building %s from the Go module proxy (%s)...\n", b.name, b.note)
-		start := time.Now()
-		bctx, cancel := context.WithTimeout(ctx, b.timeout)
-		done := make(chan struct{})
-		go tick(w, b.name, start, done)
-		cmd := exec.CommandContext(bctx, "go", "build", "-o", out, b.pkg)
-		cmd.Dir = filepath.Join(root, b.module)
-		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
-		cmd.Stdout, cmd.Stderr = w, w
-		err := cmd.Run()
-		close(done)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("building %s: %w", b.name, err)
-		}
-		fmt.Fprintf(w, ">> built %s in %s\n", b.name, time.Since(start).Round(time.Second))
+	return Build(ctx, root, dir, w, "etcd", "kube-apiserver")
+}
+
+// Build builds the named programs into dir unless they are there already,
+// printing progress to w. It knows etcd, kube-apiserver,
+// kube-controller-manager, kubectl, and echo-basic and coredns (the Gateway API
+// conformance suite's backends).
+func Build(ctx context.Context, root, dir string, w io.Writer, names ...string) error {
+	if w == nil {
+		w = io.Discard
 	}
+	for _, name := range names {
+		b, ok := findBinary(name)
+		if !ok {
+			return fmt.Errorf("controlplane: no recipe to build %q", name)
+		}
+		if err := b.build(ctx, root, dir, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func findBinary(name string) (binary, bool) {
+	for _, b := range binaries {
+		if b.name == name {
+			return b, true
+		}
+	}
+	return binary{}, false
+}
+
+func (b binary) build(ctx context.Context, root, dir string, w io.Writer) error {
+	out := filepath.Join(dir, b.name)
+	if _, err := os.Stat(out); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, ">> building %s from the Go module proxy (%s)...\n", b.name, b.note)
+	start := time.Now()
+	bctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	done := make(chan struct{})
+	go tick(w, b.name, start, done)
+	// Build to a temporary name and rename, so that an interrupted build
+	// never leaves a truncated binary that the next run would trust.
+	tmp := out + ".partial"
+	cmd := exec.CommandContext(bctx, "go", "build", "-o", tmp, b.pkg)
+	cmd.Dir = filepath.Join(root, b.module)
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	cmd.Stdout, cmd.Stderr = w, w
+	err := cmd.Run()
+	close(done)
+	if err == nil {
+		err = os.Rename(tmp, out)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("building %s: %w", b.name, err)
+	}
+	fmt.Fprintf(w, ">> built %s in %s\n", b.name, time.Since(start).Round(time.Second))
 	return nil
 }
 

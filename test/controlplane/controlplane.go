@@ -29,7 +29,9 @@ type ControlPlane struct {
 	REST *rest.Config
 	// Kubeconfig is an admin kubeconfig file for kubectl and other clients.
 	Kubeconfig string
-	dir        string
+	// BinDir is where etcd, kube-apiserver and the other built programs are.
+	BinDir string
+	dir    string
 }
 
 // Start builds the binaries if needed, starts etcd and kube-apiserver, and
@@ -66,7 +68,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
 	}
-	cp := &ControlPlane{env: env, REST: restCfg}
+	cp := &ControlPlane{env: env, REST: restCfg, BinDir: cfg.BinDir}
 	if err := cp.writeKubeconfig(); err != nil {
 		_ = env.Stop()
 		return nil, err
@@ -75,21 +77,59 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 }
 
 func (c *ControlPlane) writeKubeconfig() error {
-	user, err := c.env.ControlPlane.AddUser(envtest.User{Name: "cloudgate-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("adding an admin user: %w", err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "cloudgate-kubeconfig-")
 	if err != nil {
 		return err
 	}
 	c.dir = dir
-	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	return os.WriteFile(c.Kubeconfig, data, 0o600)
+	c.Kubeconfig, err = c.AddUser("cloudgate-admin", "system:masters")
+	return err
+}
+
+// AddUser creates a client certificate for a user in groups and returns the
+// path of a kubeconfig file for it, removed by Stop. Other Kubernetes
+// components (kube-controller-manager) run with such a kubeconfig.
+func (c *ControlPlane) AddUser(name string, groups ...string) (string, error) {
+	user, err := c.env.ControlPlane.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return "", fmt.Errorf("adding user %s: %w", name, err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.dir, name+".kubeconfig")
+	if name == "cloudgate-admin" {
+		path = filepath.Join(c.dir, "kubeconfig")
+	}
+	return path, os.WriteFile(path, data, 0o600)
+}
+
+// ServiceAccountSigningKeyFile is the private key kube-apiserver signs
+// service account tokens with; kube-controller-manager needs the same key to
+// issue tokens the apiserver accepts. envtest generates it in the apiserver's
+// certificate directory under a name it does not export, so this checks that
+// the file is really there.
+func (c *ControlPlane) ServiceAccountSigningKeyFile() (string, error) {
+	path := filepath.Join(c.env.ControlPlane.GetAPIServer().CertDir, "sa-signer.key")
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("envtest's service account signing key is not where it used to be: %w", err)
+	}
+	return path, nil
+}
+
+// CAFile writes the certificate authority that signed kube-apiserver's
+// serving certificate to a file and returns its path.
+func (c *ControlPlane) CAFile() (string, error) {
+	path := filepath.Join(c.dir, "ca.crt")
+	return path, os.WriteFile(path, c.env.ControlPlane.GetAPIServer().SecureServing.CA, 0o644)
+}
+
+// TempDirs lists the directories the control plane made (etcd's data,
+// the apiserver's certificates, the kubeconfigs); Stop removes them. A
+// harness that may be killed records them to remove them on its next run.
+func (c *ControlPlane) TempDirs() []string {
+	return []string{c.env.ControlPlane.Etcd.DataDir, c.env.ControlPlane.GetAPIServer().CertDir, c.dir}
 }
 
 // Stop stops kube-apiserver and etcd and removes their files.

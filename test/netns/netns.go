@@ -39,11 +39,11 @@ func New() (*Host, error) {
 	removeStale()
 	n := counter.Add(1)
 	name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), n)
-	// Interface names are at most 15 bytes.
-	link := fmt.Sprintf("cgv%x", uint32(os.Getpid())<<8|uint32(n&0xff))
-	if len(link) > 15 {
-		link = link[:15]
-	}
+	// Interface names are at most 15 bytes, and the peer adds "p": "cg", up
+	// to 6 hex digits of pid (pid_max is at most 2^22), "-", and 5 of the
+	// counter. Truncating the counter's bits would make a long-lived process
+	// (the local cluster makes one namespace per Pod) reuse a live name.
+	link := fmt.Sprintf("cg%x-%x", os.Getpid(), n&0xfffff)
 	h := &Host{Name: name, hostLink: link}
 	for try := 0; ; try++ {
 		base := randomSubnet()
@@ -124,6 +124,12 @@ func (h *Host) do(fn func() error) error {
 		return fmt.Errorf("leaving namespace %s: %w", h.Name, err)
 	}
 	return ferr
+}
+
+// Command returns a command that runs name inside the namespace (through
+// `ip netns exec`, which execs it, so the process's pid is the program's).
+func (h *Host) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
 }
 
 // Close deletes the namespace; the veth pair goes with it.

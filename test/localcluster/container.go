@@ -1,0 +1,243 @@
+package localcluster
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloudgate-dev/cloudgate/test/netns"
+)
+
+// Restart back-off: a kubelet starts at 10 s and caps at 5 min; tests want a
+// crashing backend back sooner, and the doubling still keeps a crash loop
+// cheap.
+const (
+	initialBackoff = time.Second
+	maxBackoff     = 30 * time.Second
+	// A container that ran this long before exiting restarts without delay
+	// history, as a kubelet resets its back-off.
+	backoffReset = time.Minute
+)
+
+type containerConfig struct {
+	spec          *corev1.Container
+	imageID       string
+	proc          process
+	host          *netns.Host
+	logPath       string
+	restartPolicy corev1.RestartPolicy
+	notify        func()
+	log           func(format string, args ...any)
+}
+
+// container supervises one container's process: it starts it in the Pod's
+// network namespace, restarts it per the restart policy and tracks readiness.
+type container struct {
+	containerConfig
+
+	mu         sync.Mutex
+	pid        int
+	startedAt  time.Time // zero when not running
+	ready      bool
+	restarts   int32
+	waiting    *corev1.ContainerStateWaiting
+	terminated *corev1.ContainerStateTerminated // the current state, when exited for good
+	last       *corev1.ContainerStateTerminated // the previous run's end
+
+	haltOnce sync.Once
+	stop     chan struct{} // closed to stop the process and the supervision
+	grace    time.Duration // set before stop closes
+	done     chan struct{} // closed when supervision ended
+}
+
+func newContainer(cfg containerConfig) *container {
+	return &container{
+		containerConfig: cfg,
+		waiting:         &corev1.ContainerStateWaiting{Reason: "ContainerCreating"},
+		stop:            make(chan struct{}),
+		done:            make(chan struct{}),
+	}
+}
+
+// run supervises the container until halt or until its restart policy says
+// it is finished.
+func (c *container) run() {
+	defer close(c.done)
+	backoff := initialBackoff
+	for {
+		cmd, exited, err := c.start()
+		if err != nil {
+			c.update(func() {
+				c.waiting = &corev1.ContainerStateWaiting{Reason: "RunContainerError", Message: err.Error()}
+			})
+			if !c.sleep(backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		started := time.Now()
+		stopProbe := make(chan struct{})
+		go c.watchReadiness(cmd.Process.Pid, started, stopProbe)
+
+		var halted bool
+		select {
+		case <-exited:
+		case <-c.stop:
+			halted = true
+			c.kill(cmd.Process.Pid, exited)
+		}
+		close(stopProbe)
+		term := terminatedState(cmd.ProcessState, started, cmd.Process.Pid)
+		if halted || !c.shouldRestart(term.ExitCode) {
+			c.update(func() { c.startedAt, c.ready, c.terminated = time.Time{}, false, term })
+			return
+		}
+		if time.Since(started) > backoffReset {
+			backoff = initialBackoff
+		}
+		c.update(func() {
+			c.startedAt, c.ready, c.last = time.Time{}, false, term
+			c.waiting = &corev1.ContainerStateWaiting{
+				Reason:  "CrashLoopBackOff",
+				Message: fmt.Sprintf("back-off %s restarting failed container %s", backoff, c.spec.Name),
+			}
+		})
+		if !c.sleep(backoff) {
+			return
+		}
+		backoff = min(2*backoff, maxBackoff)
+		c.update(func() { c.restarts++ })
+	}
+}
+
+// restarts_ applies the Pod's restart policy to an exit code.
+func (c *container) shouldRestart(exitCode int32) bool {
+	switch c.restartPolicy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return exitCode != 0
+	default:
+		return true
+	}
+}
+
+// start starts the process inside the Pod's network namespace, its output
+// appended to the log file; exited closes when it has been waited for.
+func (c *container) start() (*exec.Cmd, <-chan struct{}, error) {
+	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	cmd := c.host.Command(c.proc.Argv[0], c.proc.Argv[1:]...)
+	cmd.Env, cmd.Dir = c.proc.Env, c.proc.Dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group, so that halting reaches any children; and
+	// Pdeathsig, so that no backend outlives a killed test process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := os.MkdirAll(cmd.Dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	c.update(func() {
+		c.pid, c.startedAt, c.waiting, c.terminated = cmd.Process.Pid, time.Now(), nil, nil
+	})
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // the exit status is read from ProcessState
+		close(exited)
+	}()
+	return cmd, exited, nil
+}
+
+// kill sends SIGTERM to the process group, and SIGKILL after the grace
+// period, and waits for the process.
+func (c *container) kill(pid int, exited <-chan struct{}) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(c.grace):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-exited
+	}
+	// Children that ignored SIGTERM after their leader exited.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+}
+
+// halt stops the container within grace and waits until it has stopped.
+func (c *container) halt(grace time.Duration) {
+	c.haltOnce.Do(func() {
+		c.grace = grace
+		close(c.stop)
+	})
+	<-c.done
+}
+
+// sleep waits d unless the container is halted first.
+func (c *container) sleep(d time.Duration) bool {
+	select {
+	case <-c.stop:
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// update changes the state under the lock and tells the kubelet.
+func (c *container) update(f func()) {
+	c.mu.Lock()
+	f()
+	c.mu.Unlock()
+	c.notify()
+}
+
+func (c *container) setReady(ready bool) {
+	c.mu.Lock()
+	changed := c.ready != ready && !c.startedAt.IsZero()
+	if changed {
+		c.ready = ready
+	}
+	c.mu.Unlock()
+	if changed {
+		c.notify()
+	}
+}
+
+func containerID(pid int) string { return fmt.Sprintf("process://%d", pid) }
+
+func terminatedState(ps *os.ProcessState, started time.Time, pid int) *corev1.ContainerStateTerminated {
+	t := &corev1.ContainerStateTerminated{
+		StartedAt:   metav1.NewTime(started.Truncate(time.Second)),
+		FinishedAt:  metav1.NewTime(time.Now().Truncate(time.Second)),
+		ContainerID: containerID(pid),
+		Reason:      "Completed",
+	}
+	if ps == nil {
+		t.ExitCode, t.Reason = 128+int32(syscall.SIGKILL), "Error"
+		return t
+	}
+	var ws syscall.WaitStatus
+	if s, ok := ps.Sys().(syscall.WaitStatus); ok {
+		ws = s
+	}
+	switch {
+	case ws.Signaled():
+		t.ExitCode, t.Signal = 128+int32(ws.Signal()), int32(ws.Signal())
+	default:
+		t.ExitCode = int32(ps.ExitCode())
+	}
+	if t.ExitCode != 0 {
+		t.Reason = "Error"
+	}
+	return t
+}

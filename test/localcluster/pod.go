@@ -1,0 +1,217 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cloudgate-dev/cloudgate/test/netns"
+)
+
+// startEnv is what starting a Pod needs from the kubelet.
+type startEnv struct {
+	objs   objects
+	images *imageMap
+	hostIP string
+	alloc  corev1.ResourceList
+	log    func(format string, args ...any)
+}
+
+// podRuntime is what runs for one Pod: its network namespace, its directory
+// and its containers' processes. A Pod starts all its containers or none.
+type podRuntime struct {
+	uid    types.UID
+	dir    string
+	logDir string
+	notify func() // asks the kubelet to sync the Pod again
+
+	mu         sync.Mutex
+	startTime  metav1.Time
+	host       *netns.Host
+	containers []*container // nil until they started
+	// waiting holds why each container has not started, while it has not.
+	waiting     map[string]*corev1.ContainerStateWaiting
+	terminating bool
+	terminated  chan struct{} // closed when every process is gone
+	releaseOnce sync.Once
+
+	lastRV     string // the resourceVersion our last status write produced
+	lastStatus corev1.PodStatus
+}
+
+func newPodRuntime(pod *corev1.Pod, dir, logDir string, notify func()) *podRuntime {
+	return &podRuntime{
+		uid:        pod.UID,
+		dir:        dir,
+		logDir:     logDir,
+		notify:     notify,
+		startTime:  metav1.NewTime(time.Now().Truncate(time.Second)),
+		waiting:    map[string]*corev1.ContainerStateWaiting{},
+		terminated: make(chan struct{}),
+	}
+}
+
+// ensureStarted starts the Pod's containers unless they run or the Pod
+// cannot start yet; then it records why in waiting and returns when to try
+// again (a Secret may appear, a binary may be built).
+func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *corev1.Pod) time.Duration {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.containers != nil || rt.terminating {
+		return 0
+	}
+	waitAll := func(reason, msg string) {
+		for _, c := range pod.Spec.Containers {
+			rt.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: reason, Message: msg}
+		}
+	}
+	if msg := unsupported(pod); msg != "" {
+		waitAll("CreateContainerConfigError", msg)
+		return 30 * time.Second
+	}
+
+	type image struct{ binary, id string }
+	images := make([]image, len(pod.Spec.Containers))
+	var notRunnable bool
+	waitAll("ContainerCreating", "")
+	for i, c := range pod.Spec.Containers {
+		bin, id, err := env.images.resolve(c.Image)
+		if err != nil {
+			rt.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ImageNotRunnable", Message: err.Error()}
+			notRunnable = true
+			continue
+		}
+		images[i] = image{bin, id}
+	}
+	if notRunnable {
+		return 10 * time.Second
+	}
+
+	if rt.host == nil {
+		host, err := netns.New()
+		if err != nil {
+			env.log("Pod %s/%s: creating its network namespace: %v", pod.Namespace, pod.Name, err)
+			waitAll("ContainerCreating", "creating the Pod's network namespace failed: "+err.Error())
+			return 5 * time.Second
+		}
+		rt.host = host
+	}
+	// The processes' environment may name the Pod's IPs (fieldRef
+	// status.podIP), which the API object does not have yet.
+	withIPs := pod.DeepCopy()
+	withIPs.Status.PodIP, withIPs.Status.PodIPs = rt.host.Addr.String(), []corev1.PodIP{{IP: rt.host.Addr.String()}}
+	withIPs.Status.HostIP, withIPs.Status.HostIPs = env.hostIP, []corev1.HostIP{{IP: env.hostIP}}
+
+	retry := func(err error) time.Duration {
+		var cfgErr *configError
+		if errors.As(err, &cfgErr) {
+			waitAll("CreateContainerConfigError", err.Error())
+		} else {
+			env.log("Pod %s/%s: %v", pod.Namespace, pod.Name, err)
+			waitAll("ContainerCreating", err.Error())
+		}
+		return 5 * time.Second
+	}
+	volumeDirs, err := writeVolumes(ctx, env.objs, withIPs, rt.dir)
+	if err != nil {
+		return retry(err)
+	}
+	if err := os.MkdirAll(rt.logDir, 0o755); err != nil {
+		return retry(err)
+	}
+	var containers []*container
+	for i := range pod.Spec.Containers {
+		spec := &pod.Spec.Containers[i]
+		proc, err := processFor(ctx, env.objs, withIPs, spec, images[i].binary, rt.dir, volumeDirs, env.alloc)
+		if err != nil {
+			return retry(fmt.Errorf("container %s: %w", spec.Name, err))
+		}
+		containers = append(containers, newContainer(containerConfig{
+			spec:          spec.DeepCopy(),
+			imageID:       images[i].id,
+			proc:          proc,
+			host:          rt.host,
+			logPath:       rt.logDir + "/" + spec.Name + ".log",
+			restartPolicy: pod.Spec.RestartPolicy,
+			notify:        rt.notify,
+			log:           env.log,
+		}))
+	}
+	for _, c := range containers {
+		go c.run()
+	}
+	rt.containers = containers
+	clear(rt.waiting)
+	return 0
+}
+
+// unsupported names what in a Pod's spec the local cluster cannot honour.
+func unsupported(pod *corev1.Pod) string {
+	switch {
+	case len(pod.Spec.InitContainers) > 0:
+		return "init containers are not supported by the local cluster"
+	case pod.Spec.HostNetwork:
+		return "hostNetwork Pods are not supported by the local cluster"
+	}
+	return ""
+}
+
+// terminate stops every container within grace, in the background, and
+// reports whether all processes are gone. The runtime's notify fires when
+// they are.
+func (rt *podRuntime) terminate(grace time.Duration) bool {
+	rt.mu.Lock()
+	if !rt.terminating {
+		rt.terminating = true
+		containers := rt.containers
+		go func() {
+			var wg sync.WaitGroup
+			for _, c := range containers {
+				wg.Go(func() { c.halt(grace) })
+			}
+			wg.Wait()
+			close(rt.terminated)
+			rt.notify()
+		}()
+	}
+	rt.mu.Unlock()
+	select {
+	case <-rt.terminated:
+		return true
+	default:
+		return false
+	}
+}
+
+// release removes the network namespace and the Pod's directory; the
+// processes must be gone.
+func (rt *podRuntime) release() {
+	rt.releaseOnce.Do(func() {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		if rt.host != nil {
+			rt.host.Close()
+		}
+		_ = os.RemoveAll(rt.dir)
+	})
+}
+
+func (rt *podRuntime) alreadyWritten(rv string, status corev1.PodStatus) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rv == rt.lastRV && apiequality.Semantic.DeepEqual(status, rt.lastStatus)
+}
+
+func (rt *podRuntime) written(rv string, status corev1.PodStatus) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.lastRV, rt.lastStatus = rv, status
+}

@@ -1,0 +1,179 @@
+package localcluster
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// settleTime is how long a container without a readiness probe must run
+// before it counts as ready when it opens no listening socket. A kubelet
+// calls such a container ready at once; waiting for the socket instead keeps
+// the first requests of a test from racing the server's start.
+const settleTime = 2 * time.Second
+
+// watchReadiness tracks one run of the container until stop closes.
+func (c *container) watchReadiness(pid int, started time.Time, stop <-chan struct{}) {
+	probe := c.spec.ReadinessProbe
+	if probe == nil {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if listening(pid) || time.Since(started) >= settleTime {
+				c.setReady(true)
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}
+	period := seconds(probe.PeriodSeconds, 10)
+	timeout := seconds(probe.TimeoutSeconds, 1)
+	successes, failures := 0, 0
+	wait := time.Duration(probe.InitialDelaySeconds) * time.Second
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(wait):
+		}
+		wait = period
+		err := c.probeOnce(probe, timeout)
+		if err == nil {
+			successes, failures = successes+1, 0
+			if successes >= int(max(probe.SuccessThreshold, 1)) {
+				c.setReady(true)
+			}
+			continue
+		}
+		successes, failures = 0, failures+1
+		if failures >= int(max(probe.FailureThreshold, 1)) {
+			c.setReady(false)
+		}
+	}
+}
+
+func seconds(n, def int32) time.Duration {
+	if n <= 0 {
+		n = def
+	}
+	return time.Duration(n) * time.Second
+}
+
+// probeOnce runs one readiness check against the Pod's address. The probes
+// run in this process, which reaches the Pod over its veth like a kubelet.
+func (c *container) probeOnce(p *corev1.Probe, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	switch {
+	case p.HTTPGet != nil:
+		return c.probeHTTP(ctx, p.HTTPGet)
+	case p.TCPSocket != nil:
+		port, err := c.port(p.TCPSocket.Port)
+		if err != nil {
+			return err
+		}
+		host := p.TCPSocket.Host
+		if host == "" {
+			host = c.host.Addr.String()
+		}
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	case p.Exec != nil && len(p.Exec.Command) > 0:
+		cmd := c.host.Command(p.Exec.Command[0], p.Exec.Command[1:]...)
+		cmd.Env, cmd.Dir = c.proc.Env, c.proc.Dir
+		return cmd.Run()
+	default:
+		return fmt.Errorf("this readiness probe type is not supported by the local cluster")
+	}
+}
+
+func (c *container) probeHTTP(ctx context.Context, g *corev1.HTTPGetAction) error {
+	port, err := c.port(g.Port)
+	if err != nil {
+		return err
+	}
+	host := g.Host
+	if host == "" {
+		host = c.host.Addr.String()
+	}
+	scheme := "http"
+	if g.Scheme == corev1.URISchemeHTTPS {
+		scheme = "https"
+	}
+	path := g.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+net.JoinHostPort(host, strconv.Itoa(port))+path, nil)
+	if err != nil {
+		return err
+	}
+	for _, h := range g.HTTPHeaders {
+		req.Header.Add(h.Name, h.Value)
+	}
+	// A kubelet does not verify probe certificates either.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("HTTP probe returned %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// port resolves a probe's port, which may name a container port.
+func (c *container) port(p intstr.IntOrString) (int, error) {
+	if p.Type == intstr.Int {
+		return p.IntValue(), nil
+	}
+	for _, cp := range c.spec.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	return 0, fmt.Errorf("no container port named %q", p.StrVal)
+}
+
+// listening reports whether the network namespace of pid has a listening TCP
+// socket. /proc/<pid>/net shows the namespace of that process, and the Pod's
+// namespace holds only its own processes.
+func listening(pid int) bool {
+	for _, table := range []string{"tcp", "tcp6"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		s := bufio.NewScanner(f)
+		s.Scan() // header
+		for s.Scan() {
+			fields := strings.Fields(s.Text())
+			if len(fields) > 3 && fields[3] == "0A" { // TCP_LISTEN
+				f.Close()
+				return true
+			}
+		}
+		f.Close()
+	}
+	return false
+}
