@@ -8,15 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -27,13 +23,14 @@ import (
 
 	"github.com/cloudgate-dev/cloudgate/reconciler"
 	"github.com/cloudgate-dev/cloudgate/test/controlplane"
-	"github.com/cloudgate-dev/cloudgate/test/netns"
+	"github.com/cloudgate-dev/cloudgate/test/localcluster"
 )
 
 // devCommand runs Cloudgate's main job on its embedded default: a local
-// kube-apiserver and etcd, the controller with the in-process emulated cloud,
-// and the sample from deploy/examples/dev.yaml, whose backend this process
-// serves itself (there is no kubelet to run a Pod).
+// cluster of processes (etcd, kube-apiserver, kube-controller-manager and a
+// process kubelet that runs Pods in network namespaces), the controller with
+// the in-process emulated cloud, and the sample from deploy/examples/dev.yaml,
+// whose echo Deployment runs as real Pods.
 func devCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	var o controllerOptions
@@ -58,13 +55,14 @@ func devCommand(ctx context.Context, args []string) error {
 		*sample = filepath.Join(root, "deploy", "examples", "dev.yaml")
 	}
 
-	step("Starting etcd and kube-apiserver (built from source the first time: several minutes)")
-	cp, err := controlplane.Start(ctx, controlplane.Config{Root: root, Progress: os.Stdout})
+	step("Starting a local cluster: etcd, kube-apiserver, kube-controller-manager and a process kubelet")
+	step("(built from source the first time: about 10 minutes; later starts take seconds)")
+	cp, err := localcluster.Start(ctx, localcluster.Config{Root: root, Progress: os.Stdout})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		step("Stopping the control plane")
+		step("Stopping the local cluster")
 		_ = cp.Stop()
 	}()
 
@@ -96,21 +94,8 @@ func devCommand(ctx context.Context, args []string) error {
 		return err
 	}
 
-	step("Serving the sample backend and applying " + *sample)
-	host, err := netns.New()
-	if err != nil {
-		return fmt.Errorf("the sample backend runs in a network namespace of its own (Kubernetes refuses loopback endpoints), which needs root: %w", err)
-	}
-	defer host.Close()
-	backend, err := startEchoBackend(host)
-	if err != nil {
-		return err
-	}
-	defer backend.Close()
+	step("Applying " + *sample)
 	if err := applyManifest(ctx, c, *sample); err != nil {
-		return err
-	}
-	if err := publishEndpoints(ctx, c, "default", "echo", backend.Addr().(*net.TCPAddr)); err != nil {
 		return err
 	}
 
@@ -126,12 +111,12 @@ func devCommand(ctx context.Context, args []string) error {
 	fmt.Printf(`
 Cloudgate is running.
 
-  export KUBECONFIG=%s
-  kubectl get gateways,httproutes -A
+  export KUBECONFIG=%s PATH=%s:$PATH
+  kubectl get gateways,httproutes,pods -A
   curl %s
 
 Press Ctrl-C to stop; everything is cleaned up on exit.
-`, cp.Kubeconfig, url)
+`, cp.Kubeconfig, filepath.Join(root, "bin", "k8s"), url)
 	select {
 	case <-ctx.Done():
 	case err := <-ctrlDone:
@@ -150,23 +135,6 @@ Press Ctrl-C to stop; everything is cleaned up on exit.
 }
 
 func step(msg string) { fmt.Println("==> " + msg) }
-
-// startEchoBackend serves the sample's "echo" Service from the namespace
-// host: it answers with what it received, as JSON.
-func startEchoBackend(host *netns.Host) (net.Listener, error) {
-	l, err := host.Listen(0)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"service": "echo", "host": r.Host, "path": r.URL.Path, "method": r.Method, "headers": r.Header,
-		})
-	})}
-	go func() { _ = srv.Serve(l) }()
-	return l, nil
-}
 
 func applyManifest(ctx context.Context, c client.Client, path string) error {
 	data, err := os.ReadFile(path)
@@ -189,24 +157,6 @@ func applyManifest(ctx context.Context, c client.Client, path string) error {
 			return fmt.Errorf("creating %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 	}
-}
-
-// publishEndpoints does the EndpointSlice controller's job for a backend
-// served by this process.
-func publishEndpoints(ctx context.Context, c client.Client, ns, svc string, addr *net.TCPAddr) error {
-	ready := true
-	port := int32(addr.Port)
-	name, proto := "http", corev1.ProtocolTCP
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc + "-dev", Labels: map[string]string{
-			discoveryv1.LabelServiceName: svc,
-			discoveryv1.LabelManagedBy:   "cloudgate-dev",
-		}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr.IP.String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}},
-	}
-	return c.Create(ctx, slice)
 }
 
 func waitProgrammed(ctx context.Context, c client.Client, key client.ObjectKey) (string, error) {
@@ -240,7 +190,12 @@ func checkServes(ctx context.Context, url string) error {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				fmt.Printf("    %s answered: %s\n", url, strings.TrimSpace(string(body)))
+				var compact bytes.Buffer
+				if json.Compact(&compact, body) != nil {
+					compact.Reset()
+					compact.Write(bytes.TrimSpace(body))
+				}
+				fmt.Printf("    %s answered: %s\n", url, compact.String())
 				return nil
 			}
 		}

@@ -2,6 +2,7 @@ package dev
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,8 +77,13 @@ func TestDevPrintsACurlThatAnswers(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"service":"echo"`) {
-		t.Fatalf("curl %s: %s %s", url, resp.Status, body)
+	var echo struct{ Service, Pod, Namespace string }
+	if err := json.Unmarshal(body, &echo); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("curl %s: %s %s (%v)", url, resp.Status, body, err)
+	}
+	// The sample's Deployment answered, through a Pod the local cluster runs.
+	if echo.Service != "echo" || echo.Namespace != "default" || !strings.HasPrefix(echo.Pod, "echo-") {
+		t.Fatalf("curl %s answered from %+v, want a Pod of the echo Deployment", url, echo)
 	}
 
 	// Ctrl-C: the process cleans up and exits, and the load balancer's port

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -65,7 +66,14 @@ func Start(ctx context.Context, restCfg *rest.Config, cfg Config) (*Controller, 
 		return nil, err
 	}
 	c := &Controller{Cloud: srv, cancel: cancel, done: make(chan error, 1)}
-	go func() { c.done <- mgr.Start(mctx) }()
+	go func() {
+		err := mgr.Start(mctx)
+		if err != nil || mctx.Err() == nil {
+			// Tests would otherwise just time out waiting for a status.
+			fmt.Fprintf(os.Stderr, "harness: the controller stopped early: %v\n", err)
+		}
+		c.done <- err
+	}()
 	if !mgr.GetCache().WaitForCacheSync(mctx) {
 		c.Stop()
 		return nil, fmt.Errorf("the controller's caches did not sync")
