@@ -26,6 +26,7 @@ import (
 	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 	"sigs.k8s.io/gateway-api/conformance"
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
+	"sigs.k8s.io/gateway-api/conformance/utils/config"
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 	"sigs.k8s.io/gateway-api/pkg/features"
 
@@ -108,7 +109,7 @@ func TestConformance(t *testing.T) {
 				Version:      "dev",
 				Contact:      []string{"@cloudgate-dev/maintainers"},
 			},
-			TimeoutConfig: defaultTimeouts(),
+			TimeoutConfig: config.DefaultTimeoutConfig(),
 		},
 		Client:        suiteClient,
 		ClientOptions: clientOptions,
