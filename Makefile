@@ -20,27 +20,31 @@ export KUBEBUILDER_ASSETS := $(K8S_BIN)
 # Nested modules with their own go.mod: vetted, linted and tested separately.
 NESTED_MODULES := test/conformance
 
-.PHONY: all dev test lint vet fmt-check generate crds bench control-plane cluster-binaries build conformance clean
+.PHONY: all host-tools dev test lint vet fmt-check generate crds bench control-plane cluster-binaries build conformance clean
 
 all: build
 
 ## dev: start a local control plane, the controller and the emulated cloud with a sample Gateway.
-dev: cluster-binaries generate build
+dev: host-tools cluster-binaries generate build
 	$(BIN)/cloudgate dev
 
 ## test: everything CI runs, including the Gateway API conformance suite's GATEWAY-HTTP profile.
-test: cluster-binaries generate fmt-check vet lint
+test: host-tools cluster-binaries generate fmt-check vet lint
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) conformance
 
 ## conformance: the official Gateway API suite (profiles in CONFORMANCE_PROFILES, default
 ## GATEWAY-HTTP) against the emulated provider on the local cluster; writes
 ## test/conformance/reports/cloudgate-emulated-report.yaml.
-conformance: cluster-binaries generate
+conformance: host-tools cluster-binaries generate
 	cd test/conformance && go test -count=1 -timeout $(TEST_TIMEOUT) .
 
 build:
 	go build -o $(BIN)/cloudgate ./cmd/cloudgate
+
+## host-tools: the ip command (iproute2) that network namespaces need; installed when missing.
+host-tools:
+	@command -v ip >/dev/null 2>&1 || { echo ">> installing iproute2"; apt-get update -qq && apt-get install -y -qq iproute2; }
 
 ## control-plane: build etcd and kube-apiserver from the Go module proxy into bin/k8s (once).
 control-plane:
