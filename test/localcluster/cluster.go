@@ -174,7 +174,9 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 }
 
 // LogPath is the file that holds the output of one container of a Pod that
-// runs, or ran, on this cluster (there is no kubelet API for `kubectl logs`).
+// runs, or ran, on this cluster: all its runs, and those of earlier Pods of
+// the same name, appended. It outlives the Pod, until Stop; Pod logs through
+// the API (`kubectl logs`) end with the Pod, as in any cluster.
 func (c *Cluster) LogPath(namespace, pod, container string) string {
 	return c.kubelet.logPath(namespace, pod, container)
 }

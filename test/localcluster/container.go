@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -30,7 +31,8 @@ type containerConfig struct {
 	imageID       string
 	proc          process
 	host          *netns.Host
-	logPath       string
+	logPath       string // the combined output of all runs (Cluster.LogPath)
+	recordDir     string // each run's timestamped records, for the kubelet API
 	restartPolicy corev1.RestartPolicy
 	notify        func()
 	log           func(format string, args ...any)
@@ -49,6 +51,7 @@ type container struct {
 	waiting    *corev1.ContainerStateWaiting
 	terminated *corev1.ContainerStateTerminated // the current state, when exited for good
 	last       *corev1.ContainerStateTerminated // the previous run's end
+	logs       []*containerLog                  // one per run that started, the current one last
 
 	haltOnce sync.Once
 	stop     chan struct{} // closed to stop the process and the supervision
@@ -71,7 +74,7 @@ func (c *container) run() {
 	defer close(c.done)
 	backoff := initialBackoff
 	for {
-		cmd, exited, err := c.start()
+		cmd, output, exited, err := c.start()
 		if err != nil {
 			c.update(func() {
 				c.waiting = &corev1.ContainerStateWaiting{Reason: "RunContainerError", Message: err.Error()}
@@ -94,6 +97,9 @@ func (c *container) run() {
 			c.kill(cmd.Process.Pid, exited)
 		}
 		close(stopProbe)
+		// Status must not say the container ended before all it wrote can
+		// be read through the kubelet API.
+		output.wait(2 * time.Second)
 		term := terminatedState(cmd.ProcessState, started, cmd.Process.Pid)
 		if halted || !c.shouldRestart(term.ExitCode) {
 			c.update(func() { c.startedAt, c.ready, c.terminated = time.Time{}, false, term })
@@ -117,7 +123,7 @@ func (c *container) run() {
 	}
 }
 
-// restarts_ applies the Pod's restart policy to an exit code.
+// shouldRestart applies the Pod's restart policy to an exit code.
 func (c *container) shouldRestart(exitCode int32) bool {
 	switch c.restartPolicy {
 	case corev1.RestartPolicyNever:
@@ -130,34 +136,60 @@ func (c *container) shouldRestart(exitCode int32) bool {
 }
 
 // start starts the process inside the Pod's network namespace, its output
-// appended to the log file; exited closes when it has been waited for.
-func (c *container) start() (*exec.Cmd, <-chan struct{}, error) {
-	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
+// going to a new containerLog; exited closes when it has been waited for.
+func (c *container) start() (*exec.Cmd, *containerLog, <-chan struct{}, error) {
+	if err := os.MkdirAll(c.proc.Dir, 0o755); err != nil {
+		return nil, nil, nil, err
 	}
-	defer logFile.Close() // the child has its own descriptor
+	if err := os.MkdirAll(c.recordDir, 0o755); err != nil {
+		return nil, nil, nil, err
+	}
+	c.mu.Lock()
+	run := len(c.logs)
+	c.mu.Unlock()
+	output, err := newContainerLog(filepath.Join(c.recordDir, fmt.Sprintf("%d.log", run)), c.logPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	cmd := c.host.Command(c.proc.Argv[0], c.proc.Argv[1:]...)
 	cmd.Env, cmd.Dir = c.proc.Env, c.proc.Dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Stdout, cmd.Stderr = output.stdout, output.stderr
 	// Its own process group, so that halting reaches any children; and
 	// Pdeathsig, so that no backend outlives a killed test process.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := os.MkdirAll(cmd.Dir, 0o755); err != nil {
-		return nil, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+	err = cmd.Start()
+	output.closeWriters() // the child has its own descriptors
+	if err != nil {
+		output.wait(time.Second)
+		_ = os.Remove(output.path)
+		return nil, nil, nil, err
 	}
 	c.update(func() {
 		c.pid, c.startedAt, c.waiting, c.terminated = cmd.Process.Pid, time.Now(), nil, nil
+		c.logs = append(c.logs, output)
 	})
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait() // the exit status is read from ProcessState
 		close(exited)
 	}()
-	return cmd, exited, nil
+	return cmd, output, exited, nil
+}
+
+// output returns the current run's output, or the one before it
+// (previous). Like a kubelet's, the current run is the last one that
+// started, even when it has exited and waits to restart.
+func (c *container) output(previous bool) *containerLog {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := len(c.logs) - 1
+	if previous {
+		i--
+	}
+	if i < 0 {
+		return nil
+	}
+	return c.logs[i]
 }
 
 // kill sends SIGTERM to the process group, and SIGKILL after the grace

@@ -33,9 +33,15 @@
 //     directories) is removed by Stop, and what a killed run left behind is
 //     removed by the next Start.
 //
-// Not served: the kubelet API (so no `kubectl logs`, exec or port-forward;
-// each container's output is in a file named by Cluster.LogPath), liveness
-// and startup probes, init containers, host networking, resource limits.
+// The process kubelet serves the part of the kubelet API that Pod logs need
+// (`kubectl logs`, GetLogs, with since, tail, limit, follow and previous),
+// over HTTPS on loopback, where the Node's address and kubelet port send
+// kube-apiserver. Each container's combined output is also in a file named by
+// Cluster.LogPath.
+//
+// Not served: exec, attach and port-forward (the kubelet API answers 501),
+// liveness and startup probes, init containers, host networking, resource
+// limits.
 //
 // It needs root (network namespaces) and the ip command from iproute2.
 package localcluster

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -32,7 +34,8 @@ type kubeletConfig struct {
 	log    io.Writer
 }
 
-// kubelet is the process kubelet: the Node, the scheduler and the Pod runner.
+// kubelet is the process kubelet: the Node, the scheduler, the Pod runner and
+// the kubelet API's Pod logs.
 // Its sync is level-based: it looks at a Pod as the informer has it and at
 // what runs for it, and makes them agree.
 type kubelet struct {
@@ -48,6 +51,12 @@ type kubelet struct {
 
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
+
+	// The kubelet API (kubeletserver.go).
+	listener net.Listener
+	port     int32
+	server   *http.Server
+	serving  sync.WaitGroup
 }
 
 func newKubelet(cfg kubeletConfig) *kubelet {
@@ -60,9 +69,12 @@ func newKubelet(cfg kubeletConfig) *kubelet {
 	}
 }
 
-// start registers the Node and starts watching Pods.
+// start registers the Node, starts watching Pods and serves the kubelet API.
 func (k *kubelet) start(ctx context.Context) error {
 	ctx, k.cancel = context.WithCancel(ctx)
+	if err := k.listen(); err != nil {
+		return err
+	}
 	if err := k.registerNode(ctx); err != nil {
 		return err
 	}
@@ -95,7 +107,7 @@ func (k *kubelet) start(ctx context.Context) error {
 			}
 		})
 	}
-	return nil
+	return k.serve(ctx)
 }
 
 // stop stops syncing and tears down every Pod with a short grace period:
@@ -105,6 +117,7 @@ func (k *kubelet) stop() {
 		return
 	}
 	k.cancel()
+	k.stopServer()
 	k.queue.ShutDown()
 	k.workers.Wait()
 	k.mu.Lock()

@@ -51,7 +51,7 @@ func TestCluster(t *testing.T) {
 	c, err := Start(ctx, Config{
 		Progress: testWriter{t},
 		Log:      testWriter{t},
-		Images:   map[string]string{"test.local/false": "/bin/false"},
+		Images:   map[string]string{"test.local/false": "/bin/false", "test.local/sh": "/bin/sh"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +107,8 @@ func TestCluster(t *testing.T) {
 	if data, err := os.ReadFile(c.LogPath(testNS, pods[0].Name, "echo")); err != nil || len(data) == 0 {
 		t.Errorf("container log of %s: %q, %v", pods[0].Name, data, err)
 	}
+	t.Run("Pod logs through the apiserver", func(t *testing.T) { testPodLogs(t, ctx, c, client, pods[0]) })
+	t.Run("previous run's logs", func(t *testing.T) { testPreviousLogs(t, ctx, client) })
 
 	t.Run("scale down removes processes and namespaces", func(t *testing.T) {
 		before := runtimes(c)

@@ -13,8 +13,8 @@ import (
 )
 
 // hostIP is the Node's address. The node is this machine; Pods reach it over
-// their veth, but nothing in the cluster needs to dial the node, and loopback
-// is the one address that is always there.
+// their veth, and kube-apiserver, on this machine too, dials the kubelet API
+// there; loopback is the one address that is always there.
 const hostIP = "127.0.0.1"
 
 // heartbeatEvery is how often the Node's Lease is renewed. No node lifecycle
@@ -63,10 +63,13 @@ func (k *kubelet) registerNode(ctx context.Context) error {
 			condition(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "not measured"),
 			condition(corev1.NodeNetworkUnavailable, corev1.ConditionFalse, "RouteCreated", "Pods get network namespaces with veth pairs"),
 		},
+		// No Hostname address: kube-apiserver prefers it for reaching the
+		// kubelet (--kubelet-preferred-address-types starts with
+		// Hostname), and the node name does not resolve.
 		Addresses: []corev1.NodeAddress{
 			{Type: corev1.NodeInternalIP, Address: hostIP},
-			{Type: corev1.NodeHostName, Address: k.node},
 		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: k.port}},
 		NodeInfo: corev1.NodeSystemInfo{
 			KubeletVersion:          "v1.36.3-cloudgate-process-kubelet",
 			ContainerRuntimeVersion: "process://local",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -134,12 +135,15 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 		if err != nil {
 			return retry(fmt.Errorf("container %s: %w", spec.Name, err))
 		}
+		// Records are per UID: a Pod recreated under the same name has its
+		// own runs; the combined output file is per name, as Cluster.LogPath.
 		containers = append(containers, newContainer(containerConfig{
 			spec:          spec.DeepCopy(),
 			imageID:       images[i].id,
 			proc:          proc,
 			host:          rt.host,
-			logPath:       rt.logDir + "/" + spec.Name + ".log",
+			logPath:       filepath.Join(rt.logDir, spec.Name+".log"),
+			recordDir:     filepath.Join(rt.logDir, string(pod.UID), spec.Name),
 			restartPolicy: pod.Spec.RestartPolicy,
 			notify:        rt.notify,
 			log:           env.log,
