@@ -70,17 +70,21 @@ func (p Plan) Changes() bool {
 }
 
 // plan compares want with the load balancers the owner has (found by tags) and
-// returns the steps. It is pure: the caller did the reading.
-func plan(want cloud.LoadBalancer, owned []cloud.LoadBalancer) Plan {
+// returns the steps. It is pure: the caller did the reading. A nil want is the
+// empty model: deleting a Gateway takes the same path as changing it.
+func plan(want *cloud.LoadBalancer, owned []cloud.LoadBalancer) Plan {
 	var first, deletes []Step
 	for _, cur := range owned {
-		if cur.Name != want.Name {
-			deletes = append(deletes, Step{Kind: StepDelete, Name: cur.Name, ID: cur.ID,
-				Reason: "owned by the Gateway but not the load balancer its model needs"})
+		if want == nil || cur.Name != want.Name {
+			reason := "owned by the Gateway but not the load balancer its model needs"
+			if want == nil {
+				reason = "the Gateway needs no load balancer"
+			}
+			deletes = append(deletes, Step{Kind: StepDelete, Name: cur.Name, ID: cur.ID, Reason: reason})
 			continue
 		}
-		step := Step{Kind: StepUpdate, Name: cur.Name, ID: cur.ID, desired: want, version: cur.Version}
-		switch changed := diff(want, cur); {
+		step := Step{Kind: StepUpdate, Name: cur.Name, ID: cur.ID, desired: *want, version: cur.Version}
+		switch changed := diff(*want, cur); {
 		case len(changed) > 0:
 			step.Reason = "changed: " + strings.Join(changed, ", ")
 		case cur.State != cloud.StateActive:
@@ -91,8 +95,8 @@ func plan(want cloud.LoadBalancer, owned []cloud.LoadBalancer) Plan {
 		}
 		first = append(first, step)
 	}
-	if len(first) == 0 {
-		first = []Step{{Kind: StepCreate, Name: want.Name, desired: want,
+	if want != nil && len(first) == 0 {
+		first = []Step{{Kind: StepCreate, Name: want.Name, desired: *want,
 			Reason: "the Gateway has no load balancer"}}
 	}
 	return Plan{Steps: append(first, deletes...)}

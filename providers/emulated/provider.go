@@ -135,7 +135,8 @@ func (p *Provider) plan(ctx context.Context, desired *lb.LoadBalancer) (Plan, er
 	if err != nil {
 		return Plan{}, fmt.Errorf("list load balancers of %s: %w", desired.Owner.Key(), err)
 	}
-	return plan(toWire(desired), owned), nil
+	want := toWire(desired)
+	return plan(&want, owned), nil
 }
 
 func validate(desired *lb.LoadBalancer) error {
@@ -266,17 +267,18 @@ func (p *Provider) Delete(ctx context.Context, owner lb.Owner) error {
 	if err != nil {
 		return fmt.Errorf("list load balancers of %s: %w", owner.Key(), err)
 	}
-	var errs []error
+	mine := owned[:0]
 	for _, cur := range owned {
-		if !owns(owner, cur.Tags) {
-			continue // the filter already ensures it; never trust one check for deletes
-		}
-		if err := p.api.delete(ctx, cur.ID); err != nil && !isStatus(err, http.StatusNotFound) {
-			errs = append(errs, fmt.Errorf("delete load balancer %s: %w", cur.Name, err))
+		if owns(owner, cur.Tags) { // the filter already ensures it; never trust one check for deletes
+			mine = append(mine, cur)
 		}
 	}
-	if len(owned) > 0 {
-		p.logger.Info("Deleted load balancers", "gateway", owner.Key(), "count", len(owned))
+	pl := plan(nil, mine)
+	if _, err := p.apply(ctx, owner, pl); err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	if pl.Changes() {
+		p.logger.Info("Deleted load balancers", "gateway", owner.Key(), "count", len(pl.Steps))
+	}
+	return nil
 }
