@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -32,6 +34,16 @@ type GatewayReconciler struct {
 	Client      client.Client
 	ClusterName string
 	Providers   map[gwv1.GatewayController]providers.Provider
+	// Events records what happened to the load balancer on the Gateway, for
+	// `kubectl describe`; nil records nothing.
+	Events events.EventRecorder
+}
+
+// event records an event on the Gateway when a recorder is set.
+func (r *GatewayReconciler) event(gw *gwv1.Gateway, eventType, reason, action, note string) {
+	if r.Events != nil {
+		r.Events.Eventf(gw, nil, eventType, reason, action, "%s", note)
+	}
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -81,8 +93,12 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		status, cloud = provider.Ensure(ctx, res.LoadBalancer)
 	}
 	invalid := errors.Is(cloud, providers.ErrInvalid)
-	if cloud != nil && !invalid {
+	switch {
+	case invalid:
+		r.event(&gw, corev1.EventTypeWarning, "LoadBalancerRefused", "Ensure", cloud.Error())
+	case cloud != nil:
 		logger.Error(cloud, "Cloud call failed; will retry")
+		r.event(&gw, corev1.EventTypeWarning, "CloudError", "Ensure", "The cloud API failed; retrying with backoff: "+cloud.Error())
 	}
 
 	if err := r.writeGatewayStatus(ctx, &gw, res, status, cloud); err != nil {
@@ -116,6 +132,7 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 		}
 	}
 	log.FromContext(ctx).Info("Deleted load balancer")
+	r.event(gw, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted the load balancer and freed its address")
 	var routes gwv1.HTTPRouteList
 	if err := r.Client.List(ctx, &routes, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()}); err != nil {
 		return err

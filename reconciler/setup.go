@@ -52,7 +52,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 
-	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName}
+	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName, Events: mgr.GetEventRecorder("cloudgate")}
 	// Status writes do not change generation, so our own writes do not wake us.
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	return ctrl.NewControllerManagedBy(mgr).

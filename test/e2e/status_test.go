@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -237,4 +239,43 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestAddressTheCloudRefusesIsReported(t *testing.T) {
+	ns := namespace(t)
+	outside := "127.1.2.3" // not in the suite's emulated address range
+	create(t, &v1alpha1.LoadBalancerParameters{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "params"},
+		Spec:       v1alpha1.LoadBalancerParametersSpec{Emulated: &v1alpha1.EmulatedParameters{Address: &outside}},
+	})
+	gw := gateway(ns, "gw", httpListener("http", 80))
+	gw.Spec.Infrastructure = &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{
+		Group: "cloudgate.dev", Kind: "LoadBalancerParameters", Name: "params"}}
+	create(t, gw)
+	eventually(t, 30*time.Second, func() error {
+		gw := getGateway(t, ns, "gw")
+		c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed")
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.GatewayReasonInvalid) || !strings.Contains(c.Message, outside) {
+			return fmt.Errorf("Programmed = %+v", c)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, func() error {
+		var list eventsv1.EventList
+		must(t, suite.c.List(ctxFor(t), &list, client.InNamespace(ns)))
+		for _, e := range list.Items {
+			if e.Reason == "LoadBalancerRefused" && e.Regarding.Name == "gw" && e.Type == "Warning" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no LoadBalancerRefused event among %d events", len(list.Items))
+	})
+	if lbs := cloudLoadBalancers(t, ns, "gw"); len(lbs) != 0 {
+		t.Fatalf("the cloud holds a load balancer it refused: %+v", lbs)
+	}
+	stable := getGateway(t, ns, "gw").ResourceVersion
+	time.Sleep(2 * time.Second)
+	if rv := getGateway(t, ns, "gw").ResourceVersion; rv != stable {
+		t.Errorf("a refused Gateway keeps being rewritten (resourceVersion %s → %s)", stable, rv)
+	}
 }
