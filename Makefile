@@ -11,7 +11,9 @@ CONTROLLER_GEN_VERSION := v0.23.0
 STATICCHECK_VERSION    := v0.8.2
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
-GATEWAY_API_DIR = $(shell go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+# go list -m prints no directory for a module not yet in the module cache, so
+# download it first (a no-op when it is there).
+GATEWAY_API_DIR = $(shell go mod download sigs.k8s.io/gateway-api && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
 GATEWAY_API_CRDS := deploy/crds/gateway-api
 TEST_TIMEOUT ?= 25m
 
@@ -62,6 +64,7 @@ generate: $(CONTROLLER_GEN) crds
 	$(CONTROLLER_GEN) rbac:roleName=cloudgate paths=./reconciler/... output:rbac:artifacts:config=deploy/rbac
 
 crds:
+	@dir="$(GATEWAY_API_DIR)"; [ -n "$$dir" ] || { echo "cannot find the sigs.k8s.io/gateway-api module"; exit 1; }
 	@mkdir -p $(GATEWAY_API_CRDS)
 	@rm -f $(GATEWAY_API_CRDS)/*.yaml
 	@for f in $(GATEWAY_API_DIR)/config/crd/experimental/*.yaml; do \
