@@ -30,6 +30,8 @@ type Snapshot struct {
 
 	// HTTPRoutes are all HTTPRoutes with a parentRef that names the Gateway.
 	HTTPRoutes []*gwv1.HTTPRoute
+	// GRPCRoutes are all GRPCRoutes with a parentRef that names the Gateway.
+	GRPCRoutes []*gwv1.GRPCRoute
 
 	// Namespaces are all namespaces, for allowedRoutes selectors.
 	Namespaces []*corev1.Namespace
@@ -59,6 +61,8 @@ type Result struct {
 	// Routes holds, for each HTTPRoute in the snapshot, its status for the
 	// parentRefs that name this Gateway (ControllerName set).
 	Routes map[types.NamespacedName][]gwv1.RouteParentStatus
+	// GRPCRoutes is the same for each GRPCRoute in the snapshot.
+	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 }
 
 // ClassResult is the status Cloudgate writes on a GatewayClass.
