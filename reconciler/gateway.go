@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,8 +105,16 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.writeGatewayStatus(ctx, &gw, res, status, cloud); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.writeRouteStatuses(ctx, req.NamespacedName, snap.HTTPRoutes, res.Routes); err != nil {
-		return ctrl.Result{}, err
+	for _, kind := range []struct {
+		routes  []client.Object
+		desired map[types.NamespacedName][]gwv1.RouteParentStatus
+	}{
+		{objects(snap.HTTPRoutes), res.Routes},
+		{objects(snap.GRPCRoutes), res.GRPCRoutes},
+	} {
+		if err := r.writeRouteStatuses(ctx, req.NamespacedName, kind.routes, kind.desired); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	switch {
 	case cloud != nil && !invalid:
@@ -114,6 +123,15 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{RequeueAfter: notReadyRequeue}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// objects converts a typed route slice for the kind-neutral status writer.
+func objects[T client.Object](in []T) []client.Object {
+	out := make([]client.Object, len(in))
+	for i, o := range in {
+		out[i] = o
+	}
+	return out
 }
 
 func (r *GatewayReconciler) owner(gw *gwv1.Gateway) lb.Owner {
@@ -133,15 +151,11 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 	}
 	log.FromContext(ctx).Info("Deleted load balancer")
 	r.event(gw, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted the load balancer and freed its address")
-	var routes gwv1.HTTPRouteList
-	if err := r.Client.List(ctx, &routes, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()}); err != nil {
+	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()})
+	if err != nil {
 		return err
 	}
-	ptrs := make([]*gwv1.HTTPRoute, len(routes.Items))
-	for i := range routes.Items {
-		ptrs[i] = &routes.Items[i]
-	}
-	if err := r.writeRouteStatuses(ctx, client.ObjectKeyFromObject(gw), ptrs, nil); err != nil {
+	if err := r.writeRouteStatuses(ctx, client.ObjectKeyFromObject(gw), routes, nil); err != nil {
 		return err
 	}
 	controllerutil.RemoveFinalizer(gw, Finalizer)

@@ -22,20 +22,23 @@ const (
 	indexGatewayUsesSelector = "cloudgate.gatewayUsesSelector"
 	// indexClassParameters: GatewayClass by "namespace/name" of its parametersRef.
 	indexClassParameters = "cloudgate.classParameters"
-	// indexRouteGateway: HTTPRoute by "namespace/name" of each Gateway in its
+	// indexRouteGateway: a route (of each kind) by "namespace/name" of each Gateway in its
 	// parentRefs, and of each Gateway in its status (so that a route that left
 	// a Gateway still gets its stale status removed).
 	indexRouteGateway = "cloudgate.routeGateway"
-	// indexRouteService: HTTPRoute by "namespace/name" of each Service backendRef.
+	// indexRouteService: a route (of each kind) by "namespace/name" of each Service backendRef.
 	indexRouteService = "cloudgate.routeService"
 )
 
+// fieldIndex is one index: on objects like obj, field maps to fn's values.
+type fieldIndex struct {
+	obj   client.Object
+	field string
+	fn    client.IndexerFunc
+}
+
 func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	indexes := []struct {
-		obj   client.Object
-		field string
-		fn    client.IndexerFunc
-	}{
+	indexes := []fieldIndex{
 		{&gwv1.Gateway{}, indexGatewayClass, func(o client.Object) []string {
 			return []string{string(o.(*gwv1.Gateway).Spec.GatewayClassName)}
 		}},
@@ -62,10 +65,11 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			}
 			return []string{string(*ref.Namespace) + "/" + ref.Name}
 		}},
-		{&gwv1.HTTPRoute{}, indexRouteGateway, func(o client.Object) []string {
-			return keys(routeGateways(o.(*gwv1.HTTPRoute)))
-		}},
-		{&gwv1.HTTPRoute{}, indexRouteService, routeServiceKeys},
+	}
+	for _, kind := range routeKinds() {
+		indexes = append(indexes,
+			fieldIndex{kind, indexRouteGateway, func(o client.Object) []string { return keys(routeGateways(o)) }},
+			fieldIndex{kind, indexRouteService, routeServiceKeys})
 	}
 	for _, ix := range indexes {
 		if err := indexer.IndexField(ctx, ix.obj, ix.field, ix.fn); err != nil {
@@ -103,54 +107,6 @@ func gatewayParametersRef(gw *gwv1.Gateway) *gwv1.LocalParametersReference {
 	// A reference of the wrong group or kind is indexed too: its Gateway must
 	// still hear about it, to be told that it is invalid.
 	return gw.Spec.Infrastructure.ParametersRef
-}
-
-// routeGateways returns the Gateways a route names in its parentRefs or its
-// status.
-func routeGateways(r *gwv1.HTTPRoute) map[types.NamespacedName]bool {
-	out := map[types.NamespacedName]bool{}
-	add := func(ref gwv1.ParentReference) {
-		if ref.Group != nil && *ref.Group != gwv1.GroupName {
-			return
-		}
-		if ref.Kind != nil && *ref.Kind != "Gateway" {
-			return
-		}
-		ns := r.Namespace
-		if ref.Namespace != nil {
-			ns = string(*ref.Namespace)
-		}
-		out[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}] = true
-	}
-	for _, ref := range r.Spec.ParentRefs {
-		add(ref)
-	}
-	for _, p := range r.Status.Parents {
-		add(p.ParentRef)
-	}
-	return out
-}
-
-func routeServiceKeys(o client.Object) []string {
-	r := o.(*gwv1.HTTPRoute)
-	seen := map[string]bool{}
-	for _, rule := range r.Spec.Rules {
-		for _, b := range rule.BackendRefs {
-			if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") {
-				continue
-			}
-			ns := r.Namespace
-			if b.Namespace != nil {
-				ns = string(*b.Namespace)
-			}
-			seen[ns+"/"+string(b.Name)] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	return out
 }
 
 func keys(m map[types.NamespacedName]bool) []string {

@@ -16,28 +16,34 @@ import (
 // controllers wrote for this Gateway with desired's, and keeps every other
 // parent status (other Gateways', other controllers'). With desired nil it
 // removes ours, as when the Gateway goes away.
-func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.NamespacedName, routes []*gwv1.HTTPRoute, desired map[types.NamespacedName][]gwv1.RouteParentStatus) error {
+func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.NamespacedName, routes []client.Object, desired map[types.NamespacedName][]gwv1.RouteParentStatus) error {
 	now := metav1.Now()
 	for _, route := range routes {
+		current, ok := partsOf(route)
+		if !ok {
+			continue
+		}
 		want := desired[client.ObjectKeyFromObject(route)]
-		next := route.DeepCopy()
-		next.Status.Parents = next.Status.Parents[:0]
+		next := route.DeepCopyObject().(client.Object)
+		nextParts, _ := partsOf(next)
+		parents := make([]gwv1.RouteParentStatus, 0, len(current.status.Parents)+len(want))
 		old := map[string][]metav1.Condition{}
-		for _, p := range route.Status.Parents {
-			if r.Providers[p.ControllerName] != nil && parentIs(p.ParentRef, route.Namespace, gwKey) {
+		for _, p := range current.status.Parents {
+			if r.Providers[p.ControllerName] != nil && parentIs(p.ParentRef, route.GetNamespace(), gwKey) {
 				old[parentKey(p.ParentRef)] = p.Conditions
 				continue
 			}
-			next.Status.Parents = append(next.Status.Parents, p)
+			parents = append(parents, p)
 		}
 		for _, p := range want {
 			p.Conditions = mergeConditions(old[parentKey(p.ParentRef)], p.Conditions, now)
-			next.Status.Parents = append(next.Status.Parents, p)
+			parents = append(parents, p)
 		}
-		if equality.Semantic.DeepEqual(route.Status, next.Status) {
+		nextParts.status.Parents = parents
+		if equality.Semantic.DeepEqual(current.status, nextParts.status) {
 			continue
 		}
-		log.FromContext(ctx).V(1).Info("Updating HTTPRoute status", "httpRoute", client.ObjectKeyFromObject(route))
+		log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(route))
 		if err := r.Client.Status().Update(ctx, next); err != nil {
 			return err
 		}

@@ -55,11 +55,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName, Events: mgr.GetEventRecorder("cloudgate")}
 	// Status writes do not change generation, so our own writes do not wake us.
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("gateway").
 		For(&gwv1.Gateway{}, gen).
-		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(e.forClass), gen).
-		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(e.forRoute), gen).
+		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(e.forClass), gen)
+	for _, kind := range routeKinds() {
+		b = b.Watches(kind, handler.EnqueueRequestsFromMapFunc(e.forRoute), gen)
+	}
+	return b.
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(e.forService)).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(e.forEndpointSlice)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(e.forSecret)).

@@ -32,15 +32,19 @@ func loadSnapshot(ctx context.Context, c client.Client, gc *gwv1.GatewayClass, g
 		s.Parameters = append(s.Parameters, p...)
 	}
 
-	var routes gwv1.HTTPRouteList
-	if err := c.List(ctx, &routes, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()}); err != nil {
+	routes, err := listRoutes(ctx, c, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()})
+	if err != nil {
 		return nil, err
 	}
 	backendNamespaces := map[string]bool{}
-	for i := range routes.Items {
-		r := &routes.Items[i]
-		s.HTTPRoutes = append(s.HTTPRoutes, r)
-		backendNamespaces[r.Namespace] = true
+	for _, r := range routes {
+		switch r := r.(type) {
+		case *gwv1.HTTPRoute:
+			s.HTTPRoutes = append(s.HTTPRoutes, r)
+		case *gwv1.GRPCRoute:
+			s.GRPCRoutes = append(s.GRPCRoutes, r)
+		}
+		backendNamespaces[r.GetNamespace()] = true
 		for _, key := range routeServiceKeys(r) {
 			ns, _, _ := cutKey(key)
 			backendNamespaces[ns] = true

@@ -39,24 +39,20 @@ func (e enqueuer) gatewaysBy(ctx context.Context, field, value string, into map[
 }
 
 func (e enqueuer) gatewaysOfRoutes(ctx context.Context, opts []client.ListOption, into map[types.NamespacedName]bool) {
-	var routes gwv1.HTTPRouteList
-	if err := e.c.List(ctx, &routes, opts...); err != nil {
-		log.FromContext(ctx).Error(err, "Listing HTTPRoutes")
+	routes, err := listRoutes(ctx, e.c, opts...)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "Listing routes")
 		return
 	}
-	for i := range routes.Items {
-		for gw := range routeGateways(&routes.Items[i]) {
+	for _, r := range routes {
+		for gw := range routeGateways(r) {
 			into[gw] = true
 		}
 	}
 }
 
 func (e enqueuer) forRoute(_ context.Context, o client.Object) []reconcile.Request {
-	r, ok := o.(*gwv1.HTTPRoute)
-	if !ok {
-		return nil
-	}
-	return requests(routeGateways(r))
+	return requests(routeGateways(o))
 }
 
 func (e enqueuer) forService(ctx context.Context, o client.Object) []reconcile.Request {

@@ -1,0 +1,133 @@
+package reconciler
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// The route kinds Cloudgate reconciles. Everything in this package that
+// handles routes goes through these functions, so that adding a kind means
+// adding it here (and to mapping), not in every watch and status writer.
+
+// routeKinds are empty objects of each route kind, for watches and indexes.
+func routeKinds() []client.Object {
+	return []client.Object{&gwv1.HTTPRoute{}, &gwv1.GRPCRoute{}}
+}
+
+// routeLists are empty lists of each route kind.
+func routeLists() []client.ObjectList {
+	return []client.ObjectList{&gwv1.HTTPRouteList{}, &gwv1.GRPCRouteList{}}
+}
+
+// routeParts is what the reconciler needs of any route: its parentRefs, its
+// status, and the backendRefs of its rules.
+type routeParts struct {
+	parentRefs []gwv1.ParentReference
+	status     *gwv1.RouteStatus
+	backends   []gwv1.BackendRef
+}
+
+func partsOf(o client.Object) (routeParts, bool) {
+	switch r := o.(type) {
+	case *gwv1.HTTPRoute:
+		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				p.backends = append(p.backends, b.BackendRef)
+			}
+		}
+		return p, true
+	case *gwv1.GRPCRoute:
+		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				p.backends = append(p.backends, b.BackendRef)
+			}
+		}
+		return p, true
+	}
+	return routeParts{}, false
+}
+
+// listItems returns the routes in a list filled by List.
+func listItems(l client.ObjectList) []client.Object {
+	var out []client.Object
+	switch l := l.(type) {
+	case *gwv1.HTTPRouteList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	case *gwv1.GRPCRouteList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	}
+	return out
+}
+
+// listRoutes lists the routes of every kind that match opts.
+func listRoutes(ctx context.Context, c client.Reader, opts ...client.ListOption) ([]client.Object, error) {
+	var out []client.Object
+	for _, l := range routeLists() {
+		if err := c.List(ctx, l, opts...); err != nil {
+			return nil, err
+		}
+		out = append(out, listItems(l)...)
+	}
+	return out, nil
+}
+
+// routeGateways returns the Gateways a route names in its parentRefs or its
+// status.
+func routeGateways(o client.Object) map[types.NamespacedName]bool {
+	out := map[types.NamespacedName]bool{}
+	p, ok := partsOf(o)
+	if !ok {
+		return out
+	}
+	add := func(ref gwv1.ParentReference) {
+		if ref.Group != nil && *ref.Group != gwv1.GroupName {
+			return
+		}
+		if ref.Kind != nil && *ref.Kind != "Gateway" {
+			return
+		}
+		ns := o.GetNamespace()
+		if ref.Namespace != nil {
+			ns = string(*ref.Namespace)
+		}
+		out[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}] = true
+	}
+	for _, ref := range p.parentRefs {
+		add(ref)
+	}
+	for _, s := range p.status.Parents {
+		add(s.ParentRef)
+	}
+	return out
+}
+
+// routeServiceKeys returns "namespace/name" of each Service a route's rules
+// refer to.
+func routeServiceKeys(o client.Object) []string {
+	p, _ := partsOf(o)
+	seen := map[string]bool{}
+	var out []string
+	for _, b := range p.backends {
+		if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") {
+			continue
+		}
+		ns := o.GetNamespace()
+		if b.Namespace != nil {
+			ns = string(*b.Namespace)
+		}
+		if k := ns + "/" + string(b.Name); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
