@@ -15,9 +15,6 @@ import (
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
-// fixed500 answers a rule whose traffic has nowhere valid to go.
-func fixed500() lb.Action { return lb.Action{FixedResponse: &lb.FixedResponse{StatusCode: 500}} }
-
 // forwardResult is a rule's backendRefs resolved.
 type forwardResult struct {
 	// backends is the weighted forward, nil when nothing valid is left to
@@ -33,7 +30,7 @@ type forwardResult struct {
 // forward resolves a rule's backendRefs into a weighted forward. An invalid
 // reference keeps its share of traffic as a backend without target group
 // (HTTP 500); with nothing valid to forward to the result has no backends.
-func (b *builder) forward(routeNamespace string, refs []gwv1.HTTPBackendRef) forwardResult {
+func (b *builder) forward(kind routeKind, routeNamespace string, refs []gwv1.HTTPBackendRef) forwardResult {
 	var res forwardResult
 	add := func(w lb.WeightedBackend) {
 		// Two references to one Service port with the same filters are one
@@ -54,11 +51,11 @@ func (b *builder) forward(routeNamespace string, refs []gwv1.HTTPBackendRef) for
 		if ref.Weight != nil {
 			weight = *ref.Weight
 		}
-		request, response, bad := b.backendFilters(ref.Filters)
+		request, response, bad := b.backendFilters(kind, ref.Filters)
 		if res.invalid.ok() {
 			res.invalid = bad
 		}
-		tg, p := b.targetGroup(routeNamespace, ref.BackendObjectReference, "")
+		tg, p := b.targetGroup(kind, routeNamespace, ref.BackendObjectReference, "")
 		if !p.ok() && res.refs.ok() {
 			res.refs = p
 		}
@@ -95,10 +92,10 @@ func appendGroup(groups []lb.TargetGroup, tg lb.TargetGroup) []lb.TargetGroup {
 	return append(groups, tg)
 }
 
-// targetGroup resolves one backend reference to a Service port and its ready
-// endpoints. what prefixes "backendRef" in messages ("mirror " for a
-// RequestMirror's backend).
-func (b *builder) targetGroup(routeNamespace string, ref gwv1.BackendObjectReference, what string) (lb.TargetGroup, problem) {
+// targetGroup resolves one backend reference of a route of kind to a
+// Service port and its ready endpoints. what prefixes "backendRef" in
+// messages ("mirror " for a RequestMirror's backend).
+func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.BackendObjectReference, what string) (lb.TargetGroup, problem) {
 	fail := func(reason gwv1.RouteConditionReason, msg string) (lb.TargetGroup, problem) {
 		return lb.TargetGroup{}, problem{reason: string(reason), message: msg}
 	}
@@ -110,7 +107,7 @@ func (b *builder) targetGroup(routeNamespace string, ref gwv1.BackendObjectRefer
 		ns = string(*ref.Namespace)
 	}
 	name := ns + "/" + string(ref.Name)
-	from := objRef{group: gwv1.GroupName, kind: kindHTTPRoute, namespace: routeNamespace}
+	from := objRef{group: gwv1.GroupName, kind: string(kind), namespace: routeNamespace}
 	to := objRef{group: "", kind: "Service", namespace: ns, name: string(ref.Name)}
 	if !b.granted(from, to) {
 		return fail(gwv1.RouteReasonRefNotPermitted, what+"backendRef to Service "+name+" is not permitted by any ReferenceGrant")
@@ -132,18 +129,32 @@ func (b *builder) targetGroup(routeNamespace string, ref gwv1.BackendObjectRefer
 	if sp == nil {
 		return fail(gwv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s has no port %d", name, *ref.Port))
 	}
+	tgName := fmt.Sprintf("%s:%d", name, *ref.Port)
 	proto, known := backendProtocol(sp.AppProtocol)
+	if kind == kindGRPCRoute {
+		proto, known = grpcBackendProtocol(sp.AppProtocol)
+		// Its own group: the HTTPRoutes' group of the same port may speak
+		// HTTP/1.1, and providers may health-check gRPC groups differently.
+		tgName += "/grpc"
+	}
 	switch {
+	case !known && kind == kindGRPCRoute:
+		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
+			"Service %s port %d has appProtocol %s; GRPCRoute backends must speak HTTP/2 without TLS "+
+				"(appProtocol unset, http, grpc or kubernetes.io/h2c)", name, *ref.Port, *sp.AppProtocol))
 	case !known:
 		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
 			"Service %s port %d has appProtocol %s; only HTTP, kubernetes.io/ws and kubernetes.io/h2c backends are supported",
 			name, *ref.Port, *sp.AppProtocol))
+	case proto != lb.ProtocolHTTP && !b.caps.BackendProtocols[proto] && kind == kindGRPCRoute:
+		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
+			"Service %s port %d: GRPCRoute backends need H2C, which provider %s does not support", name, *ref.Port, b.caps.Provider))
 	case proto != lb.ProtocolHTTP && !b.caps.BackendProtocols[proto]:
 		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
 			"Service %s port %d has appProtocol %s, which provider %s does not support", name, *ref.Port, *sp.AppProtocol, b.caps.Provider))
 	}
 	return lb.TargetGroup{
-		Name:     fmt.Sprintf("%s:%d", name, *ref.Port),
+		Name:     tgName,
 		Protocol: proto,
 		Targets:  b.targets(key(ns, svc.Name), sp.Name),
 	}, problem{}
@@ -164,6 +175,22 @@ func backendProtocol(appProtocol *string) (lb.Protocol, bool) {
 	case "http", "kubernetes.io/ws":
 		return lb.ProtocolHTTP, true
 	case "kubernetes.io/h2c":
+		return lb.ProtocolH2C, true
+	}
+	return "", false
+}
+
+// grpcBackendProtocol is backendProtocol for GRPCRoute backends: gRPC
+// needs HTTP/2, so every cleartext HTTP appProtocol (and none, as the API
+// lets an implementation infer the protocol from the route's kind) gets an
+// H2C target group. kubernetes.io/ws promises an HTTP/1.1 server and
+// TLS ones need a BackendTLSPolicy, so those are unknown.
+func grpcBackendProtocol(appProtocol *string) (lb.Protocol, bool) {
+	if appProtocol == nil {
+		return lb.ProtocolH2C, true
+	}
+	switch strings.ToLower(*appProtocol) {
+	case "http", "grpc", "kubernetes.io/h2c":
 		return lb.ProtocolH2C, true
 	}
 	return "", false

@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 
@@ -17,10 +16,14 @@ import (
 )
 
 // Build translates one Gateway and everything it depends on into the desired
-// load balancer and the status of the Gateway and of every HTTPRoute that
-// names it. It is pure and total: any input, however broken, gives a Result.
+// load balancer and the status of the Gateway and of every HTTPRoute and
+// GRPCRoute that names it. It is pure and total: any input, however
+// broken, gives a Result.
 func Build(s *Snapshot) Result {
-	res := Result{Routes: map[types.NamespacedName][]gwv1.RouteParentStatus{}}
+	res := Result{
+		Routes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		GRPCRoutes: map[types.NamespacedName][]gwv1.RouteParentStatus{},
+	}
 	// A Gateway read from the API server always has a namespace and a
 	// name; without them there is no owner to build for.
 	if s == nil || s.Gateway == nil || s.Gateway.Namespace == "" || s.Gateway.Name == "" {
@@ -32,8 +35,13 @@ func Build(s *Snapshot) Result {
 	listeners := b.evaluateListeners()
 	routes := b.evaluateRoutes(listeners, gwProblem.ok())
 	for _, r := range routes {
-		if len(r.parents) > 0 {
-			res.Routes[r.key] = r.parents
+		if len(r.statuses) == 0 {
+			continue
+		}
+		if r.kind == kindGRPCRoute {
+			res.GRPCRoutes[r.key] = r.statuses
+		} else {
+			res.Routes[r.key] = r.statuses
 		}
 	}
 
@@ -60,7 +68,8 @@ type builder struct {
 	cluster    string
 	class      *gwv1.GatewayClass
 	controller gwv1.GatewayController
-	routes     []*gwv1.HTTPRoute
+	// routes are the HTTPRoutes and GRPCRoutes, in compareRoutes order.
+	routes []*route
 
 	params     map[types.NamespacedName]*v1alpha1.LoadBalancerParameters
 	namespaces map[string]*corev1.Namespace
@@ -123,14 +132,15 @@ func newBuilder(s *Snapshot) *builder {
 	}
 	for _, r := range s.HTTPRoutes {
 		if r != nil {
-			b.routes = append(b.routes, r)
+			b.routes = append(b.routes, httpRoute(r))
 		}
 	}
-	// Sorted so that everything derived from routes (status map aside) comes
-	// out in one order whatever order the cache listed them in.
-	slices.SortFunc(b.routes, func(x, y *gwv1.HTTPRoute) int {
-		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
-	})
+	for _, r := range s.GRPCRoutes {
+		if r != nil {
+			b.routes = append(b.routes, grpcRoute(r))
+		}
+	}
+	slices.SortFunc(b.routes, compareRoutes)
 	return b
 }
 

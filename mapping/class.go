@@ -104,6 +104,21 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 			names = append(names, features.SupportGatewayHTTPSListenerDetectMisdirectedRequests)
 		}
 	}
+	// GRPCRoute's Core is exact service and method matching (exact lb
+	// paths), exact header matching, and both header modifier filters on
+	// rules, on HTTP and HTTPS listeners; a rule without a method match is
+	// the "/" prefix. gRPC needs HTTP/2 from the client (caps.GRPC) to
+	// the backend (H2C target groups).
+	if caps.GRPC[lb.ProtocolHTTP] && caps.GRPC[lb.ProtocolHTTPS] &&
+		caps.Protocols[lb.ProtocolHTTP] && caps.Protocols[lb.ProtocolHTTPS] && caps.BackendProtocols[lb.ProtocolH2C] &&
+		caps.PathMatch[lb.MatchExact] && caps.PathMatch[lb.MatchPrefix] && caps.HeaderMatch[lb.MatchExact] &&
+		caps.RequestHeaderModifier && caps.ResponseHeaderModifier {
+		names = append(names,
+			features.SupportGRPCRoute,
+			// Rule names are accepted and carried by nothing that breaks.
+			features.SupportGRPCRouteNamedRouteRule,
+		)
+	}
 	out := make([]gwv1.SupportedFeature, 0, len(names))
 	for _, n := range names {
 		out = append(out, gwv1.SupportedFeature{Name: gwv1.FeatureName(n)})

@@ -63,6 +63,30 @@
 //     the provider's capabilities cover what its conformance tests use;
 //     HTTPRoute itself needs HTTP and HTTPS listeners, request header
 //     modification and redirects, which are Core.
+//   - GRPCRoutes share HTTPRoute's path through Build (attachment,
+//     hostnames, header matches, filters, backends, status) in a kind-neutral
+//     form (route, ruleSpec); only match conversion and precedence differ.
+//     A method match becomes a path match on "/service/method": service and
+//     method give Exact, service alone Prefix "/service/", method alone a
+//     Regex; RegularExpression gives a Regex of both parts, each compiled
+//     alone first. Filters: the two header modifiers and RequestMirror.
+//   - gRPC needs HTTP/2 end to end: HTTP and HTTPS listeners list GRPCRoute
+//     in supportedKinds only where lb.Capabilities.GRPC has their protocol,
+//     and GRPCRoute backends get H2C target groups whatever cleartext HTTP
+//     appProtocol the Service port has (unset, http, grpc, h2c), named
+//     "ns/svc:port/grpc" so a port HTTPRoutes also use gets its own group.
+//     A GRPCRoute rule with no valid backend answers 503, which gRPC clients
+//     read as UNAVAILABLE, as the API asks. Rule ids get "grpc/" before
+//     "rule-i" so an HTTPRoute and a GRPCRoute of one name never collide.
+//   - GRPCRoute precedence after hostnames is by characters in the service,
+//     then in the method (a regular expression counts its pattern), then
+//     header matches, then age and namespace/name, as its API says.
+//   - When an HTTPRoute and a GRPCRoute attached to one listener have
+//     intersecting hostnames, only the older (then first by namespace/name,
+//     then the GRPCRoute) keeps that listener, as the GRPCRoute API
+//     requires; the other is Accepted=False with reason HostnameConflict
+//     (upstream names none) when it loses every listener of a parentRef.
+//     So a VirtualHost never mixes the kinds on one hostname.
 //   - When the Gateway is not accepted (its or its class's parameters do not
 //     resolve, or an address is unsupported) there is no LoadBalancer and every
 //     route parent gets Accepted=False/Pending.

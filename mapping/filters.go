@@ -41,7 +41,7 @@ var singleUse = []gwv1.HTTPRouteFilterType{
 // the provider's capabilities; the first that cannot be realized makes the
 // whole route invalid, since a route with a filter silently skipped would
 // send traffic somewhere the user did not ask for.
-func (b *builder) ruleFilters(routeNamespace string, filters []gwv1.HTTPRouteFilter) filterResult {
+func (b *builder) ruleFilters(kind routeKind, routeNamespace string, filters []gwv1.HTTPRouteFilter) filterResult {
 	var res filterResult
 	invalid := func(p problem) {
 		if res.invalid.ok() {
@@ -51,13 +51,17 @@ func (b *builder) ruleFilters(routeNamespace string, filters []gwv1.HTTPRouteFil
 	count := map[gwv1.HTTPRouteFilterType]int{}
 	for _, f := range filters {
 		count[f.Type]++
+		if !filterAllowed(kind, f.Type) {
+			invalid(unsupportedValue("%s filter %s is not supported by provider %s", kind, f.Type, b.caps.Provider))
+			continue
+		}
 		switch f.Type {
 		case gwv1.HTTPRouteFilterRequestHeaderModifier:
-			m, p := b.headerModifier(f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
+			m, p := b.headerModifier(kind, f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
 			invalid(p)
 			res.set.request = m
 		case gwv1.HTTPRouteFilterResponseHeaderModifier:
-			m, p := b.headerModifier(f.Type, f.ResponseHeaderModifier, b.caps.ResponseHeaderModifier)
+			m, p := b.headerModifier(kind, f.Type, f.ResponseHeaderModifier, b.caps.ResponseHeaderModifier)
 			invalid(p)
 			res.set.response = m
 		case gwv1.HTTPRouteFilterRequestRedirect:
@@ -69,7 +73,7 @@ func (b *builder) ruleFilters(routeNamespace string, filters []gwv1.HTTPRouteFil
 			invalid(p)
 			res.set.rewrite = r
 		case gwv1.HTTPRouteFilterRequestMirror:
-			m, tg, bad, refs := b.mirror(routeNamespace, f.RequestMirror)
+			m, tg, bad, refs := b.mirror(kind, routeNamespace, f.RequestMirror)
 			invalid(bad)
 			if res.refs.ok() {
 				res.refs = refs
@@ -80,7 +84,7 @@ func (b *builder) ruleFilters(routeNamespace string, filters []gwv1.HTTPRouteFil
 			}
 		default:
 			// ExtensionRef, CORS, ExternalAuth and types added later.
-			invalid(unsupportedValue("HTTPRoute filter %s is not supported by provider %s", f.Type, b.caps.Provider))
+			invalid(unsupportedValue("%s filter %s is not supported by provider %s", kind, f.Type, b.caps.Provider))
 		}
 	}
 	for _, t := range singleUse {
@@ -94,10 +98,25 @@ func (b *builder) ruleFilters(routeNamespace string, filters []gwv1.HTTPRouteFil
 	return res
 }
 
+// grpcFilters are the filter types a GRPCRoute may carry that Cloudgate
+// realizes: its Core header modifiers and the Extended RequestMirror. The
+// API has no redirect or rewrite for gRPC.
+var grpcFilters = map[gwv1.HTTPRouteFilterType]bool{
+	gwv1.HTTPRouteFilterRequestHeaderModifier:  true,
+	gwv1.HTTPRouteFilterResponseHeaderModifier: true,
+	gwv1.HTTPRouteFilterRequestMirror:          true,
+}
+
+// filterAllowed says whether a route of kind may use a filter type at all.
+// An HTTPRoute's types are all checked in ruleFilters' switch.
+func filterAllowed(kind routeKind, t gwv1.HTTPRouteFilterType) bool {
+	return kind != kindGRPCRoute || grpcFilters[t]
+}
+
 // backendFilters converts the filters of one backendRef. The model has
 // per-backend header modifiers only; the Gateway API makes every other
 // backendRef filter Extended or implementation-specific.
-func (b *builder) backendFilters(filters []gwv1.HTTPRouteFilter) (request, response *lb.HeaderModifier, p problem) {
+func (b *builder) backendFilters(kind routeKind, filters []gwv1.HTTPRouteFilter) (request, response *lb.HeaderModifier, p problem) {
 	note := func(q problem) {
 		if p.ok() {
 			p = q
@@ -108,11 +127,11 @@ func (b *builder) backendFilters(filters []gwv1.HTTPRouteFilter) (request, respo
 		count[f.Type]++
 		switch f.Type {
 		case gwv1.HTTPRouteFilterRequestHeaderModifier:
-			m, q := b.headerModifier(f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
+			m, q := b.headerModifier(kind, f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
 			note(q)
 			request = m
 		case gwv1.HTTPRouteFilterResponseHeaderModifier:
-			m, q := b.headerModifier(f.Type, f.ResponseHeaderModifier, b.caps.ResponseHeaderModifier)
+			m, q := b.headerModifier(kind, f.Type, f.ResponseHeaderModifier, b.caps.ResponseHeaderModifier)
 			note(q)
 			response = m
 		default:
@@ -129,9 +148,9 @@ func (b *builder) backendFilters(filters []gwv1.HTTPRouteFilter) (request, respo
 
 // headerModifier converts a RequestHeaderModifier or ResponseHeaderModifier
 // filter. An empty one changes nothing and becomes nil.
-func (b *builder) headerModifier(t gwv1.HTTPRouteFilterType, f *gwv1.HTTPHeaderFilter, supported bool) (*lb.HeaderModifier, problem) {
+func (b *builder) headerModifier(kind routeKind, t gwv1.HTTPRouteFilterType, f *gwv1.HTTPHeaderFilter, supported bool) (*lb.HeaderModifier, problem) {
 	if !supported {
-		return nil, unsupportedValue("HTTPRoute filter %s is not supported by provider %s", t, b.caps.Provider)
+		return nil, unsupportedValue("%s filter %s is not supported by provider %s", kind, t, b.caps.Provider)
 	}
 	if f == nil {
 		return nil, missingConfig(t)
@@ -241,9 +260,9 @@ func pathModifier(m *gwv1.HTTPPathModifier) (*lb.PathRewrite, problem) {
 // mirror converts a RequestMirror filter. bad makes the route invalid (the
 // provider cannot mirror, or the percentage is out of range); refs says
 // the mirror's backend did not resolve, which drops only the mirror.
-func (b *builder) mirror(routeNamespace string, f *gwv1.HTTPRequestMirrorFilter) (m lb.Mirror, tg lb.TargetGroup, bad, refs problem) {
+func (b *builder) mirror(kind routeKind, routeNamespace string, f *gwv1.HTTPRequestMirrorFilter) (m lb.Mirror, tg lb.TargetGroup, bad, refs problem) {
 	if !b.caps.Mirror {
-		return m, tg, unsupportedValue("HTTPRoute filter RequestMirror is not supported by provider %s", b.caps.Provider), problem{}
+		return m, tg, unsupportedValue("%s filter RequestMirror is not supported by provider %s", kind, b.caps.Provider), problem{}
 	}
 	if f == nil {
 		return m, tg, missingConfig(gwv1.HTTPRouteFilterRequestMirror), problem{}
@@ -270,7 +289,7 @@ func (b *builder) mirror(routeNamespace string, f *gwv1.HTTPRequestMirrorFilter)
 	if m.Percent < 100 && !b.caps.MirrorPercent {
 		return m, tg, unsupportedValue("mirroring a percentage of requests is not supported by provider %s", b.caps.Provider), problem{}
 	}
-	tg, refs = b.targetGroup(routeNamespace, f.BackendRef, "mirror ")
+	tg, refs = b.targetGroup(kind, routeNamespace, f.BackendRef, "mirror ")
 	m.TargetGroup = tg.Name
 	return m, tg, problem{}, refs
 }
@@ -313,7 +332,7 @@ func (b *builder) ruleTimeouts(t *gwv1.HTTPRouteTimeouts) (*lb.Timeouts, problem
 
 // checkPrefixRewrite enforces what ReplacePrefixMatch needs: every match
 // of the rule must be a PathPrefix match, or there is no prefix to replace.
-func checkPrefixRewrite(fs filterSet, matches []lb.Match) problem {
+func checkPrefixRewrite(fs filterSet, matches []ruleMatch) problem {
 	var p *lb.PathRewrite
 	switch {
 	case fs.redirect != nil && fs.redirect.Path != nil:
@@ -324,8 +343,8 @@ func checkPrefixRewrite(fs filterSet, matches []lb.Match) problem {
 	if p == nil || p.Type != lb.RewritePrefix {
 		return problem{}
 	}
-	for _, m := range matches {
-		if m.Path == nil || m.Path.Type != lb.MatchPrefix {
+	for _, rm := range matches {
+		if m := rm.m; m.Path == nil || m.Path.Type != lb.MatchPrefix {
 			return unsupportedValue("path modifier ReplacePrefixMatch needs every match of its rule to be a PathPrefix match")
 		}
 	}

@@ -50,6 +50,7 @@ func emulatedCaps() lb.Capabilities {
 		Timeouts:               true,
 		MisdirectedRequests:    true,
 		BackendProtocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
+		GRPC:                   map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
 	}
 }
 
@@ -95,6 +96,10 @@ func loadSnapshot(t *testing.T, path string) *Snapshot {
 			o := &gwv1.HTTPRoute{}
 			into(o)
 			s.HTTPRoutes = append(s.HTTPRoutes, o)
+		case "GRPCRoute":
+			o := &gwv1.GRPCRoute{}
+			into(o)
+			s.GRPCRoutes = append(s.GRPCRoutes, o)
 		case "Namespace":
 			o := &corev1.Namespace{}
 			into(o)
@@ -144,6 +149,7 @@ type goldenOut struct {
 	LoadBalancer *lb.LoadBalancer   `json:"loadBalancer"`
 	Gateway      gwv1.GatewayStatus `json:"gateway"`
 	Routes       []routeOut         `json:"routes,omitempty"`
+	GRPCRoutes   []routeOut         `json:"grpcRoutes,omitempty"`
 }
 
 // render turns a Result into stable YAML. Certificates and keys become
@@ -159,7 +165,12 @@ func render(t *testing.T, s *Snapshot, res Result) []byte {
 	for k, p := range res.Routes {
 		out.Routes = append(out.Routes, routeOut{Route: k.String(), Parents: p})
 	}
-	slices.SortFunc(out.Routes, func(a, b routeOut) int { return strings.Compare(a.Route, b.Route) })
+	for k, p := range res.GRPCRoutes {
+		out.GRPCRoutes = append(out.GRPCRoutes, routeOut{Route: k.String(), Parents: p})
+	}
+	byName := func(a, b routeOut) int { return strings.Compare(a.Route, b.Route) }
+	slices.SortFunc(out.Routes, byName)
+	slices.SortFunc(out.GRPCRoutes, byName)
 	j, err := json.Marshal(out)
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +227,8 @@ func TestGolden(t *testing.T) {
 			rev := *s
 			rev.HTTPRoutes = slices.Clone(s.HTTPRoutes)
 			slices.Reverse(rev.HTTPRoutes)
+			rev.GRPCRoutes = slices.Clone(s.GRPCRoutes)
+			slices.Reverse(rev.GRPCRoutes)
 			rev.EndpointSlices = slices.Clone(s.EndpointSlices)
 			slices.Reverse(rev.EndpointSlices)
 			got := render(t, s, res)

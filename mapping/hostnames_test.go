@@ -6,7 +6,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
@@ -44,10 +43,10 @@ func TestHostSpecificityOrder(t *testing.T) {
 }
 
 func TestPrecedence(t *testing.T) {
-	old := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Unix(100, 0)}}
-	young := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Unix(200, 0)}}
-	e := func(name, host string, r *gwv1.HTTPRoute, m lb.Match) *entry {
-		return &entry{host: host, route: r, key: types.NamespacedName{Namespace: "ns", Name: name}, m: m}
+	old, young := metav1.Unix(100, 0), metav1.Unix(200, 0)
+	e := func(name, host string, created metav1.Time, m lb.Match) *entry {
+		r := &route{kind: kindHTTPRoute, key: types.NamespacedName{Namespace: "ns", Name: name}, created: created}
+		return &entry{host: host, route: r, rm: ruleMatch{m: m}}
 	}
 	prefix := func(v string) *lb.PathMatch { return &lb.PathMatch{Type: lb.MatchPrefix, Value: v} }
 	entries := []*entry{
@@ -65,7 +64,7 @@ func TestPrecedence(t *testing.T) {
 	slices.SortFunc(entries, comparePrecedence)
 	var got []string
 	for _, x := range entries {
-		got = append(got, x.key.Name)
+		got = append(got, x.route.key.Name)
 	}
 	want := []string{"host", "wild", "exact", "regex", "long", "method", "header", "query", "tie-old", "tie-young"}
 	if !slices.Equal(got, want) {

@@ -12,8 +12,6 @@ import (
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
-const kindHTTPRoute = "HTTPRoute"
-
 // listenerState is what Build learned about one Gateway listener.
 type listenerState struct {
 	spec     gwv1.Listener
@@ -46,7 +44,7 @@ func (b *builder) evaluateListeners() []*listenerState {
 		l.protocol, l.accepted = b.listenerProtocol(spec)
 		if l.accepted.ok() {
 			var kindProblem problem
-			l.kinds, kindProblem = supportedKinds(spec)
+			l.kinds, kindProblem = b.supportedKinds(spec, l.protocol)
 			if l.protocol == lb.ProtocolHTTPS {
 				l.certs, l.refs = b.listenerCerts(spec)
 			}
@@ -87,31 +85,56 @@ func (b *builder) listenerProtocol(spec gwv1.Listener) (lb.Protocol, problem) {
 	return p, problem{}
 }
 
-// supportedKinds returns the route kinds the listener takes (HTTPRoute
-// only) and a problem when it asks for others.
-func supportedKinds(spec gwv1.Listener) ([]gwv1.RouteGroupKind, problem) {
-	group := gwv1.Group(gwv1.GroupName)
-	httpRoute := gwv1.RouteGroupKind{Group: &group, Kind: kindHTTPRoute}
+// supportedKinds returns the route kinds the listener takes, and a
+// problem when allowedRoutes.kinds asks for others. HTTP and HTTPS
+// listeners take HTTPRoutes, and GRPCRoutes where the provider carries
+// gRPC on that protocol. Upstream would have a listener that cannot speak
+// HTTP/2 refuse GRPCRoutes by being not Accepted at all; leaving GRPCRoute
+// out of supportedKinds keeps its HTTPRoutes served and still tells users,
+// through InvalidRouteKinds when they ask for GRPCRoute explicitly.
+func (b *builder) supportedKinds(spec gwv1.Listener, p lb.Protocol) ([]gwv1.RouteGroupKind, problem) {
+	available := map[routeKind]bool{kindHTTPRoute: true, kindGRPCRoute: b.caps.GRPC[p]}
+	wanted := map[routeKind]bool{}
+	var bad problem
 	if spec.AllowedRoutes == nil || len(spec.AllowedRoutes.Kinds) == 0 {
-		return []gwv1.RouteGroupKind{httpRoute}, problem{}
+		wanted = available
 	}
-	var kinds []gwv1.RouteGroupKind
-	var p problem
-	for _, k := range spec.AllowedRoutes.Kinds {
-		if (k.Group == nil || *k.Group == gwv1.GroupName) && k.Kind == kindHTTPRoute {
-			if len(kinds) == 0 {
-				kinds = append(kinds, httpRoute)
+	if spec.AllowedRoutes != nil {
+		for _, k := range spec.AllowedRoutes.Kinds {
+			kind := routeKind(k.Kind)
+			inGroup := k.Group == nil || *k.Group == gwv1.GroupName
+			switch {
+			case inGroup && available[kind]:
+				wanted[kind] = true
+			case inGroup && kind == kindGRPCRoute:
+				bad = problem{reason: string(gwv1.ListenerReasonInvalidRouteKinds),
+					message: fmt.Sprintf("allowedRoutes.kinds names GRPCRoute, which provider %s cannot carry on %s listeners", b.caps.Provider, p)}
+			default:
+				bad = problem{reason: string(gwv1.ListenerReasonInvalidRouteKinds),
+					message: "allowedRoutes.kinds names kinds other than HTTPRoute and GRPCRoute, which are not supported"}
 			}
-			continue
 		}
-		p = problem{reason: string(gwv1.ListenerReasonInvalidRouteKinds),
-			message: "allowedRoutes.kinds names kinds other than HTTPRoute, which are not supported"}
 	}
-	return kinds, p
+	// In a fixed order, whatever order allowedRoutes lists them in.
+	var kinds []gwv1.RouteGroupKind
+	for _, k := range routeKinds {
+		if wanted[k] && available[k] {
+			group := gwv1.Group(gwv1.GroupName)
+			kinds = append(kinds, gwv1.RouteGroupKind{Group: &group, Kind: gwv1.Kind(k)})
+		}
+	}
+	return kinds, bad
 }
 
-// allowsHTTPRoute says whether the listener takes HTTPRoutes.
-func (l *listenerState) allowsHTTPRoute() bool { return len(l.kinds) > 0 }
+// allows says whether the listener takes routes of kind.
+func (l *listenerState) allows(kind routeKind) bool {
+	for _, k := range l.kinds {
+		if routeKind(k.Kind) == kind {
+			return true
+		}
+	}
+	return false
+}
 
 // listenerCerts resolves an HTTPS listener's certificateRefs. Any bad
 // reference makes ResolvedRefs False; the good ones are still served.

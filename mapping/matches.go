@@ -43,22 +43,11 @@ func (b *builder) convertMatch(m gwv1.HTTPRouteMatch) (lb.Match, problem) {
 	}
 	out.Path = &path
 
-	seenHeader := map[string]bool{}
-	for _, h := range m.Headers {
-		// Upstream: with equivalent (case-insensitive) names only the first
-		// entry counts.
-		name := strings.ToLower(string(h.Name))
-		if seenHeader[name] {
-			continue
-		}
-		seenHeader[name] = true
-		t, p := b.valueMatchType(h.Type == nil || *h.Type == gwv1.HeaderMatchExact,
-			h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value, "header", b.caps.HeaderMatch)
-		if !p.ok() {
-			return out, p
-		}
-		out.Headers = append(out.Headers, lb.HeaderMatch{Name: string(h.Name), Type: t, Value: h.Value})
+	headers, p := b.headerMatches(m.Headers)
+	if !p.ok() {
+		return out, p
 	}
+	out.Headers = headers
 
 	seenQuery := map[string]bool{}
 	for _, q := range m.QueryParams {
@@ -80,6 +69,29 @@ func (b *builder) convertMatch(m gwv1.HTTPRouteMatch) (lb.Match, problem) {
 			return out, unsupportedValue("method matching is not supported by provider %s", provider)
 		}
 		out.Method = string(*m.Method)
+	}
+	return out, problem{}
+}
+
+// headerMatches converts header matches of either route kind (GRPCRoute's
+// are carried in the HTTPRoute type, which has the same fields).
+func (b *builder) headerMatches(hs []gwv1.HTTPHeaderMatch) ([]lb.HeaderMatch, problem) {
+	var out []lb.HeaderMatch
+	seen := map[string]bool{}
+	for _, h := range hs {
+		// Upstream: with equivalent (case-insensitive) names only the first
+		// entry counts.
+		name := strings.ToLower(string(h.Name))
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		t, p := b.valueMatchType(h.Type == nil || *h.Type == gwv1.HeaderMatchExact,
+			h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value, "header", b.caps.HeaderMatch)
+		if !p.ok() {
+			return nil, p
+		}
+		out = append(out, lb.HeaderMatch{Name: string(h.Name), Type: t, Value: h.Value})
 	}
 	return out, problem{}
 }

@@ -101,22 +101,29 @@ func (rs *routeState) entries(host string) []*entry {
 	var out []*entry
 	for i, r := range rs.rules {
 		for j, m := range r.matches {
-			out = append(out, &entry{host: host, route: rs.route, key: rs.key, rule: i, match: j,
-				m: m, act: r.action, groups: r.groups})
+			out = append(out, &entry{host: host, route: rs.route, rule: i, match: j,
+				rm: m, act: r.action, groups: r.groups})
 		}
 	}
 	return out
 }
 
-// lbRule names the entry's rule "ns/route/rule-i/match-j[/host]". The name
-// depends only on the route, the position of the rule and match in it and
-// the hostname, so changes elsewhere never rename (and re-prioritize) it.
+// lbRule names the entry's rule "ns/route/rule-i/match-j[/host]", with
+// "grpc/" before "rule-i" for a GRPCRoute (an HTTPRoute and a GRPCRoute
+// may share a name; route names hold no "/", so the two forms never
+// meet). The name depends only on the route, the position of the rule and
+// match in it and the hostname, so changes elsewhere never rename (and
+// re-prioritize) it.
 func (e *entry) lbRule(vhostHost string) lb.Rule {
-	name := fmt.Sprintf("%s/%s/rule-%d/match-%d", e.key.Namespace, e.key.Name, e.rule, e.match)
+	kind := ""
+	if e.route.kind == kindGRPCRoute {
+		kind = "grpc/"
+	}
+	name := fmt.Sprintf("%s/%s/%srule-%d/match-%d", e.route.key.Namespace, e.route.key.Name, kind, e.rule, e.match)
 	if e.host != "" {
 		name += "/" + e.host
 	}
-	m := e.m
+	m := e.rm.m
 	// The VirtualHost already admits only its own hostname.
 	if e.host != vhostHost {
 		m.Hostname = e.host

@@ -3,9 +3,6 @@ package mapping
 import (
 	"cmp"
 
-	"k8s.io/apimachinery/pkg/types"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
@@ -13,28 +10,35 @@ import (
 // hostname: the unit that precedence orders and that becomes an lb.Rule.
 type entry struct {
 	host  string // effective hostname, "" for any
-	route *gwv1.HTTPRoute
-	key   types.NamespacedName
+	route *route
 	rule  int
 	match int
-	m     lb.Match
+	rm    ruleMatch
 	act   lb.Action
 	// groups are the target groups act forwards to.
 	groups []lb.TargetGroup
 }
 
-// comparePrecedence orders entries as the HTTPRoute API requires, most
-// important first:
+// comparePrecedence orders entries as the route APIs require, most
+// important first. Both kinds rank by hostname first: more characters in
+// an exact (non-wildcard) hostname, then more characters in the hostname.
+// Then, for HTTPRoutes:
 //
-//  1. hostname: more characters in an exact (non-wildcard) hostname, then
-//     more characters in the hostname;
-//  2. path: Exact, then RegularExpression (implementation-specific; longer
+//   - path: Exact, then RegularExpression (implementation-specific; longer
 //     pattern first), then the longest PathPrefix;
-//  3. a method match;
-//  4. more header matches;
-//  5. more query parameter matches;
-//  6. the older route (creationTimestamp), then route namespace/name;
-//  7. rule order, then match order within the route.
+//   - a method match;
+//   - more header matches;
+//   - more query parameter matches;
+//
+// and for GRPCRoutes: more characters in the service, then in the method
+// (a regular expression counts its pattern), then more header matches.
+// Then the older route (creationTimestamp), route namespace/name, rule
+// order and match order within the route.
+//
+// Entries of the two kinds never share a hostname: crossKindConflicts
+// keeps one kind per intersecting hostname on a listener, as the GRPCRoute
+// API asks ("merging MUST not be done"). Their relative order is thus
+// free; HTTPRoutes first keeps the order total.
 func comparePrecedence(a, b *entry) int {
 	exactLen := func(h string) int {
 		if isWildcard(h) {
@@ -45,21 +49,41 @@ func comparePrecedence(a, b *entry) int {
 	if c := cmp.Or(
 		-cmp.Compare(exactLen(a.host), exactLen(b.host)),
 		-cmp.Compare(len(a.host), len(b.host)),
-		cmp.Compare(pathRank(a.m.Path), pathRank(b.m.Path)),
-		-cmp.Compare(pathLen(a.m.Path), pathLen(b.m.Path)),
-		-cmp.Compare(boolInt(a.m.Method != ""), boolInt(b.m.Method != "")),
-		-cmp.Compare(len(a.m.Headers), len(b.m.Headers)),
-		-cmp.Compare(len(a.m.Query), len(b.m.Query)),
 	); c != 0 {
 		return c
 	}
-	ta, tb := a.route.CreationTimestamp.Time, b.route.CreationTimestamp.Time
-	if c := ta.Compare(tb); c != 0 {
+	if a.route.kind != b.route.kind {
+		if a.route.kind == kindHTTPRoute {
+			return -1
+		}
+		return 1
+	}
+	x, y := a.rm, b.rm
+	var c int
+	if a.route.kind == kindGRPCRoute {
+		c = cmp.Or(
+			-cmp.Compare(x.service, y.service),
+			-cmp.Compare(x.method, y.method),
+			-cmp.Compare(len(x.m.Headers), len(y.m.Headers)),
+		)
+	} else {
+		c = cmp.Or(
+			cmp.Compare(pathRank(x.m.Path), pathRank(y.m.Path)),
+			-cmp.Compare(pathLen(x.m.Path), pathLen(y.m.Path)),
+			-cmp.Compare(boolInt(x.m.Method != ""), boolInt(y.m.Method != "")),
+			-cmp.Compare(len(x.m.Headers), len(y.m.Headers)),
+			-cmp.Compare(len(x.m.Query), len(y.m.Query)),
+		)
+	}
+	if c != 0 {
+		return c
+	}
+	if c := a.route.created.Time.Compare(b.route.created.Time); c != 0 {
 		return c
 	}
 	return cmp.Or(
-		cmp.Compare(a.key.Namespace, b.key.Namespace),
-		cmp.Compare(a.key.Name, b.key.Name),
+		cmp.Compare(a.route.key.Namespace, b.route.key.Namespace),
+		cmp.Compare(a.route.key.Name, b.route.key.Name),
 		cmp.Compare(a.rule, b.rule),
 		cmp.Compare(a.match, b.match),
 		// Same match on two hostnames of one VirtualHost: keep it total.

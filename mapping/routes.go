@@ -1,7 +1,9 @@
 package mapping
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -9,110 +11,257 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// routeState is what Build learned about one HTTPRoute.
-type routeState struct {
-	route *gwv1.HTTPRoute
-	key   types.NamespacedName
-	// invalid is set when the route asks for something Cloudgate or the
-	// provider cannot realize: it is then accepted nowhere and left out.
-	invalid problem
-	// refs is the first bad backend reference (ResolvedRefs=False).
-	refs  problem
-	rules []ruleState
-	// serve maps a listener index to the hostnames the route serves there,
-	// over all of its accepted parentRefs.
-	serve   map[int][]string
-	parents []gwv1.RouteParentStatus
+// routeKind is a route's kind in the gateway.networking.k8s.io group.
+type routeKind string
+
+// The route kinds Cloudgate serves.
+const (
+	kindHTTPRoute routeKind = "HTTPRoute"
+	kindGRPCRoute routeKind = "GRPCRoute"
+)
+
+// routeKinds lists every served kind in the order supportedKinds shows them.
+var routeKinds = []routeKind{kindHTTPRoute, kindGRPCRoute}
+
+// routeHostnameConflict is the Accepted=False reason for a route that loses
+// a listener to a route of the other kind with an intersecting hostname.
+// Upstream requires the rejection (GRPCRoute hostnames, "cross serving") but
+// names no reason for it; this one repeats the listener reason for the same
+// situation and is what other implementations report.
+const routeHostnameConflict = "HostnameConflict"
+
+// route is an HTTPRoute or a GRPCRoute in the kind-neutral form that
+// attachment, conflicts, status and the model work on; only rule conversion
+// looks at the kind's own types.
+type route struct {
+	kind       routeKind
+	key        types.NamespacedName
+	generation int64
+	created    metav1.Time
+	parentRefs []gwv1.ParentReference
+	hostnames  []string
+	// rules converts the route's rules, one result per rule in order.
+	rules func(b *builder) []ruleResult
 }
 
-func (b *builder) evaluateRoutes(listeners []*listenerState, gatewayAccepted bool) []*routeState {
-	var out []*routeState
-	for _, route := range b.routes {
-		rs := &routeState{route: route, key: key(route.Namespace, route.Name), serve: map[int][]string{}}
-		rs.rules = make([]ruleState, len(route.Spec.Rules))
-		for i := range route.Spec.Rules {
-			r := b.convertRule(route.Namespace, &route.Spec.Rules[i])
-			rs.rules[i] = r.state
-			if rs.invalid.ok() {
-				rs.invalid = r.invalid
-			}
-			if rs.refs.ok() {
-				rs.refs = r.refs
-			}
-		}
-		hostnames := make([]string, 0, len(route.Spec.Hostnames))
-		for _, h := range route.Spec.Hostnames {
-			hostnames = append(hostnames, string(h))
-		}
-
-		gen := route.Generation
-		resolved := condition(string(gwv1.RouteConditionResolvedRefs), string(gwv1.RouteReasonResolvedRefs), true, "All references are resolved", gen)
-		if !rs.refs.ok() {
-			resolved = condition(string(gwv1.RouteConditionResolvedRefs), rs.refs.reason, false, rs.refs.message, gen)
-		}
-		counted := map[int]bool{}
-		seen := map[string]bool{}
-		for _, ref := range route.Spec.ParentRefs {
-			if !b.namesGateway(route.Namespace, ref) {
-				continue
-			}
-			// The same parentRef written twice gets one status entry.
-			id := parentRefID(ref)
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-
-			count, serve, p := b.attach(route, ref, listeners, hostnames)
-			var accepted metav1.Condition
-			switch {
-			case !gatewayAccepted:
-				accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonPending), false, "The parent Gateway is not accepted", gen)
-			case !p.ok():
-				accepted = condition(string(gwv1.RouteConditionAccepted), p.reason, false, p.message, gen)
-			case !rs.invalid.ok():
-				accepted = condition(string(gwv1.RouteConditionAccepted), rs.invalid.reason, false, rs.invalid.message, gen)
-			default:
-				accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonAccepted), true, "Route is accepted", gen)
-				for _, i := range count {
-					counted[i] = true
-				}
-				for i, hosts := range serve {
-					rs.serve[i] = mergeHosts(rs.serve[i], hosts)
-				}
-			}
-			rs.parents = append(rs.parents, gwv1.RouteParentStatus{
-				ParentRef:      ref,
-				ControllerName: b.controller,
-				Conditions:     []metav1.Condition{accepted, resolved},
-			})
-		}
-		// A route counts once on each listener it is attached to, however
-		// many of its parentRefs select that listener.
-		for i := range counted {
-			listeners[i].attached++
-		}
-		out = append(out, rs)
+func routeHostnames(hs []gwv1.Hostname) []string {
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, string(h))
 	}
 	return out
 }
 
+// compareRoutes orders routes by kind, namespace and name: the order
+// everything derived from them comes out in, whatever order the cache
+// listed them in.
+func compareRoutes(x, y *route) int {
+	return cmp.Or(cmp.Compare(x.kind, y.kind), cmp.Compare(x.key.Namespace, y.key.Namespace), cmp.Compare(x.key.Name, y.key.Name))
+}
+
+// routeState is what Build learned about one route.
+type routeState struct {
+	*route
+	// invalid is set when the route asks for something Cloudgate or the
+	// provider cannot realize: it is then accepted nowhere and left out.
+	invalid problem
+	// refs is the first bad backend reference (ResolvedRefs=False).
+	refs    problem
+	rules   []ruleState
+	parents []parentState
+	// serve maps a listener index to the hostnames the route serves there,
+	// over all of its accepted parentRefs.
+	serve    map[int][]string
+	statuses []gwv1.RouteParentStatus
+}
+
+// parentState is one parentRef that names this Gateway, before cross-kind
+// conflicts are settled.
+type parentState struct {
+	ref gwv1.ParentReference
+	// attach is the attachment problem, if any; hosts then is nil.
+	attach problem
+	// hosts maps every listener the parentRef attaches to (valid or not) to
+	// the hostnames the route has there.
+	hosts map[int][]string
+}
+
+// evaluateRoutes converts and attaches every route, settles conflicts
+// between HTTPRoutes and GRPCRoutes, and computes each route's status.
+func (b *builder) evaluateRoutes(listeners []*listenerState, gatewayAccepted bool) []*routeState {
+	out := make([]*routeState, 0, len(b.routes))
+	for _, r := range b.routes {
+		out = append(out, b.evaluateRoute(r, listeners))
+	}
+	var lost map[*routeState]map[int]bool
+	if gatewayAccepted {
+		lost = crossKindConflicts(out)
+	}
+	for _, rs := range out {
+		rs.settle(listeners, gatewayAccepted, lost[rs], b.controller)
+	}
+	return out
+}
+
+// evaluateRoute converts a route's rules and works out where each of its
+// parentRefs would attach it.
+func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeState {
+	rs := &routeState{route: r, serve: map[int][]string{}}
+	for _, res := range r.rules(b) {
+		rs.rules = append(rs.rules, res.state)
+		if rs.invalid.ok() {
+			rs.invalid = res.invalid
+		}
+		if rs.refs.ok() {
+			rs.refs = res.refs
+		}
+	}
+	seen := map[string]bool{}
+	for _, ref := range r.parentRefs {
+		if !b.namesGateway(r.key.Namespace, ref) {
+			continue
+		}
+		// The same parentRef written twice gets one status entry.
+		id := parentRefID(ref)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		hosts, p := b.attach(r, ref, listeners)
+		rs.parents = append(rs.parents, parentState{ref: ref, attach: p, hosts: hosts})
+	}
+	return rs
+}
+
+// candidate says whether the route is accepted on its parentRefs unless a
+// conflict takes listeners from it.
+func (rs *routeState) candidate() bool { return rs.invalid.ok() }
+
+// crossKindConflicts applies the GRPCRoute API's rule for routes of both
+// kinds on one listener: when an HTTPRoute and a GRPCRoute have
+// intersecting hostnames there, exactly one is accepted, the older one
+// (then the first by namespace/name). A request cannot say which kind it
+// is meant for, so serving both would split one hostname's traffic between
+// two configurations. It returns, per losing route, the listeners it lost.
+// Losers are decided in age order, so a route that lost blocks no one.
+func crossKindConflicts(routes []*routeState) map[*routeState]map[int]bool {
+	order := slices.Clone(routes)
+	slices.SortStableFunc(order, func(x, y *routeState) int {
+		return cmp.Or(x.created.Time.Compare(y.created.Time),
+			cmp.Compare(x.key.Namespace, y.key.Namespace), cmp.Compare(x.key.Name, y.key.Name),
+			cmp.Compare(x.kind, y.kind))
+	})
+	type claim struct {
+		kind  routeKind
+		hosts []string
+	}
+	taken := map[int][]claim{}
+	lost := map[*routeState]map[int]bool{}
+	for _, rs := range order {
+		if !rs.candidate() {
+			continue
+		}
+		// Hostnames per listener over all attaching parentRefs: the route
+		// wins or loses a listener as a whole.
+		mine := map[int][]string{}
+		for _, ps := range rs.parents {
+			for i, hosts := range ps.hosts {
+				mine[i] = mergeHosts(mine[i], hosts)
+			}
+		}
+		for i, hosts := range mine {
+			if slices.ContainsFunc(taken[i], func(c claim) bool { return c.kind != rs.kind && overlap(c.hosts, hosts) }) {
+				if lost[rs] == nil {
+					lost[rs] = map[int]bool{}
+				}
+				lost[rs][i] = true
+				continue
+			}
+			taken[i] = append(taken[i], claim{rs.kind, hosts})
+		}
+	}
+	return lost
+}
+
+// overlap says whether some request host matches a hostname of each list.
+// Hostname patterns are nested or disjoint, so two overlap exactly when one
+// covers the other.
+func overlap(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if covers(x, y) || covers(y, x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// settle computes the route's parent statuses, the listeners it serves on
+// and its attachedRoutes counts, now that lost lists the listeners a route
+// of the other kind took from it.
+func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, lost map[int]bool, controller gwv1.GatewayController) {
+	gen := rs.generation
+	resolved := condition(string(gwv1.RouteConditionResolvedRefs), string(gwv1.RouteReasonResolvedRefs), true, "All references are resolved", gen)
+	if !rs.refs.ok() {
+		resolved = condition(string(gwv1.RouteConditionResolvedRefs), rs.refs.reason, false, rs.refs.message, gen)
+	}
+	counted := map[int]bool{}
+	for _, ps := range rs.parents {
+		kept := map[int][]string{}
+		valid := false
+		for i, hosts := range ps.hosts {
+			if !lost[i] {
+				kept[i] = hosts
+				valid = valid || listeners[i].valid()
+			}
+		}
+		var accepted metav1.Condition
+		switch {
+		case !gatewayAccepted:
+			accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonPending), false, "The parent Gateway is not accepted", gen)
+		case !ps.attach.ok():
+			accepted = condition(string(gwv1.RouteConditionAccepted), ps.attach.reason, false, ps.attach.message, gen)
+		case !rs.invalid.ok():
+			accepted = condition(string(gwv1.RouteConditionAccepted), rs.invalid.reason, false, rs.invalid.message, gen)
+		case !valid:
+			// attach found a valid listener, so conflicts took them all.
+			other := kindGRPCRoute
+			if rs.kind == kindGRPCRoute {
+				other = kindHTTPRoute
+			}
+			accepted = condition(string(gwv1.RouteConditionAccepted), routeHostnameConflict, false,
+				fmt.Sprintf("A %s that takes precedence (older, or first by namespace/name) serves an intersecting hostname "+
+					"on the listeners this parentRef selects", other), gen)
+		default:
+			accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonAccepted), true, "Route is accepted", gen)
+			for i, hosts := range kept {
+				counted[i] = true
+				if listeners[i].valid() {
+					rs.serve[i] = mergeHosts(rs.serve[i], hosts)
+				}
+			}
+		}
+		rs.statuses = append(rs.statuses, gwv1.RouteParentStatus{
+			ParentRef:      ps.ref,
+			ControllerName: controller,
+			Conditions:     []metav1.Condition{accepted, resolved},
+		})
+	}
+	// A route counts once on each listener it is attached to, however many
+	// of its parentRefs select that listener.
+	for i := range counted {
+		listeners[i].attached++
+	}
+}
+
 func mergeHosts(have, add []string) []string {
 	for _, h := range add {
-		if !contains(have, h) {
+		if !slices.Contains(have, h) {
 			have = append(have, h)
 		}
 	}
 	return have
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // namesGateway says whether a parentRef names this builder's Gateway.
@@ -144,11 +293,12 @@ func parentRefID(ref gwv1.ParentReference) string {
 	return id
 }
 
-// attach decides whether a parentRef attaches the route. count lists the
-// listeners whose attachedRoutes it adds to (selected, allowed, hostnames
-// intersect, whether or not the listener is valid, as upstream asks); serve
-// maps the valid ones among them to the hostnames served there.
-func (b *builder) attach(route *gwv1.HTTPRoute, ref gwv1.ParentReference, listeners []*listenerState, hostnames []string) (count []int, serve map[int][]string, p problem) {
+// attach decides whether a parentRef attaches the route. hosts maps the
+// listeners whose attachedRoutes it adds to (selected, allowing the route's
+// kind and namespace, hostnames intersecting, whether or not the listener
+// is valid, as upstream asks) to the hostnames the route has there; at
+// least one of them is valid.
+func (b *builder) attach(r *route, ref gwv1.ParentReference, listeners []*listenerState) (map[int][]string, problem) {
 	var selected, allowed []int
 	for i, l := range listeners {
 		if ref.SectionName != nil && *ref.SectionName != l.spec.Name {
@@ -158,38 +308,37 @@ func (b *builder) attach(route *gwv1.HTTPRoute, ref gwv1.ParentReference, listen
 			continue
 		}
 		selected = append(selected, i)
-		if l.allowsHTTPRoute() && b.namespaceAllowed(l, route.Namespace) {
+		if l.allows(r.kind) && b.namespaceAllowed(l, r.key.Namespace) {
 			allowed = append(allowed, i)
 		}
 	}
 	if len(selected) == 0 {
-		return nil, nil, problem{reason: string(gwv1.RouteReasonNoMatchingParent),
+		return nil, problem{reason: string(gwv1.RouteReasonNoMatchingParent),
 			message: "No listener matches the parentRef's sectionName and port"}
 	}
 	if len(allowed) == 0 {
-		return nil, nil, problem{reason: string(gwv1.RouteReasonNotAllowedByListeners),
+		return nil, problem{reason: string(gwv1.RouteReasonNotAllowedByListeners),
 			message: "No listener the parentRef selects allows this route's namespace and kind"}
 	}
-	serve = map[int][]string{}
+	out := map[int][]string{}
+	valid := false
 	for _, i := range allowed {
-		hosts := intersect(listeners[i].hostname, hostnames)
+		hosts := intersect(listeners[i].hostname, r.hostnames)
 		if len(hosts) == 0 {
 			continue
 		}
-		count = append(count, i)
-		if listeners[i].valid() {
-			serve[i] = hosts
-		}
+		out[i] = hosts
+		valid = valid || listeners[i].valid()
 	}
-	if len(count) == 0 {
-		return nil, nil, problem{reason: string(gwv1.RouteReasonNoMatchingListenerHostname),
+	if len(out) == 0 {
+		return nil, problem{reason: string(gwv1.RouteReasonNoMatchingListenerHostname),
 			message: "No listener hostname matches the route's hostnames"}
 	}
-	if len(serve) == 0 {
-		return nil, nil, problem{reason: string(gwv1.RouteReasonNoMatchingParent),
+	if !valid {
+		return nil, problem{reason: string(gwv1.RouteReasonNoMatchingParent),
 			message: "No valid listener matches the parentRef"}
 	}
-	return count, serve, problem{}
+	return out, problem{}
 }
 
 // namespaceAllowed applies a listener's allowedRoutes.namespaces.

@@ -6,13 +6,21 @@ import (
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
-// ruleState is one converted route rule: a Match per HTTPRouteMatch and the
+// ruleState is one converted route rule: a Match per route match and the
 // action they share.
 type ruleState struct {
-	matches []lb.Match
+	matches []ruleMatch
 	action  lb.Action
 	// groups are every target group the action uses: forward and mirrors.
 	groups []lb.TargetGroup
+}
+
+// ruleMatch is one converted route match. service and method are the
+// lengths of a GRPCRoute match's service and method, which GRPCRoute
+// precedence ranks by; the lb.Match no longer shows them.
+type ruleMatch struct {
+	m               lb.Match
+	service, method int
 }
 
 // ruleResult is a converted rule and what was wrong with it: invalid makes
@@ -24,23 +32,55 @@ type ruleResult struct {
 	refs    problem
 }
 
-// convertRule turns one HTTPRouteRule into matches and an action, and
+// invalidate and unresolved record the first problem of their kind.
+func (r *ruleResult) invalidate(p problem) {
+	if r.invalid.ok() {
+		r.invalid = p
+	}
+}
+
+func (r *ruleResult) unresolved(p problem) {
+	if r.refs.ok() {
+		r.refs = p
+	}
+}
+
+// ruleSpec is the part of a rule of either kind that turns into an action.
+// A GRPCRoute's filters and backendRefs are carried in the HTTPRoute types,
+// which hold every field of theirs; the kind decides which filter types
+// are allowed (filterAllowed).
+type ruleSpec struct {
+	filters            []gwv1.HTTPRouteFilter
+	backendRefs        []gwv1.HTTPBackendRef
+	timeouts           *gwv1.HTTPRouteTimeouts
+	retry              bool
+	sessionPersistence bool
+}
+
+func httpRoute(r *gwv1.HTTPRoute) *route {
+	return &route{
+		kind:       kindHTTPRoute,
+		key:        key(r.Namespace, r.Name),
+		generation: r.Generation,
+		created:    r.CreationTimestamp,
+		parentRefs: r.Spec.ParentRefs,
+		hostnames:  routeHostnames(r.Spec.Hostnames),
+		rules: func(b *builder) []ruleResult {
+			out := make([]ruleResult, len(r.Spec.Rules))
+			for i := range r.Spec.Rules {
+				out[i] = b.convertHTTPRule(r.Namespace, &r.Spec.Rules[i])
+			}
+			return out
+		},
+	}
+}
+
+// convertHTTPRule turns one HTTPRouteRule into matches and an action, and
 // checks that Cloudgate and the provider can realize all of it. A rule's
 // name (HTTPRouteNamedRouteRule) needs nothing here: lb rule ids stay
 // positional so that naming a rule later does not rename its cloud rule.
-func (b *builder) convertRule(routeNamespace string, rule *gwv1.HTTPRouteRule) ruleResult {
+func (b *builder) convertHTTPRule(routeNamespace string, rule *gwv1.HTTPRouteRule) ruleResult {
 	var res ruleResult
-	invalid := func(p problem) {
-		if res.invalid.ok() {
-			res.invalid = p
-		}
-	}
-	refs := func(p problem) {
-		if res.refs.ok() {
-			res.refs = p
-		}
-	}
-
 	matches := rule.Matches
 	if len(matches) == 0 {
 		matches = []gwv1.HTTPRouteMatch{{}}
@@ -48,28 +88,40 @@ func (b *builder) convertRule(routeNamespace string, rule *gwv1.HTTPRouteRule) r
 	for _, m := range matches {
 		lm, p := b.convertMatch(m)
 		if !p.ok() {
-			invalid(p)
+			res.invalidate(p)
 			continue
 		}
-		res.state.matches = append(res.state.matches, lm)
+		res.state.matches = append(res.state.matches, ruleMatch{m: lm})
+	}
+	b.ruleAction(kindHTTPRoute, routeNamespace, ruleSpec{
+		filters:            rule.Filters,
+		backendRefs:        rule.BackendRefs,
+		timeouts:           rule.Timeouts,
+		retry:              rule.Retry != nil,
+		sessionPersistence: rule.SessionPersistence != nil,
+	}, &res)
+	return res
+}
+
+// ruleAction converts a rule's filters, timeouts and backendRefs into the
+// action its matches share, for either kind of route.
+func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpec, res *ruleResult) {
+	filters := b.ruleFilters(kind, routeNamespace, spec.filters)
+	res.invalidate(filters.invalid)
+	res.unresolved(filters.refs)
+	res.invalidate(checkPrefixRewrite(filters.set, res.state.matches))
+	timeouts, p := b.ruleTimeouts(spec.timeouts)
+	res.invalidate(p)
+	if spec.retry {
+		res.invalidate(unsupportedValue("rule retry is not supported by provider %s", b.caps.Provider))
+	}
+	if spec.sessionPersistence {
+		res.invalidate(unsupportedValue("session persistence is not supported by provider %s", b.caps.Provider))
 	}
 
-	filters := b.ruleFilters(routeNamespace, rule.Filters)
-	invalid(filters.invalid)
-	refs(filters.refs)
-	invalid(checkPrefixRewrite(filters.set, res.state.matches))
-	timeouts, p := b.ruleTimeouts(rule.Timeouts)
-	invalid(p)
-	if rule.Retry != nil {
-		invalid(unsupportedValue("rule retry is not supported by provider %s", b.caps.Provider))
-	}
-	if rule.SessionPersistence != nil {
-		invalid(unsupportedValue("session persistence is not supported by provider %s", b.caps.Provider))
-	}
-
-	fw := b.forward(routeNamespace, rule.BackendRefs)
-	invalid(fw.invalid)
-	refs(fw.refs)
+	fw := b.forward(kind, routeNamespace, spec.backendRefs)
+	res.invalidate(fw.invalid)
+	res.unresolved(fw.refs)
 
 	fs := filters.set
 	act := lb.Action{
@@ -83,8 +135,8 @@ func (b *builder) convertRule(routeNamespace string, rule *gwv1.HTTPRouteRule) r
 	case fs.redirect != nil:
 		// The API server refuses a redirect next to backendRefs: which of
 		// the two the user meant cannot be known.
-		if len(rule.BackendRefs) > 0 {
-			invalid(unsupportedValue("a rule with a RequestRedirect filter cannot have backendRefs"))
+		if len(spec.backendRefs) > 0 {
+			res.invalidate(unsupportedValue("a rule with a RequestRedirect filter cannot have backendRefs"))
 		}
 		act.Redirect = fs.redirect
 		res.state.groups = fs.groups
@@ -93,17 +145,30 @@ func (b *builder) convertRule(routeNamespace string, rule *gwv1.HTTPRouteRule) r
 		res.state.groups = append(fw.groups, fs.groups...)
 	default:
 		// Nothing valid to forward to (no backendRefs, as in a rule with
-		// only header modifiers, or none valid): the API asks for 500.
-		// Only the response modifier still has something to act on;
-		// mirroring requests whose answer is a fixed error would load a
-		// backend for traffic the user's configuration fails.
-		act = fixed500()
+		// only header modifiers, or none valid): the API asks for an
+		// error (HTTP 500, gRPC UNAVAILABLE). Only the response modifier
+		// still has something to act on; mirroring requests whose answer
+		// is a fixed error would load a backend for traffic the user's
+		// configuration fails.
+		act = failure(kind)
 		act.ResponseHeaders = fs.response
 	}
 	res.state.action = act
 	// Forward and mirror may name the same Service port.
 	res.state.groups = dedupGroups(res.state.groups)
-	return res
+}
+
+// failure answers a rule whose traffic has nowhere valid to go: HTTP 500
+// for an HTTPRoute; 503 for a GRPCRoute, since the API asks for gRPC
+// status UNAVAILABLE and gRPC clients read an HTTP 503 as exactly that
+// (the gRPC spec's HTTP-to-status mapping), which every provider can
+// answer without speaking gRPC itself.
+func failure(kind routeKind) lb.Action {
+	code := 500
+	if kind == kindGRPCRoute {
+		code = 503
+	}
+	return lb.Action{FixedResponse: &lb.FixedResponse{StatusCode: code}}
 }
 
 func dedupGroups(groups []lb.TargetGroup) []lb.TargetGroup {

@@ -36,6 +36,13 @@ type Capabilities struct {
 	MisdirectedRequests bool
 	// BackendProtocols lists the TargetGroup protocols it can speak.
 	BackendProtocols map[Protocol]bool
+	// GRPC lists the Listener protocols on which the provider carries gRPC:
+	// it accepts HTTP/2 from clients there (prior knowledge on HTTP, ALPN
+	// "h2" on HTTPS) and keeps HTTP/2 all the way to H2C target groups. gRPC
+	// needs HTTP/2 end to end, which HTTP/1.1 listeners and ProtocolHTTP
+	// target groups do not promise; a provider may manage it on HTTPS only
+	// (as ALB does), hence a set rather than a flag.
+	GRPC map[Protocol]bool
 	// MaxRulesPerListener bounds the rules on one listener; 0 means no limit.
 	MaxRulesPerListener int
 }

@@ -317,7 +317,9 @@ type Timeouts struct {
 
 // TargetGroup is a set of endpoints that serve one Service port.
 type TargetGroup struct {
-	// Name is a stable logical id: "namespace/service:port".
+	// Name is a stable logical id: "namespace/service:port", with a
+	// "/grpc" suffix for the group that GRPCRoutes use (always H2C), so a
+	// Service port that HTTPRoutes and GRPCRoutes both name gets two groups.
 	Name string `json:"name"`
 	// Protocol is how the load balancer talks to the targets: HTTP (which
 	// includes WebSocket upgrades), HTTPS or H2C.

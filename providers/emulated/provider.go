@@ -105,7 +105,10 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		MirrorPercent:          true,
 		Timeouts:               true,
 		MisdirectedRequests:    true,
-		BackendProtocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
+		// Listeners accept HTTP/2 (prior knowledge on HTTP, ALPN h2 on HTTPS) and
+		// H2C target groups keep it HTTP/2 to the backend, which gRPC needs.
+		GRPC:             map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
 	}
 }
 
