@@ -75,8 +75,12 @@ func TestGatewayListenerAndRouteStatus(t *testing.T) {
 		if l.AttachedRoutes != 1 {
 			t.Errorf("listener %s attachedRoutes = %d, want 1", l.Name, l.AttachedRoutes)
 		}
-		if len(l.SupportedKinds) != 1 || l.SupportedKinds[0].Kind != "HTTPRoute" {
-			t.Errorf("listener %s supportedKinds = %+v", l.Name, l.SupportedKinds)
+		var kinds []string
+		for _, k := range l.SupportedKinds {
+			kinds = append(kinds, string(k.Kind))
+		}
+		if strings.Join(kinds, ",") != "HTTPRoute,GRPCRoute" {
+			t.Errorf("listener %s supportedKinds = %v, want HTTPRoute and GRPCRoute", l.Name, kinds)
 		}
 		expectCondition(t, l.Conditions, gw.Generation, "Accepted", metav1.ConditionTrue, "Accepted")
 		expectCondition(t, l.Conditions, gw.Generation, "ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs")
