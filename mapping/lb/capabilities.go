@@ -34,6 +34,10 @@ type Capabilities struct {
 	// MisdirectedRequests says whether an HTTPS listener answers 421 when a
 	// request's Host selects another VirtualHost than its SNI name did.
 	MisdirectedRequests bool
+	// TLSTerminate says whether a TLS listener can terminate TLS and forward
+	// the plain stream (TLSRoute on a listener in mode Terminate); passthrough
+	// needs only Protocols[TLS].
+	TLSTerminate bool
 	// BackendProtocols lists the TargetGroup protocols it can speak.
 	BackendProtocols map[Protocol]bool
 	// GRPC lists the Listener protocols on which the provider carries gRPC:

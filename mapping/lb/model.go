@@ -131,6 +131,30 @@ type Listener struct {
 	// VirtualHosts, most specific hostname first (exact hostnames, then wildcards
 	// by length, then the catch-all ""). Only HTTP and HTTPS use them.
 	VirtualHosts []VirtualHost `json:"virtualHosts,omitempty"`
+	// Streams carry a TCP, UDP or TLS listener's connections (HTTP and HTTPS
+	// listeners have none). TLS: a connection goes to the first Stream whose
+	// Hostname matches its SNI server name, so Streams are ordered most
+	// specific first, as VirtualHosts are. TCP and UDP: the first Stream takes
+	// every connection (or datagram flow).
+	Streams []Stream `json:"streams,omitempty"`
+}
+
+// Stream is where a layer-4 listener sends a connection: a TCPRoute, UDPRoute
+// or TLSRoute rule.
+type Stream struct {
+	// Name is a stable logical id, e.g. "ns/route/rule-0/host".
+	Name string `json:"name"`
+	// Hostname is the SNI pattern this Stream serves on a TLS listener: an
+	// exact name, a wildcard "*.example.com", or "" for any (including no
+	// SNI). TCP and UDP listeners ignore it.
+	Hostname string `json:"hostname,omitempty"`
+	// Certificates, when set on a TLS listener, terminate TLS at the load
+	// balancer (Gateway listener TLS mode Terminate) and the backends get the
+	// plain bytes; empty passes the TLS connection through untouched.
+	Certificates []Certificate `json:"certificates,omitempty"`
+	// Backends share the connections by weight. A share with no TargetGroup
+	// (an invalid backend reference) has its connections closed at once.
+	Backends []WeightedBackend `json:"backends,omitempty"`
 }
 
 // VirtualHost is the part of a Listener that serves one hostname pattern: a
@@ -322,7 +346,8 @@ type TargetGroup struct {
 	// Service port that HTTPRoutes and GRPCRoutes both name gets two groups.
 	Name string `json:"name"`
 	// Protocol is how the load balancer talks to the targets: HTTP (which
-	// includes WebSocket upgrades), HTTPS or H2C.
+	// includes WebSocket upgrades), HTTPS or H2C for HTTP listeners; TCP or
+	// UDP for Streams (TLS passthrough and terminated TLS use TCP).
 	Protocol Protocol `json:"protocol"`
 	Targets  []Target `json:"targets,omitempty"`
 }

@@ -39,6 +39,31 @@ func (l *LoadBalancer) Validate() error {
 			errs = append(errs, fmt.Errorf("listener on port %d: missing or duplicate name %q", ls.Port, ls.Name))
 		}
 		names[ls.Name] = true
+		streamListener := ls.Protocol == ProtocolTCP || ls.Protocol == ProtocolUDP || ls.Protocol == ProtocolTLS
+		switch {
+		case streamListener && len(ls.VirtualHosts) > 0:
+			errs = append(errs, fmt.Errorf("listener %q: a %s listener takes streams, not virtual hosts", ls.Name, ls.Protocol))
+		case !streamListener && len(ls.Streams) > 0:
+			errs = append(errs, fmt.Errorf("listener %q: a %s listener takes virtual hosts, not streams", ls.Name, ls.Protocol))
+		}
+		streams := map[string]bool{}
+		for _, st := range ls.Streams {
+			if st.Name == "" || streams[st.Name] {
+				errs = append(errs, fmt.Errorf("listener %q: missing or duplicate stream name %q", ls.Name, st.Name))
+			}
+			streams[st.Name] = true
+			if len(st.Certificates) > 0 && ls.Protocol != ProtocolTLS {
+				errs = append(errs, fmt.Errorf("listener %q stream %q: certificates on a %s listener", ls.Name, st.Name, ls.Protocol))
+			}
+			for _, b := range st.Backends {
+				if b.Weight < 0 {
+					errs = append(errs, fmt.Errorf("listener %q stream %q: negative weight", ls.Name, st.Name))
+				}
+				if b.TargetGroup != "" && !groups[b.TargetGroup] {
+					errs = append(errs, fmt.Errorf("listener %q stream %q: unknown target group %q", ls.Name, st.Name, b.TargetGroup))
+				}
+			}
+		}
 		rules := map[string]bool{}
 		for _, vh := range ls.VirtualHosts {
 			if ls.Protocol == ProtocolHTTPS && len(vh.Certificates) == 0 {
