@@ -130,6 +130,19 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 		return fail(gwv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s has no port %d", name, *ref.Port))
 	}
 	tgName := fmt.Sprintf("%s:%d", name, *ref.Port)
+	if kind.stream() {
+		proto, p := b.streamBackendProtocol(kind, name, sp)
+		if !p.ok() {
+			return lb.TargetGroup{}, p
+		}
+		// Its own group, named by protocol, so a Service port that
+		// HTTPRoutes also use keeps its HTTP group apart.
+		return lb.TargetGroup{
+			Name:     tgName + "/" + strings.ToLower(string(proto)),
+			Protocol: proto,
+			Targets:  b.targets(key(ns, svc.Name), sp.Name),
+		}, problem{}
+	}
 	proto, known := backendProtocol(sp.AppProtocol)
 	if kind == kindGRPCRoute {
 		proto, known = grpcBackendProtocol(sp.AppProtocol)

@@ -16,13 +16,16 @@ import (
 )
 
 // Build translates one Gateway and everything it depends on into the desired
-// load balancer and the status of the Gateway and of every HTTPRoute and
-// GRPCRoute that names it. It is pure and total: any input, however
+// load balancer and the status of the Gateway and of every route (HTTP,
+// GRPC, TLS, TCP, UDP) that names it. It is pure and total: any input, however
 // broken, gives a Result.
 func Build(s *Snapshot) Result {
 	res := Result{
 		Routes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		GRPCRoutes: map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		TCPRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		UDPRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		TLSRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
 	}
 	// A Gateway read from the API server always has a namespace and a
 	// name; without them there is no owner to build for.
@@ -38,9 +41,16 @@ func Build(s *Snapshot) Result {
 		if len(r.statuses) == 0 {
 			continue
 		}
-		if r.kind == kindGRPCRoute {
+		switch r.kind {
+		case kindGRPCRoute:
 			res.GRPCRoutes[r.key] = r.statuses
-		} else {
+		case kindTCPRoute:
+			res.TCPRoutes[r.key] = r.statuses
+		case kindUDPRoute:
+			res.UDPRoutes[r.key] = r.statuses
+		case kindTLSRoute:
+			res.TLSRoutes[r.key] = r.statuses
+		default:
 			res.Routes[r.key] = r.statuses
 		}
 	}
@@ -68,7 +78,7 @@ type builder struct {
 	cluster    string
 	class      *gwv1.GatewayClass
 	controller gwv1.GatewayController
-	// routes are the HTTPRoutes and GRPCRoutes, in compareRoutes order.
+	// routes are the routes of every kind, in compareRoutes order.
 	routes []*route
 
 	params     map[types.NamespacedName]*v1alpha1.LoadBalancerParameters
@@ -138,6 +148,21 @@ func newBuilder(s *Snapshot) *builder {
 	for _, r := range s.GRPCRoutes {
 		if r != nil {
 			b.routes = append(b.routes, grpcRoute(r))
+		}
+	}
+	for _, r := range s.TCPRoutes {
+		if r != nil {
+			b.routes = append(b.routes, tcpRoute(r))
+		}
+	}
+	for _, r := range s.UDPRoutes {
+		if r != nil {
+			b.routes = append(b.routes, udpRoute(r))
+		}
+	}
+	for _, r := range s.TLSRoutes {
+		if r != nil {
+			b.routes = append(b.routes, tlsRoute(r))
 		}
 	}
 	slices.SortFunc(b.routes, compareRoutes)

@@ -34,9 +34,8 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // capabilities: a feature is claimed when this mapping implements it and
 // the provider's capabilities cover every part the feature's conformance
 // tests exercise. Features this mapping does not implement (CORS, retry,
-// session persistence, TLSRoute, static addresses, infrastructure
-// propagation, client certificates) are never claimed, whatever the
-// provider can.
+// session persistence, static addresses, infrastructure propagation,
+// client certificates) are never claimed, whatever the provider can.
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant}
 	// HTTPRoute's Core support includes the RequestHeaderModifier and
@@ -118,6 +117,23 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 			// Rule names are accepted and carried by nothing that breaks.
 			features.SupportGRPCRouteNamedRouteRule,
 		)
+	}
+	// Stream routes need their listener protocol and the target group
+	// transport their backends speak (TLS forwards over TCP).
+	if caps.Protocols[lb.ProtocolTCP] && caps.BackendProtocols[lb.ProtocolTCP] {
+		names = append(names, features.SupportTCPRoute)
+	}
+	if caps.Protocols[lb.ProtocolUDP] && caps.BackendProtocols[lb.ProtocolUDP] {
+		names = append(names, features.SupportUDPRoute)
+	}
+	if caps.Protocols[lb.ProtocolTLS] && caps.BackendProtocols[lb.ProtocolTCP] {
+		names = append(names, features.SupportTLSRoute)
+		if caps.TLSTerminate {
+			// Certificates live on each lb.Stream, so one TLS port can
+			// carry a Passthrough and a Terminate listener: mixed modes
+			// come with termination.
+			names = append(names, features.SupportTLSRouteModeTerminate, features.SupportTLSRouteModeMixed)
+		}
 	}
 	out := make([]gwv1.SupportedFeature, 0, len(names))
 	for _, n := range names {

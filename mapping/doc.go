@@ -20,8 +20,33 @@
 //
 // Decisions worth knowing:
 //
-//   - Only HTTP and HTTPS (TLS mode Terminate) listeners are served; other
-//     protocols get Accepted=False/UnsupportedProtocol.
+//   - HTTP, HTTPS (TLS mode Terminate), TLS (Passthrough, and Terminate
+//     where lb.Capabilities.TLSTerminate allows; otherwise
+//     Accepted=False/UnsupportedValue), TCP and UDP listeners are served
+//     when the provider lists the protocol; others get
+//     Accepted=False/UnsupportedProtocol. TLS listeners take TLSRoutes,
+//     TCP ones TCPRoutes, UDP ones UDPRoutes, and nothing else (a TLS
+//     listener naming TCPRoute gets InvalidRouteKinds, as conformance
+//     asks). TCP and UDP ignore listener hostnames.
+//   - One lb.Listener per port, so TCP and UDP (or HTTPS and TLS) on one
+//     port are a ProtocolConflict, as are two TCP or two UDP listeners on
+//     one port; TLS listeners in Passthrough and Terminate modes share a
+//     port (certificates are per lb.Stream), which is TLSRouteModeMixed.
+//   - TLSRoutes, TCPRoutes and UDPRoutes share the kind-neutral route path
+//     (attachment, ReferenceGrants with their own kind in From, backends,
+//     status). Their one rule becomes an lb.Stream "ns/route/rule-0[/host]"
+//     whose backends go to target groups "ns/svc:port/tcp" or ".../udp"
+//     (TLS forwards over TCP); the Service port's protocol must be that
+//     transport, else UnsupportedProtocol. An invalid backend keeps its
+//     share with no target group (those connections are closed). A route
+//     with more than one rule (possible through v1alpha2) is
+//     UnsupportedValue. TCP/UDP: every route attached to a listener is
+//     Accepted and counted, only the oldest (then by namespace/name) gets
+//     the Stream, as the conformance tests ask. TLS: a Stream per hostname
+//     the route serves on a listener, most specific first, with the
+//     listener's certificates in mode Terminate; hostnames a more specific
+//     listener on the port covers are dropped, and of two routes with one
+//     hostname the older keeps it.
 //   - A VirtualHost is one Gateway listener's hostname. A route's match is only
 //     placed on a VirtualHost if some request could reach it there: a copy whose
 //     hostname a more specific VirtualHost on the same port fully covers is

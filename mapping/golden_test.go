@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
@@ -33,8 +34,9 @@ func emulatedCaps() lb.Capabilities {
 	all := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true}
 	values := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
 	return lb.Capabilities{
-		Provider:            "emulated",
-		Protocols:           map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		Provider: "emulated",
+		Protocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
+			lb.ProtocolTLS: true, lb.ProtocolTCP: true, lb.ProtocolUDP: true},
 		PathMatch:           all,
 		HeaderMatch:         values,
 		QueryMatch:          values,
@@ -49,8 +51,10 @@ func emulatedCaps() lb.Capabilities {
 		MirrorPercent:          true,
 		Timeouts:               true,
 		MisdirectedRequests:    true,
-		BackendProtocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
-		GRPC:                   map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		TLSTerminate:           true,
+		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true,
+			lb.ProtocolTCP: true, lb.ProtocolUDP: true},
+		GRPC: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
 	}
 }
 
@@ -100,6 +104,18 @@ func loadSnapshot(t *testing.T, path string) *Snapshot {
 			o := &gwv1.GRPCRoute{}
 			into(o)
 			s.GRPCRoutes = append(s.GRPCRoutes, o)
+		case "TCPRoute":
+			o := &gwv1.TCPRoute{}
+			into(o)
+			s.TCPRoutes = append(s.TCPRoutes, o)
+		case "UDPRoute":
+			o := &gwv1.UDPRoute{}
+			into(o)
+			s.UDPRoutes = append(s.UDPRoutes, o)
+		case "TLSRoute":
+			o := &gwv1.TLSRoute{}
+			into(o)
+			s.TLSRoutes = append(s.TLSRoutes, o)
 		case "Namespace":
 			o := &corev1.Namespace{}
 			into(o)
@@ -150,6 +166,9 @@ type goldenOut struct {
 	Gateway      gwv1.GatewayStatus `json:"gateway"`
 	Routes       []routeOut         `json:"routes,omitempty"`
 	GRPCRoutes   []routeOut         `json:"grpcRoutes,omitempty"`
+	TCPRoutes    []routeOut         `json:"tcpRoutes,omitempty"`
+	UDPRoutes    []routeOut         `json:"udpRoutes,omitempty"`
+	TLSRoutes    []routeOut         `json:"tlsRoutes,omitempty"`
 }
 
 // render turns a Result into stable YAML. Certificates and keys become
@@ -162,15 +181,20 @@ func render(t *testing.T, s *Snapshot, res Result) []byte {
 		c := BuildClass(s.GatewayClass, s.Parameters, s.Capabilities)
 		out.Class = &c
 	}
-	for k, p := range res.Routes {
-		out.Routes = append(out.Routes, routeOut{Route: k.String(), Parents: p})
-	}
-	for k, p := range res.GRPCRoutes {
-		out.GRPCRoutes = append(out.GRPCRoutes, routeOut{Route: k.String(), Parents: p})
-	}
 	byName := func(a, b routeOut) int { return strings.Compare(a.Route, b.Route) }
-	slices.SortFunc(out.Routes, byName)
-	slices.SortFunc(out.GRPCRoutes, byName)
+	sorted := func(m map[types.NamespacedName][]gwv1.RouteParentStatus) []routeOut {
+		var out []routeOut
+		for k, p := range m {
+			out = append(out, routeOut{Route: k.String(), Parents: p})
+		}
+		slices.SortFunc(out, byName)
+		return out
+	}
+	out.Routes = sorted(res.Routes)
+	out.GRPCRoutes = sorted(res.GRPCRoutes)
+	out.TCPRoutes = sorted(res.TCPRoutes)
+	out.UDPRoutes = sorted(res.UDPRoutes)
+	out.TLSRoutes = sorted(res.TLSRoutes)
 	j, err := json.Marshal(out)
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +253,12 @@ func TestGolden(t *testing.T) {
 			slices.Reverse(rev.HTTPRoutes)
 			rev.GRPCRoutes = slices.Clone(s.GRPCRoutes)
 			slices.Reverse(rev.GRPCRoutes)
+			rev.TCPRoutes = slices.Clone(s.TCPRoutes)
+			slices.Reverse(rev.TCPRoutes)
+			rev.UDPRoutes = slices.Clone(s.UDPRoutes)
+			slices.Reverse(rev.UDPRoutes)
+			rev.TLSRoutes = slices.Clone(s.TLSRoutes)
+			slices.Reverse(rev.TLSRoutes)
 			rev.EndpointSlices = slices.Clone(s.EndpointSlices)
 			slices.Reverse(rev.EndpointSlices)
 			got := render(t, s, res)

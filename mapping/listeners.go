@@ -17,35 +17,48 @@ type listenerState struct {
 	spec     gwv1.Listener
 	hostname string
 	protocol lb.Protocol
-	accepted problem // set: Accepted=False with this reason
-	conflict problem // set: Conflicted=True with this reason
-	refs     problem // set: ResolvedRefs=False with this reason
-	kinds    []gwv1.RouteGroupKind
-	certs    []lb.Certificate
-	attached int32
+	// terminate is set on HTTPS listeners and on TLS listeners in mode
+	// Terminate: they need certificates.
+	terminate bool
+	accepted  problem // set: Accepted=False with this reason
+	conflict  problem // set: Conflicted=True with this reason
+	refs      problem // set: ResolvedRefs=False with this reason
+	kinds     []gwv1.RouteGroupKind
+	certs     []lb.Certificate
+	attached  int32
 }
 
 // valid listeners take routes: accepted and distinct from the others.
 func (l *listenerState) valid() bool { return l.accepted.ok() && l.conflict.ok() }
 
-// programmable listeners go into the model: valid, and HTTPS ones need at
-// least one usable certificate.
+// programmable listeners go into the model: valid, and those that
+// terminate TLS need at least one usable certificate.
 func (l *listenerState) programmable() bool {
-	return l.valid() && (l.protocol == lb.ProtocolHTTP || len(l.certs) > 0)
+	return l.valid() && (!l.terminate || len(l.certs) > 0)
+}
+
+// stream says whether the listener carries Streams (TCP, UDP, TLS) rather
+// than VirtualHosts.
+func (l *listenerState) stream() bool { return isStreamProtocol(l.protocol) }
+
+func isStreamProtocol(p lb.Protocol) bool {
+	return p == lb.ProtocolTCP || p == lb.ProtocolUDP || p == lb.ProtocolTLS
 }
 
 func (b *builder) evaluateListeners() []*listenerState {
 	out := make([]*listenerState, 0, len(b.gw.Spec.Listeners))
 	for _, spec := range b.gw.Spec.Listeners {
 		l := &listenerState{spec: spec}
-		if spec.Hostname != nil {
+		l.protocol, l.terminate, l.accepted = b.listenerProtocol(spec)
+		// TCP and UDP have no hostnames: upstream says a listener's hostname
+		// is ignored for protocols that do not match on one.
+		if spec.Hostname != nil && spec.Protocol != gwv1.TCPProtocolType && spec.Protocol != gwv1.UDPProtocolType {
 			l.hostname = strings.ToLower(string(*spec.Hostname))
 		}
-		l.protocol, l.accepted = b.listenerProtocol(spec)
 		if l.accepted.ok() {
 			var kindProblem problem
 			l.kinds, kindProblem = b.supportedKinds(spec, l.protocol)
-			if l.protocol == lb.ProtocolHTTPS {
+			if l.terminate {
 				l.certs, l.refs = b.listenerCerts(spec)
 			}
 			if l.refs.ok() {
@@ -58,31 +71,58 @@ func (b *builder) evaluateListeners() []*listenerState {
 	return out
 }
 
-// listenerProtocol maps the listener's protocol, or says why it cannot be
-// served.
-func (b *builder) listenerProtocol(spec gwv1.Listener) (lb.Protocol, problem) {
-	unsupported := func(msg string) (lb.Protocol, problem) {
-		return "", problem{reason: string(gwv1.ListenerReasonUnsupportedProtocol), message: msg}
+// listenerProtocol maps the listener's protocol and says whether it
+// terminates TLS, or says why it cannot be served.
+func (b *builder) listenerProtocol(spec gwv1.Listener) (lb.Protocol, bool, problem) {
+	unsupported := func(msg string) (lb.Protocol, bool, problem) {
+		return "", false, problem{reason: string(gwv1.ListenerReasonUnsupportedProtocol), message: msg}
 	}
 	if spec.Port < 1 || spec.Port > 65535 {
-		return "", problem{reason: string(gwv1.ListenerReasonUnsupportedValue), message: "port must be between 1 and 65535"}
+		return "", false, problem{reason: string(gwv1.ListenerReasonUnsupportedValue), message: "port must be between 1 and 65535"}
+	}
+	// The API server defaults tls.mode to Terminate.
+	mode := gwv1.TLSModeTerminate
+	if spec.TLS != nil && spec.TLS.Mode != nil {
+		mode = *spec.TLS.Mode
 	}
 	var p lb.Protocol
+	terminate := false
 	switch spec.Protocol {
 	case gwv1.HTTPProtocolType:
 		p = lb.ProtocolHTTP
 	case gwv1.HTTPSProtocolType:
-		if spec.TLS != nil && spec.TLS.Mode != nil && *spec.TLS.Mode != gwv1.TLSModeTerminate {
+		if mode != gwv1.TLSModeTerminate {
 			return unsupported("HTTPS listeners support only TLS mode Terminate")
 		}
-		p = lb.ProtocolHTTPS
+		p, terminate = lb.ProtocolHTTPS, true
+	case gwv1.TLSProtocolType:
+		p = lb.ProtocolTLS
+		switch mode {
+		case gwv1.TLSModePassthrough:
+		case gwv1.TLSModeTerminate:
+			// UnsupportedValue rather than UnsupportedProtocol: the protocol
+			// is served, the mode is not (what the TLSRoute conformance
+			// tests expect of a provider without termination).
+			if b.caps.Protocols[p] && !b.caps.TLSTerminate {
+				return "", false, problem{reason: string(gwv1.ListenerReasonUnsupportedValue),
+					message: fmt.Sprintf("TLS mode Terminate is not supported by provider %s", b.caps.Provider)}
+			}
+			terminate = true
+		default:
+			return "", false, problem{reason: string(gwv1.ListenerReasonUnsupportedValue),
+				message: fmt.Sprintf("TLS mode %s is not supported", mode)}
+		}
+	case gwv1.TCPProtocolType:
+		p = lb.ProtocolTCP
+	case gwv1.UDPProtocolType:
+		p = lb.ProtocolUDP
 	default:
-		return unsupported(fmt.Sprintf("protocol %s is not supported: Cloudgate serves HTTP and HTTPS listeners", spec.Protocol))
+		return unsupported(fmt.Sprintf("protocol %s is not supported: Cloudgate serves HTTP, HTTPS, TLS, TCP and UDP listeners", spec.Protocol))
 	}
 	if !b.caps.Protocols[p] {
 		return unsupported(fmt.Sprintf("protocol %s is not supported by provider %s", p, b.caps.Provider))
 	}
-	return p, problem{}
+	return p, terminate, problem{}
 }
 
 // supportedKinds returns the route kinds the listener takes, and a
@@ -92,8 +132,21 @@ func (b *builder) listenerProtocol(spec gwv1.Listener) (lb.Protocol, problem) {
 // HTTP/2 refuse GRPCRoutes by being not Accepted at all; leaving GRPCRoute
 // out of supportedKinds keeps its HTTPRoutes served and still tells users,
 // through InvalidRouteKinds when they ask for GRPCRoute explicitly.
+// TLS, TCP and UDP listeners take only TLSRoutes, TCPRoutes and UDPRoutes:
+// the TLSRoute conformance tests want a TLS listener that lists TCPRoute
+// to report InvalidRouteKinds.
 func (b *builder) supportedKinds(spec gwv1.Listener, p lb.Protocol) ([]gwv1.RouteGroupKind, problem) {
-	available := map[routeKind]bool{kindHTTPRoute: true, kindGRPCRoute: b.caps.GRPC[p]}
+	var available map[routeKind]bool
+	switch p {
+	case lb.ProtocolTLS:
+		available = map[routeKind]bool{kindTLSRoute: true}
+	case lb.ProtocolTCP:
+		available = map[routeKind]bool{kindTCPRoute: true}
+	case lb.ProtocolUDP:
+		available = map[routeKind]bool{kindUDPRoute: true}
+	default:
+		available = map[routeKind]bool{kindHTTPRoute: true, kindGRPCRoute: b.caps.GRPC[p]}
+	}
 	wanted := map[routeKind]bool{}
 	var bad problem
 	if spec.AllowedRoutes == nil || len(spec.AllowedRoutes.Kinds) == 0 {
@@ -106,12 +159,12 @@ func (b *builder) supportedKinds(spec gwv1.Listener, p lb.Protocol) ([]gwv1.Rout
 			switch {
 			case inGroup && available[kind]:
 				wanted[kind] = true
-			case inGroup && kind == kindGRPCRoute:
+			case inGroup && kind == kindGRPCRoute && (p == lb.ProtocolHTTP || p == lb.ProtocolHTTPS):
 				bad = problem{reason: string(gwv1.ListenerReasonInvalidRouteKinds),
 					message: fmt.Sprintf("allowedRoutes.kinds names GRPCRoute, which provider %s cannot carry on %s listeners", b.caps.Provider, p)}
 			default:
 				bad = problem{reason: string(gwv1.ListenerReasonInvalidRouteKinds),
-					message: "allowedRoutes.kinds names kinds other than HTTPRoute and GRPCRoute, which are not supported"}
+					message: fmt.Sprintf("allowedRoutes.kinds names kinds that %s listeners do not take", spec.Protocol)}
 			}
 		}
 	}
@@ -136,12 +189,13 @@ func (l *listenerState) allows(kind routeKind) bool {
 	return false
 }
 
-// listenerCerts resolves an HTTPS listener's certificateRefs. Any bad
-// reference makes ResolvedRefs False; the good ones are still served.
+// listenerCerts resolves the certificateRefs of a listener that terminates
+// TLS (HTTPS, or TLS in mode Terminate). Any bad reference makes
+// ResolvedRefs False; the good ones are still served.
 func (b *builder) listenerCerts(spec gwv1.Listener) ([]lb.Certificate, problem) {
 	if spec.TLS == nil || len(spec.TLS.CertificateRefs) == 0 {
 		return nil, problem{reason: string(gwv1.ListenerReasonInvalidCertificateRef),
-			message: "HTTPS listener needs tls.certificateRefs"}
+			message: fmt.Sprintf("%s listener that terminates TLS needs tls.certificateRefs", spec.Protocol)}
 	}
 	var certs []lb.Certificate
 	var first problem
@@ -200,6 +254,15 @@ func (b *builder) certificate(ref gwv1.SecretObjectReference) (lb.Certificate, p
 // unsupported listener is not served, so it conflicts with nothing): on one
 // port all must speak the same protocol, and with the same protocol their
 // hostnames must differ. Every indistinct listener is conflicted; none wins.
+//
+// Upstream leaves it to implementations whether TCP and UDP (or HTTPS and
+// TLS) listeners may share a port number ("compatible" listeners); the lb
+// model has one Listener, of one protocol, per port, so they conflict
+// (ProtocolConflict). TLS listeners in modes Passthrough and Terminate do
+// share a port: certificates are per Stream. TCP and UDP listeners are told
+// apart by port alone, so two on one port conflict whatever their
+// hostnames; that is reported as ProtocolConflict too, since HostnameConflict
+// would name a field these protocols ignore.
 func markConflicts(ls []*listenerState) {
 	byPort := map[int32][]*listenerState{}
 	for _, l := range ls {
@@ -219,6 +282,9 @@ func markConflicts(ls []*listenerState) {
 			case len(protocols) > 1:
 				l.conflict = problem{reason: string(gwv1.ListenerReasonProtocolConflict),
 					message: "another listener on the same port uses a different protocol"}
+			case (l.protocol == lb.ProtocolTCP || l.protocol == lb.ProtocolUDP) && len(group) > 1:
+				l.conflict = problem{reason: string(gwv1.ListenerReasonProtocolConflict),
+					message: fmt.Sprintf("another %s listener uses the same port", l.protocol)}
 			case hosts[l.hostname] > 1:
 				l.conflict = problem{reason: string(gwv1.ListenerReasonHostnameConflict),
 					message: "another listener on the same port and protocol has the same hostname"}
@@ -255,7 +321,7 @@ func (l *listenerState) status(gen int64, gatewayAccepted bool) gwv1.ListenerSta
 	case !l.valid():
 		programmed = condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonInvalid), false, "Listener is not valid", gen)
 	case !l.programmable():
-		programmed = condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonInvalid), false, "HTTPS listener has no usable certificate", gen)
+		programmed = condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonInvalid), false, "Listener terminates TLS but has no usable certificate", gen)
 	}
 	st.Conditions = []metav1.Condition{accepted, conflicted, programmed, resolved}
 	return st

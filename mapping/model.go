@@ -20,7 +20,8 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.Lo
 	}}
 
 	// One lb.Listener per port; markConflicts guarantees one protocol per
-	// port and one Gateway listener per hostname among valid listeners.
+	// port and one Gateway listener per hostname (per port for TCP and UDP)
+	// among valid listeners.
 	byPort := map[int32][]int{}
 	var ports []int32
 	for i, l := range listeners {
@@ -45,6 +46,11 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.Lo
 			Name:     fmt.Sprintf("%s-%d", strings.ToLower(string(proto)), port),
 			Port:     port,
 			Protocol: proto,
+		}
+		if listeners[idx[0]].stream() {
+			ml.Streams = streams(listeners, idx, routes, groups)
+			m.Listeners = append(m.Listeners, ml)
+			continue
 		}
 		names := map[string]bool{}
 		for v, li := range idx {

@@ -18,10 +18,13 @@ type routeKind string
 const (
 	kindHTTPRoute routeKind = "HTTPRoute"
 	kindGRPCRoute routeKind = "GRPCRoute"
+	kindTLSRoute  routeKind = "TLSRoute"
+	kindTCPRoute  routeKind = "TCPRoute"
+	kindUDPRoute  routeKind = "UDPRoute"
 )
 
 // routeKinds lists every served kind in the order supportedKinds shows them.
-var routeKinds = []routeKind{kindHTTPRoute, kindGRPCRoute}
+var routeKinds = []routeKind{kindHTTPRoute, kindGRPCRoute, kindTLSRoute, kindTCPRoute, kindUDPRoute}
 
 // routeHostnameConflict is the Accepted=False reason for a route that loses
 // a listener to a route of the other kind with an intersecting hostname.
@@ -30,9 +33,9 @@ var routeKinds = []routeKind{kindHTTPRoute, kindGRPCRoute}
 // situation and is what other implementations report.
 const routeHostnameConflict = "HostnameConflict"
 
-// route is an HTTPRoute or a GRPCRoute in the kind-neutral form that
-// attachment, conflicts, status and the model work on; only rule conversion
-// looks at the kind's own types.
+// route is an HTTPRoute, GRPCRoute, TLSRoute, TCPRoute or UDPRoute in the
+// kind-neutral form that attachment, conflicts, status and the model work
+// on; only rule conversion looks at the kind's own types.
 type route struct {
 	kind       routeKind
 	key        types.NamespacedName
@@ -147,9 +150,7 @@ func (rs *routeState) candidate() bool { return rs.invalid.ok() }
 func crossKindConflicts(routes []*routeState) map[*routeState]map[int]bool {
 	order := slices.Clone(routes)
 	slices.SortStableFunc(order, func(x, y *routeState) int {
-		return cmp.Or(x.created.Time.Compare(y.created.Time),
-			cmp.Compare(x.key.Namespace, y.key.Namespace), cmp.Compare(x.key.Name, y.key.Name),
-			cmp.Compare(x.kind, y.kind))
+		return cmp.Or(olderFirst(x.route, y.route), cmp.Compare(x.kind, y.kind))
 	})
 	type claim struct {
 		kind  routeKind

@@ -32,6 +32,13 @@ type Snapshot struct {
 	HTTPRoutes []*gwv1.HTTPRoute
 	// GRPCRoutes are all GRPCRoutes with a parentRef that names the Gateway.
 	GRPCRoutes []*gwv1.GRPCRoute
+	// TCPRoutes, UDPRoutes and TLSRoutes are all routes of those kinds with a
+	// parentRef that names the Gateway. All three are apis/v1 types: in
+	// gateway-api v1.6.3 v1 is the storage version of their CRDs and the
+	// version the conformance suite creates (v1alpha2 is only served).
+	TCPRoutes []*gwv1.TCPRoute
+	UDPRoutes []*gwv1.UDPRoute
+	TLSRoutes []*gwv1.TLSRoute
 
 	// Namespaces are all namespaces, for allowedRoutes selectors.
 	Namespaces []*corev1.Namespace
@@ -63,6 +70,11 @@ type Result struct {
 	Routes map[types.NamespacedName][]gwv1.RouteParentStatus
 	// GRPCRoutes is the same for each GRPCRoute in the snapshot.
 	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	// TCPRoutes, UDPRoutes and TLSRoutes are the same for each route of those
+	// kinds in the snapshot.
+	TCPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	UDPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	TLSRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 }
 
 // ClassResult is the status Cloudgate writes on a GatewayClass.

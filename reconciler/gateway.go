@@ -111,6 +111,9 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}{
 		{objects(snap.HTTPRoutes), res.Routes},
 		{objects(snap.GRPCRoutes), res.GRPCRoutes},
+		{objects(snap.TLSRoutes), res.TLSRoutes},
+		{objects(snap.TCPRoutes), res.TCPRoutes},
+		{objects(snap.UDPRoutes), res.UDPRoutes},
 	} {
 		if err := r.writeRouteStatuses(ctx, req.NamespacedName, kind.routes, kind.desired); err != nil {
 			return ctrl.Result{}, err

@@ -14,12 +14,12 @@ import (
 
 // routeKinds are empty objects of each route kind, for watches and indexes.
 func routeKinds() []client.Object {
-	return []client.Object{&gwv1.HTTPRoute{}, &gwv1.GRPCRoute{}}
+	return []client.Object{&gwv1.HTTPRoute{}, &gwv1.GRPCRoute{}, &gwv1.TLSRoute{}, &gwv1.TCPRoute{}, &gwv1.UDPRoute{}}
 }
 
 // routeLists are empty lists of each route kind.
 func routeLists() []client.ObjectList {
-	return []client.ObjectList{&gwv1.HTTPRouteList{}, &gwv1.GRPCRouteList{}}
+	return []client.ObjectList{&gwv1.HTTPRouteList{}, &gwv1.GRPCRouteList{}, &gwv1.TLSRouteList{}, &gwv1.TCPRouteList{}, &gwv1.UDPRouteList{}}
 }
 
 // routeParts is what the reconciler needs of any route: its parentRefs, its
@@ -48,6 +48,24 @@ func partsOf(o client.Object) (routeParts, bool) {
 			}
 		}
 		return p, true
+	case *gwv1.TLSRoute:
+		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
+		for _, rule := range r.Spec.Rules {
+			p.backends = append(p.backends, rule.BackendRefs...)
+		}
+		return p, true
+	case *gwv1.TCPRoute:
+		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
+		for _, rule := range r.Spec.Rules {
+			p.backends = append(p.backends, rule.BackendRefs...)
+		}
+		return p, true
+	case *gwv1.UDPRoute:
+		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
+		for _, rule := range r.Spec.Rules {
+			p.backends = append(p.backends, rule.BackendRefs...)
+		}
+		return p, true
 	}
 	return routeParts{}, false
 }
@@ -61,6 +79,18 @@ func listItems(l client.ObjectList) []client.Object {
 			out = append(out, &l.Items[i])
 		}
 	case *gwv1.GRPCRouteList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	case *gwv1.TLSRouteList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	case *gwv1.TCPRouteList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	case *gwv1.UDPRouteList:
 		for i := range l.Items {
 			out = append(out, &l.Items[i])
 		}

@@ -43,6 +43,12 @@ func loadSnapshot(ctx context.Context, c client.Client, gc *gwv1.GatewayClass, g
 			s.HTTPRoutes = append(s.HTTPRoutes, r)
 		case *gwv1.GRPCRoute:
 			s.GRPCRoutes = append(s.GRPCRoutes, r)
+		case *gwv1.TLSRoute:
+			s.TLSRoutes = append(s.TLSRoutes, r)
+		case *gwv1.TCPRoute:
+			s.TCPRoutes = append(s.TCPRoutes, r)
+		case *gwv1.UDPRoute:
+			s.UDPRoutes = append(s.UDPRoutes, r)
 		}
 		backendNamespaces[r.GetNamespace()] = true
 		for _, key := range routeServiceKeys(r) {

@@ -88,9 +88,15 @@ func (p *Provider) ControllerName() string { return ControllerName }
 // Capabilities implements providers.Provider.
 func (p *Provider) Capabilities() lb.Capabilities {
 	both := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
+	protocols := map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
+		lb.ProtocolTCP: true, lb.ProtocolUDP: true, lb.ProtocolTLS: true}
+	// TCP and UDP target groups carry Streams; TLS ones, passed through or
+	// terminated, reach their targets over TCP.
+	backends := map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true,
+		lb.ProtocolTCP: true, lb.ProtocolUDP: true}
 	return lb.Capabilities{
 		Provider:            "emulated",
-		Protocols:           map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		Protocols:           protocols,
 		PathMatch:           map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true},
 		HeaderMatch:         both,
 		QueryMatch:          map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true},
@@ -105,10 +111,13 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		MirrorPercent:          true,
 		Timeouts:               true,
 		MisdirectedRequests:    true,
+		// TLS listeners pass TLS through or end it with the Stream's
+		// certificate (dataplane/tcp.go), chosen per connection by SNI.
+		TLSTerminate: true,
 		// Listeners accept HTTP/2 (prior knowledge on HTTP, ALPN h2 on HTTPS) and
 		// H2C target groups keep it HTTP/2 to the backend, which gRPC needs.
 		GRPC:             map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
-		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true},
+		BackendProtocols: backends,
 	}
 }
 

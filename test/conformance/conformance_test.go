@@ -90,7 +90,7 @@ func TestConformance(t *testing.T) {
 	}
 
 	var profiles []suite.ConformanceProfileName
-	for _, p := range strings.Split(envOr("CONFORMANCE_PROFILES", "GATEWAY-HTTP,GATEWAY-GRPC"), ",") {
+	for _, p := range strings.Split(envOr("CONFORMANCE_PROFILES", "GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP"), ",") {
 		profiles = append(profiles, suite.ConformanceProfileName(strings.TrimSpace(p)))
 	}
 	report := envOr("CONFORMANCE_REPORT", filepath.Join("reports", "cloudgate-emulated-report.yaml"))

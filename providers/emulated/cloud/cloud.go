@@ -348,6 +348,7 @@ func compile(spec Spec) (*dataplane.Compiled, error) {
 		Listeners:    spec.Listeners,
 		TargetGroups: spec.TargetGroups,
 		Emulated:     spec.Options.Emulated,
+		IdleTimeout:  spec.Options.IdleTimeout,
 	})
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, CodeInvalid, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))

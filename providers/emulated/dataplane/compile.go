@@ -23,6 +23,10 @@ type Spec struct {
 	Listeners    []lb.Listener
 	TargetGroups []lb.TargetGroup
 	Emulated     *lb.EmulatedOptions
+	// IdleTimeout closes a TCP or TLS connection, or ends a UDP session, that
+	// carried no bytes for this long; zero means the data plane's defaults
+	// (defaultTCPIdle, defaultUDPIdle). HTTP keep-alive has its own limit.
+	IdleTimeout time.Duration
 }
 
 // Compiled is a validated, immutable form of a Spec, ready to be applied to a
@@ -52,6 +56,9 @@ type table struct {
 	// matches no virtual host and no catch-all.
 	firstCert       *tls.Certificate
 	responseHeaders [][2]string
+	// streams routes a TCP, UDP or TLS listener's connections; nil for HTTP
+	// and HTTPS (stream.go).
+	streams *streamTable
 }
 
 type vhost struct {
@@ -112,10 +119,18 @@ type backend struct {
 // group is a compiled target group. next is the one mutable field: the
 // round-robin position, shared by every rule that forwards to the group.
 type group struct {
-	name    string
-	h2c     bool // speak HTTP/2 with prior knowledge to the targets
-	targets []*url.URL
-	next    atomic.Uint64
+	name     string
+	protocol lb.Protocol
+	h2c      bool       // speak HTTP/2 with prior knowledge to the targets
+	targets  []*url.URL // HTTP, HTTPS and H2C groups
+	addrs    []string   // TCP and UDP groups: "ip:port"
+	next     atomic.Uint64
+}
+
+// layer4 reports whether the group carries streams (TCP or UDP) rather than
+// HTTP requests.
+func (g *group) layer4() bool {
+	return g.protocol == lb.ProtocolTCP || g.protocol == lb.ProtocolUDP
 }
 
 // hostTable selects the most specific entry for a hostname: exact names
@@ -227,7 +242,7 @@ func Compile(spec Spec) (*Compiled, error) {
 			continue
 		}
 		ports[l.Port] = true
-		t, err := compileListener(l, groups)
+		t, err := compileListener(l, groups, spec.IdleTimeout)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listener %q: %w", l.Name, err))
 			continue
@@ -257,31 +272,48 @@ func validHeaderName(k string) bool {
 func compileGroup(tg lb.TargetGroup) (*group, error) {
 	scheme := "http"
 	switch tg.Protocol {
-	case "", lb.ProtocolHTTP, lb.ProtocolH2C:
+	case "", lb.ProtocolHTTP, lb.ProtocolH2C, lb.ProtocolTCP, lb.ProtocolUDP:
 	case lb.ProtocolHTTPS:
 		scheme = "https"
 	default:
 		return nil, fmt.Errorf("target group %q: protocol %q is not supported by the emulated data plane", tg.Name, tg.Protocol)
 	}
-	g := &group{name: tg.Name, h2c: tg.Protocol == lb.ProtocolH2C}
+	g := &group{name: tg.Name, protocol: tg.Protocol, h2c: tg.Protocol == lb.ProtocolH2C}
 	for _, t := range tg.Targets {
 		ip, err := netip.ParseAddr(t.IP)
 		if err != nil || t.Port < 1 || t.Port > 65535 {
 			return nil, fmt.Errorf("target group %q: invalid target %s:%d", tg.Name, t.IP, t.Port)
 		}
-		g.targets = append(g.targets, &url.URL{Scheme: scheme, Host: net.JoinHostPort(ip.String(), strconv.Itoa(int(t.Port)))})
+		hostport := net.JoinHostPort(ip.String(), strconv.Itoa(int(t.Port)))
+		if g.layer4() {
+			g.addrs = append(g.addrs, hostport)
+		} else {
+			g.targets = append(g.targets, &url.URL{Scheme: scheme, Host: hostport})
+		}
 	}
 	return g, nil
 }
 
-func compileListener(l lb.Listener, groups map[string]*group) (*table, error) {
+func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration) (*table, error) {
 	if l.Port < 1 || l.Port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", l.Port)
 	}
-	if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
+	t := &table{name: l.Name, port: l.Port, protocol: l.Protocol}
+	switch l.Protocol {
+	case lb.ProtocolHTTP, lb.ProtocolHTTPS:
+		if len(l.Streams) > 0 {
+			return nil, fmt.Errorf("a %s listener takes virtual hosts, not streams", l.Protocol)
+		}
+	case lb.ProtocolTCP, lb.ProtocolUDP, lb.ProtocolTLS:
+		if len(l.VirtualHosts) > 0 {
+			return nil, fmt.Errorf("a %s listener takes streams, not virtual hosts", l.Protocol)
+		}
+		st, err := compileStreams(l, groups, idle)
+		t.streams = st
+		return t, err
+	default:
 		return nil, fmt.Errorf("protocol %q is not supported by the emulated data plane", l.Protocol)
 	}
-	t := &table{name: l.Name, port: l.Port, protocol: l.Protocol}
 	var errs []error
 	for _, vh := range l.VirtualHosts {
 		v := &vhost{hostname: normalizeHost(vh.Hostname)}

@@ -93,7 +93,7 @@ func TestCompileRejectsBadInput(t *testing.T) {
 	_, err := Compile(Spec{
 		TargetGroups: []lb.TargetGroup{{Name: "g", Targets: []lb.Target{{IP: "not-an-ip", Port: 80}}}},
 		Listeners: []lb.Listener{
-			{Name: "tcp", Port: 1, Protocol: lb.ProtocolTCP},
+			{Name: "sctp", Port: 1, Protocol: "SCTP"},
 			{Name: "tls", Port: 2, Protocol: lb.ProtocolHTTPS, VirtualHosts: []lb.VirtualHost{{Certificates: []lb.Certificate{cert}}}},
 			{Name: "re", Port: 3, Protocol: lb.ProtocolHTTP, VirtualHosts: []lb.VirtualHost{{Rules: []lb.Rule{{Name: "r",
 				Match:  lb.Match{Path: &lb.PathMatch{Type: lb.MatchRegex, Value: "("}},
@@ -103,7 +103,7 @@ func TestCompileRejectsBadInput(t *testing.T) {
 	if err == nil {
 		t.Fatal("Compile accepted bad input")
 	}
-	for _, want := range []string{"not-an-ip", `"TCP" is not supported`, `certificate "ns/bad"`, "invalid regular expression", `unknown target group "missing"`} {
+	for _, want := range []string{"not-an-ip", `"SCTP" is not supported`, `certificate "ns/bad"`, "invalid regular expression", `unknown target group "missing"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

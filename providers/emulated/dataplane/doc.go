@@ -1,6 +1,7 @@
 // Package dataplane is the emulated cloud's data plane: a Go reverse proxy that
-// carries real HTTP and HTTPS traffic for one load balancer on its own loopback
-// address, with the routing semantics that mapping/lb documents.
+// carries real HTTP and HTTPS traffic, and a layer-4 proxy for TCP, UDP and
+// TLS listeners, for one load balancer on its own loopback address, with the
+// routing semantics that mapping/lb documents.
 //
 // The work is split in two so that the cloud API can refuse a bad configuration
 // before any socket changes:
@@ -23,6 +24,19 @@
 // H2C target groups are reached with HTTP/2 prior knowledge through their own
 // Transport; listeners accept HTTP/1.1, HTTP/2 over TLS and HTTP/2 prior
 // knowledge on plain HTTP.
+//
+// Layer-4 listeners (stream.go, tcp.go, udp.go) route by lb.Stream. TCP: the
+// first Stream takes each connection, a backend is drawn by weight, a target
+// by round robin, and bytes are spliced both ways with half-closes passed on.
+// TLS: the ClientHello is read without being lost (crypto/tls parses it on a
+// recording connection), its SNI picks the most specific Stream, and the
+// connection is either passed through (the hello replayed to the target) or
+// terminated with the Stream's certificate and spliced in plain text. UDP:
+// each client address gets a session, a connected socket to one target,
+// ended by silence or evicted when the listener has too many. No route, an
+// invalid backend share or an unreachable target closes the connection (UDP:
+// drops the datagram). A swap keeps every connection whose Stream (by name)
+// is still in the new table on the backend it has; the others are closed.
 //
 // Rules of this package: it knows nothing about the cloud's API, tags or
 // addresses allocation; it imports mapping/lb and the standard library only. A

@@ -257,8 +257,11 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 			be := backend{upTo: out.total}
 			if b.TargetGroup != "" {
 				g, ok := groups[b.TargetGroup]
-				if !ok {
+				switch {
+				case !ok:
 					errs = append(errs, fmt.Errorf("unknown target group %q", b.TargetGroup))
+				case g.layer4():
+					errs = append(errs, fmt.Errorf("target group %q speaks %s, not HTTP", b.TargetGroup, g.protocol))
 				}
 				be.group = g
 			}
@@ -295,6 +298,10 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 		g, ok := groups[m.TargetGroup]
 		if !ok {
 			errs = append(errs, fmt.Errorf("unknown mirror target group %q", m.TargetGroup))
+			continue
+		}
+		if g.layer4() {
+			errs = append(errs, fmt.Errorf("mirror target group %q speaks %s, not HTTP", m.TargetGroup, g.protocol))
 			continue
 		}
 		if m.Percent < 0 || m.Percent > 100 {

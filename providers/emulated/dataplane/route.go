@@ -98,17 +98,21 @@ func (m *valueMatcher) matches(v string) bool {
 
 // pick chooses a backend with probability weight/total. It returns nil when
 // all weights are zero, which the Gateway API answers with 500.
-func (a *action) pick() *backend {
-	if a.total <= 0 {
+func (a *action) pick() *backend { return pickBackend(a.backends, a.total) }
+
+// pickBackend draws one of backends, whose upTo fields are the cumulative
+// weights ending at total; nil when total is zero.
+func pickBackend(backends []backend, total int64) *backend {
+	if total <= 0 {
 		return nil
 	}
 	// rand/v2's global source is per-thread and lock-free: cheap per request.
-	n := rand.Int64N(a.total)
-	for i := range a.backends {
+	n := rand.Int64N(total)
+	for i := range backends {
 		// Zero-weight backends have upTo equal to their predecessor's, so a
 		// strict comparison never selects them.
-		if n < a.backends[i].upTo {
-			return &a.backends[i]
+		if n < backends[i].upTo {
+			return &backends[i]
 		}
 	}
 	return nil
@@ -118,4 +122,14 @@ func (a *action) pick() *backend {
 func (g *group) nextTarget() *url.URL {
 	i := g.next.Add(1) - 1
 	return g.targets[i%uint64(len(g.targets))]
+}
+
+// nextAddr returns a layer-4 group's next target ("ip:port") in round-robin
+// order, or "" when it has none.
+func (g *group) nextAddr() string {
+	if len(g.addrs) == 0 {
+		return ""
+	}
+	i := g.next.Add(1) - 1
+	return g.addrs[i%uint64(len(g.addrs))]
 }

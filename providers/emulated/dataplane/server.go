@@ -58,9 +58,11 @@ type Server struct {
 type port struct {
 	protocol lb.Protocol
 	table    atomic.Pointer[table]
-	srv      *http.Server
-	ln       net.Listener
-	done     chan struct{} // closed when Serve returns
+	// close stops the socket; see httpPort.close. swapped, if set, runs after
+	// each table swap (stream ports close the connections that lost their
+	// route).
+	close   func(wait bool)
+	swapped func(*table)
 }
 
 // NewTransport returns the keep-alive Transport the proxy uses by default:
@@ -150,6 +152,9 @@ func (s *Server) Apply(c *Compiled) []ListenerState {
 			// The swap is the whole update: requests already routed keep the
 			// table they loaded, new ones see t.
 			p.table.Store(t)
+			if p.swapped != nil {
+				p.swapped(t)
+			}
 			st.Bound = true
 		} else if p, err := s.open(t); err != nil {
 			st.Error = err.Error()
@@ -163,13 +168,34 @@ func (s *Server) Apply(c *Compiled) []ListenerState {
 }
 
 func (s *Server) open(t *table) (*port, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(s.addr.String(), strconv.Itoa(int(t.port))))
+	p := &port{protocol: t.protocol}
+	p.table.Store(t)
+	var err error
+	switch t.protocol {
+	case lb.ProtocolTCP, lb.ProtocolTLS:
+		err = s.openTCP(p, t)
+	case lb.ProtocolUDP:
+		err = s.openUDP(p, t)
+	default:
+		err = s.openHTTP(p, t)
+	}
 	if err != nil {
 		return nil, err
 	}
-	p := &port{protocol: t.protocol, ln: ln, done: make(chan struct{})}
-	p.table.Store(t)
-	p.srv = &http.Server{
+	return p, nil
+}
+
+func (s *Server) listenAddr(t *table) string {
+	return net.JoinHostPort(s.addr.String(), strconv.Itoa(int(t.port)))
+}
+
+func (s *Server) openHTTP(p *port, t *table) error {
+	ln, err := net.Listen("tcp", s.listenAddr(t))
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{}) // closed when Serve returns
+	srv := &http.Server{
 		Handler:           handler{current: p.table.Load, fwd: s.fwd},
 		Protocols:         listenerProtocols(),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -177,43 +203,47 @@ func (s *Server) open(t *table) (*port, error) {
 		// Handshake errors from scanners and tests are noise, not failures.
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 	}
-	serve := func() error { return p.srv.Serve(ln) }
+	serve := func() error { return srv.Serve(ln) }
 	if t.protocol == lb.ProtocolHTTPS {
-		p.srv.TLSConfig = &tls.Config{
+		srv.TLSConfig = &tls.Config{
 			MinVersion: tls.VersionTLS12,
 			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 				return p.table.Load().certificate(hello.ServerName)
 			},
 		}
-		serve = func() error { return p.srv.ServeTLS(ln, "", "") }
+		serve = func() error { return srv.ServeTLS(ln, "", "") }
 	}
 	go func() {
-		defer close(p.done)
+		defer close(done)
 		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Debug("Listener stopped", "address", ln.Addr().String(), "error", err)
 		}
 	}()
-	return p, nil
+	// close stops accepting at once, so a dial right after close fails. With
+	// wait false, requests in flight get a grace period in the background;
+	// with wait true (shutdown) their connections are cut and close returns
+	// when done.
+	p.close = func(wait bool) {
+		_ = ln.Close()
+		if wait {
+			_ = srv.Close()
+			<-done
+			return
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+			defer cancel()
+			if srv.Shutdown(ctx) != nil {
+				_ = srv.Close()
+			}
+		}()
+	}
+	return nil
 }
 
-// close stops accepting at once, so a dial right after close fails. With wait
-// false, requests in flight get a grace period in the background; with wait
-// true (shutdown) their connections are cut and close returns when done.
-func (p *port) close(wait bool) {
-	_ = p.ln.Close()
-	if wait {
-		_ = p.srv.Close()
-		<-p.done
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if p.srv.Shutdown(ctx) != nil {
-			_ = p.srv.Close()
-		}
-	}()
-}
+// closeGrace is how long connections in flight may finish after their
+// listener is removed or changes protocol.
+const closeGrace = 5 * time.Second
 
 // Close closes every socket of the Server and cuts the connections in flight.
 // A closed Server binds nothing on later Applies.
