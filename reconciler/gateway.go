@@ -35,9 +35,19 @@ type GatewayReconciler struct {
 	Client      client.Client
 	ClusterName string
 	Providers   map[gwv1.GatewayController]providers.Provider
+	// SecretReader reads the Secrets listeners refer to, uncached (the
+	// manager's API reader); nil reads them through Client.
+	SecretReader client.Reader
 	// Events records what happened to the load balancer on the Gateway, for
 	// `kubectl describe`; nil records nothing.
 	Events events.EventRecorder
+}
+
+func (r *GatewayReconciler) secretReader() client.Reader {
+	if r.SecretReader != nil {
+		return r.SecretReader
+	}
+	return r.Client
 }
 
 // event records an event on the Gateway when a recorder is set.
@@ -76,7 +86,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 
-	snap, err := loadSnapshot(ctx, r.Client, &gc, &gw)
+	snap, err := loadSnapshot(ctx, r.Client, r.secretReader(), &gc, &gw)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

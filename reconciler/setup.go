@@ -52,7 +52,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 
-	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName, Events: mgr.GetEventRecorder("cloudgate")}
+	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName,
+		SecretReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("cloudgate")}
 	// Status writes do not change generation, so our own writes do not wake us.
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -65,7 +66,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	return b.
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(e.forService)).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(e.forEndpointSlice)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(e.forSecret)).
+		// Metadata only: a change to a referenced Secret wakes its Gateways,
+		// but no Secret's data sits in the cache.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(e.forSecret), builder.OnlyMetadata).
 		Watches(&gwv1beta1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(e.forReferenceGrant)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.forNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&v1alpha1.LoadBalancerParameters{}, handler.EnqueueRequestsFromMapFunc(e.forParameters), gen).

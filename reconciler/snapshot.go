@@ -16,7 +16,11 @@ import (
 
 // loadSnapshot reads from the cache everything mapping.Build needs for one
 // Gateway. It reads only what the Gateway and its routes can refer to.
-func loadSnapshot(ctx context.Context, c client.Client, gc *gwv1.GatewayClass, gw *gwv1.Gateway) (*mapping.Snapshot, error) {
+//
+// Secrets are the exception: they are read from the API server (secrets), so
+// that the controller never caches the contents of every Secret in the
+// cluster; it watches only their metadata.
+func loadSnapshot(ctx context.Context, c client.Client, secrets client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway) (*mapping.Snapshot, error) {
 	s := &mapping.Snapshot{GatewayClass: gc, Gateway: gw}
 
 	params, err := classParameters(ctx, c, gc)
@@ -85,7 +89,7 @@ func loadSnapshot(ctx context.Context, c client.Client, gc *gwv1.GatewayClass, g
 	for _, key := range gatewaySecretKeys(gw) {
 		ns, name, _ := cutKey(key)
 		var sec corev1.Secret
-		switch err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); {
+		switch err := secrets.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return nil, err

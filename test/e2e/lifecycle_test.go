@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -225,4 +226,41 @@ func tlsSecret(t testing.TB, ns, name, host string) *corev1.Secret {
 			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 		},
 	}
+}
+
+// TestCertificateArrivingLaterIsPickedUp: the Secret watch (metadata only)
+// wakes the Gateway when its missing certificate appears.
+func TestCertificateArrivingLaterIsPickedUp(t *testing.T) {
+	ns := namespace(t)
+	backend(t, ns, "app")
+	listener := gwv1.Listener{Name: "https", Protocol: gwv1.HTTPSProtocolType, Port: 443,
+		TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "later"}}}}
+	create(t,
+		gateway(ns, "gw", listener),
+		route(ns, "r", "gw", nil, rule(pathMatch(gwv1.PathMatchPathPrefix, "/"), backendRef("app", 1))),
+	)
+	eventually(t, 30*time.Second, func() error {
+		gw := getGateway(t, ns, "gw")
+		if len(gw.Status.Listeners) != 1 {
+			return fmt.Errorf("listeners: %+v", gw.Status.Listeners)
+		}
+		c := meta.FindStatusCondition(gw.Status.Listeners[0].Conditions, "ResolvedRefs")
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonInvalidCertificateRef) {
+			return fmt.Errorf("ResolvedRefs = %+v", c)
+		}
+		return nil
+	})
+	create(t, tlsSecret(t, ns, "later", "app.example.com"))
+	addr := programmedAddress(t, ns, "gw")
+	eventually(t, 15*time.Second, func() error {
+		conn, err := tls.Dial("tcp", net.JoinHostPort(addr, "443"), &tls.Config{ServerName: "app.example.com", InsecureSkipVerify: true})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if cn := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "app.example.com" {
+			return fmt.Errorf("certificate %s", cn)
+		}
+		return nil
+	})
 }
