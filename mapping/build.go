@@ -140,31 +140,11 @@ func newBuilder(s *Snapshot) *builder {
 			b.grants[o.Namespace] = append(b.grants[o.Namespace], o)
 		}
 	}
-	for _, r := range s.HTTPRoutes {
-		if r != nil {
-			b.routes = append(b.routes, httpRoute(r))
-		}
-	}
-	for _, r := range s.GRPCRoutes {
-		if r != nil {
-			b.routes = append(b.routes, grpcRoute(r))
-		}
-	}
-	for _, r := range s.TCPRoutes {
-		if r != nil {
-			b.routes = append(b.routes, tcpRoute(r))
-		}
-	}
-	for _, r := range s.UDPRoutes {
-		if r != nil {
-			b.routes = append(b.routes, udpRoute(r))
-		}
-	}
-	for _, r := range s.TLSRoutes {
-		if r != nil {
-			b.routes = append(b.routes, tlsRoute(r))
-		}
-	}
+	b.routes = appendRoutes(b.routes, s.HTTPRoutes, httpRoute)
+	b.routes = appendRoutes(b.routes, s.GRPCRoutes, grpcRoute)
+	b.routes = appendRoutes(b.routes, s.TCPRoutes, tcpRoute)
+	b.routes = appendRoutes(b.routes, s.UDPRoutes, udpRoute)
+	b.routes = appendRoutes(b.routes, s.TLSRoutes, tlsRoute)
 	slices.SortFunc(b.routes, compareRoutes)
 	return b
 }
@@ -210,4 +190,15 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 		st.Listeners = append(st.Listeners, l.status(b.gen, gwProblem.ok()))
 	}
 	return st, accepted.Status == metav1.ConditionTrue
+}
+
+// appendRoutes converts the non-nil routes of one kind to the kind-neutral
+// route type.
+func appendRoutes[T any](out []*route, in []*T, convert func(*T) *route) []*route {
+	for _, r := range in {
+		if r != nil {
+			out = append(out, convert(r))
+		}
+	}
+	return out
 }

@@ -49,25 +49,23 @@ func partsOf(o client.Object) (routeParts, bool) {
 		}
 		return p, true
 	case *gwv1.TLSRoute:
-		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
-		for _, rule := range r.Spec.Rules {
-			p.backends = append(p.backends, rule.BackendRefs...)
-		}
-		return p, true
+		return streamParts(r.Spec.ParentRefs, &r.Status.RouteStatus, r.Spec.Rules, func(x gwv1.TLSRouteRule) []gwv1.BackendRef { return x.BackendRefs }), true
 	case *gwv1.TCPRoute:
-		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
-		for _, rule := range r.Spec.Rules {
-			p.backends = append(p.backends, rule.BackendRefs...)
-		}
-		return p, true
+		return streamParts(r.Spec.ParentRefs, &r.Status.RouteStatus, r.Spec.Rules, func(x gwv1.TCPRouteRule) []gwv1.BackendRef { return x.BackendRefs }), true
 	case *gwv1.UDPRoute:
-		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
-		for _, rule := range r.Spec.Rules {
-			p.backends = append(p.backends, rule.BackendRefs...)
-		}
-		return p, true
+		return streamParts(r.Spec.ParentRefs, &r.Status.RouteStatus, r.Spec.Rules, func(x gwv1.UDPRouteRule) []gwv1.BackendRef { return x.BackendRefs }), true
 	}
 	return routeParts{}, false
+}
+
+// streamParts collects the parts of a layer-4 route, whose rules hold plain
+// BackendRefs.
+func streamParts[R any](refs []gwv1.ParentReference, status *gwv1.RouteStatus, rules []R, backends func(R) []gwv1.BackendRef) routeParts {
+	p := routeParts{parentRefs: refs, status: status}
+	for _, rule := range rules {
+		p.backends = append(p.backends, backends(rule)...)
+	}
+	return p
 }
 
 // listItems returns the routes in a list filled by List.
