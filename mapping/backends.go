@@ -3,6 +3,7 @@ package mapping
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -229,7 +230,10 @@ func (b *builder) targets(svc types.NamespacedName, portName string) []lb.Target
 				break
 			}
 		}
-		if port == nil {
+		// The API server checks ports and addresses of EndpointSlices, but
+		// a hand-made slice stored otherwise must not hand a provider a
+		// target it refuses for the whole target group.
+		if port == nil || *port < 1 || *port > 65535 {
 			continue
 		}
 		for _, ep := range es.Endpoints {
@@ -238,7 +242,9 @@ func (b *builder) targets(svc types.NamespacedName, portName string) []lb.Target
 				continue
 			}
 			for _, ip := range ep.Addresses {
-				out = append(out, lb.Target{IP: ip, Port: *port})
+				if a, err := netip.ParseAddr(ip); err == nil {
+					out = append(out, lb.Target{IP: a.String(), Port: *port})
+				}
 			}
 		}
 	}

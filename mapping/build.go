@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -26,6 +25,7 @@ func Build(s *Snapshot) Result {
 		TCPRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		UDPRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		TLSRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		Sources:    map[string][]RouteRef{},
 	}
 	// A Gateway read from the API server always has a namespace and a
 	// name; without them there is no owner to build for.
@@ -63,10 +63,11 @@ func Build(s *Snapshot) Result {
 		// accepted.
 		return res
 	}
-	model := b.model(listeners, routes)
+	model, sources := b.model(listeners, routes)
 	model.Options = opts
 	model.Tags = tags
 	res.LoadBalancer = model
+	res.Sources = sources
 	return res
 }
 
@@ -89,6 +90,8 @@ type builder struct {
 	secrets map[types.NamespacedName]*corev1.Secret
 	// grants are ReferenceGrants by their (target) namespace.
 	grants map[string][]*gwv1beta1.ReferenceGrant
+	// refused is Snapshot.Refused.
+	refused map[RouteRef]string
 }
 
 func newBuilder(s *Snapshot) *builder {
@@ -104,6 +107,7 @@ func newBuilder(s *Snapshot) *builder {
 		slices:     map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 		secrets:    map[types.NamespacedName]*corev1.Secret{},
 		grants:     map[string][]*gwv1beta1.ReferenceGrant{},
+		refused:    s.Refused,
 	}
 	if s.GatewayClass != nil {
 		b.controller = s.GatewayClass.Spec.ControllerName
@@ -177,7 +181,7 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 		// invalid, with the invalid ones named; the Gateway stays accepted for
 		// the valid ones.
 		accepted = condition(string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayReasonListenersNotValid), true,
-			"Some listeners are not valid: "+strings.Join(invalid, ", "), b.gen)
+			"Some listeners are not valid: "+boundedList(invalid, ", ", maxMessageBytes), b.gen)
 	}
 	programmed := condition(string(gwv1.GatewayConditionProgrammed), string(gwv1.GatewayReasonProgrammed), true,
 		"Gateway is ready to program", b.gen)

@@ -35,7 +35,11 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // the provider's capabilities cover every part the feature's conformance
 // tests exercise. Features this mapping does not implement (CORS, retry,
 // session persistence, static addresses, infrastructure propagation,
-// client certificates) are never claimed, whatever the provider can.
+// client certificates, listener filters, address routability, backendRef
+// URLRewrite) are never claimed, whatever the provider can.
+// GatewayRouteHostnameIntersectionPrecedence is not claimed either:
+// precedence ranks the listener/route hostname intersection, not the
+// route's own hostname, which that feature's tests tell apart.
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant}
 	// HTTPRoute's Core support includes the RequestHeaderModifier and
@@ -116,6 +120,10 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 			features.SupportGRPCRoute,
 			// Rule names are accepted and carried by nothing that breaks.
 			features.SupportGRPCRouteNamedRouteRule,
+			// v1.7 gives the (still Core) rule-level filter its own
+			// feature for its conformance test; the condition above
+			// already asks for caps.RequestHeaderModifier.
+			features.SupportGRPCRouteRequestHeaderModifier,
 		)
 	}
 	// Stream routes need their listener protocol and the target group

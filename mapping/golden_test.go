@@ -59,8 +59,10 @@ func emulatedCaps() lb.Capabilities {
 }
 
 // loadSnapshot decodes a multi-document YAML file of Kubernetes objects by
-// kind. Secrets' stringData is folded into data as the API server does.
-func loadSnapshot(t *testing.T, path string) *Snapshot {
+// kind. Secrets' stringData is folded into data as the API server does. A
+// "kind: Refused" document fills Snapshot.Refused (routes: a list of
+// kind, namespace, name and message).
+func loadSnapshot(t testing.TB, path string) *Snapshot {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -88,6 +90,19 @@ func loadSnapshot(t *testing.T, path string) *Snapshot {
 			}
 			into(&c)
 			s.Capabilities = c.Capabilities
+		case "Refused":
+			var r struct {
+				Kind   string `json:"kind"`
+				Routes []struct {
+					RouteRef `json:",inline"`
+					Message  string `json:"message"`
+				} `json:"routes"`
+			}
+			into(&r)
+			s.Refused = map[RouteRef]string{}
+			for _, x := range r.Routes {
+				s.Refused[x.RouteRef] = x.Message
+			}
 		case "GatewayClass":
 			o := &gwv1.GatewayClass{}
 			into(o)
@@ -169,6 +184,9 @@ type goldenOut struct {
 	TCPRoutes    []routeOut         `json:"tcpRoutes,omitempty"`
 	UDPRoutes    []routeOut         `json:"udpRoutes,omitempty"`
 	TLSRoutes    []routeOut         `json:"tlsRoutes,omitempty"`
+	// Sources is rendered for cases with a Refused document, the ones
+	// about the backstop; TestSources checks it on every case.
+	Sources map[string][]RouteRef `json:"sources,omitempty"`
 }
 
 // render turns a Result into stable YAML. Certificates and keys become
@@ -195,6 +213,9 @@ func render(t *testing.T, s *Snapshot, res Result) []byte {
 	out.TCPRoutes = sorted(res.TCPRoutes)
 	out.UDPRoutes = sorted(res.UDPRoutes)
 	out.TLSRoutes = sorted(res.TLSRoutes)
+	if s.Refused != nil {
+		out.Sources = res.Sources
+	}
 	j, err := json.Marshal(out)
 	if err != nil {
 		t.Fatal(err)
@@ -278,8 +299,41 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%v (run go test ./mapping -update)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from Build's result (run go test ./mapping -update and review the diff):\n%s", outPath, got)
+				t.Errorf("%s differs from Build's result (run go test ./mapping -update and review the diff):\n%s",
+					outPath, lineDiff(string(want), string(got)))
 			}
 		})
 	}
+}
+
+// lineDiff shows where two texts part: the first differing line of each
+// with a little context, enough to see what changed without printing
+// the whole golden.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	// Common tail, so that an insertion shows only the inserted lines.
+	j := 0
+	for j < len(w)-i && j < len(g)-i && w[len(w)-1-j] == g[len(g)-1-j] {
+		j++
+	}
+	var b strings.Builder
+	from := max(i-3, 0)
+	fmt.Fprintf(&b, "@@ line %d\n", from+1)
+	for _, l := range w[from:i] {
+		b.WriteString("  " + l + "\n")
+	}
+	for _, l := range w[i : len(w)-j] {
+		b.WriteString("- " + l + "\n")
+	}
+	for _, l := range g[i : len(g)-j] {
+		b.WriteString("+ " + l + "\n")
+	}
+	for _, l := range w[len(w)-j : min(len(w)-j+3, len(w))] {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
 }

@@ -21,6 +21,7 @@ func grpcRoute(r *gwv1.GRPCRoute) *route {
 		created:    r.CreationTimestamp,
 		parentRefs: r.Spec.ParentRefs,
 		hostnames:  routeHostnames(r.Spec.Hostnames),
+		values:     validateGRPCRoute(r),
 		rules: func(b *builder) []ruleResult {
 			out := make([]ruleResult, len(r.Spec.Rules))
 			for i := range r.Spec.Rules {
@@ -96,16 +97,7 @@ func (b *builder) convertGRPCMatch(m gwv1.GRPCRouteMatch) (ruleMatch, problem) {
 	}
 	out.m.Path = &path
 
-	hs := make([]gwv1.HTTPHeaderMatch, 0, len(m.Headers))
-	for _, h := range m.Headers {
-		hm := gwv1.HTTPHeaderMatch{Name: gwv1.HTTPHeaderName(h.Name), Value: h.Value}
-		if h.Type != nil {
-			t := gwv1.HeaderMatchType(*h.Type)
-			hm.Type = &t
-		}
-		hs = append(hs, hm)
-	}
-	headers, p := b.headerMatches(hs)
+	headers, p := b.headerMatches(grpcHeaderMatches(m.Headers))
 	if !p.ok() {
 		return out, p
 	}
@@ -153,28 +145,24 @@ func grpcMethodPath(mm *gwv1.GRPCMethodMatch) (lb.PathMatch, int, int, problem) 
 			path = lb.PathMatch{Type: lb.MatchExact, Value: "/" + service + "/" + method}
 		}
 	case gwv1.GRPCMethodMatchRegularExpression:
-		// Each part is compiled alone first, so that neither can close
-		// the group it is put in and change what the other matches.
-		part := func(re string) (string, bool) {
-			if re == "" {
-				return "[^/]+", true
-			}
-			if _, err := regexp.Compile(re); err != nil {
-				return "", false
-			}
-			return "(?:" + re + ")", true
-		}
-		s, ok := part(service)
-		if !ok {
-			return fail("gRPC service regular expression %q is not valid RE2 syntax", service)
-		}
-		m, ok := part(method)
-		if !ok {
-			return fail("gRPC method regular expression %q is not valid RE2 syntax", method)
-		}
-		path = lb.PathMatch{Type: lb.MatchRegex, Value: "/" + s + "/" + m}
+		// validateGRPCMethod has compiled each part and the whole.
+		path = lb.PathMatch{Type: lb.MatchRegex, Value: grpcRegexPath(service, method)}
 	default:
 		return fail("gRPC method match type %s is not supported", t)
 	}
 	return path, len(service), len(method), problem{}
+}
+
+// grpcRegexPath is the path regex of a RegularExpression method match. Each
+// part goes in a group of its own, so that neither can change what the
+// other matches (validateGRPCMethod has checked that each compiles alone);
+// an empty part matches any one segment.
+func grpcRegexPath(service, method string) string {
+	part := func(re string) string {
+		if re == "" {
+			return "[^/]+"
+		}
+		return "(?:" + re + ")"
+	}
+	return "/" + part(service) + "/" + part(method)
 }

@@ -22,10 +22,13 @@ type listenerState struct {
 	terminate bool
 	accepted  problem // set: Accepted=False with this reason
 	conflict  problem // set: Conflicted=True with this reason
-	refs      problem // set: ResolvedRefs=False with this reason
-	kinds     []gwv1.RouteGroupKind
-	certs     []lb.Certificate
-	attached  int32
+	// overlapTLS is set when another listener on the port terminates TLS
+	// for an overlapping hostname (OverlappingTLSConfig=True).
+	overlapTLS bool
+	refs       problem // set: ResolvedRefs=False with this reason
+	kinds      []gwv1.RouteGroupKind
+	certs      []lb.Certificate
+	attached   int32
 }
 
 // valid listeners take routes: accepted and distinct from the others.
@@ -54,6 +57,16 @@ func (b *builder) evaluateListeners() []*listenerState {
 		// is ignored for protocols that do not match on one.
 		if spec.Hostname != nil && spec.Protocol != gwv1.TCPProtocolType && spec.Protocol != gwv1.UDPProtocolType {
 			l.hostname = strings.ToLower(string(*spec.Hostname))
+			if p := hostnameProblem(l.hostname, true); p != "" && l.accepted.ok() {
+				l.accepted = problem{reason: string(gwv1.ListenerReasonUnsupportedValue), message: "hostname: " + p}
+			}
+		}
+		// Listener filters (v1.7, experimental) run before routing, as
+		// ExternalAuth does: serving the listener without them would skip
+		// what they enforce.
+		if spec.Filters != nil && len(spec.Filters.Requests) > 0 && l.accepted.ok() {
+			l.accepted = problem{reason: string(gwv1.ListenerReasonUnsupportedValue),
+				message: fmt.Sprintf("listener filters are not supported by provider %s", b.caps.Provider)}
 		}
 		if l.accepted.ok() {
 			var kindProblem problem
@@ -68,6 +81,7 @@ func (b *builder) evaluateListeners() []*listenerState {
 		out = append(out, l)
 	}
 	markConflicts(out)
+	markOverlappingTLS(out)
 	return out
 }
 
@@ -293,6 +307,27 @@ func markConflicts(ls []*listenerState) {
 	}
 }
 
+// markOverlappingTLS applies the OverlappingTLSConfig rule: listeners on one
+// port that terminate TLS (HTTPS, TLS in mode Terminate) with overlapping
+// hostnames ("*.example.com" and "foo.example.com", two equal ones, or one
+// without hostname, which overlaps every other) all get the condition, as
+// upstream requires. A client that coalesces connections may then send a
+// request for one listener over a connection set up with the other's
+// certificate. Only hostnames are compared (reason OverlappingHostnames);
+// upstream lets implementations skip OverlappingCertificates, which would
+// need every certificate's SANs parsed. Listeners that are not accepted
+// are served by nobody and overlap nothing.
+func markOverlappingTLS(ls []*listenerState) {
+	for i, a := range ls {
+		for _, b := range ls[i+1:] {
+			if a.terminate && b.terminate && a.accepted.ok() && b.accepted.ok() && a.spec.Port == b.spec.Port &&
+				(covers(a.hostname, b.hostname) || covers(b.hostname, a.hostname)) {
+				a.overlapTLS, b.overlapTLS = true, true
+			}
+		}
+	}
+}
+
 func (l *listenerState) status(gen int64, gatewayAccepted bool) gwv1.ListenerStatus {
 	st := gwv1.ListenerStatus{
 		Name:           l.spec.Name,
@@ -324,5 +359,11 @@ func (l *listenerState) status(gen int64, gatewayAccepted bool) gwv1.ListenerSta
 		programmed = condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonInvalid), false, "Listener terminates TLS but has no usable certificate", gen)
 	}
 	st.Conditions = []metav1.Condition{accepted, conflicted, programmed, resolved}
+	// A negative-polarity condition: present only when True.
+	if l.overlapTLS {
+		st.Conditions = append(st.Conditions, condition(string(gwv1.ListenerConditionOverlappingTLSConfig),
+			string(gwv1.ListenerReasonOverlappingHostnames), true,
+			"Another listener on this port terminates TLS for an overlapping hostname", gen))
+	}
 	return st
 }

@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"regexp"
 	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -30,10 +29,8 @@ func (b *builder) convertMatch(m gwv1.HTTPRouteMatch) (lb.Match, problem) {
 		case gwv1.PathMatchPathPrefix:
 			path.Type = lb.MatchPrefix
 		case gwv1.PathMatchRegularExpression:
+			// validateHTTPMatch has compiled the expression.
 			path.Type = lb.MatchRegex
-			if _, err := regexp.Compile(path.Value); err != nil {
-				return out, unsupportedValue("path regular expression %q is not valid RE2 syntax", path.Value)
-			}
 		default:
 			return out, unsupportedValue("path match type %s is not supported", t)
 		}
@@ -57,7 +54,7 @@ func (b *builder) convertMatch(m gwv1.HTTPRouteMatch) (lb.Match, problem) {
 		}
 		seenQuery[name] = true
 		t, p := b.valueMatchType(q.Type == nil || *q.Type == gwv1.QueryParamMatchExact,
-			q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression, q.Value, "query parameter", b.caps.QueryMatch)
+			q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression, "query parameter", b.caps.QueryMatch)
 		if !p.ok() {
 			return out, p
 		}
@@ -87,7 +84,7 @@ func (b *builder) headerMatches(hs []gwv1.HTTPHeaderMatch) ([]lb.HeaderMatch, pr
 		}
 		seen[name] = true
 		t, p := b.valueMatchType(h.Type == nil || *h.Type == gwv1.HeaderMatchExact,
-			h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value, "header", b.caps.HeaderMatch)
+			h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, "header", b.caps.HeaderMatch)
 		if !p.ok() {
 			return nil, p
 		}
@@ -97,16 +94,14 @@ func (b *builder) headerMatches(hs []gwv1.HTTPHeaderMatch) ([]lb.HeaderMatch, pr
 }
 
 // valueMatchType maps a header or query match type and checks it.
-func (b *builder) valueMatchType(exact, regex bool, value, what string, supported map[lb.MatchType]bool) (lb.MatchType, problem) {
+func (b *builder) valueMatchType(exact, regex bool, what string, supported map[lb.MatchType]bool) (lb.MatchType, problem) {
 	var t lb.MatchType
 	switch {
 	case exact:
 		t = lb.MatchExact
 	case regex:
+		// validateHTTPMatch has compiled the expression.
 		t = lb.MatchRegex
-		if _, err := regexp.Compile(value); err != nil {
-			return "", unsupportedValue("%s regular expression %q is not valid RE2 syntax", what, value)
-		}
 	default:
 		return "", unsupportedValue("%s match type is not supported", what)
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 // model assembles the load balancer from the programmable listeners and the
-// accepted routes. Options and tags are the caller's to set.
-func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.LoadBalancer {
+// accepted routes, and the routes behind each of its elements
+// (Result.Sources). Options and tags are the caller's to set.
+func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.LoadBalancer, map[string][]RouteRef) {
 	m := &lb.LoadBalancer{Owner: lb.Owner{
 		Cluster:   b.cluster,
 		Namespace: b.gw.Namespace,
@@ -36,6 +37,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.Lo
 	slices.Sort(ports)
 
 	groups := map[string]lb.TargetGroup{}
+	src := sources{}
 	for _, port := range ports {
 		idx := byPort[port]
 		slices.SortFunc(idx, func(x, y int) int {
@@ -48,7 +50,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.Lo
 			Protocol: proto,
 		}
 		if listeners[idx[0]].stream() {
-			ml.Streams = streams(listeners, idx, routes, groups)
+			ml.Streams = streams(listeners, idx, routes, groups, src)
 			m.Listeners = append(m.Listeners, ml)
 			continue
 		}
@@ -75,8 +77,10 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.Lo
 				}
 				names[r.Name] = true
 				vh.Rules = append(vh.Rules, r)
+				src.add(r.Name, e.route)
 				for _, g := range e.groups {
 					groups[g.Name] = g
+					src.add(g.Name, e.route)
 				}
 			}
 			ml.VirtualHosts = append(ml.VirtualHosts, vh)
@@ -87,7 +91,20 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) *lb.Lo
 		m.TargetGroups = append(m.TargetGroups, g)
 	}
 	slices.SortFunc(m.TargetGroups, func(x, y lb.TargetGroup) int { return cmp.Compare(x.Name, y.Name) })
-	return m
+	for _, refs := range src {
+		slices.SortFunc(refs, compareRouteRefs)
+	}
+	return m, src
+}
+
+// sources maps model element names to the routes they come from.
+type sources map[string][]RouteRef
+
+func (s sources) add(element string, r *route) {
+	ref := r.ref()
+	if !slices.Contains(s[element], ref) {
+		s[element] = append(s[element], ref)
+	}
 }
 
 // shadowed says whether a more specific VirtualHost on the same port (one of

@@ -3,6 +3,7 @@ package mapping
 import (
 	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -86,6 +87,10 @@ func (b *builder) gatewayOptions() (lb.Options, map[string]string, problem) {
 		}
 	}
 
+	if msg := paramsValueProblem(opts, tags, emulatedAddress); msg != "" {
+		return invalid(msg)
+	}
+
 	addrs, p := b.specAddresses()
 	if !p.ok() {
 		return lb.Options{}, nil, p
@@ -106,7 +111,9 @@ func (b *builder) gatewayOptions() (lb.Options, map[string]string, problem) {
 			tags[string(k)] = string(v)
 		}
 	}
-	maps.DeleteFunc(tags, func(k, _ string) bool { return strings.HasPrefix(k, reservedTagPrefix) })
+	// No cloud takes a tag without a key; the API server refuses such a
+	// label or annotation, so only an object stored around it has one.
+	maps.DeleteFunc(tags, func(k, _ string) bool { return k == "" || strings.HasPrefix(k, reservedTagPrefix) })
 	if len(tags) == 0 {
 		tags = nil
 	}
@@ -171,6 +178,12 @@ func (b *builder) specAddresses() ([]string, problem) {
 			return nil, problem{reason: string(gwv1.GatewayReasonUnsupportedAddress),
 				message: "only addresses of type IPAddress are supported"}
 		}
+		// Routability (v1.7, experimental) asks for a reachability scope
+		// the providers cannot promise.
+		if a.Routability != gwv1.GatewayAddressRoutabilityDefault {
+			return nil, problem{reason: string(gwv1.GatewayReasonUnsupportedAddress),
+				message: "address routability is not supported"}
+		}
 		ip, err := netip.ParseAddr(a.Value)
 		if err != nil {
 			return nil, problem{reason: string(gwv1.GatewayReasonUnsupportedAddress),
@@ -179,4 +192,35 @@ func (b *builder) specAddresses() ([]string, problem) {
 		out = append(out, ip.String())
 	}
 	return out, problem{}
+}
+
+// paramsValueProblem checks the merged parameters' values that reach a
+// provider verbatim and that the CRD leaves open: the emulated data plane
+// refuses a whole load balancer for a response header it cannot send, and a
+// cloud takes no tag without a key. The message lists every bad value,
+// bounded, and names them in key order so it stays the same.
+func paramsValueProblem(opts lb.Options, tags map[string]string, emulatedAddress string) string {
+	var bad []string
+	if emulatedAddress != "" {
+		if _, err := netip.ParseAddr(emulatedAddress); err != nil {
+			bad = append(bad, "emulated.address: "+quote(emulatedAddress)+" is not an IP address")
+		}
+	}
+	if e := opts.Emulated; e != nil {
+		for _, k := range slices.Sorted(maps.Keys(e.ResponseHeaders)) {
+			if p := headerNameProblem(k); p != "" {
+				bad = append(bad, "emulated.responseHeaders: "+p)
+			}
+			if p := headerValueProblem(e.ResponseHeaders[k]); p != "" {
+				bad = append(bad, "emulated.responseHeaders["+quote(k)+"]: "+p)
+			}
+		}
+	}
+	if _, ok := tags[""]; ok {
+		bad = append(bad, "tags: a tag key is empty")
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	return "parameters have invalid values: " + boundedList(bad, "; ", maxMessageBytes)
 }

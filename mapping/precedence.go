@@ -32,8 +32,9 @@ type entry struct {
 //
 // and for GRPCRoutes: more characters in the service, then in the method
 // (a regular expression counts its pattern), then more header matches.
-// Then the older route (creationTimestamp), route namespace/name, rule
-// order and match order within the route.
+// Then the older route (creationTimestamp), the route's "{namespace}/{name}"
+// as one string (compareRouteNames), rule order and match order within the
+// route.
 //
 // Entries of the two kinds never share a hostname: crossKindConflicts
 // keeps one kind per intersecting hostname on a listener, as the GRPCRoute
@@ -82,8 +83,7 @@ func comparePrecedence(a, b *entry) int {
 		return c
 	}
 	return cmp.Or(
-		cmp.Compare(a.route.key.Namespace, b.route.key.Namespace),
-		cmp.Compare(a.route.key.Name, b.route.key.Name),
+		compareRouteNames(a.route, b.route),
 		cmp.Compare(a.rule, b.rule),
 		cmp.Compare(a.match, b.match),
 		// Same match on two hostnames of one VirtualHost: keep it total.

@@ -43,6 +43,9 @@ type route struct {
 	created    metav1.Time
 	parentRefs []gwv1.ParentReference
 	hostnames  []string
+	// values is the problem with the route's values (validate.go), which
+	// keeps it out of the model whatever its rules convert to.
+	values problem
 	// rules converts the route's rules, one result per rule in order.
 	rules func(b *builder) []ruleResult
 }
@@ -69,7 +72,11 @@ type routeState struct {
 	// provider cannot realize: it is then accepted nowhere and left out.
 	invalid problem
 	// refs is the first bad backend reference (ResolvedRefs=False).
-	refs    problem
+	refs problem
+	// refused is the reconciler's message when the cloud refused what
+	// this route produced (Snapshot.Refused): the route is then accepted
+	// nowhere, whatever else holds.
+	refused string
 	rules   []ruleState
 	parents []parentState
 	// serve maps a listener index to the hostnames the route serves there,
@@ -109,7 +116,12 @@ func (b *builder) evaluateRoutes(listeners []*listenerState, gatewayAccepted boo
 // evaluateRoute converts a route's rules and works out where each of its
 // parentRefs would attach it.
 func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeState {
-	rs := &routeState{route: r, serve: map[int][]string{}}
+	rs := &routeState{route: r, serve: map[int][]string{}, invalid: r.values}
+	if msg, ok := b.refused[r.ref()]; ok {
+		// Bounded like every message: the reconciler's text is static but
+		// not written for a condition.
+		rs.refused = boundedList([]string{"The cloud refused this route's configuration: " + msg}, "", maxMessageBytes)
+	}
 	for _, res := range r.rules(b) {
 		rs.rules = append(rs.rules, res.state)
 		if rs.invalid.ok() {
@@ -138,7 +150,12 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 
 // candidate says whether the route is accepted on its parentRefs unless a
 // conflict takes listeners from it.
-func (rs *routeState) candidate() bool { return rs.invalid.ok() }
+func (rs *routeState) candidate() bool { return rs.invalid.ok() && rs.refused == "" }
+
+// ref is the route's name in Snapshot.Refused and Result.Sources.
+func (r *route) ref() RouteRef {
+	return RouteRef{Kind: string(r.kind), Namespace: r.key.Namespace, Name: r.key.Name}
+}
 
 // crossKindConflicts applies the GRPCRoute API's rule for routes of both
 // kinds on one listener: when an HTTPRoute and a GRPCRoute have
@@ -221,6 +238,8 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 		switch {
 		case !gatewayAccepted:
 			accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonPending), false, "The parent Gateway is not accepted", gen)
+		case rs.refused != "":
+			accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonUnsupportedValue), false, rs.refused, gen)
 		case !ps.attach.ok():
 			accepted = condition(string(gwv1.RouteConditionAccepted), ps.attach.reason, false, ps.attach.message, gen)
 		case !rs.invalid.ok():

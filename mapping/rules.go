@@ -65,6 +65,7 @@ func httpRoute(r *gwv1.HTTPRoute) *route {
 		created:    r.CreationTimestamp,
 		parentRefs: r.Spec.ParentRefs,
 		hostnames:  routeHostnames(r.Spec.Hostnames),
+		values:     validateHTTPRoute(r),
 		rules: func(b *builder) []ruleResult {
 			out := make([]ruleResult, len(r.Spec.Rules))
 			for i := range r.Spec.Rules {

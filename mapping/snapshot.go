@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"cmp"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,8 +35,8 @@ type Snapshot struct {
 	// GRPCRoutes are all GRPCRoutes with a parentRef that names the Gateway.
 	GRPCRoutes []*gwv1.GRPCRoute
 	// TCPRoutes, UDPRoutes and TLSRoutes are all routes of those kinds with a
-	// parentRef that names the Gateway. All three are apis/v1 types: in
-	// gateway-api v1.6.3 v1 is the storage version of their CRDs and the
+	// parentRef that names the Gateway. All three are apis/v1 types: since
+	// gateway-api v1.6 v1 is the storage version of their CRDs and the
 	// version the conformance suite creates (v1alpha2 is only served).
 	TCPRoutes []*gwv1.TCPRoute
 	UDPRoutes []*gwv1.UDPRoute
@@ -48,6 +50,29 @@ type Snapshot struct {
 	EndpointSlices  []*discoveryv1.EndpointSlice
 	Secrets         []*corev1.Secret
 	ReferenceGrants []*gwv1beta1.ReferenceGrant
+
+	// Refused names the routes whose model elements the cloud refused (the
+	// reconciler finds them through Result.Sources from the elements a
+	// provider's InvalidError names), each with a static message saying
+	// why. Such a route is left out of the model and gets, on every
+	// parentRef naming this Gateway, Accepted=False with reason
+	// UnsupportedValue and the message "The cloud refused this route's
+	// configuration: <message>". It is the backstop for values mapping's
+	// own validation did not catch: the rest of the Gateway is applied.
+	Refused map[RouteRef]string
+}
+
+// RouteRef names one route of any kind Cloudgate serves.
+type RouteRef struct {
+	// Kind is "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute" or
+	// "UDPRoute".
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+func compareRouteRefs(x, y RouteRef) int {
+	return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
 }
 
 // Result is what Build decides: the desired load balancer and the status of
@@ -75,6 +100,15 @@ type Result struct {
 	TCPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	UDPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	TLSRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+
+	// Sources maps the name of every lb.Rule, lb.Stream and lb.TargetGroup
+	// in LoadBalancer to the routes it was built from, sorted by kind,
+	// namespace and name: one route for a Rule or Stream, every route that
+	// forwards or mirrors to it for a TargetGroup. Listeners and
+	// certificates come from the Gateway and have no entry. When a
+	// provider refuses elements by name, these are the routes to put in
+	// Snapshot.Refused.
+	Sources map[string][]RouteRef
 }
 
 // ClassResult is the status Cloudgate writes on a GatewayClass.

@@ -44,8 +44,13 @@ func tlsRoute(r *gwv1.TLSRoute) *route {
 	for _, rule := range r.Spec.Rules {
 		rules = append(rules, rule.BackendRefs)
 	}
-	return streamRoute(kindTLSRoute, r.Namespace, r.Name, r.Generation, r.CreationTimestamp, r.Spec.ParentRefs,
+	rt := streamRoute(kindTLSRoute, r.Namespace, r.Name, r.Generation, r.CreationTimestamp, r.Spec.ParentRefs,
 		routeHostnames(r.Spec.Hostnames), rules)
+	// Hostnames are a TLSRoute's only values: they become SNI patterns.
+	var e valueErrors
+	validateHostnames(&e, r.Spec.Hostnames)
+	rt.values = e.problem()
+	return rt
 }
 
 // streamRoute builds the kind-neutral route of a TLSRoute, TCPRoute or
@@ -121,16 +126,24 @@ func (b *builder) streamBackendProtocol(kind routeKind, name string, sp *corev1.
 	return want, problem{}
 }
 
-// olderFirst orders routes by age, then namespace and name: the
+// olderFirst orders routes by age, then by "{namespace}/{name}": the
 // "oldest wins" order upstream prescribes for conflicts.
 func olderFirst(x, y *route) int {
-	return cmp.Or(x.created.Time.Compare(y.created.Time),
-		cmp.Compare(x.key.Namespace, y.key.Namespace), cmp.Compare(x.key.Name, y.key.Name))
+	return cmp.Or(x.created.Time.Compare(y.created.Time), compareRouteNames(x, y))
+}
+
+// compareRouteNames is upstream's last tie-break, "alphabetical order
+// (namespace/name)": it compares the string "{namespace}/{name}", so
+// "foo-bar/r" ('-' sorts before '/') comes before "foo/r", which comparing
+// namespaces first would put the other way.
+func compareRouteNames(x, y *route) int {
+	return cmp.Compare(x.key.Namespace+"/"+x.key.Name, y.key.Namespace+"/"+y.key.Name)
 }
 
 // streams assembles the Streams of one port's lb.Listener from the Gateway
 // listeners on it (idx, most specific hostname first) and the routes they
-// serve, and collects the target groups used.
+// serve, and collects the target groups used and the routes behind each
+// Stream and group.
 //
 // TCP and UDP: a listener has one port to itself (markConflicts), and the
 // oldest route attached to it takes every connection. Upstream's TCPRoute
@@ -145,7 +158,7 @@ func olderFirst(x, y *route) int {
 // is dropped (listener isolation, as for VirtualHosts), and when two
 // routes serve the same hostname the older one keeps it: a second Stream
 // of that hostname could never be chosen.
-func streams(listeners []*listenerState, idx []int, routes []*routeState, groups map[string]lb.TargetGroup) []lb.Stream {
+func streams(listeners []*listenerState, idx []int, routes []*routeState, groups map[string]lb.TargetGroup, src sources) []lb.Stream {
 	type candidate struct {
 		rs    *routeState
 		host  string
@@ -187,10 +200,12 @@ func streams(listeners []*listenerState, idx []int, routes []*routeState, groups
 		if c.host != "" {
 			st.Name += "/" + c.host
 		}
+		src.add(st.Name, c.rs.route)
 		if len(c.rs.rules) > 0 {
 			st.Backends = c.rs.rules[0].action.Forward
 			for _, g := range c.rs.rules[0].groups {
 				groups[g.Name] = g
+				src.add(g.Name, c.rs.route)
 			}
 		}
 		out = append(out, st)

@@ -15,6 +15,15 @@
 // resource without them. User tags (Gateway spec.infrastructure labels and
 // annotations, parameters' tags) sit next to them and never override them.
 //
+// # Errors
+//
+// An error from Ensure or Delete is transient (the controller backs off and
+// retries) unless it wraps ErrInvalid. A model the cloud refuses comes back as
+// an *InvalidError that names the model elements at fault (rule, stream,
+// target group, listener or certificate names, as the model spells them), so
+// that the reconciler can leave out the routes behind them and apply the
+// rest; a provider translates its cloud's names back to the model's.
+//
 // # Rules
 //
 // Providers import mapping/lb and their cloud's SDK, never gateway-api or

@@ -22,6 +22,10 @@ type InvalidError struct {
 	// Message is the cloud's explanation. It may carry request ids and other
 	// variable text: it belongs in Events and logs, not in conditions.
 	Message string
+	// Cause is the provider's own error for the refusal (for example the
+	// emulated adapter's *APIError), kept so that errors.As still finds it;
+	// nil when there is none.
+	Cause error
 }
 
 func (e *InvalidError) Error() string {
@@ -31,5 +35,10 @@ func (e *InvalidError) Error() string {
 	return fmt.Sprintf("%s: %s (at %s)", ErrInvalid, e.Message, strings.Join(e.Elements, ", "))
 }
 
-// Unwrap makes errors.Is(err, ErrInvalid) hold.
-func (e *InvalidError) Unwrap() error { return ErrInvalid }
+// Unwrap makes errors.Is(err, ErrInvalid) hold, and errors.As reach Cause.
+func (e *InvalidError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{ErrInvalid}
+	}
+	return []error{ErrInvalid, e.Cause}
+}

@@ -1,6 +1,8 @@
 package reconciler
 
 import (
+	"unicode/utf8"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -62,4 +64,35 @@ func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// maxMessageBytes bounds a condition message. The API server refuses a
+// condition message over 32768 bytes, and with it the whole status write;
+// mapping already shortens its lists, so this cut is the last line of
+// defence, well inside the limit.
+const maxMessageBytes = 4096
+
+// boundConditions returns conds with every message cut to maxMessageBytes on a
+// UTF-8 boundary, marked with a trailing ellipsis.
+func boundConditions(conds []metav1.Condition) []metav1.Condition {
+	out := conds
+	for i, c := range conds {
+		if len(c.Message) <= maxMessageBytes {
+			continue
+		}
+		if &out[0] == &conds[0] {
+			out = append([]metav1.Condition(nil), conds...)
+		}
+		out[i].Message = cutMessage(c.Message, maxMessageBytes)
+	}
+	return out
+}
+
+func cutMessage(msg string, limit int) string {
+	const ellipsis = " …"
+	cut := limit - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + ellipsis
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -30,24 +31,54 @@ const Finalizer = "gateway.cloudgate.dev/load-balancer"
 // provisioning is looked at again.
 const notReadyRequeue = 2 * time.Second
 
+// DefaultResyncPeriod is the drift resync period of a provider that names none.
+const DefaultResyncPeriod = 10 * time.Minute
+
+// maxRefusalRounds bounds how often one reconcile leaves out refused routes and
+// asks the cloud again.
+const maxRefusalRounds = 3
+
+// resyncer is implemented by providers whose API read limits call for a
+// resync period of their own.
+type resyncer interface {
+	DefaultResyncPeriod() time.Duration
+}
+
 // GatewayReconciler turns a Gateway and its routes into a load balancer.
 type GatewayReconciler struct {
 	Client      client.Client
 	ClusterName string
 	Providers   map[gwv1.GatewayController]providers.Provider
-	// SecretReader reads the Secrets listeners refer to, uncached (the
-	// manager's API reader); nil reads them through Client.
-	SecretReader client.Reader
+	// APIReader reads from the API server, uncached (the manager's API
+	// reader): the Secrets listeners refer to, so that no Secret data sits
+	// in the cache, and objects again after a write conflict. Nil reads
+	// through Client.
+	APIReader client.Reader
 	// Events records what happened to the load balancer on the Gateway, for
 	// `kubectl describe`; nil records nothing.
 	Events events.EventRecorder
+	// ResyncPeriod is how often each Gateway's cloud resources are read
+	// again to repair drift; zero means the provider's default.
+	ResyncPeriod time.Duration
+
+	observed observations
 }
 
-func (r *GatewayReconciler) secretReader() client.Reader {
-	if r.SecretReader != nil {
-		return r.SecretReader
+func (r *GatewayReconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
 	}
 	return r.Client
+}
+
+func (r *GatewayReconciler) resyncPeriod(p providers.Provider) time.Duration {
+	if r.ResyncPeriod > 0 {
+		return r.ResyncPeriod
+	}
+	if rs, ok := p.(resyncer); ok && rs.DefaultResyncPeriod() > 0 {
+		return rs.DefaultResyncPeriod()
+	}
+	return DefaultResyncPeriod
 }
 
 // event records an event on the Gateway when a recorder is set.
@@ -61,59 +92,53 @@ func (r *GatewayReconciler) event(gw *gwv1.Gateway, eventType, reason, action, n
 func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var gw gwv1.Gateway
 	if err := r.Client.Get(ctx, req.NamespacedName, &gw); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.observed.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	logger := log.FromContext(ctx).WithValues("gateway", req.NamespacedName)
 	ctx = log.IntoContext(ctx, logger)
 
 	var gc gwv1.GatewayClass
-	provider, ours := providers.Provider(nil), false
 	switch err := r.Client.Get(ctx, client.ObjectKey{Name: string(gw.Spec.GatewayClassName)}, &gc); {
-	case err == nil:
-		provider, ours = r.Providers[gc.Spec.ControllerName]
-	case !apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err):
+		if !gw.DeletionTimestamp.IsZero() {
+			return ctrl.Result{}, r.release(ctx, &gw)
+		}
+		// A missing class says nothing about who owns the Gateway: it may
+		// be recreated a moment later. Keep the load balancer serving.
+		return ctrl.Result{}, r.classMissing(ctx, &gw)
+	case err != nil:
 		return ctrl.Result{}, err
 	}
-
+	provider, ours := r.Providers[gc.Spec.ControllerName]
 	if !gw.DeletionTimestamp.IsZero() || !ours {
-		// Being deleted, or no longer ours (its class is gone or belongs to
-		// another controller): remove what we built, then let go.
+		// Being deleted, or now naming a class of another controller:
+		// remove what we built, then let go.
 		return ctrl.Result{}, r.release(ctx, &gw)
 	}
-	if controllerutil.AddFinalizer(&gw, Finalizer) {
-		if err := r.Client.Update(ctx, &gw); err != nil {
-			return ctrl.Result{}, err
+	if !controllerutil.ContainsFinalizer(&gw, Finalizer) {
+		patch := client.MergeFromWithOptions(gw.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(&gw, Finalizer)
+		if err := r.Client.Patch(ctx, &gw, patch); err != nil {
+			return ctrl.Result{}, ignoreGone(err)
 		}
 	}
 
-	snap, err := loadSnapshot(ctx, r.Client, r.secretReader(), &gc, &gw)
+	snap, err := loadSnapshot(ctx, r.Client, r.apiReader(), &gc, &gw)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	snap.ClusterName = r.ClusterName
 	snap.Capabilities = provider.Capabilities()
-	res := mapping.Build(snap)
-
-	var (
-		status lb.Status
-		cloud  error
-	)
-	if res.LoadBalancer == nil {
-		cloud = provider.Delete(ctx, r.owner(&gw))
-	} else {
-		status, cloud = provider.Ensure(ctx, res.LoadBalancer)
-	}
+	out := r.realize(ctx, &gw, provider, snap)
+	res, status, cloud := out.res, out.status, out.cloud
 	invalid := errors.Is(cloud, providers.ErrInvalid)
-	switch {
-	case invalid:
-		r.event(&gw, corev1.EventTypeWarning, "LoadBalancerRefused", "Ensure", cloud.Error())
-	case cloud != nil:
-		logger.Error(cloud, "Cloud call failed; will retry")
-		r.event(&gw, corev1.EventTypeWarning, "CloudError", "Ensure", "The cloud API failed; retrying with backoff: "+cloud.Error())
-	}
 
+	var errs []error
 	if err := r.writeGatewayStatus(ctx, &gw, res, status, cloud); err != nil {
-		return ctrl.Result{}, err
+		errs = append(errs, err)
 	}
 	for _, kind := range []struct {
 		routes  []client.Object
@@ -126,16 +151,120 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		{objects(snap.UDPRoutes), res.UDPRoutes},
 	} {
 		if err := r.writeRouteStatuses(ctx, req.NamespacedName, kind.routes, kind.desired); err != nil {
-			return ctrl.Result{}, err
+			errs = append(errs, err)
 		}
 	}
 	switch {
 	case cloud != nil && !invalid:
 		return ctrl.Result{}, cloud // back off
+	case len(errs) > 0:
+		return ctrl.Result{}, errors.Join(errs...)
 	case res.LoadBalancer != nil && cloud == nil && !status.Ready:
 		return ctrl.Result{RequeueAfter: notReadyRequeue}, nil
+	case cloud == nil:
+		// Come back when the cloud is due to be read again, for drift.
+		return ctrl.Result{RequeueAfter: out.resync}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// realized is what one reconcile made of a Gateway.
+type realized struct {
+	res    mapping.Result
+	status lb.Status
+	cloud  error
+	// resync is how long until the cloud is due to be read again.
+	resync time.Duration
+}
+
+// realize builds the model and makes the cloud match it. When the cloud
+// refuses parts of the model and names them, the routes behind those parts are
+// left out (and told so), and the rest is applied: one route never blocks its
+// Gateway.
+func (r *GatewayReconciler) realize(ctx context.Context, gw *gwv1.Gateway, p providers.Provider, snap *mapping.Snapshot) realized {
+	key := client.ObjectKeyFromObject(gw)
+	gens := routeGenerations(snap)
+	snap.Refused = r.observed.refusedRoutes(key, string(gw.UID), gens)
+	var out realized
+	for round := 0; ; round++ {
+		out = r.ensure(ctx, gw, p, mapping.Build(snap))
+		var refusal *providers.InvalidError
+		if !errors.As(out.cloud, &refusal) || round == maxRefusalRounds {
+			break
+		}
+		r.event(gw, corev1.EventTypeWarning, "LoadBalancerRefused", "Ensure", out.cloud.Error())
+		added := false
+		for _, el := range refusal.Elements {
+			for _, ref := range out.res.Sources[el] {
+				if _, ok := snap.Refused[ref]; ok {
+					continue
+				}
+				if snap.Refused == nil {
+					snap.Refused = map[mapping.RouteRef]string{}
+				}
+				// Static text: the cloud's own words (with request
+				// ids) go to the event above.
+				snap.Refused[ref] = "the cloud refused the configuration of its rules (see the Gateway's events)"
+				added = true
+			}
+		}
+		if !added {
+			break // nothing left to leave out: the refusal is the Gateway's own
+		}
+	}
+	r.observed.setRefused(key, string(gw.UID), snap.Refused, gens)
+	return out
+}
+
+// ensure applies one model (nil: no load balancer) unless the cloud already
+// holds it and is not due to be read again.
+func (r *GatewayReconciler) ensure(ctx context.Context, gw *gwv1.Gateway, p providers.Provider, res mapping.Result) realized {
+	key := client.ObjectKeyFromObject(gw)
+	fp := fingerprint(res.LoadBalancer)
+	now := time.Now()
+	if st, wait, ok := r.observed.fresh(key, string(gw.UID), fp, now); ok {
+		return realized{res: res, status: st, resync: wait}
+	}
+	out := realized{res: res}
+	if res.LoadBalancer == nil {
+		out.cloud = p.Delete(ctx, r.owner(gw))
+	} else {
+		out.status, out.cloud = p.Ensure(ctx, res.LoadBalancer)
+	}
+	switch {
+	case errors.Is(out.cloud, providers.ErrInvalid):
+		r.observed.invalidate(key)
+		var refusal *providers.InvalidError
+		if !errors.As(out.cloud, &refusal) || len(refusal.Elements) == 0 {
+			r.event(gw, corev1.EventTypeWarning, "LoadBalancerRefused", "Ensure", out.cloud.Error())
+		}
+	case out.cloud != nil:
+		r.observed.invalidate(key)
+		log.FromContext(ctx).Info("Cloud call failed; will retry with backoff", "error", out.cloud.Error())
+		r.event(gw, corev1.EventTypeWarning, "CloudError", "Ensure", "The cloud API failed; retrying with backoff: "+out.cloud.Error())
+	case res.LoadBalancer != nil && !out.status.Ready:
+		// Still provisioning: read again soon, not at the next resync.
+		r.observed.invalidate(key)
+	default:
+		out.resync = r.observed.record(key, string(gw.UID), fp, out.status, r.resyncPeriod(p), now)
+	}
+	return out
+}
+
+// routeGenerations indexes the snapshot's routes for refusals.
+func routeGenerations(s *mapping.Snapshot) map[mapping.RouteRef]int64 {
+	out := map[mapping.RouteRef]int64{}
+	add := func(kind string, routes []client.Object) {
+		for _, o := range routes {
+			out[mapping.RouteRef{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName()}] = o.GetGeneration()
+		}
+	}
+	add("HTTPRoute", objects(s.HTTPRoutes))
+	add("GRPCRoute", objects(s.GRPCRoutes))
+	add("TLSRoute", objects(s.TLSRoutes))
+	add("TCPRoute", objects(s.TCPRoutes))
+	add("UDPRoute", objects(s.UDPRoutes))
+	return out
 }
 
 // objects converts a typed route slice for the kind-neutral status writer.
@@ -151,6 +280,25 @@ func (r *GatewayReconciler) owner(gw *gwv1.Gateway) lb.Owner {
 	return lb.Owner{Cluster: r.ClusterName, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)}
 }
 
+// classMissing reports, on a Gateway we manage, that its GatewayClass is gone,
+// and keeps its load balancer: only the Gateway's deletion, or a class of
+// another controller, removes it.
+func (r *GatewayReconciler) classMissing(ctx context.Context, gw *gwv1.Gateway) error {
+	if !controllerutil.ContainsFinalizer(gw, Finalizer) {
+		return nil // never ours
+	}
+	c := metav1.Condition{
+		Type: string(gwv1.GatewayConditionAccepted), Status: metav1.ConditionFalse,
+		Reason: string(gwv1.GatewayReasonInvalid), ObservedGeneration: gw.Generation,
+		Message: fmt.Sprintf("GatewayClass %q does not exist; the load balancer keeps serving the last accepted configuration until the class exists again or the Gateway is deleted", gw.Spec.GatewayClassName),
+	}
+	return r.updateGatewayStatus(ctx, gw, func(cur *gwv1.Gateway) *gwv1.Gateway {
+		next := cur.DeepCopy()
+		next.Status.Conditions = mergeConditions(cur.Status.Conditions, []metav1.Condition{c}, metav1.Now())
+		return next
+	})
+}
+
 // release deletes the Gateway's load balancer from every provider that may
 // hold it, and then removes the finalizer.
 func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error {
@@ -162,6 +310,7 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 			return fmt.Errorf("deleting the load balancer from %s: %w", p.ControllerName(), err)
 		}
 	}
+	r.observed.forget(client.ObjectKeyFromObject(gw))
 	log.FromContext(ctx).Info("Deleted load balancer")
 	r.event(gw, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted the load balancer and freed its address")
 	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()})
@@ -171,8 +320,36 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 	if err := r.writeRouteStatuses(ctx, client.ObjectKeyFromObject(gw), routes, nil); err != nil {
 		return err
 	}
+	// A patch, not an update: the Gateway's status may have moved on since
+	// it was read, and a conflict here would only cost another cloud call.
+	patch := client.MergeFrom(gw.DeepCopy())
 	controllerutil.RemoveFinalizer(gw, Finalizer)
-	return r.Client.Update(ctx, gw)
+	return ignoreGone(r.Client.Patch(ctx, gw, patch))
+}
+
+// updateGatewayStatus writes next(gw)'s status when it differs from gw's. On
+// a conflict it reads the Gateway again from the API server and recomputes; a
+// Gateway deleted meanwhile needs no status.
+func (r *GatewayReconciler) updateGatewayStatus(ctx context.Context, gw *gwv1.Gateway, next func(*gwv1.Gateway) *gwv1.Gateway) error {
+	cur := gw
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			fresh := &gwv1.Gateway{}
+			if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(gw), fresh); err != nil {
+				return err
+			}
+			cur = fresh
+		}
+		first = false
+		n := next(cur)
+		if equality.Semantic.DeepEqual(cur.Status, n.Status) {
+			return nil
+		}
+		log.FromContext(ctx).V(1).Info("Updating Gateway status")
+		return r.Client.Status().Update(ctx, n)
+	})
+	return ignoreGone(err)
 }
 
 // writeGatewayStatus merges mapping's verdict with the provider's and writes
@@ -180,7 +357,7 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gateway, res mapping.Result, st lb.Status, cloud error) error {
 	desired := res.Gateway
 	programmed := programmedCondition(gw.Generation, res, st, cloud)
-	desired.Conditions = setCondition(append([]metav1.Condition(nil), desired.Conditions...), programmed)
+	desired.Conditions = boundConditions(setCondition(append([]metav1.Condition(nil), desired.Conditions...), programmed))
 
 	listenerReady := map[gwv1.PortNumber]bool{}
 	if res.LoadBalancer != nil && cloud == nil {
@@ -189,44 +366,45 @@ func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gat
 			listenerReady[gwv1.PortNumber(l.Port)] = st.Ready || (ok && ls.Ready)
 		}
 	}
-
-	now := metav1.Now()
-	next := gw.DeepCopy()
-	next.Status.Conditions = mergeConditions(gw.Status.Conditions, desired.Conditions, now)
-	next.Status.Addresses = nil
-	if cloud == nil {
-		for _, a := range st.Addresses {
-			t := gwv1.AddressType(a.Type)
-			next.Status.Addresses = append(next.Status.Addresses, gwv1.GatewayStatusAddress{Type: &t, Value: a.Value})
+	return r.updateGatewayStatus(ctx, gw, func(gw *gwv1.Gateway) *gwv1.Gateway {
+		now := metav1.Now()
+		next := gw.DeepCopy()
+		next.Status.Conditions = mergeConditions(gw.Status.Conditions, desired.Conditions, now)
+		if cloud == nil {
+			// After a failed call the last addresses stay: the load
+			// balancer behind them most likely still serves.
+			next.Status.Addresses = nil
+			for _, a := range st.Addresses {
+				t := gwv1.AddressType(a.Type)
+				next.Status.Addresses = append(next.Status.Addresses, gwv1.GatewayStatusAddress{Type: &t, Value: a.Value})
+			}
 		}
-	}
-	old := map[gwv1.SectionName][]metav1.Condition{}
-	for _, l := range gw.Status.Listeners {
-		old[l.Name] = l.Conditions
-	}
-	ports := map[gwv1.SectionName]gwv1.PortNumber{}
-	for _, l := range gw.Spec.Listeners {
-		ports[l.Name] = l.Port
-	}
-	next.Status.Listeners = make([]gwv1.ListenerStatus, 0, len(desired.Listeners))
-	for _, l := range desired.Listeners {
-		conds := append([]metav1.Condition(nil), l.Conditions...)
-		if c := findCondition(conds, string(gwv1.ListenerConditionProgrammed)); c != nil && c.Status == metav1.ConditionTrue && !listenerReady[ports[l.Name]] {
-			c.Status, c.Reason = metav1.ConditionFalse, string(gwv1.ListenerReasonPending)
-			c.Message = "Waiting for the load balancer's listener"
+		old := map[gwv1.SectionName][]metav1.Condition{}
+		for _, l := range gw.Status.Listeners {
+			old[l.Name] = l.Conditions
 		}
-		l.Conditions = mergeConditions(old[l.Name], conds, now)
-		next.Status.Listeners = append(next.Status.Listeners, l)
-	}
-	if equality.Semantic.DeepEqual(gw.Status, next.Status) {
-		return nil
-	}
-	log.FromContext(ctx).V(1).Info("Updating Gateway status")
-	return r.Client.Status().Update(ctx, next)
+		ports := map[gwv1.SectionName]gwv1.PortNumber{}
+		for _, l := range gw.Spec.Listeners {
+			ports[l.Name] = l.Port
+		}
+		next.Status.Listeners = make([]gwv1.ListenerStatus, 0, len(desired.Listeners))
+		for _, l := range desired.Listeners {
+			conds := boundConditions(append([]metav1.Condition(nil), l.Conditions...))
+			if c := findCondition(conds, string(gwv1.ListenerConditionProgrammed)); c != nil && c.Status == metav1.ConditionTrue && !listenerReady[ports[l.Name]] {
+				c.Status, c.Reason = metav1.ConditionFalse, string(gwv1.ListenerReasonPending)
+				c.Message = "Waiting for the load balancer's listener"
+			}
+			l.Conditions = mergeConditions(old[l.Name], conds, now)
+			next.Status.Listeners = append(next.Status.Listeners, l)
+		}
+		return next
+	})
 }
 
 // programmedCondition lowers mapping's Programmed=True while the cloud is not
-// ready or refused the load balancer.
+// ready or refused the load balancer. Its messages are static: the cloud's
+// own words (request ids, timestamps) go to Events, so that an error that
+// repeats does not rewrite status.
 func programmedCondition(gen int64, res mapping.Result, st lb.Status, cloud error) metav1.Condition {
 	c := metav1.Condition{Type: string(gwv1.GatewayConditionProgrammed), ObservedGeneration: gen}
 	if m := findCondition(res.Gateway.Conditions, string(gwv1.GatewayConditionProgrammed)); m != nil {
@@ -237,7 +415,7 @@ func programmedCondition(gen int64, res mapping.Result, st lb.Status, cloud erro
 	}
 	switch {
 	case errors.Is(cloud, providers.ErrInvalid):
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), cloud.Error()
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "The cloud refused the load balancer's configuration; the Gateway's events hold its answer"
 	case cloud != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonPending), "The cloud API failed; retrying with backoff"
 	case !st.Ready:

@@ -23,7 +23,7 @@ func routeLists() []client.ObjectList {
 }
 
 // routeParts is what the reconciler needs of any route: its parentRefs, its
-// status, and the backendRefs of its rules.
+// status, and the backends of its rules (backendRefs and mirrors).
 type routeParts struct {
 	parentRefs []gwv1.ParentReference
 	status     *gwv1.RouteStatus
@@ -35,16 +35,20 @@ func partsOf(o client.Object) (routeParts, bool) {
 	case *gwv1.HTTPRoute:
 		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
 		for _, rule := range r.Spec.Rules {
+			p.backends = appendMirrors(p.backends, rule.Filters, httpMirror)
 			for _, b := range rule.BackendRefs {
 				p.backends = append(p.backends, b.BackendRef)
+				p.backends = appendMirrors(p.backends, b.Filters, httpMirror)
 			}
 		}
 		return p, true
 	case *gwv1.GRPCRoute:
 		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
 		for _, rule := range r.Spec.Rules {
+			p.backends = appendMirrors(p.backends, rule.Filters, grpcMirror)
 			for _, b := range rule.BackendRefs {
 				p.backends = append(p.backends, b.BackendRef)
+				p.backends = appendMirrors(p.backends, b.Filters, grpcMirror)
 			}
 		}
 		return p, true
@@ -57,6 +61,20 @@ func partsOf(o client.Object) (routeParts, bool) {
 	}
 	return routeParts{}, false
 }
+
+// appendMirrors adds the backends of RequestMirror filters: a mirror's Service
+// is loaded, indexed and watched exactly like a backendRef's.
+func appendMirrors[F any](out []gwv1.BackendRef, filters []F, mirror func(F) *gwv1.HTTPRequestMirrorFilter) []gwv1.BackendRef {
+	for _, f := range filters {
+		if m := mirror(f); m != nil {
+			out = append(out, gwv1.BackendRef{BackendObjectReference: m.BackendRef})
+		}
+	}
+	return out
+}
+
+func httpMirror(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }
+func grpcMirror(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }
 
 // streamParts collects the parts of a layer-4 route, whose rules hold plain
 // BackendRefs.

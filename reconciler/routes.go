@@ -2,53 +2,103 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
+// maxRouteParents is the CRD's bound on status.parents: a write with more
+// entries is refused whole.
+const maxRouteParents = 32
+
 // writeRouteStatuses replaces, on each route, the parent statuses our
 // controllers wrote for this Gateway with desired's, and keeps every other
 // parent status (other Gateways', other controllers'). With desired nil it
 // removes ours, as when the Gateway goes away.
+//
+// One route's failed write does not stop the others': every route is tried,
+// and the errors come back together.
 func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.NamespacedName, routes []client.Object, desired map[types.NamespacedName][]gwv1.RouteParentStatus) error {
-	now := metav1.Now()
+	var errs []error
 	for _, route := range routes {
-		current, ok := partsOf(route)
-		if !ok {
-			continue
-		}
 		want := desired[client.ObjectKeyFromObject(route)]
-		next := route.DeepCopyObject().(client.Object)
-		nextParts, _ := partsOf(next)
-		parents := make([]gwv1.RouteParentStatus, 0, len(current.status.Parents)+len(want))
-		old := map[string][]metav1.Condition{}
-		for _, p := range current.status.Parents {
-			if r.Providers[p.ControllerName] != nil && parentIs(p.ParentRef, route.GetNamespace(), gwKey) {
-				old[parentKey(p.ParentRef)] = p.Conditions
-				continue
-			}
-			parents = append(parents, p)
-		}
-		for _, p := range want {
-			p.Conditions = mergeConditions(old[parentKey(p.ParentRef)], p.Conditions, now)
-			parents = append(parents, p)
-		}
-		nextParts.status.Parents = parents
-		if equality.Semantic.DeepEqual(current.status, nextParts.status) {
-			continue
-		}
-		log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(route))
-		if err := r.Client.Status().Update(ctx, next); err != nil {
-			return err
+		if err := r.writeRouteStatus(ctx, gwKey, route, want); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// writeRouteStatus writes one route's status when it changed. On a conflict it
+// reads the route again from the API server (the cache may still hold the
+// version that conflicted) and merges again; a route deleted meanwhile needs
+// no status.
+func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, gwKey types.NamespacedName, route client.Object, want []gwv1.RouteParentStatus) error {
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			fresh := route.DeepCopyObject().(client.Object)
+			if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(route), fresh); err != nil {
+				return err
+			}
+			route = fresh
+		}
+		first = false
+		next, changed := r.nextRouteStatus(gwKey, route, want)
+		if !changed {
+			return nil
+		}
+		log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(route))
+		return r.Client.Status().Update(ctx, next)
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// nextRouteStatus returns route with our parent statuses for gwKey replaced by
+// want, and whether that changed anything.
+func (r *GatewayReconciler) nextRouteStatus(gwKey types.NamespacedName, route client.Object, want []gwv1.RouteParentStatus) (client.Object, bool) {
+	current, ok := partsOf(route)
+	if !ok {
+		return nil, false
+	}
+	now := metav1.Now()
+	next := route.DeepCopyObject().(client.Object)
+	nextParts, _ := partsOf(next)
+	parents := make([]gwv1.RouteParentStatus, 0, len(current.status.Parents)+len(want))
+	old := map[string][]metav1.Condition{}
+	for _, p := range current.status.Parents {
+		if r.Providers[p.ControllerName] != nil && parentIs(p.ParentRef, route.GetNamespace(), gwKey) {
+			old[parentKey(p.ParentRef)] = p.Conditions
+			continue
+		}
+		parents = append(parents, p)
+	}
+	for _, p := range want {
+		if len(parents) == maxRouteParents {
+			// Other parents' entries came first and stay; a route with
+			// more parentRefs than the CRD can report loses the rest of
+			// ours rather than every status write.
+			break
+		}
+		p.Conditions = mergeConditions(old[parentKey(p.ParentRef)], boundConditions(p.Conditions), now)
+		parents = append(parents, p)
+	}
+	nextParts.status.Parents = parents
+	if equality.Semantic.DeepEqual(current.status, nextParts.status) {
+		return nil, false
+	}
+	return next, true
 }
 
 func parentIs(ref gwv1.ParentReference, routeNamespace string, gw types.NamespacedName) bool {

@@ -3,13 +3,21 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
@@ -25,6 +33,26 @@ type Config struct {
 	// Providers are the enabled providers. Each serves the GatewayClasses whose
 	// controllerName equals its ControllerName().
 	Providers []providers.Provider
+	// ResyncPeriod is how often each Gateway's cloud resources are read
+	// again to repair drift; zero means each provider's default.
+	ResyncPeriod time.Duration
+	// Concurrency is how many Gateways reconcile at once (default 4). A slow
+	// or failing cloud call for one Gateway holds up only its own worker.
+	Concurrency int
+}
+
+// DefaultConcurrency is the number of Gateway workers when Config names none.
+const DefaultConcurrency = 4
+
+// rateLimiter is the per-Gateway backoff after errors: exponential from
+// 100ms, capped at 5 minutes, so that under a cloud outage the requests for a
+// failing Gateway thin out quickly while a recovered cloud is seen within
+// minutes. An overall token bucket bounds bursts across Gateways.
+func rateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, 5*time.Minute),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(20), 200)},
+	)
 }
 
 // Setup registers the field indexes and the GatewayClass and Gateway
@@ -43,21 +71,32 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	c := mgr.GetClient()
 	e := enqueuer{c: c}
 
+	concurrency := cfg.Concurrency
+	if concurrency <= 0 {
+		concurrency = DefaultConcurrency
+	}
+	// Status writes do not change generation, so our own writes do not wake
+	// us; a deletion (which sets deletionTimestamp) or a finalizer's removal
+	// must.
+	gen := builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, lifecycleChanged))
+
 	classes := &GatewayClassReconciler{Client: c, Providers: byName}
 	if err := ctrl.NewControllerManagedBy(mgr).
 		Named("gatewayclass").
-		For(&gwv1.GatewayClass{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&gwv1.GatewayClass{}, gen).
 		Watches(&v1alpha1.LoadBalancerParameters{}, handler.EnqueueRequestsFromMapFunc(e.classesForParameters)).
+		// Gateways coming, going or changing class move the class's
+		// gateway-exists finalizer.
+		Watches(&gwv1.Gateway{}, classUse{}).
 		Complete(classes); err != nil {
 		return err
 	}
 
 	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName,
-		SecretReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("cloudgate")}
-	// Status writes do not change generation, so our own writes do not wake us.
-	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+		APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("cloudgate"), ResyncPeriod: cfg.ResyncPeriod}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("gateway").
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: rateLimiter()}).
 		For(&gwv1.Gateway{}, gen).
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(e.forClass), gen)
 	for _, kind := range routeKinds() {
@@ -73,4 +112,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.forNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&v1alpha1.LoadBalancerParameters{}, handler.EnqueueRequestsFromMapFunc(e.forParameters), gen).
 		Complete(gateways)
+}
+
+// lifecycleChanged passes updates that start a deletion or change finalizers,
+// which GenerationChangedPredicate may not see.
+var lifecycleChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		if e.ObjectOld == nil || e.ObjectNew == nil {
+			return false
+		}
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() ||
+			len(e.ObjectOld.GetFinalizers()) != len(e.ObjectNew.GetFinalizers())
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }

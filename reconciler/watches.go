@@ -4,7 +4,10 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -138,4 +141,48 @@ func (e enqueuer) classesForParameters(ctx context.Context, o client.Object) []r
 		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: gc.Name}})
 	}
 	return out
+}
+
+// classUse enqueues the GatewayClasses whose use a Gateway event changes: its
+// class on creation and deletion, and both the old and the new class when
+// spec.gatewayClassName changes.
+type classUse struct{}
+
+var _ handler.EventHandler = classUse{}
+
+func classRequest(o client.Object) (reconcile.Request, bool) {
+	gw, ok := o.(*gwv1.Gateway)
+	if !ok || gw.Spec.GatewayClassName == "" {
+		return reconcile.Request{}, false
+	}
+	return reconcile.Request{NamespacedName: types.NamespacedName{Name: string(gw.Spec.GatewayClassName)}}, true
+}
+
+func (classUse) Create(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if r, ok := classRequest(e.Object); ok {
+		q.Add(r)
+	}
+}
+
+func (classUse) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	o, ok1 := classRequest(e.ObjectOld)
+	n, ok2 := classRequest(e.ObjectNew)
+	if ok1 && ok2 && o == n {
+		return // the class's use did not change
+	}
+	if ok1 {
+		q.Add(o)
+	}
+	if ok2 {
+		q.Add(n)
+	}
+}
+
+func (classUse) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if r, ok := classRequest(e.Object); ok {
+		q.Add(r)
+	}
+}
+
+func (classUse) Generic(context.Context, event.GenericEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +29,8 @@ type controllerOptions struct {
 	MetricsAddr      string
 	ProbeAddr        string
 	LeaderElect      bool
+	ResyncPeriod     time.Duration
+	Concurrency      int
 }
 
 func (o *controllerOptions) bind(fs *flag.FlagSet) {
@@ -38,6 +41,8 @@ func (o *controllerOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics endpoint address; 0 disables it")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "health probe address; 0 disables it")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	fs.DurationVar(&o.ResyncPeriod, "resync-period", 0, "how often each Gateway's cloud resources are read again to repair drift, jittered by ±25%; 0 means each provider's default (emulated: 10m)")
+	fs.IntVar(&o.Concurrency, "concurrency", reconciler.DefaultConcurrency, "how many Gateways reconcile at once")
 }
 
 func runCommand(ctx context.Context, args []string) error {
@@ -86,7 +91,8 @@ func runController(ctx context.Context, cfg *rest.Config, o controllerOptions, r
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := reconciler.Setup(ctx, mgr, reconciler.Config{ClusterName: o.ClusterName, Providers: provs}); err != nil {
+	if err := reconciler.Setup(ctx, mgr, reconciler.Config{ClusterName: o.ClusterName, Providers: provs,
+		ResyncPeriod: o.ResyncPeriod, Concurrency: o.Concurrency}); err != nil {
 		return err
 	}
 	if ready != nil {

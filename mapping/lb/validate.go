@@ -3,11 +3,12 @@ package lb
 import (
 	"errors"
 	"fmt"
-	"regexp"
 )
 
 // Validate checks the model's own invariants: names unique and non-empty,
-// references resolved, regular expressions compilable, weights non-negative.
+// references resolved, regular expressions compilable in their anchored form
+// (CompileRegex), header names tokens and header values free of control
+// characters (ValidHeaderName, ValidHeaderValue), weights non-negative.
 // mapping.Build must never produce a model that fails it; providers call it
 // before planning so that a bug upstream cannot reach the cloud.
 func (l *LoadBalancer) Validate() error {
@@ -88,8 +89,8 @@ func (r Rule) validate(groups map[string]bool) []error {
 	}
 	regex := func(t MatchType, v string) {
 		if t == MatchRegex {
-			if _, err := regexp.Compile(v); err != nil {
-				bad("invalid regular expression %q", v)
+			if _, err := CompileRegex(v); err != nil {
+				bad("%v", err)
 			}
 		}
 	}
@@ -97,12 +98,24 @@ func (r Rule) validate(groups map[string]bool) []error {
 		regex(p.Type, p.Value)
 	}
 	for _, h := range r.Match.Headers {
+		if !ValidHeaderName(h.Name) {
+			bad("header match name %q is not a token", h.Name)
+		}
 		regex(h.Type, h.Value)
 	}
 	for _, q := range r.Match.Query {
 		regex(q.Type, q.Value)
 	}
 	a := r.Action
+	mods := []*HeaderModifier{a.RequestHeaders, a.ResponseHeaders}
+	for _, b := range a.Forward {
+		mods = append(mods, b.RequestHeaders, b.ResponseHeaders)
+	}
+	for _, m := range mods {
+		if err := m.validate(); err != nil {
+			bad("%v", err)
+		}
+	}
 	kinds := 0
 	for _, set := range []bool{len(a.Forward) > 0, a.FixedResponse != nil, a.Redirect != nil} {
 		if set {
@@ -134,4 +147,30 @@ func (r Rule) validate(groups map[string]bool) []error {
 		}
 	}
 	return errs
+}
+
+// validate checks a modifier's names and values; nil is valid.
+func (m *HeaderModifier) validate() error {
+	if m == nil {
+		return nil
+	}
+	var errs []error
+	check := func(h Header) {
+		if !ValidHeaderName(h.Name) {
+			errs = append(errs, fmt.Errorf("header name %q is not a token", h.Name))
+		}
+		if !ValidHeaderValue(h.Value) {
+			errs = append(errs, fmt.Errorf("header %q: value has control characters", h.Name))
+		}
+	}
+	for _, h := range m.Set {
+		check(h)
+	}
+	for _, h := range m.Add {
+		check(h)
+	}
+	for _, name := range m.Remove {
+		check(Header{Name: name})
+	}
+	return errors.Join(errs...)
 }

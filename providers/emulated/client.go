@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 
 	"github.com/hashicorp/go-retryablehttp"
 
@@ -22,6 +23,9 @@ type APIError struct {
 	StatusCode int
 	Code       string
 	Message    string
+	// Elements are the parts of the spec a 400 refuses, as the cloud names
+	// them; Ensure reports them as model names in a *providers.InvalidError.
+	Elements []cloud.Element
 }
 
 func (e *APIError) Error() string {
@@ -52,8 +56,12 @@ func isStatus(err error, status int) bool {
 type client struct {
 	base string
 	http *retryablehttp.Client
+	// pageSize is the list page size asked for; 0 takes the cloud's default.
+	pageSize int
 }
 
+// list returns every load balancer with the name (if set) and all the tags,
+// reading page after page: one request per page.
 func (c *client) list(ctx context.Context, name string, tags map[string]string) ([]cloud.LoadBalancer, error) {
 	q := url.Values{}
 	if name != "" {
@@ -67,9 +75,25 @@ func (c *client) list(ctx context.Context, name string, tags map[string]string) 
 	for _, k := range keys {
 		q.Add("tag", k+"="+tags[k])
 	}
-	var out cloud.List
-	err := c.do(ctx, http.MethodGet, "/v1/loadbalancers?"+q.Encode(), nil, &out)
-	return out.Items, err
+	if c.pageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(c.pageSize))
+	}
+	var all []cloud.LoadBalancer
+	for {
+		var page cloud.List
+		if err := c.do(ctx, http.MethodGet, "/v1/loadbalancers?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		next := page.NextPageToken
+		if next == "" {
+			return all, nil
+		}
+		if next == q.Get("pageToken") {
+			return nil, fmt.Errorf("emulated cloud: list: page token %q repeats", next)
+		}
+		q.Set("pageToken", next)
+	}
 }
 
 func (c *client) create(ctx context.Context, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
@@ -81,12 +105,6 @@ func (c *client) create(ctx context.Context, in cloud.LoadBalancer) (cloud.LoadB
 func (c *client) replace(ctx context.Context, id string, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
 	var out cloud.LoadBalancer
 	err := c.do(ctx, http.MethodPut, "/v1/loadbalancers/"+url.PathEscape(id), in, &out)
-	return out, err
-}
-
-func (c *client) get(ctx context.Context, id string) (cloud.LoadBalancer, error) {
-	var out cloud.LoadBalancer
-	err := c.do(ctx, http.MethodGet, "/v1/loadbalancers/"+url.PathEscape(id), nil, &out)
 	return out, err
 }
 
@@ -125,7 +143,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 		e := &APIError{StatusCode: resp.StatusCode}
 		var wire cloud.Error
 		if json.Unmarshal(data, &wire) == nil && wire.Code != "" {
-			e.Code, e.Message = wire.Code, wire.Message
+			e.Code, e.Message, e.Elements = wire.Code, wire.Message, wire.Elements
 		} else {
 			e.Code, e.Message = http.StatusText(resp.StatusCode), string(bytes.TrimSpace(data))
 		}

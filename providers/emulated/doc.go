@@ -3,11 +3,18 @@
 // providers.Provider for the controllerName "cloudgate.dev/emulated".
 //
 // The adapter talks to the cloud only through its HTTP API, with
-// go-retryablehttp: throttling (429) and server errors (5xx) are retried with
-// short backoff, then returned as transient errors. Ensure reads what the owner
-// has (by the ownership tags cloudgate.dev/cluster and
-// cloudgate.dev/gateway-uid), computes a Plan (a printable list of steps, each
-// with a reason) and applies it.
+// go-retryablehttp: throttling (429) and server errors (5xx) are retried
+// twice within a fraction of a second, then returned as transient errors for
+// the controller's backoff. Ensure reads what the owner has (one list by the
+// ownership tags cloudgate.dev/cluster and cloudgate.dev/gateway-uid),
+// computes a Plan (a printable list of steps, each with a reason) and applies
+// it; a no-op Ensure is that one read. After a restart, one paged list of the
+// whole cluster stands in for every Gateway's first read (observe.go).
+//
+// A model the cloud refuses (400) comes back as a *providers.InvalidError
+// that names the model's rules, streams, target groups, listeners or
+// certificates at fault, as the cloud's error body names them, so that the
+// reconciler can leave out the routes behind them.
 //
 // Rules of this package:
 //   - A load balancer without our ownership tags is never changed or deleted,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 	"github.com/cloudgate-dev/cloudgate/providers"
@@ -19,7 +20,10 @@ import (
 func TestContract(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) providertest.Env {
 		srv := startCloud(t)
-		return providertest.Env{Provider: newProvider(t, srv), Cloud: hooks{srv.Cloud()}}
+		return providertest.Env{Provider: newProvider(t, srv), Cloud: hooks{srv.Cloud()},
+			// lb.Validate leaves redirect schemes to mapping (Gateway API
+			// allows http and https); the data plane refuses the rest.
+			RefuseRule: func(r *lb.Rule) { r.Action = lb.Action{Redirect: &lb.Redirect{Scheme: "ftp"}} }}
 	})
 }
 
@@ -38,19 +42,29 @@ func TestRetriesThrottlingAndUnavailable(t *testing.T) {
 	p := newProvider(t, srv)
 	o := owner("retry")
 	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
-		srv.Cloud().InjectFaults(3, status)
+		// As many faults as the client retries: the last attempt succeeds.
+		srv.Cloud().InjectFaults(emulated.DefaultRetryMax, status)
 		if _, err := p.Ensure(context.Background(), simple(o, 8080, deadTarget(t))); err != nil {
-			t.Fatalf("Ensure after 3 injected %d: %v", status, err)
+			t.Fatalf("Ensure after %d injected %d: %v", emulated.DefaultRetryMax, status, err)
 		}
 	}
-	srv.Cloud().InjectFaults(1000, http.StatusServiceUnavailable)
-	err := p.Delete(context.Background(), o)
-	var apiErr *emulated.APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable || !apiErr.Transient() {
-		t.Fatalf("Delete during an outage = %v, want a transient *APIError 503", err)
-	}
-	if errors.Is(err, providers.ErrInvalid) {
-		t.Errorf("an outage must not be reported as an invalid configuration: %v", err)
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		srv.Cloud().InjectFaults(1000, status)
+		start := time.Now()
+		err := p.Delete(context.Background(), o)
+		took := time.Since(start)
+		var apiErr *emulated.APIError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != status || !apiErr.Transient() {
+			t.Fatalf("Delete during an outage = %v, want a transient *APIError %d", err, status)
+		}
+		if errors.Is(err, providers.ErrInvalid) {
+			t.Errorf("an outage must not be reported as an invalid configuration: %v", err)
+		}
+		// The controller's backoff does the rest; a worker is not held.
+		if took > 500*time.Millisecond {
+			t.Errorf("a failing call took %v to give up, want well under 0.5s", took)
+		}
+		t.Logf("a call failing with %d gave up after %v (%d attempts)", status, took, emulated.DefaultRetryMax+1)
 	}
 	srv.Cloud().InjectFaults(0, 0)
 	if got := len(srv.Cloud().List(cloud.ListOptions{})); got != 1 {

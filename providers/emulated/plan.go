@@ -34,6 +34,9 @@ type Step struct {
 
 	desired cloud.LoadBalancer // for Create and Update
 	version int64              // the version Update replaces
+	// current is what the observation saw, for Nothing: the status comes
+	// from it, so a no-op Ensure costs no read beyond the one it planned on.
+	current cloud.LoadBalancer
 }
 
 func (s Step) String() string {
@@ -91,7 +94,7 @@ func plan(want *cloud.LoadBalancer, owned []cloud.LoadBalancer) Plan {
 			// Replacing with the same spec makes the cloud try to bind again.
 			step.Reason = "listeners not serving: " + unbound(cur)
 		default:
-			step = Step{Kind: StepNothing, Name: cur.Name, ID: cur.ID, Reason: "up to date"}
+			step = Step{Kind: StepNothing, Name: cur.Name, ID: cur.ID, Reason: "up to date", current: cur}
 		}
 		first = append(first, step)
 	}

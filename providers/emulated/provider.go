@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,18 +30,37 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives plan and retry logs; nil discards them.
 	Logger *slog.Logger
-	// RetryMax, RetryWaitMin and RetryWaitMax tune the retries of 429 and 5xx
-	// answers; zero values mean 5, 50ms and 1s. The cloud is local, so short
-	// waits are enough to ride out injected faults and restarts.
+	// RetryMax, RetryWaitMin and RetryWaitMax tune the retries of 429, 5xx
+	// and failed connections; zero values mean 2, 20ms and 200ms, and a
+	// negative RetryMax means no retry. Retries stay short on purpose: a
+	// failing call gives up within a fraction of a second (two waits of
+	// 20ms and 40ms by default) and the controller's rate-limited
+	// exponential backoff takes over, so one Gateway's outage never holds
+	// its worker for long. A Retry-After longer than RetryWaitMax is cut to
+	// it for the same reason.
 	RetryMax     int
 	RetryWaitMin time.Duration
 	RetryWaitMax time.Duration
+	// ListPageSize is the page size of list requests; zero means the
+	// cloud's default (cloud.DefaultPageSize), and the cloud caps it at
+	// cloud.MaxPageSize.
+	ListPageSize int
 }
+
+// Defaults of Config.
+const (
+	DefaultRetryMax     = 2
+	DefaultRetryWaitMin = 20 * time.Millisecond
+	DefaultRetryWaitMax = 200 * time.Millisecond
+)
 
 // Provider implements providers.Provider for the emulated cloud.
 type Provider struct {
 	api    *client
 	logger *slog.Logger
+	// restart is the bulk observation of each cluster that stands in for
+	// every Gateway's first read after a restart (observe.go).
+	restart restartViews
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -57,9 +77,12 @@ func New(cfg Config) (*Provider, error) {
 	}
 	rc := retryablehttp.NewClient()
 	rc.Logger = nil // retries are reported through the returned error, not logged per attempt
-	rc.RetryMax = orDefault(cfg.RetryMax, 5)
-	rc.RetryWaitMin = orDefault(cfg.RetryWaitMin, 50*time.Millisecond)
-	rc.RetryWaitMax = orDefault(cfg.RetryWaitMax, time.Second)
+	rc.RetryMax = max(orDefault(cfg.RetryMax, DefaultRetryMax), 0)
+	rc.RetryWaitMin = orDefault(cfg.RetryWaitMin, DefaultRetryWaitMin)
+	rc.RetryWaitMax = orDefault(cfg.RetryWaitMax, DefaultRetryWaitMax)
+	rc.Backoff = func(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+		return min(retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp), maxWait)
+	}
 	// Hand back the last response instead of a generic "giving up" error, so
 	// that the caller can decode the cloud's JSON error into an *APIError.
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
@@ -69,7 +92,7 @@ func New(cfg Config) (*Provider, error) {
 		rc.HTTPClient.Timeout = 30 * time.Second
 	}
 	return &Provider{
-		api:    &client{base: strings.TrimRight(cfg.Endpoint, "/"), http: rc},
+		api:    &client{base: strings.TrimRight(cfg.Endpoint, "/"), http: rc, pageSize: cfg.ListPageSize},
 		logger: logger,
 	}, nil
 }
@@ -135,17 +158,14 @@ func owns(owner lb.Owner, tags map[string]string) bool {
 }
 
 // Plan reads the cloud and returns what Ensure would do, without doing it.
+// It always reads afresh: a dry run must show the cloud as it is.
 func (p *Provider) Plan(ctx context.Context, desired *lb.LoadBalancer) (Plan, error) {
 	if err := validate(desired); err != nil {
 		return Plan{}, err
 	}
-	return p.plan(ctx, desired)
-}
-
-func (p *Provider) plan(ctx context.Context, desired *lb.LoadBalancer) (Plan, error) {
-	owned, err := p.api.list(ctx, "", ownerTags(desired.Owner))
+	owned, err := p.observe(ctx, desired.Owner)
 	if err != nil {
-		return Plan{}, fmt.Errorf("list load balancers of %s: %w", desired.Owner.Key(), err)
+		return Plan{}, err
 	}
 	want := toWire(desired)
 	return plan(&want, owned), nil
@@ -169,22 +189,29 @@ var errReplan = errors.New("the cloud changed while applying; planning again")
 // is better handled by the controller's backoff.
 const maxPlans = 3
 
-// Ensure implements providers.Provider.
+// Ensure implements providers.Provider. It reads once (a list by the
+// owner's tags) and writes only what the plan changes; right after a restart
+// the first Ensure of each owner plans on the bulk list instead (observe.go).
 func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (lb.Status, error) {
 	if err := validate(desired); err != nil {
 		return lb.Status{}, err
 	}
+	want := toWire(desired)
+	owned, observed := p.take(ctx, desired.Owner)
 	var err error
 	for range maxPlans {
-		var pl Plan
-		if pl, err = p.plan(ctx, desired); err != nil {
-			return lb.Status{}, err
+		if !observed {
+			if owned, err = p.observe(ctx, desired.Owner); err != nil {
+				return lb.Status{}, err
+			}
 		}
+		observed = false // planning again means the view was stale: read
+		pl := plan(&want, owned)
 		if pl.Changes() {
 			p.logger.Info("Applying plan", "gateway", desired.Owner.Key(), "plan", pl.String())
 		}
 		var cur cloud.LoadBalancer
-		cur, err = p.apply(ctx, desired.Owner, pl)
+		cur, err = p.apply(ctx, desired, desired.Owner, pl)
 		if err == nil {
 			return status(cur), nil
 		}
@@ -196,22 +223,20 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (lb.Sta
 }
 
 // apply runs the plan's steps in order and returns the desired load
-// balancer's final state.
-func (p *Provider) apply(ctx context.Context, owner lb.Owner, pl Plan) (cloud.LoadBalancer, error) {
+// balancer's final state. desired is nil when the plan deletes everything.
+func (p *Provider) apply(ctx context.Context, desired *lb.LoadBalancer, owner lb.Owner, pl Plan) (cloud.LoadBalancer, error) {
 	var final cloud.LoadBalancer
 	for _, s := range pl.Steps {
 		var err error
 		switch s.Kind {
 		case StepNothing:
-			final, err = p.api.get(ctx, s.ID)
-			if isStatus(err, http.StatusNotFound) {
-				err = errReplan
-			}
+			final = s.current
 		case StepCreate:
 			final, err = p.api.create(ctx, s.desired)
 			if isStatus(err, http.StatusConflict) {
 				err = p.explainConflict(ctx, owner, s.Name)
 			}
+			err = refused(desired, err)
 		case StepUpdate:
 			in := s.desired
 			in.Version = s.version
@@ -219,6 +244,7 @@ func (p *Provider) apply(ctx context.Context, owner lb.Owner, pl Plan) (cloud.Lo
 			if isStatus(err, http.StatusConflict) || isStatus(err, http.StatusNotFound) {
 				err = errReplan
 			}
+			err = refused(desired, err)
 		case StepDelete:
 			err = p.api.delete(ctx, s.ID)
 			if isStatus(err, http.StatusNotFound) {
@@ -253,6 +279,47 @@ func (p *Provider) explainConflict(ctx context.Context, owner lb.Owner, name str
 		lb.TagCluster, owner.Cluster, lb.TagGatewayUID, owner.UID)
 }
 
+// refused turns the cloud's 400 for a spec into a *providers.InvalidError
+// naming the model elements at fault, with the cloud's message; other errors
+// pass unchanged. The emulated spec is the model's own types, so the cloud's
+// names are the model's: the lookup only keeps names the model has, so that
+// nothing the cloud made up reaches the reconciler as a model element.
+func refused(desired *lb.LoadBalancer, err error) error {
+	var e *APIError
+	if desired == nil || !errors.As(err, &e) || e.StatusCode != http.StatusBadRequest {
+		return err
+	}
+	known := map[cloud.Element]bool{}
+	certs := func(cs []lb.Certificate) {
+		for _, c := range cs {
+			known[cloud.Element{Kind: cloud.ElementCertificate, Name: c.Name}] = true
+		}
+	}
+	for _, l := range desired.Listeners {
+		known[cloud.Element{Kind: cloud.ElementListener, Name: l.Name}] = true
+		for _, vh := range l.VirtualHosts {
+			certs(vh.Certificates)
+			for _, r := range vh.Rules {
+				known[cloud.Element{Kind: cloud.ElementRule, Name: r.Name}] = true
+			}
+		}
+		for _, s := range l.Streams {
+			known[cloud.Element{Kind: cloud.ElementStream, Name: s.Name}] = true
+			certs(s.Certificates)
+		}
+	}
+	for _, tg := range desired.TargetGroups {
+		known[cloud.Element{Kind: cloud.ElementTargetGroup, Name: tg.Name}] = true
+	}
+	out := &providers.InvalidError{Message: e.Message, Cause: e}
+	for _, el := range e.Elements {
+		if known[el] && !slices.Contains(out.Elements, el.Name) {
+			out.Elements = append(out.Elements, el.Name)
+		}
+	}
+	return out
+}
+
 // status reports a load balancer as the model wants it.
 func status(cur cloud.LoadBalancer) lb.Status {
 	st := lb.Status{Ready: cur.Address != "", Listeners: make(map[string]lb.ListenerStatus, len(cur.Listeners))}
@@ -273,20 +340,18 @@ func status(cur cloud.LoadBalancer) lb.Status {
 	return st
 }
 
-// Delete implements providers.Provider.
+// Delete implements providers.Provider. Unlike Ensure it always reads
+// afresh, even right after a restart: a stale "nothing left" would let the
+// Gateway's finalizer go and leak a load balancer, and one read is little
+// next to the deletes.
 func (p *Provider) Delete(ctx context.Context, owner lb.Owner) error {
-	owned, err := p.api.list(ctx, "", ownerTags(owner))
+	p.forget(owner)
+	mine, err := p.observe(ctx, owner)
 	if err != nil {
-		return fmt.Errorf("list load balancers of %s: %w", owner.Key(), err)
-	}
-	mine := owned[:0]
-	for _, cur := range owned {
-		if owns(owner, cur.Tags) { // the filter already ensures it; never trust one check for deletes
-			mine = append(mine, cur)
-		}
+		return err
 	}
 	pl := plan(nil, mine)
-	if _, err := p.apply(ctx, owner, pl); err != nil {
+	if _, err := p.apply(ctx, nil, owner, pl); err != nil {
 		return err
 	}
 	if pl.Changes() {

@@ -25,6 +25,12 @@ type Env struct {
 	// 127.0.0.1:9. Nothing needs to listen there: the suite checks the cloud,
 	// not traffic.
 	Target lb.Target
+	// RefuseRule, if the provider's cloud can refuse a model that
+	// lb.Validate accepts, changes r into such a rule (for the emulated
+	// cloud: a redirect to a scheme its data plane lacks). The suite then
+	// checks that the refusal names that rule and no other. Nil means the
+	// cloud refuses nothing lb.Validate accepts, and the case is skipped.
+	RefuseRule func(r *lb.Rule)
 }
 
 // Cloud lets the suite see the cloud directly.
@@ -62,6 +68,8 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"ForeignResourceSurvives", (*suite).foreignResourceSurvives},
 		{"InvalidModelCreatesNothing", (*suite).invalidModelCreatesNothing},
 		{"DistinctOwners", (*suite).distinctOwners},
+		{"AcceptsValidModels", (*suite).acceptsValidModels},
+		{"RefusalNamesTheElement", (*suite).refusalNamesTheElement},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

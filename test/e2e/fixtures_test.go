@@ -68,9 +68,18 @@ func create(t testing.TB, objs ...client.Object) {
 // Service (port 8080) with an EndpointSlice, as kube-proxy-less clusters do.
 func backend(t testing.TB, ns, name string) {
 	t.Helper()
+	backendWith(t, ns, name, nil)
+}
+
+// backendWith is backend, with seen called on each request it answers.
+func backendWith(t testing.TB, ns, name string, seen func(*http.Request)) {
+	t.Helper()
 	l, err := suite.host.Listen(0)
 	must(t, err)
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			seen(r)
+		}
 		w.Header().Set("X-Backend", name)
 		_, _ = io.WriteString(w, name)
 	})}

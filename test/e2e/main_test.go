@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +25,9 @@ import (
 const (
 	className   = "cloudgate-e2e"
 	clusterName = "e2e"
+	// suiteResync is the controller's drift resync period in these tests,
+	// short so that a drift test waits seconds, not the default minutes.
+	suiteResync = 3 * time.Second
 )
 
 // suite is what every test shares: one control plane, one controller, one
@@ -42,9 +47,13 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Every controller log line passes through a sink that counts errors;
+	// E2E_VERBOSE also prints them.
+	var next logr.LogSink
 	if os.Getenv("E2E_VERBOSE") != "" {
-		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+		next = zap.New(zap.UseDevMode(true)).GetSink()
 	}
+	ctrl.SetLogger(logr.New(countingSink{next: next}))
 
 	cp, err := controlplane.Start(ctx, controlplane.Config{Progress: os.Stderr})
 	if err != nil {
@@ -65,7 +74,7 @@ func run(m *testing.M) int {
 	// A range of our own, so that a parallel test package's cloud never hands
 	// out the same address.
 	rng := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 30+os.Getpid()%20))
-	ctl, err := harness.Start(ctx, cp.REST, harness.Config{ClusterName: clusterName, AddressRange: rng})
+	ctl, err := harness.Start(ctx, cp.REST, harness.Config{ClusterName: clusterName, AddressRange: rng, ResyncPeriod: suiteResync})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the controller:", err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,6 +24,10 @@ type Config struct {
 	ClusterName string
 	// AddressRange is the emulated cloud's range; pick one no other test uses.
 	AddressRange netip.Prefix
+	// ResyncPeriod and Concurrency are passed to the reconcilers; zero
+	// means their defaults.
+	ResyncPeriod time.Duration
+	Concurrency  int
 }
 
 // Controller is a running controller and its emulated cloud.
@@ -60,7 +65,8 @@ func Start(ctx context.Context, restCfg *rest.Config, cfg Config) (*Controller, 
 		return nil, err
 	}
 	mctx, cancel := context.WithCancel(ctx)
-	if err := reconciler.Setup(mctx, mgr, reconciler.Config{ClusterName: cfg.ClusterName, Providers: []providers.Provider{prov}}); err != nil {
+	if err := reconciler.Setup(mctx, mgr, reconciler.Config{ClusterName: cfg.ClusterName, Providers: []providers.Provider{prov},
+		ResyncPeriod: cfg.ResyncPeriod, Concurrency: cfg.Concurrency}); err != nil {
 		cancel()
 		_ = srv.Close()
 		return nil, err

@@ -53,10 +53,20 @@ type ListenerStatus struct {
 	Message  string      `json:"message,omitempty"`
 }
 
-// List is the body of a list response.
+// List is the body of a list response: one page, in the order of ids.
 type List struct {
 	Items []LoadBalancer `json:"items"`
+	// NextPageToken, when set, is the pageToken that asks for the next page;
+	// empty on the last page.
+	NextPageToken string `json:"nextPageToken,omitempty"`
 }
+
+// Paging of list responses: pageSize defaults to DefaultPageSize, and a
+// larger one than MaxPageSize gets MaxPageSize.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 500
+)
 
 // Error codes, one per kind of failure a client must tell apart.
 const (
@@ -77,7 +87,28 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Elements name the parts of the spec a 400 InvalidRequest refuses, so
+	// that a client can leave them out and try again; empty when the fault
+	// is not in one element (the name, the tags, the options).
+	Elements []Element `json:"elements,omitempty"`
 }
+
+// Element names one part of a Spec by the name the Spec gives it.
+type Element struct {
+	// Kind is one of the Element kinds.
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// Element kinds: a Spec's listeners, their rules and streams, its target
+// groups, and the certificates of virtual hosts and streams.
+const (
+	ElementListener    = "listener"
+	ElementRule        = "rule"
+	ElementStream      = "stream"
+	ElementTargetGroup = "targetGroup"
+	ElementCertificate = "certificate"
+)
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
 

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
@@ -49,9 +50,9 @@ type Cloud struct {
 	cursor netip.Addr
 	closed bool
 
-	faultMu     sync.Mutex
-	faultsLeft  int
-	faultStatus int
+	// ctl holds injected faults and request counts (faults.go); it has its
+	// own lock so that counting never waits on a data plane change.
+	ctl control
 }
 
 type record struct {
@@ -87,32 +88,30 @@ func New(cfg Config) *Cloud {
 // AddressRange returns the range addresses are allocated from.
 func (c *Cloud) AddressRange() netip.Prefix { return c.prefix }
 
-// InjectFaults makes the next n API requests fail with status (for example
-// 429 or 503) before they reach the store, so tests can prove that clients
-// retry. It does not affect the Go methods.
-func (c *Cloud) InjectFaults(n, status int) {
-	c.faultMu.Lock()
-	defer c.faultMu.Unlock()
-	c.faultsLeft, c.faultStatus = n, status
-}
-
-// takeFault consumes one injected fault, if any.
-func (c *Cloud) takeFault() (int, bool) {
-	c.faultMu.Lock()
-	defer c.faultMu.Unlock()
-	if c.faultsLeft <= 0 {
-		return 0, false
-	}
-	c.faultsLeft--
-	return c.faultStatus, true
-}
-
-// ListOptions filter List.
+// ListOptions filter List and ListPage.
 type ListOptions struct {
 	// Name, if set, must equal the load balancer's name.
 	Name string
 	// Tags must all be present with these values.
 	Tags map[string]string
+	// PageSize bounds a page of ListPage: 0 means DefaultPageSize, more
+	// than MaxPageSize means MaxPageSize. List ignores it.
+	PageSize int
+	// PageToken is a previous page's NextPageToken: ListPage continues
+	// after that page. List ignores it.
+	PageToken string
+}
+
+func (r *record) matches(opts ListOptions) bool {
+	if opts.Name != "" && r.lb.Name != opts.Name {
+		return false
+	}
+	for k, v := range opts.Tags {
+		if got, ok := r.lb.Tags[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Create stores a new load balancer, allocates its address and opens its
@@ -162,28 +161,78 @@ func (c *Cloud) Get(id string) (LoadBalancer, error) {
 	return clone(r.lb), nil
 }
 
-// List returns the load balancers that match opts, sorted by name.
+// List returns every load balancer that matches opts, sorted by name, in one
+// slice: the Go view for tests and tools. The API pages (ListPage).
 func (c *Cloud) List(opts ListOptions) []LoadBalancer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := []LoadBalancer{}
 	for _, r := range c.byID {
-		if opts.Name != "" && r.lb.Name != opts.Name {
-			continue
-		}
-		match := true
-		for k, v := range opts.Tags {
-			if got, ok := r.lb.Tags[k]; !ok || got != v {
-				match = false
-				break
-			}
-		}
-		if match {
+		if r.matches(opts) {
 			out = append(out, clone(r.lb))
 		}
 	}
 	slices.SortFunc(out, func(a, b LoadBalancer) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// ListPage returns one page of the load balancers that match opts, in the
+// order of their ids. A page token holds the last id of its page, so paging
+// stays stable while others create and delete: a load balancer created
+// meanwhile shows up if its id sorts after the token's, as in real clouds'
+// lists. NextPageToken is set only when another load balancer follows, so
+// reading N load balancers takes ceil(N/pageSize) requests (one when none).
+func (c *Cloud) ListPage(opts ListOptions) (List, error) {
+	size := opts.PageSize
+	switch {
+	case size < 0:
+		return List{}, errorf(http.StatusBadRequest, CodeInvalid, "pageSize %d must not be negative", size)
+	case size == 0:
+		size = DefaultPageSize
+	case size > MaxPageSize:
+		size = MaxPageSize
+	}
+	after := ""
+	if opts.PageToken != "" {
+		var ok bool
+		if after, ok = decodePageToken(opts.PageToken); !ok {
+			return List{}, errorf(http.StatusBadRequest, CodeInvalid, "pageToken %q is not one this API gave", opts.PageToken)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var found []*record
+	for id, r := range c.byID {
+		if id > after && r.matches(opts) {
+			found = append(found, r)
+		}
+	}
+	slices.SortFunc(found, func(a, b *record) int { return strings.Compare(a.lb.ID, b.lb.ID) })
+	out := List{Items: []LoadBalancer{}}
+	for _, r := range found[:min(size, len(found))] {
+		out.Items = append(out.Items, clone(r.lb))
+	}
+	if len(found) > size {
+		out.NextPageToken = encodePageToken(out.Items[size-1].ID)
+	}
+	return out, nil
+}
+
+// Page tokens are opaque to clients; the version prefix lets the format
+// change without old tokens being misread.
+const pageTokenPrefix = "v1/"
+
+func encodePageToken(lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(pageTokenPrefix + lastID))
+}
+
+func decodePageToken(token string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(string(b), pageTokenPrefix)
+	return id, ok && id != ""
 }
 
 // Replace sets the tags and spec of load balancer id. in.Version must equal the
@@ -351,7 +400,13 @@ func compile(spec Spec) (*dataplane.Compiled, error) {
 		IdleTimeout:  spec.Options.IdleTimeout,
 	})
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, CodeInvalid, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		e := errorf(http.StatusBadRequest, CodeInvalid, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		// The data plane's kinds are the API's: this cloud's spec is the
+		// model itself.
+		for _, el := range dataplane.Faults(err) {
+			e.Elements = append(e.Elements, Element{Kind: string(el.Kind), Name: el.Name})
+		}
+		return nil, e
 	}
 	return compiled, nil
 }

@@ -22,8 +22,20 @@ func (c *Cloud) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no such API: %s %s", r.Method, r.URL.Path))
 	})
+	// The emulation's own controls are never faulted or counted: a test
+	// must be able to clear a fault, and reading the counts must not
+	// change them.
+	controls := http.NewServeMux()
+	controls.HandleFunc("POST /v1/faults", c.handleInjectFault)
+	controls.HandleFunc("DELETE /v1/faults", c.handleClearFaults)
+	controls.HandleFunc("GET /v1/stats", c.handleStats)
+	controls.HandleFunc("DELETE /v1/stats", c.handleResetStats)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status, ok := c.takeFault(); ok {
+		if r.URL.Path == "/v1/faults" || r.URL.Path == "/v1/stats" {
+			controls.ServeHTTP(w, r)
+			return
+		}
+		if status, ok := c.admit(r.Method, c.concerns(r)); ok {
 			writeError(w, errorf(status, codeFor(status), "injected fault"))
 			return
 		}
@@ -42,7 +54,15 @@ func (c *Cloud) handleCreate(w http.ResponseWriter, r *http.Request) {
 
 func (c *Cloud) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := ListOptions{Name: q.Get("name"), Tags: map[string]string{}}
+	opts := ListOptions{Name: q.Get("name"), Tags: map[string]string{}, PageToken: q.Get("pageToken")}
+	if s := q.Get("pageSize"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			writeError(w, errorf(http.StatusBadRequest, CodeInvalid, "pageSize %q is not a number", s))
+			return
+		}
+		opts.PageSize = n
+	}
 	for _, t := range q["tag"] {
 		k, v, ok := strings.Cut(t, "=")
 		if !ok || k == "" {
@@ -51,7 +71,8 @@ func (c *Cloud) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Tags[k] = v
 	}
-	reply(w, http.StatusOK, List{Items: c.List(opts)}, nil)
+	page, err := c.ListPage(opts)
+	reply(w, http.StatusOK, page, err)
 }
 
 func (c *Cloud) handleGet(w http.ResponseWriter, r *http.Request) {

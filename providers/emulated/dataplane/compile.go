@@ -125,6 +125,8 @@ type group struct {
 	targets  []*url.URL // HTTP, HTTPS and H2C groups
 	addrs    []string   // TCP and UDP groups: "ip:port"
 	next     atomic.Uint64
+	// broken marks a group Compile refused; it is never served.
+	broken bool
 }
 
 // layer4 reports whether the group carries streams (TCP or UDP) rather than
@@ -215,11 +217,13 @@ func Compile(spec Spec) (*Compiled, error) {
 	for _, tg := range spec.TargetGroups {
 		g, err := compileGroup(tg)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			errs = append(errs, refuse(KindTargetGroup, tg.Name, err))
+			// Kept, marked broken, so that the rules and streams that use
+			// it are not blamed too: leaving out the group is enough.
+			g.broken = true
 		}
 		if _, dup := groups[tg.Name]; dup {
-			errs = append(errs, fmt.Errorf("duplicate target group %q", tg.Name))
+			errs = append(errs, refuse(KindTargetGroup, tg.Name, errors.New("duplicate name")))
 		}
 		groups[tg.Name] = g
 	}
@@ -238,13 +242,13 @@ func Compile(spec Spec) (*Compiled, error) {
 	ports := map[int32]bool{}
 	for _, l := range spec.Listeners {
 		if ports[l.Port] {
-			errs = append(errs, fmt.Errorf("two listeners on port %d", l.Port))
+			errs = append(errs, refuse(KindListener, l.Name, fmt.Errorf("port %d already has a listener", l.Port)))
 			continue
 		}
 		ports[l.Port] = true
 		t, err := compileListener(l, groups, spec.IdleTimeout)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("listener %q: %w", l.Name, err))
+			errs = append(errs, refuse(KindListener, l.Name, err))
 			continue
 		}
 		t.responseHeaders = headers
@@ -257,32 +261,25 @@ func Compile(spec Spec) (*Compiled, error) {
 	return c, nil
 }
 
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, r := range k {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
-			return false
-		}
-	}
-	return true
-}
+// validHeaderName is the model's own rule (lb.ValidHeaderName): whatever
+// passes lb.Validate must compile here, and the data plane refuses no more.
+func validHeaderName(k string) bool { return lb.ValidHeaderName(k) }
 
 func compileGroup(tg lb.TargetGroup) (*group, error) {
+	// Even a refused group comes back, so that Compile can keep its name.
+	g := &group{name: tg.Name, protocol: tg.Protocol, h2c: tg.Protocol == lb.ProtocolH2C}
 	scheme := "http"
 	switch tg.Protocol {
 	case "", lb.ProtocolHTTP, lb.ProtocolH2C, lb.ProtocolTCP, lb.ProtocolUDP:
 	case lb.ProtocolHTTPS:
 		scheme = "https"
 	default:
-		return nil, fmt.Errorf("target group %q: protocol %q is not supported by the emulated data plane", tg.Name, tg.Protocol)
+		return g, fmt.Errorf("protocol %q is not supported by the emulated data plane", tg.Protocol)
 	}
-	g := &group{name: tg.Name, protocol: tg.Protocol, h2c: tg.Protocol == lb.ProtocolH2C}
 	for _, t := range tg.Targets {
 		ip, err := netip.ParseAddr(t.IP)
 		if err != nil || t.Port < 1 || t.Port > 65535 {
-			return nil, fmt.Errorf("target group %q: invalid target %s:%d", tg.Name, t.IP, t.Port)
+			return g, fmt.Errorf("invalid target %s:%d", t.IP, t.Port)
 		}
 		hostport := net.JoinHostPort(ip.String(), strconv.Itoa(int(t.Port)))
 		if g.layer4() {
@@ -329,7 +326,8 @@ func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration
 				cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
 				if err != nil {
 					// The key is secret: report the certificate's name only.
-					errs = append(errs, fmt.Errorf("host %q: certificate %q: invalid certificate or key", vh.Hostname, c.Name))
+					errs = append(errs, fmt.Errorf("host %q: %w", vh.Hostname,
+						refuse(KindCertificate, c.Name, errors.New("invalid certificate or key"))))
 					continue
 				}
 				v.certs = append(v.certs, &cert)
@@ -341,7 +339,7 @@ func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration
 		for _, r := range vh.Rules {
 			cr, err := compileRule(r, groups)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("rule %q: %w", r.Name, err))
+				errs = append(errs, refuse(KindRule, r.Name, err))
 				continue
 			}
 			v.rules = append(v.rules, cr)
@@ -371,6 +369,9 @@ func compileRule(r lb.Rule, groups map[string]*group) (rule, error) {
 		cr.path = pm
 	}
 	for _, h := range r.Match.Headers {
+		if !validHeaderName(h.Name) {
+			errs = append(errs, fmt.Errorf("invalid header name %q", h.Name))
+		}
 		m, err := compileValue(http.CanonicalHeaderKey(h.Name), h.Type, h.Value)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("header %q: %w", h.Name, err))
@@ -407,11 +408,6 @@ func compileValue(name string, typ lb.MatchType, value string) (valueMatcher, er
 }
 
 // anchored compiles an RE2 expression that must match the whole value, as the
-// model's Regex match type requires.
-func anchored(expr string) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(`^(?:` + expr + `)$`)
-	if err != nil {
-		return nil, fmt.Errorf("invalid regular expression %q", expr)
-	}
-	return re, nil
-}
+// model's Regex match type requires, by the model's own rule (lb.CompileRegex)
+// so that what lb.Validate accepts compiles here.
+func anchored(expr string) (*regexp.Regexp, error) { return lb.CompileRegex(expr) }

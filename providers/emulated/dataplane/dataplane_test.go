@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,54 @@ func TestCompileRejectsBadInput(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("error leaks the key: %v", err)
+	}
+	// Each problem is the fault of the innermost element it is in: the bad
+	// certificate, not its listener; the rule, not its listener.
+	want := []Element{{KindTargetGroup, "g"}, {KindListener, "sctp"}, {KindCertificate, "ns/bad"}, {KindRule, "r"}}
+	if got := Faults(err); !slices.Equal(got, want) {
+		t.Errorf("Faults = %v, want %v", got, want)
+	}
+}
+
+// TestFaultsNameTheBadRule compiles one bad rule among good ones: only that
+// rule is at fault, and a problem outside any element names none.
+func TestFaultsNameTheBadRule(t *testing.T) {
+	fixed := lb.Action{FixedResponse: &lb.FixedResponse{StatusCode: 200}}
+	bad := fixed
+	bad.RequestHeaders = &lb.HeaderModifier{Set: []lb.Header{{Name: "bad name", Value: "v"}}}
+	_, err := Compile(Spec{
+		Emulated: &lb.EmulatedOptions{ResponseHeaders: map[string]string{"no good": "x"}},
+		Listeners: []lb.Listener{{Name: "l", Port: 80, Protocol: lb.ProtocolHTTP, VirtualHosts: []lb.VirtualHost{{Rules: []lb.Rule{
+			{Name: "good-1", Action: fixed},
+			{Name: "bad", Action: bad},
+			{Name: "bad-match", Match: lb.Match{Headers: []lb.HeaderMatch{{Name: "x:y", Type: lb.MatchExact, Value: "1"}}}, Action: fixed},
+			{Name: "good-2", Action: fixed},
+		}}}}},
+	})
+	want := []Element{{KindRule, "bad"}, {KindRule, "bad-match"}}
+	if got := Faults(err); !slices.Equal(got, want) {
+		t.Errorf("Faults(%v) = %v, want %v", err, got, want)
+	}
+	if !strings.Contains(err.Error(), `listener "l": rule "bad": request headers: invalid header name "bad name"`) {
+		t.Errorf("message %q does not say where", err)
+	}
+}
+
+// TestFaultsOfABrokenTargetGroup blames a refused target group alone, not
+// the rules and streams that use it.
+func TestFaultsOfABrokenTargetGroup(t *testing.T) {
+	fwd := []lb.WeightedBackend{{TargetGroup: "sctp", Weight: 1}}
+	_, err := Compile(Spec{
+		TargetGroups: []lb.TargetGroup{{Name: "sctp", Protocol: "SCTP"}},
+		Listeners: []lb.Listener{
+			{Name: "http", Port: 80, Protocol: lb.ProtocolHTTP, VirtualHosts: []lb.VirtualHost{{Rules: []lb.Rule{
+				{Name: "uses-it", Action: lb.Action{Forward: fwd, Mirrors: []lb.Mirror{{TargetGroup: "sctp", Percent: 100}}}}}}}},
+			{Name: "tcp", Port: 81, Protocol: lb.ProtocolTCP, Streams: []lb.Stream{{Name: "stream", Backends: fwd}}},
+		},
+	})
+	want := []Element{{KindTargetGroup, "sctp"}}
+	if got := Faults(err); !slices.Equal(got, want) {
+		t.Errorf("Faults(%v) = %v, want %v", err, got, want)
 	}
 }
 

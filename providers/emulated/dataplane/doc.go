@@ -9,7 +9,13 @@
 //   - Compile turns a Spec (lb listeners, target groups, emulated options) into an
 //     immutable *Compiled value. Every check that can fail (unsupported protocol,
 //     bad regular expression, unparsable certificate, unknown target group)
-//     happens here and returns an error; nothing panics on user input.
+//     happens here and returns an error; nothing panics on user input. The
+//     error is made of ElementErrors that name the listener, rule, stream,
+//     target group or certificate at fault (Faults), so that the cloud can
+//     say which parts of a model it refuses. Header names, header values
+//     and regular expressions follow the model's own rules (lb.ValidHeaderName,
+//     lb.ValidHeaderValue, lb.CompileRegex): what lb.Validate accepts of
+//     them compiles here.
 //   - Server.Apply makes one load balancer's sockets match a *Compiled: ports that
 //     stay keep their socket and get the new routing table through an
 //     atomic.Pointer swap, so a change never fails a request in flight; new ports
@@ -21,6 +27,9 @@
 // chosen backend's), sends copies to the mirrors in the background
 // (mirror.go, bounded so a slow mirror costs dropped copies, never client
 // latency), and bounds the exchange by the rule's timeouts (504 on expiry).
+// net/http keeps a request's Host out of its header map, so header matches
+// on Host read Request.Host and request modifiers of Host change the Host
+// sent upstream (route.go, filters.go).
 // H2C target groups are reached with HTTP/2 prior knowledge through their own
 // Transport; listeners accept HTTP/1.1, HTTP/2 over TLS and HTTP/2 prior
 // knowledge on plain HTTP.

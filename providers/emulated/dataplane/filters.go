@@ -22,6 +22,15 @@ type headerMod struct {
 	set    [][2]string
 	add    [][2]string
 	remove []string
+
+	// A request's Host is not in its header map: net/http sends r.Host and
+	// ignores Header["Host"]. So a request modifier's Host entries are taken
+	// out of the lists above at compile time and folded into one outcome.
+	// A request has one Host, so add replaces it like set; remove leaves ""
+	// (host), for which the transport sends the target's address, as
+	// HTTP/1.1 needs some Host.
+	setsHost bool
+	host     string
 }
 
 // apply changes h in the model's order: set, then add, then remove. A nil
@@ -41,7 +50,20 @@ func (m *headerMod) apply(h http.Header) {
 	}
 }
 
-func compileHeaderMod(m *lb.HeaderModifier) (*headerMod, error) {
+// applyRequest changes an outgoing request: its headers, and its Host.
+func (m *headerMod) applyRequest(r *http.Request) {
+	if m == nil {
+		return
+	}
+	m.apply(r.Header)
+	if m.setsHost {
+		r.Host = m.host
+	}
+}
+
+// compileHeaderMod compiles a modifier of requests (request true: Host is the
+// request's host, see headerMod) or of responses (Host is a plain header).
+func compileHeaderMod(m *lb.HeaderModifier, request bool) (*headerMod, error) {
 	if m == nil || len(m.Set)+len(m.Add)+len(m.Remove) == 0 {
 		return nil, nil
 	}
@@ -51,21 +73,40 @@ func compileHeaderMod(m *lb.HeaderModifier) (*headerMod, error) {
 			errs = append(errs, fmt.Errorf("invalid header name %q", name))
 		}
 		// A line break would let a value inject headers; net/http would
-		// refuse it per request, so refuse the configuration once instead.
-		if strings.ContainsAny(value, "\r\n\x00") {
+		// refuse a control character per request, so refuse the
+		// configuration once instead, by the model's rule.
+		if !lb.ValidHeaderValue(value) {
 			errs = append(errs, fmt.Errorf("header %q: value contains a control character", name))
 		}
 		return http.CanonicalHeaderKey(name)
 	}
 	out := &headerMod{}
+	// host reports (and records) a request's Host, in the model's order:
+	// set, then add, then remove.
+	host := func(name, value string, remove bool) bool {
+		if !request || name != "Host" {
+			return false
+		}
+		out.setsHost, out.host = true, value
+		if remove {
+			out.host = ""
+		}
+		return true
+	}
 	for _, h := range m.Set {
-		out.set = append(out.set, [2]string{check(h.Name, h.Value), h.Value})
+		if k := check(h.Name, h.Value); !host(k, h.Value, false) {
+			out.set = append(out.set, [2]string{k, h.Value})
+		}
 	}
 	for _, h := range m.Add {
-		out.add = append(out.add, [2]string{check(h.Name, h.Value), h.Value})
+		if k := check(h.Name, h.Value); !host(k, h.Value, false) {
+			out.add = append(out.add, [2]string{k, h.Value})
+		}
 	}
 	for _, name := range m.Remove {
-		out.remove = append(out.remove, check(name, ""))
+		if k := check(name, ""); !host(k, "", true) {
+			out.remove = append(out.remove, k)
+		}
 	}
 	return out, errors.Join(errs...)
 }
@@ -260,26 +301,27 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 				switch {
 				case !ok:
 					errs = append(errs, fmt.Errorf("unknown target group %q", b.TargetGroup))
+				case g.broken: // its own fault, reported once
 				case g.layer4():
 					errs = append(errs, fmt.Errorf("target group %q speaks %s, not HTTP", b.TargetGroup, g.protocol))
 				}
 				be.group = g
 			}
 			var err error
-			if be.requestHeaders, err = compileHeaderMod(b.RequestHeaders); err != nil {
+			if be.requestHeaders, err = compileHeaderMod(b.RequestHeaders, true); err != nil {
 				errs = append(errs, fmt.Errorf("backend %d request headers: %w", i, err))
 			}
-			if be.responseHeaders, err = compileHeaderMod(b.ResponseHeaders); err != nil {
+			if be.responseHeaders, err = compileHeaderMod(b.ResponseHeaders, false); err != nil {
 				errs = append(errs, fmt.Errorf("backend %d response headers: %w", i, err))
 			}
 			out.backends = append(out.backends, be)
 		}
 	}
 	var err error
-	if out.requestHeaders, err = compileHeaderMod(a.RequestHeaders); err != nil {
+	if out.requestHeaders, err = compileHeaderMod(a.RequestHeaders, true); err != nil {
 		errs = append(errs, fmt.Errorf("request headers: %w", err))
 	}
-	if out.responseHeaders, err = compileHeaderMod(a.ResponseHeaders); err != nil {
+	if out.responseHeaders, err = compileHeaderMod(a.ResponseHeaders, false); err != nil {
 		errs = append(errs, fmt.Errorf("response headers: %w", err))
 	}
 	if rw := a.Rewrite; rw != nil {
@@ -300,7 +342,7 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 			errs = append(errs, fmt.Errorf("unknown mirror target group %q", m.TargetGroup))
 			continue
 		}
-		if g.layer4() {
+		if g.layer4() && !g.broken {
 			errs = append(errs, fmt.Errorf("mirror target group %q speaks %s, not HTTP", m.TargetGroup, g.protocol))
 			continue
 		}

@@ -95,7 +95,7 @@ func TestHeaderModifierOrderAndCase(t *testing.T) {
 		Set:    []lb.Header{{Name: "x-set", Value: "new"}},
 		Add:    []lb.Header{{Name: "X-ADD", Value: "two"}, {Name: "x-gone", Value: "added then removed"}},
 		Remove: []string{"X-Gone", "x-remove"},
-	})
+	}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +105,47 @@ func TestHeaderModifierOrderAndCase(t *testing.T) {
 	if len(h) != len(want) || h.Get("X-Set") != "new" || strings.Join(h["X-Add"], ",") != "one,two" || h.Get("X-Keep") != "k" {
 		t.Errorf("got %v, want %v", h, want)
 	}
-	if _, err := compileHeaderMod(&lb.HeaderModifier{Set: []lb.Header{{Name: "X-Bad", Value: "a\r\nInjected: yes"}}}); err == nil {
+	if _, err := compileHeaderMod(&lb.HeaderModifier{Set: []lb.Header{{Name: "X-Bad", Value: "a\r\nInjected: yes"}}}, true); err == nil {
 		t.Error("a header value with CRLF was accepted")
 	}
-	if _, err := compileHeaderMod(&lb.HeaderModifier{Remove: []string{"bad name"}}); err == nil {
+	if _, err := compileHeaderMod(&lb.HeaderModifier{Remove: []string{"bad name"}}, true); err == nil {
 		t.Error("an invalid header name was accepted")
+	}
+}
+
+// TestHostModifier checks that request modifiers act on the request's Host
+// (which net/http keeps out of the header map) in the model's order, and that
+// response modifiers treat Host as a plain header.
+func TestHostModifier(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    lb.HeaderModifier
+		want string
+	}{
+		{"set", lb.HeaderModifier{Set: []lb.Header{{Name: "host", Value: "set.example"}}}, "set.example"},
+		{"add replaces: one Host per request", lb.HeaderModifier{Add: []lb.Header{{Name: "HOST", Value: "add.example"}}}, "add.example"},
+		{"set then add", lb.HeaderModifier{Set: []lb.Header{{Name: "Host", Value: "a"}}, Add: []lb.Header{{Name: "Host", Value: "b"}}}, "b"},
+		{"remove wins", lb.HeaderModifier{Set: []lb.Header{{Name: "Host", Value: "a"}}, Remove: []string{"host"}}, ""},
+		{"other headers only", lb.HeaderModifier{Set: []lb.Header{{Name: "X-A", Value: "1"}}}, "client.example"},
+	} {
+		m, err := compileHeaderMod(&tc.m, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "http://client.example/", nil)
+		m.applyRequest(r)
+		if r.Host != tc.want || r.Header.Get("Host") != "" {
+			t.Errorf("%s: Host %q (header map %v), want %q", tc.name, r.Host, r.Header, tc.want)
+		}
+	}
+	m, err := compileHeaderMod(&lb.HeaderModifier{Set: []lb.Header{{Name: "host", Value: "x"}}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	m.apply(h)
+	if h.Get("Host") != "x" {
+		t.Errorf("response modifier on Host: %v", h)
 	}
 }
 

@@ -90,7 +90,7 @@ func mirrorRequest(in *http.Request, a *action, target *url.URL, body []byte) (*
 	a.rewritePath(out.URL, in)
 	out.Host = a.upstreamHost(in)
 	removeHopByHop(out.Header)
-	a.requestHeaders.apply(out.Header)
+	a.requestHeaders.applyRequest(out)
 	out.TransferEncoding, out.Trailer, out.Close = nil, nil, false
 	out.ContentLength = int64(len(body))
 	out.Body = http.NoBody

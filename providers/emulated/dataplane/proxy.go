@@ -206,9 +206,10 @@ func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *
 			}
 			pr.SetXForwarded()
 			// Last, so that the route's modifiers win over what the proxy
-			// adds: a rule can remove X-Forwarded-For.
-			a.requestHeaders.apply(pr.Out.Header)
-			st.backend.requestHeaders.apply(pr.Out.Header)
+			// adds: a rule can remove X-Forwarded-For, or set Host over a
+			// rewrite's hostname.
+			a.requestHeaders.applyRequest(pr.Out)
+			st.backend.requestHeaders.applyRequest(pr.Out)
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			st := stateOf(resp.Request.Context())

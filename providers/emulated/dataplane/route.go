@@ -53,10 +53,8 @@ func (r *rule) matches(req *http.Request, host string, query *url.Values) bool {
 		return false
 	}
 	for _, h := range r.headers {
-		// Header names are case-insensitive: the compiled name is canonical, as
-		// net/http stores them.
-		v, ok := req.Header[h.name]
-		if !ok || !h.matches(v[0]) {
+		v, ok := headerValue(req, h.name)
+		if !ok || !h.matches(v) {
 			return false
 		}
 	}
@@ -70,6 +68,21 @@ func (r *rule) matches(req *http.Request, host string, query *url.Values) bool {
 		}
 	}
 	return true
+}
+
+// headerValue returns the first value of a request header; name is canonical,
+// as net/http stores names, which makes the model's names case-insensitive.
+// net/http moves Host out of the header map into r.Host (from the Host header
+// or HTTP/2's :authority), so a match on Host reads it there, as sent.
+func headerValue(r *http.Request, name string) (string, bool) {
+	if name == "Host" {
+		return r.Host, r.Host != ""
+	}
+	v := r.Header[name]
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
 }
 
 func (p *pathMatcher) matches(path string) bool {

@@ -92,10 +92,11 @@ func compileStreams(l lb.Listener, groups map[string]*group, idle time.Duration)
 	var errs []error
 	for _, ls := range l.Streams {
 		bad := func(format string, a ...any) {
-			errs = append(errs, fmt.Errorf("stream %q: "+format, append([]any{ls.Name}, a...)...))
+			errs = append(errs, refuse(KindStream, ls.Name, fmt.Errorf(format, a...)))
 		}
 		if ls.Name == "" || st.names[ls.Name] {
-			bad("missing or duplicate stream name")
+			// No name to leave out by: the listener's own fault.
+			errs = append(errs, fmt.Errorf("missing or duplicate stream name %q", ls.Name))
 			continue
 		}
 		st.names[ls.Name] = true
@@ -112,6 +113,7 @@ func compileStreams(l lb.Listener, groups map[string]*group, idle time.Duration)
 				switch {
 				case !ok:
 					bad("unknown target group %q", b.TargetGroup)
+				case g.broken: // its own fault, reported once
 				case g.protocol != want:
 					bad("target group %q speaks %q, a %s listener needs %s", b.TargetGroup, g.protocol, l.Protocol, want)
 				}
@@ -127,7 +129,8 @@ func compileStreams(l lb.Listener, groups map[string]*group, idle time.Duration)
 				cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
 				if err != nil {
 					// The key is secret: report the certificate's name only.
-					bad("certificate %q: invalid certificate or key", c.Name)
+					errs = append(errs, refuse(KindStream, ls.Name,
+						refuse(KindCertificate, c.Name, errors.New("invalid certificate or key"))))
 					continue
 				}
 				s.certs = append(s.certs, &cert)
