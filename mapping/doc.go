@@ -8,18 +8,49 @@
 //     that change. The same Snapshot always gives the same Result, with every
 //     list sorted, so the reconciler can compare results and skip writes.
 //   - They never panic, whatever the input: nil fields, missing objects, bad
-//     regular expressions. Bad input becomes a condition, never a crash.
+//     regular expressions. Bad input becomes a condition, never a crash
+//     (FuzzBuild checks this, and the next rule, against the emulated
+//     data plane's compile step).
 //   - Imports: gateway-api types, Kubernetes API types (and apimachinery),
 //     mapping/lb and api/ only. Providers never see Gateway API types; any rule
 //     two providers would need lives here.
 //   - Conditions use upstream types and reasons, carry the observed generation
 //     of the object they are written on, and have static messages (names from
 //     the spec are fine, counters and ids are not) so a repeated error does not
-//     rewrite status.
-//   - Every LoadBalancer Build returns passes lb.Validate.
+//     rewrite status. A message that lists problems is cut at
+//     maxMessageBytes (1024) with "… and N more", and quotes user values
+//     escaped and shortened.
+//   - Every LoadBalancer Build returns passes lb.Validate and is accepted
+//     by every provider: a user value some data plane would refuse is
+//     refused here, on the route (or listener, or Gateway parameters) that
+//     carries it. validate.go's header holds the table of every value
+//     checked and its rule.
 //
 // Decisions worth knowing:
 //
+//   - Backstop (Snapshot.Refused, Result.Sources): Sources maps every
+//     lb.Rule, lb.Stream and lb.TargetGroup name to the routes it came
+//     from; when a provider refuses elements by name, the reconciler puts
+//     those routes in Refused and builds again. A refused route is left out
+//     and gets Accepted=False/UnsupportedValue on every parentRef naming the
+//     Gateway, with "The cloud refused this route's configuration: " and
+//     the reconciler's static message.
+//   - Header filters: one filter may act on a header name once (set, add,
+//     remove, case-insensitively), as the HTTPHeaderFilter API says; other
+//     combinations are refused, so the data planes' set-add-remove order
+//     never matters. A rule's and a backendRef's filters may name the same
+//     header: the backendRef's applies after (lb.WeightedBackend).
+//   - The Host header: a header match named Host (any case) is an
+//     lb.HeaderMatch of that name, and a request header modifier's set of
+//     Host an lb.HeaderModifier Set entry of that name, kept as written;
+//     both act on the request's host (data planes read and write the
+//     request's Host, not a header map entry). Adding or removing Host, or
+//     setting it next to a URLRewrite hostname on one rule, is refused.
+//   - Listeners on one port that terminate TLS with overlapping hostnames
+//     all get OverlappingTLSConfig=True/OverlappingHostnames (a condition
+//     present only when true). Listener filters (ExternalAuth,
+//     ExtensionRef) make a listener Accepted=False/UnsupportedValue:
+//     serving it without them would skip what they enforce.
 //   - HTTP, HTTPS (TLS mode Terminate), TLS (Passthrough, and Terminate
 //     where lb.Capabilities.TLSTerminate allows; otherwise
 //     Accepted=False/UnsupportedValue), TCP and UDP listeners are served
@@ -41,8 +72,8 @@
 //     share with no target group (those connections are closed). A route
 //     with more than one rule (possible through v1alpha2) is
 //     UnsupportedValue. TCP/UDP: every route attached to a listener is
-//     Accepted and counted, only the oldest (then by namespace/name) gets
-//     the Stream, as the conformance tests ask. TLS: a Stream per hostname
+//     Accepted and counted, only the oldest (then first by the string
+//     "{namespace}/{name}") gets the Stream, as the conformance tests ask. TLS: a Stream per hostname
 //     the route serves on a listener, most specific first, with the
 //     listener's certificates in mode Terminate; hostnames a more specific
 //     listener on the port covers are dropped, and of two routes with one
@@ -70,8 +101,10 @@
 //     IncompatibleFilters. Upstream lets an implementation drop only the bad
 //     rules (PartiallyInvalid); Cloudgate leaves the route out instead, so
 //     traffic never reaches a rule the user wrote differently.
-//   - A mirror whose backend does not resolve sets ResolvedRefs=False and is
-//     dropped; the route stays. Percent and fraction become lb.Mirror.Percent.
+//   - A mirror's backend resolves exactly as a backendRef does (Service
+//     lookup, ReferenceGrant with the route's kind in from, same reasons);
+//     one that does not resolve sets ResolvedRefs=False and is dropped, the
+//     route stays. Percent and fraction become lb.Mirror.Percent.
 //   - A rule with no valid backend (none given, as with only header
 //     modifiers, or none resolving) answers 500; a RequestRedirect rule needs
 //     no backend. A 500 keeps only the response header modifier: request
@@ -105,7 +138,9 @@
 //     "rule-i" so an HTTPRoute and a GRPCRoute of one name never collide.
 //   - GRPCRoute precedence after hostnames is by characters in the service,
 //     then in the method (a regular expression counts its pattern), then
-//     header matches, then age and namespace/name, as its API says.
+//     header matches, then age, as its API says. The last tie-break of
+//     every precedence and "oldest wins" rule is the string
+//     "{namespace}/{name}" (so "foo-bar/r" comes before "foo/r").
 //   - When an HTTPRoute and a GRPCRoute attached to one listener have
 //     intersecting hostnames, only the older (then first by namespace/name,
 //     then the GRPCRoute) keeps that listener, as the GRPCRoute API

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -12,6 +13,10 @@ import (
 	"github.com/cloudgate-dev/cloudgate/api/v1alpha1"
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
+
+// maxTagKey bounds tag keys: the emulated cloud's limit, and the API
+// server's for the label and annotation keys that become tags.
+const maxTagKey = 253
 
 // reservedTagPrefix marks ownership tag keys; user tags may not use it.
 const reservedTagPrefix = "cloudgate.dev/"
@@ -87,10 +92,6 @@ func (b *builder) gatewayOptions() (lb.Options, map[string]string, problem) {
 		}
 	}
 
-	if msg := paramsValueProblem(opts, tags, emulatedAddress); msg != "" {
-		return invalid(msg)
-	}
-
 	addrs, p := b.specAddresses()
 	if !p.ok() {
 		return lb.Options{}, nil, p
@@ -111,9 +112,10 @@ func (b *builder) gatewayOptions() (lb.Options, map[string]string, problem) {
 			tags[string(k)] = string(v)
 		}
 	}
-	// No cloud takes a tag without a key; the API server refuses such a
-	// label or annotation, so only an object stored around it has one.
-	maps.DeleteFunc(tags, func(k, _ string) bool { return k == "" || strings.HasPrefix(k, reservedTagPrefix) })
+	if msg := paramsValueProblem(opts, tags, emulatedAddress); msg != "" {
+		return invalid(msg)
+	}
+	maps.DeleteFunc(tags, func(k, _ string) bool { return strings.HasPrefix(k, reservedTagPrefix) })
 	if len(tags) == 0 {
 		tags = nil
 	}
@@ -194,11 +196,13 @@ func (b *builder) specAddresses() ([]string, problem) {
 	return out, problem{}
 }
 
-// paramsValueProblem checks the merged parameters' values that reach a
-// provider verbatim and that the CRD leaves open: the emulated data plane
-// refuses a whole load balancer for a response header it cannot send, and a
-// cloud takes no tag without a key. The message lists every bad value,
-// bounded, and names them in key order so it stays the same.
+// paramsValueProblem checks the merged parameters' values (and tags, which
+// spec.infrastructure labels and annotations add to) that reach a provider
+// verbatim and that the CRD leaves open: the emulated data plane refuses a
+// whole load balancer for a response header it cannot send, and clouds
+// take tag keys of 1 to 253 bytes at most (the emulated cloud's bound; the
+// API server's for label and annotation keys). The message lists every bad
+// value, bounded, in key order so it stays the same.
 func paramsValueProblem(opts lb.Options, tags map[string]string, emulatedAddress string) string {
 	var bad []string
 	if emulatedAddress != "" {
@@ -216,8 +220,10 @@ func paramsValueProblem(opts lb.Options, tags map[string]string, emulatedAddress
 			}
 		}
 	}
-	if _, ok := tags[""]; ok {
-		bad = append(bad, "tags: a tag key is empty")
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if k == "" || len(k) > maxTagKey {
+			bad = append(bad, fmt.Sprintf("tags: key %s must have 1 to %d bytes", quote(k), maxTagKey))
+		}
 	}
 	if len(bad) == 0 {
 		return ""

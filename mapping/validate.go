@@ -6,10 +6,15 @@ package mapping
 // names every bad field ("spec.rules[0].filters[1].requestHeaderModifier.
 // remove[0]: ..."), and stays out of the model; the other routes of the
 // Gateway are not affected. The rules are at least as strict as the
-// strictest data plane (the emulated one is Go net/http and regexp; ALB and
-// GCP URL maps refuse less than these) and never stricter than the CRD's own
-// validation, except where noted: the API server checks most of them too,
-// but objects stored under older or experimental CRDs reach Build as well.
+// emulated data plane (Go net/http and regexp), in the forms it uses.
+// Many repeat the CRD's, since objects stored under older or experimental
+// CRDs reach Build too; the rest go further where the CRD lets through what
+// a data plane refuses or misreads: control characters in header values,
+// query values and rewrite paths, '?' and '#' in rewrite paths, regexes
+// that break once anchored, IP addresses and over-long labels as
+// hostnames, the Host and framing headers, and header filter conflicts.
+// Cloud limits on lengths and counts (ALB, GCP URL maps) are not here:
+// they belong in lb.Capabilities, per provider.
 //
 //	value (HTTPRoute and GRPCRoute unless noted)   rule
 //	---------------------------------------------  -------------------------------------------------------------
@@ -67,8 +72,13 @@ package mapping
 // Listeners (listeners.go): hostname as above, and any filters.requests
 // (ExternalAuth, ExtensionRef: unsupported, and skipping them would skip
 // authentication) make the listener Accepted=False/UnsupportedValue.
-// Gateway addresses (parameters.go): type IPAddress only, an IP value, no
-// routability.
+// Gateway (parameters.go), Accepted=False: spec.addresses of type IPAddress
+// only, with an IP value and no routability (UnsupportedAddress); the
+// merged parameters' emulated.address an IP, emulated.responseHeaders names
+// and values as for header filters, and tag keys (with spec.infrastructure
+// labels and annotations) of 1-253 bytes (InvalidParameters).
+// EndpointSlices (backends.go): an address that is not an IP, or a port
+// outside 1-65535, is skipped as a target; the API server refuses both.
 
 import (
 	"fmt"

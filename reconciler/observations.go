@@ -34,7 +34,7 @@ type observation struct {
 	// restart) spread out instead of resyncing in one burst forever.
 	due time.Time
 	// refused are the routes the cloud refused, with the generation they
-	// had; they are left out again until they change.
+	// had; they are left out again until they change or the next resync.
 	refused map[mapping.RouteRef]refusal
 }
 
@@ -103,12 +103,14 @@ func (o *observations) forget(key types.NamespacedName) {
 }
 
 // refusedRoutes returns the routes the cloud refused that have not changed
-// since.
+// since, until the next resync.
 func (o *observations) refusedRoutes(key types.NamespacedName, uid string, generations map[mapping.RouteRef]int64) map[mapping.RouteRef]string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	ob, ok := o.m[key]
-	if !ok || ob.uid != uid {
+	if !ok || ob.uid != uid || !time.Now().Before(ob.due) {
+		// At each resync refused routes are offered to the cloud again:
+		// what it refused may be a limit that has since been raised.
 		return nil
 	}
 	out := map[mapping.RouteRef]string{}

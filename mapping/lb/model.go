@@ -216,6 +216,9 @@ type PathMatch struct {
 }
 
 // HeaderMatch compares one request header; names are case-insensitive.
+// A match named Host (any case) compares the request's host as the client
+// sent it (HTTP/1.1 Host, HTTP/2 :authority, with any port), which some
+// servers (Go's net/http) keep apart from the other headers.
 type HeaderMatch struct {
 	Name  string    `json:"name"`
 	Type  MatchType `json:"type"`
@@ -270,7 +273,10 @@ type FixedResponse struct {
 }
 
 // HeaderModifier sets, adds and removes headers, in that order. Names are
-// case-insensitive.
+// case-insensitive, and mapping never names one header in two of the lists
+// (nor twice in one), so the order cannot change the result. On a request,
+// a Set of Host (any case; mapping allows no Add or Remove of it) sets the
+// forwarded request's host, not a header map entry.
 type HeaderModifier struct {
 	// Set replaces every value of the header.
 	Set []Header `json:"set,omitempty"`

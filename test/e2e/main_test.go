@@ -37,6 +37,9 @@ var suite struct {
 	rest  *rest.Config
 	c     client.Client
 	cloud *cloud.Server
+	ctl   *harness.Controller
+	// harness is the controller's configuration, for tests that restart it.
+	harness harness.Config
 	host  *netns.Host
 }
 
@@ -74,12 +77,14 @@ func run(m *testing.M) int {
 	// A range of our own, so that a parallel test package's cloud never hands
 	// out the same address.
 	rng := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 30+os.Getpid()%20))
-	ctl, err := harness.Start(ctx, cp.REST, harness.Config{ClusterName: clusterName, AddressRange: rng, ResyncPeriod: suiteResync})
+	suite.harness = harness.Config{ClusterName: clusterName, AddressRange: rng, ResyncPeriod: suiteResync}
+	ctl, err := harness.Start(ctx, cp.REST, suite.harness)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the controller:", err)
 		return 1
 	}
 	defer ctl.Stop()
+	suite.ctl = ctl
 	suite.cloud = ctl.Cloud
 	suite.c = ctl.Client
 	c := ctl.Client

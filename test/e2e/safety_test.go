@@ -295,3 +295,40 @@ func TestHostHeaderMatch(t *testing.T) {
 	expectBackend(t, "GET", "http://"+addr+"/", "foo.example.com", nil, "foo")
 	expectBackend(t, "GET", "http://"+addr+"/", "bar.example.com", nil, "404")
 }
+
+// When the cloud refuses part of a model that mapping accepted (a limit
+// mapping does not know of), the controller leaves out the routes behind the
+// refused rules, tells them, and applies the rest.
+func TestRoutesTheCloudRefusesAreLeftOut(t *testing.T) {
+	gwNS, badNS, goodNS := namespace(t), namespace(t), namespace(t)
+	c := suite.cloud.Cloud()
+	c.RefuseRules("refused-by-cloud")
+	defer c.RefuseRules("")
+	addr := sharedGateway(t, gwNS, "gw")
+	backend(t, badNS, "app")
+	backend(t, goodNS, "app")
+	create(t, tenantRoute(badNS, "refused-by-cloud", gwNS, "gw", "bad.example",
+		rule(pathMatch(gwv1.PathMatchPathPrefix, "/"), backendRef("app", 1))))
+	create(t, tenantRoute(goodNS, "good", gwNS, "gw", "good.example",
+		rule(pathMatch(gwv1.PathMatchPathPrefix, "/"), backendRef("app", 1))))
+
+	routeParentCondition(t, badNS, "refused-by-cloud", "Accepted", metav1.ConditionFalse, string(gwv1.RouteReasonUnsupportedValue))
+	expectBackend(t, "GET", "http://"+addr+"/", "good.example", nil, "app")
+	expectBackend(t, "GET", "http://"+addr+"/", "bad.example", nil, "404")
+	expectProgrammed(t, gwNS, "gw")
+
+	// Once the cloud takes it, the route is offered again at the next
+	// resync, without any change to it.
+	c.RefuseRules("")
+	eventually(t, suiteResync*5/4+5*time.Second, func() error {
+		r, err := send("GET", "http://"+addr+"/", "bad.example", nil)
+		if err != nil {
+			return err
+		}
+		if r.status != http.StatusOK {
+			return fmt.Errorf("bad.example: %d", r.status)
+		}
+		return nil
+	})
+	routeParentCondition(t, badNS, "refused-by-cloud", "Accepted", metav1.ConditionTrue, string(gwv1.RouteReasonAccepted))
+}

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 	"github.com/cloudgate-dev/cloudgate/providers"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
@@ -38,8 +41,12 @@ type Controller struct {
 	// tests see what is stored.
 	Client client.Client
 
-	cancel context.CancelFunc
-	done   chan error
+	rest *rest.Config
+	cfg  Config
+	// ensures counts the provider's Ensure calls, across restarts.
+	ensures atomic.Int64
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // Start starts the emulated cloud and the manager, and returns once the
@@ -49,29 +56,50 @@ func Start(ctx context.Context, restCfg *rest.Config, cfg Config) (*Controller, 
 	if err != nil {
 		return nil, fmt.Errorf("starting the emulated cloud: %w", err)
 	}
-	prov, err := emulated.New(emulated.Config{Endpoint: srv.URL()})
-	if err != nil {
-		_ = srv.Close()
-		return nil, err
-	}
 	scheme, err := reconciler.NewScheme()
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
+	c := &Controller{Cloud: srv, rest: restCfg, cfg: cfg}
+	if c.Client, err = client.New(restCfg, client.Options{Scheme: scheme}); err != nil {
 		_ = srv.Close()
 		return nil, err
+	}
+	if err := c.startManager(ctx); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// startManager starts a new manager with a new provider (so nothing is
+// remembered from an earlier one) against the same cloud.
+func (c *Controller) startManager(ctx context.Context) error {
+	prov, err := emulated.New(emulated.Config{Endpoint: c.Cloud.URL()})
+	if err != nil {
+		return err
+	}
+	scheme, err := reconciler.NewScheme()
+	if err != nil {
+		return err
+	}
+	// A restarted controller registers its controllers' names again in
+	// this process; a new process would not see the old ones.
+	skip := true
+	mgr, err := ctrl.NewManager(c.rest, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: &skip}})
+	if err != nil {
+		return err
 	}
 	mctx, cancel := context.WithCancel(ctx)
-	if err := reconciler.Setup(mctx, mgr, reconciler.Config{ClusterName: cfg.ClusterName, Providers: []providers.Provider{prov},
-		ResyncPeriod: cfg.ResyncPeriod, Concurrency: cfg.Concurrency}); err != nil {
+	counted := &countingProvider{Provider: prov, ensures: &c.ensures}
+	if err := reconciler.Setup(mctx, mgr, reconciler.Config{ClusterName: c.cfg.ClusterName, Providers: []providers.Provider{counted},
+		ResyncPeriod: c.cfg.ResyncPeriod, Concurrency: c.cfg.Concurrency}); err != nil {
 		cancel()
-		_ = srv.Close()
-		return nil, err
+		return err
 	}
-	c := &Controller{Cloud: srv, cancel: cancel, done: make(chan error, 1)}
+	c.cancel, c.done = cancel, make(chan error, 1)
 	go func() {
 		err := mgr.Start(mctx)
 		if err != nil || mctx.Err() == nil {
@@ -81,21 +109,52 @@ func Start(ctx context.Context, restCfg *rest.Config, cfg Config) (*Controller, 
 		c.done <- err
 	}()
 	if !mgr.GetCache().WaitForCacheSync(mctx) {
-		c.Stop()
-		return nil, fmt.Errorf("the controller's caches did not sync")
+		c.stopManager()
+		return fmt.Errorf("the controller's caches did not sync")
 	}
-	c.Client, err = client.New(restCfg, client.Options{Scheme: scheme})
-	if err != nil {
-		c.Stop()
-		return nil, err
-	}
-	return c, nil
+	return nil
 }
+
+func (c *Controller) stopManager() {
+	c.cancel()
+	<-c.done
+}
+
+// Restart stops the controller and starts a new one, as a new process would
+// start, against the same cloud: the cloud keeps every load balancer, and the
+// new controller has to find them. cfg replaces the controller's settings.
+func (c *Controller) Restart(ctx context.Context, cfg Config) error {
+	c.stopManager()
+	c.cfg = cfg
+	return c.startManager(ctx)
+}
+
+// Ensures is how many times the controllers called the provider's Ensure.
+func (c *Controller) Ensures() int64 { return c.ensures.Load() }
 
 // Stop stops the manager, then the emulated cloud (closing every load
 // balancer's sockets).
 func (c *Controller) Stop() {
-	c.cancel()
-	<-c.done
+	c.stopManager()
 	_ = c.Cloud.Close()
+}
+
+// countingProvider counts Ensure calls, so that a test can tell a reconcile
+// that asked the cloud nothing from one that never ran.
+type countingProvider struct {
+	providers.Provider
+	ensures *atomic.Int64
+}
+
+func (p *countingProvider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (lb.Status, error) {
+	p.ensures.Add(1)
+	return p.Provider.Ensure(ctx, desired)
+}
+
+// DefaultResyncPeriod passes the provider's own period through.
+func (p *countingProvider) DefaultResyncPeriod() time.Duration {
+	if rs, ok := p.Provider.(interface{ DefaultResyncPeriod() time.Duration }); ok {
+		return rs.DefaultResyncPeriod()
+	}
+	return 0
 }

@@ -121,7 +121,7 @@ func (c *Cloud) Create(in LoadBalancer) (LoadBalancer, error) {
 	if err := validateMeta(in); err != nil {
 		return LoadBalancer{}, err
 	}
-	compiled, err := compile(in.Spec)
+	compiled, err := c.compile(in.Spec)
 	if err != nil {
 		return LoadBalancer{}, err
 	}
@@ -243,7 +243,7 @@ func (c *Cloud) Replace(id string, in LoadBalancer) (LoadBalancer, error) {
 		return LoadBalancer{}, errorf(http.StatusBadRequest, CodeInvalid, "version is required")
 	}
 	in = clone(in)
-	compiled, err := compile(in.Spec)
+	compiled, err := c.compile(in.Spec)
 	if err != nil {
 		return LoadBalancer{}, err
 	}
@@ -392,7 +392,10 @@ func validateMeta(in LoadBalancer) *Error {
 	return nil
 }
 
-func compile(spec Spec) (*dataplane.Compiled, error) {
+func (c *Cloud) compile(spec Spec) (*dataplane.Compiled, error) {
+	if err := c.refusal(spec); err != nil {
+		return nil, err
+	}
 	compiled, err := dataplane.Compile(dataplane.Spec{
 		Listeners:    spec.Listeners,
 		TargetGroups: spec.TargetGroups,

@@ -27,6 +27,8 @@ type control struct {
 	owners       map[string]ownerFault // by gateway-uid
 	requests     map[string]int64      // by HTTP method
 	byOwner      map[string]int64      // by gateway-uid
+	// refuse: rules whose name contains it are refused as invalid.
+	refuse string
 }
 
 type ownerFault struct {
@@ -70,6 +72,43 @@ func (c *Cloud) ClearOwnerFault(gatewayUID string) {
 	c.ctl.mu.Lock()
 	defer c.ctl.mu.Unlock()
 	delete(c.ctl.owners, gatewayUID)
+}
+
+// RefuseRules makes the cloud refuse, as invalid (400 naming each such rule),
+// every load balancer with a rule whose name contains nameContains: a stand-in
+// for a limit of a real cloud that mapping does not know of, so that tests
+// can reach the controller's backstop. Empty clears it. Unlike the other
+// faults it applies to the Go methods too, since it is about content.
+func (c *Cloud) RefuseRules(nameContains string) {
+	c.ctl.mu.Lock()
+	defer c.ctl.mu.Unlock()
+	c.ctl.refuse = nameContains
+}
+
+// refusal is RefuseRules' answer for spec, nil when it passes.
+func (c *Cloud) refusal(spec Spec) error {
+	c.ctl.mu.Lock()
+	refuse := c.ctl.refuse
+	c.ctl.mu.Unlock()
+	if refuse == "" {
+		return nil
+	}
+	var bad []Element
+	for _, l := range spec.Listeners {
+		for _, vh := range l.VirtualHosts {
+			for _, r := range vh.Rules {
+				if strings.Contains(r.Name, refuse) {
+					bad = append(bad, Element{Kind: ElementRule, Name: r.Name})
+				}
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	e := errorf(http.StatusBadRequest, CodeInvalid, "%d rules exceed a limit of this cloud", len(bad))
+	e.Elements = bad
+	return e
 }
 
 // ClearFaults ends every injected fault, of anyone and of each Gateway.
