@@ -37,9 +37,9 @@ test: host-tools cluster-binaries generate fmt-check vet lint
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) conformance
 
-## conformance: the official Gateway API suite (profiles in CONFORMANCE_PROFILES, default
-## GATEWAY-HTTP) against the emulated provider on the local cluster; writes
-## test/conformance/reports/cloudgate-emulated-report.yaml.
+## conformance: the official Gateway API suite (v1.7.0; profiles in CONFORMANCE_PROFILES, default
+## GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP) against the emulated provider
+## on the local cluster; writes test/conformance/reports/cloudgate-emulated-report.yaml.
 conformance: host-tools cluster-binaries generate
 	cd test/conformance && go test -count=1 -timeout $(TEST_TIMEOUT) .
 

@@ -64,16 +64,26 @@ type Cluster struct {
 // (and cloudgate.dev/echo, for Cloudgate's own samples) to the echo server
 // and CoreDNS built into binDir. echo-advanced images also run echo-basic: it serves the
 // same HTTP echo; the mesh tests' client mode (its args) is not there.
+//
+// Every tag runs the one echo-basic that test/tools/echo builds
+// (gateway-api-conformance-images v0.1.0): suite v1.7.0 asks for
+// conformance/echo-basic:v0.1.0, and :v0.2.0 for its UDP backend, whose
+// UDP echo (UDP_ECHO_SERVER) v0.1.0 already serves.
 func DefaultImages(binDir string) map[string]string {
 	echo := filepath.Join(binDir, "echo-basic")
 	// Prefixes end at the repository so that tags and digests both match.
 	return map[string]string{
+		// Suite v1.7.0 and later (images from gateway-api-conformance-images).
+		"registry.k8s.io/gateway-api/conformance/echo-basic":    echo,
+		"registry.k8s.io/gateway-api/conformance/echo-advanced": echo,
+		// Suite v1.6 and earlier.
 		"registry.k8s.io/gateway-api/echo-basic":       echo,
 		"registry.k8s.io/gateway-api/echo-advanced":    echo,
 		"gcr.io/k8s-staging-gateway-api/echo-basic":    echo,
 		"gcr.io/k8s-staging-gateway-api/echo-advanced": echo,
 		"cloudgate.dev/echo":                           echo,
-		// The suite's UDP backend, which must be Ready before any test.
+		// Suite v1.6's UDP backend (v1.7 uses echo-basic's UDP echo); the
+		// local cluster's own test still runs it.
 		"registry.k8s.io/coredns/coredns": filepath.Join(binDir, "coredns"),
 	}
 }

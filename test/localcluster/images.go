@@ -90,3 +90,11 @@ func (m *imageMap) digest(binary string) (string, error) {
 	m.digests[binary] = d
 	return d, nil
 }
+
+// ImageMapped reports whether images (prefixes to binaries, as DefaultImages
+// returns) gives image a binary, by the same longest-prefix rule the process
+// kubelet uses; tests use it to check that a suite's manifests can run.
+func ImageMapped(images map[string]string, image string) bool {
+	_, ok := newImageMap(images).match(image)
+	return ok
+}

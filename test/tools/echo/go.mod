@@ -1,7 +1,8 @@
 // Module echo builds the backends that the Gateway API conformance suite
 // deploys, for the local cluster's process kubelet: the echo server from
 // sigs.k8s.io/gateway-api-conformance-images (its echo-basic/ main), and
-// CoreDNS with the few plugins the suite's coredns Deployment uses (./coredns).
+// CoreDNS with the few plugins the suite's coredns Deployment uses (./coredns;
+// suite v1.6 and earlier: v1.7's UDP backend is echo-basic's UDP echo).
 module github.com/cloudgate-dev/cloudgate/test/tools/echo
 
 go 1.26.4
