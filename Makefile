@@ -24,7 +24,7 @@ export KUBEBUILDER_ASSETS := $(K8S_BIN)
 # Nested modules with their own go.mod: vetted, linted and tested separately.
 NESTED_MODULES := test/conformance
 
-.PHONY: all host-tools dev test lint vet fmt-check generate crds bench control-plane cluster-binaries build conformance clean
+.PHONY: all host-tools dev test fuzz lint vet fmt-check generate crds bench control-plane cluster-binaries build conformance clean
 
 all: build
 
@@ -35,7 +35,14 @@ dev: host-tools cluster-binaries generate build
 ## test: everything CI runs, including the Gateway API conformance suite's GATEWAY-HTTP profile.
 test: host-tools cluster-binaries generate fmt-check vet lint
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
 	$(MAKE) conformance
+
+## fuzz: mapping's fuzz target for FUZZ_TIME (a crasher is written to
+## mapping/testdata/fuzz/FuzzBuild/ and fails the run; keep it as a seed).
+FUZZ_TIME ?= 30s
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZ_TIME) ./mapping
 
 ## conformance: the official Gateway API suite (v1.7.0; profiles in CONFORMANCE_PROFILES, default
 ## GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP) against the emulated provider

@@ -17,7 +17,7 @@ import (
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/cloudgate-dev/cloudgate/api/v1alpha1"
-	"github.com/cloudgate-dev/cloudgate/providers/emulated/dataplane"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated"
 )
 
 // FuzzBuild edits golden inputs, with bytes from the fuzzer choosing the
@@ -69,21 +69,9 @@ func checkResult(t *testing.T, res Result) {
 		if err := m.Validate(); err != nil {
 			t.Fatalf("model fails lb.Validate: %v", err)
 		}
-		// What the emulated cloud does with a model (cloud.compile, after
-		// emulated's toWire); providers/emulated exports no function for
-		// the whole step.
-		if _, err := dataplane.Compile(dataplane.Spec{
-			Listeners:    m.Listeners,
-			TargetGroups: m.TargetGroups,
-			Emulated:     m.Options.Emulated,
-			IdleTimeout:  m.Options.IdleTimeout,
-		}); err != nil {
-			t.Fatalf("the emulated data plane refuses the model: %v", err)
-		}
-		for k := range m.AllTags("x") {
-			if k == "" || len(k) > 253 {
-				t.Fatalf("tag key %q is refused by the emulated cloud", k)
-			}
+		// Every provider's convert step must accept it.
+		if err := emulated.Check(m); err != nil {
+			t.Fatalf("the emulated cloud refuses the model: %v", err)
 		}
 	}
 	conds := res.Gateway.Conditions

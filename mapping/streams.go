@@ -28,7 +28,11 @@ func tcpRoute(r *gwv1.TCPRoute) *route {
 	for _, rule := range r.Spec.Rules {
 		rules = append(rules, rule.BackendRefs)
 	}
-	return streamRoute(kindTCPRoute, r.Namespace, r.Name, r.Generation, r.CreationTimestamp, r.Spec.ParentRefs, nil, rules)
+	rt := streamRoute(kindTCPRoute, r.Namespace, r.Name, r.Generation, r.CreationTimestamp, r.Spec.ParentRefs, nil, rules)
+	var e valueErrors
+	validateStreamWeights(&e, rules)
+	rt.values = e.problem()
+	return rt
 }
 
 func udpRoute(r *gwv1.UDPRoute) *route {
@@ -36,7 +40,11 @@ func udpRoute(r *gwv1.UDPRoute) *route {
 	for _, rule := range r.Spec.Rules {
 		rules = append(rules, rule.BackendRefs)
 	}
-	return streamRoute(kindUDPRoute, r.Namespace, r.Name, r.Generation, r.CreationTimestamp, r.Spec.ParentRefs, nil, rules)
+	rt := streamRoute(kindUDPRoute, r.Namespace, r.Name, r.Generation, r.CreationTimestamp, r.Spec.ParentRefs, nil, rules)
+	var e valueErrors
+	validateStreamWeights(&e, rules)
+	rt.values = e.problem()
+	return rt
 }
 
 func tlsRoute(r *gwv1.TLSRoute) *route {
@@ -46,11 +54,23 @@ func tlsRoute(r *gwv1.TLSRoute) *route {
 	}
 	rt := streamRoute(kindTLSRoute, r.Namespace, r.Name, r.Generation, r.CreationTimestamp, r.Spec.ParentRefs,
 		routeHostnames(r.Spec.Hostnames), rules)
-	// Hostnames are a TLSRoute's only values: they become SNI patterns.
+	// Hostnames become SNI patterns; weights split connections.
 	var e valueErrors
 	validateHostnames(&e, r.Spec.Hostnames)
+	validateStreamWeights(&e, rules)
 	rt.values = e.problem()
 	return rt
+}
+
+// validateStreamWeights checks the weights of a stream route's backendRefs,
+// which the CRD bounds less tightly than objects written through older
+// versions may be.
+func validateStreamWeights(e *valueErrors, rules [][]gwv1.BackendRef) {
+	for i, refs := range rules {
+		for j, r := range refs {
+			validateWeight(e, fmt.Sprintf("spec.rules[%d].backendRefs[%d]", i, j), r.Weight)
+		}
+	}
 }
 
 // streamRoute builds the kind-neutral route of a TLSRoute, TCPRoute or

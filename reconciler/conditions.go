@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"slices"
 	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,4 +96,19 @@ func cutMessage(msg string, limit int) string {
 		cut--
 	}
 	return msg[:cut] + ellipsis
+}
+
+// dropUnless removes from merged the conditions of the given types that
+// desired does not carry. mergeConditions keeps types it was not told about
+// (another controller's); a negative-polarity condition of ours, such as
+// OverlappingTLSConfig, must instead vanish once it no longer holds.
+func dropUnless(merged, desired []metav1.Condition, types ...string) []metav1.Condition {
+	out := merged[:0:0]
+	for _, c := range merged {
+		if slices.Contains(types, c.Type) && findCondition(desired, c.Type) == nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }

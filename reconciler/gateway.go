@@ -394,7 +394,7 @@ func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gat
 				c.Status, c.Reason = metav1.ConditionFalse, string(gwv1.ListenerReasonPending)
 				c.Message = "Waiting for the load balancer's listener"
 			}
-			l.Conditions = mergeConditions(old[l.Name], conds, now)
+			l.Conditions = dropUnless(mergeConditions(old[l.Name], conds, now), conds, string(gwv1.ListenerConditionOverlappingTLSConfig))
 			next.Status.Listeners = append(next.Status.Listeners, l)
 		}
 		return next

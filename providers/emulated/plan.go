@@ -138,6 +138,17 @@ func unbound(cur cloud.LoadBalancer) string {
 const resourceID = "loadbalancer"
 
 // toWire is the cloud resource for a desired model.
+// Check reports whether the emulated cloud would accept desired, with no I/O:
+// the adapter's own validation, then the cloud's checks of the request it
+// would send. Tests (mapping's fuzz target among them) use it to hold mapping
+// to the contract that every model it emits is accepted.
+func Check(desired *lb.LoadBalancer) error {
+	if err := validate(desired); err != nil {
+		return err
+	}
+	return cloud.Check(toWire(desired))
+}
+
 func toWire(desired *lb.LoadBalancer) cloud.LoadBalancer {
 	return cloud.LoadBalancer{
 		Name: LoadBalancerName(desired.Owner),

@@ -40,7 +40,7 @@ var suite struct {
 	ctl   *harness.Controller
 	// harness is the controller's configuration, for tests that restart it.
 	harness harness.Config
-	host  *netns.Host
+	host    *netns.Host
 }
 
 func TestMain(m *testing.M) {

@@ -281,6 +281,19 @@ func TestOverlappingTLSListenersAreReported(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Once the overlap is gone the condition goes too: it is never left
+	// behind, nor set to False.
+	gw := getGateway(t, ns, "gw")
+	other := gwv1.Hostname("foo.other.test")
+	gw.Spec.Listeners[1].Hostname = &other
+	must(t, suite.c.Update(ctxFor(t), gw))
+	eventually(t, 30*time.Second, func() error {
+		if got := overlapReported(t, ns, "gw"); len(got) != 0 {
+			return fmt.Errorf("OverlappingTLSConfig still on %v", got)
+		}
+		return nil
+	})
 }
 
 // A header match on Host acts on the request's host, which Go's HTTP server
@@ -331,4 +344,16 @@ func TestRoutesTheCloudRefusesAreLeftOut(t *testing.T) {
 		return nil
 	})
 	routeParentCondition(t, badNS, "refused-by-cloud", "Accepted", metav1.ConditionTrue, string(gwv1.RouteReasonAccepted))
+}
+
+// overlapReported lists the listeners with OverlappingTLSConfig set.
+func overlapReported(t testing.TB, ns, name string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range getGateway(t, ns, name).Status.Listeners {
+		if meta.FindStatusCondition(l.Conditions, string(gwv1.ListenerConditionOverlappingTLSConfig)) != nil {
+			out = append(out, string(l.Name))
+		}
+	}
+	return out
 }

@@ -392,6 +392,18 @@ func validateMeta(in LoadBalancer) *Error {
 	return nil
 }
 
+// Check reports whether the cloud would accept in as a new load balancer's
+// configuration, without storing anything or opening a socket: the checks
+// Create makes of the request itself (injected faults and the address range
+// aside).
+func Check(in LoadBalancer) error {
+	if err := validateMeta(in); err != nil {
+		return err
+	}
+	_, err := (&Cloud{}).compile(in.Spec)
+	return err
+}
+
 func (c *Cloud) compile(spec Spec) (*dataplane.Compiled, error) {
 	if err := c.refusal(spec); err != nil {
 		return nil, err
