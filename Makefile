@@ -13,9 +13,10 @@ CONTROLLER_GEN_VERSION := v0.23.0
 STATICCHECK_VERSION    := v0.8.2
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
-# go list -m prints no directory for a module not yet in the module cache, so
+# $(shell) does not see exported variables before GNU make 4.4, hence the
+# GOTOOLCHAIN prefix. go list -m prints no directory for a module not yet in the module cache, so
 # download it first (a no-op when it is there).
-GATEWAY_API_DIR = $(shell go mod download sigs.k8s.io/gateway-api && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+GATEWAY_API_DIR = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go mod download sigs.k8s.io/gateway-api && GOTOOLCHAIN=$(GOTOOLCHAIN) go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
 GATEWAY_API_CRDS := deploy/crds/gateway-api
 TEST_TIMEOUT ?= 25m
 

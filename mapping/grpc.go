@@ -53,8 +53,9 @@ func (b *builder) convertGRPCRule(routeNamespace string, rule *gwv1.GRPCRouteRul
 		refs = append(refs, gwv1.HTTPBackendRef{BackendRef: r.BackendRef, Filters: httpFilters(r.Filters)})
 	}
 	b.ruleAction(kindGRPCRoute, routeNamespace, ruleSpec{
-		filters:            httpFilters(rule.Filters),
-		backendRefs:        refs,
+		filters:     httpFilters(rule.Filters),
+		backendRefs: refs,
+		//lint:ignore SA1019 deprecated in v1.7 but still served: a route that sets it must be refused, not silently served without it
 		sessionPersistence: rule.SessionPersistence != nil,
 	}, &res)
 	return res

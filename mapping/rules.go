@@ -95,10 +95,11 @@ func (b *builder) convertHTTPRule(routeNamespace string, rule *gwv1.HTTPRouteRul
 		res.state.matches = append(res.state.matches, ruleMatch{m: lm})
 	}
 	b.ruleAction(kindHTTPRoute, routeNamespace, ruleSpec{
-		filters:            rule.Filters,
-		backendRefs:        rule.BackendRefs,
-		timeouts:           rule.Timeouts,
-		retry:              rule.Retry != nil,
+		filters:     rule.Filters,
+		backendRefs: rule.BackendRefs,
+		timeouts:    rule.Timeouts,
+		retry:       rule.Retry != nil,
+		//lint:ignore SA1019 deprecated in v1.7 but still served: a route that sets it must be refused, not silently served without it
 		sessionPersistence: rule.SessionPersistence != nil,
 	}, &res)
 	return res

@@ -74,16 +74,22 @@ func (o *observations) record(key types.NamespacedName, uid string, fp [sha256.S
 	wait := jitter(period)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.m == nil {
-		o.m = map[types.NamespacedName]observation{}
-	}
-	ob := o.m[key]
-	if ob.uid != uid {
-		ob = observation{uid: uid}
-	}
+	ob := o.entry(key, uid)
 	ob.fingerprint, ob.status, ob.due = fp, st, now.Add(wait)
 	o.m[key] = ob
 	return wait
+}
+
+// entry returns the observation of key, or a new one when there is none or
+// it belongs to an earlier Gateway of the same name. o.mu must be held.
+func (o *observations) entry(key types.NamespacedName, uid string) observation {
+	if o.m == nil {
+		o.m = map[types.NamespacedName]observation{}
+	}
+	if ob := o.m[key]; ob.uid == uid {
+		return ob
+	}
+	return observation{uid: uid}
 }
 
 // invalidate makes the next reconcile read the cloud (after a failed call).
@@ -125,13 +131,7 @@ func (o *observations) refusedRoutes(key types.NamespacedName, uid string, gener
 func (o *observations) setRefused(key types.NamespacedName, uid string, refused map[mapping.RouteRef]string, generations map[mapping.RouteRef]int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.m == nil {
-		o.m = map[types.NamespacedName]observation{}
-	}
-	ob := o.m[key]
-	if ob.uid != uid {
-		ob = observation{uid: uid}
-	}
+	ob := o.entry(key, uid)
 	ob.refused = make(map[mapping.RouteRef]refusal, len(refused))
 	for ref, msg := range refused {
 		ob.refused[ref] = refusal{generation: generations[ref], message: msg}
