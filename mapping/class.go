@@ -37,11 +37,10 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // session persistence, static addresses, infrastructure propagation,
 // client certificates, listener filters, address routability, backendRef
 // URLRewrite) are never claimed, whatever the provider can.
-// GatewayRouteHostnameIntersectionPrecedence is not claimed either:
-// precedence ranks the listener/route hostname intersection, not the
-// route's own hostname, which that feature's tests tell apart.
+// GatewayRouteHostnameIntersectionPrecedence is rule and Stream order
+// (comparePrecedence, streams), which every provider realizes.
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
-	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant}
+	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant, features.SupportGatewayRouteHostnameIntersectionPrecedence}
 	// HTTPRoute's Core support includes the RequestHeaderModifier and
 	// RequestRedirect filters (hostname, 301 and 302), and its Core tests
 	// serve routes on HTTPS listeners too; without all of that HTTPRoute,

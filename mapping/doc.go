@@ -77,7 +77,18 @@
 //     the route serves on a listener, most specific first, with the
 //     listener's certificates in mode Terminate; hostnames a more specific
 //     listener on the port covers are dropped, and of two routes with one
-//     hostname the older keeps it.
+//     hostname the one whose own hostname is the more specific keeps it,
+//     then the older.
+//   - Hostname precedence (HTTPRoute, GRPCRoute, TLSRoute) ranks the
+//     effective hostname (the listener/route intersection), then, where
+//     two routes intersect a listener to the same name, the route's own
+//     spec.hostnames entry behind it (the most specific that covers the
+//     name; none counts as any host, the least specific), each by more
+//     characters in a non-wildcard hostname, then more characters:
+//     GatewayRouteHostnameIntersectionPrecedence, claimed for every
+//     provider since it is only order. On listener abc.example.com a
+//     route for abc.example.com comes before an older one for
+//     *.example.com, whatever their matches.
 //   - A VirtualHost is one Gateway listener's hostname. A route's match is only
 //     placed on a VirtualHost if some request could reach it there: a copy whose
 //     hostname a more specific VirtualHost on the same port fully covers is

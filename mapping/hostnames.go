@@ -58,6 +58,24 @@ func intersect(listener string, route []string) []string {
 	return out
 }
 
+// routeHostname returns the route's own hostname behind host, a name
+// intersect gave for it on some listener: the most specific of hostnames
+// that covers host, or "" when the route has none (it then matches every
+// host, the least specific hostname). Several may give one name (on
+// listener a.example.com both "a.example.com" and "*.example.com" give
+// "a.example.com"); the most specific is the one a request for host
+// matches best, and precedence ranks the route by it (compareHostnames).
+func routeHostname(hostnames []string, host string) string {
+	best := ""
+	for _, h := range hostnames {
+		h = strings.ToLower(h)
+		if covers(h, host) && (best == "" || compareHostnames(h, best) < 0) {
+			best = h
+		}
+	}
+	return best
+}
+
 // compareHostSpecificity orders virtual host names most specific first:
 // exact names, then wildcards with more labels (then longer), then "".
 // Ties break alphabetically so the order is total.

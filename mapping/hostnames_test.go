@@ -33,6 +33,28 @@ func TestIntersect(t *testing.T) {
 	}
 }
 
+func TestRouteHostname(t *testing.T) {
+	tests := []struct {
+		hostnames []string
+		host      string
+		want      string
+	}{
+		{nil, "abc.example.com", ""},
+		{nil, "", ""},
+		{[]string{"*.example.com"}, "abc.example.com", "*.example.com"},
+		{[]string{"*.example.com", "abc.example.com"}, "abc.example.com", "abc.example.com"},
+		{[]string{"abc.example.com", "*.example.com"}, "abc.example.com", "abc.example.com"},
+		{[]string{"*.com", "*.example.com"}, "*.example.com", "*.example.com"},
+		{[]string{"*.com", "x.net"}, "*.example.com", "*.com"},
+		{[]string{"*.COM"}, "*.example.com", "*.com"},
+	}
+	for _, tt := range tests {
+		if got := routeHostname(tt.hostnames, tt.host); got != tt.want {
+			t.Errorf("routeHostname(%q, %q) = %q, want %q", tt.hostnames, tt.host, got, tt.want)
+		}
+	}
+}
+
 func TestHostSpecificityOrder(t *testing.T) {
 	got := []string{"", "*.example.com", "b.example.com", "*.a.example.com", "longer.example.com", "*.xample.com"}
 	slices.SortFunc(got, compareHostSpecificity)
@@ -46,7 +68,13 @@ func TestPrecedence(t *testing.T) {
 	old, young := metav1.Unix(100, 0), metav1.Unix(200, 0)
 	e := func(name, host string, created metav1.Time, m lb.Match) *entry {
 		r := &route{kind: kindHTTPRoute, key: types.NamespacedName{Namespace: "ns", Name: name}, created: created}
-		return &entry{host: host, route: r, rm: ruleMatch{m: m}}
+		return &entry{host: host, routeHost: host, route: r, rm: ruleMatch{m: m}}
+	}
+	// via is an entry whose own hostname routeHost intersects to host.
+	via := func(name, host, routeHost string, created metav1.Time, m lb.Match) *entry {
+		x := e(name, host, created, m)
+		x.routeHost = routeHost
+		return x
 	}
 	prefix := func(v string) *lb.PathMatch { return &lb.PathMatch{Type: lb.MatchPrefix, Value: v} }
 	entries := []*entry{
@@ -60,13 +88,18 @@ func TestPrecedence(t *testing.T) {
 		e("exact", "", young, lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/"}}),
 		e("wild", "*.example.com", young, lb.Match{Path: prefix("/")}),
 		e("host", "a.example.com", young, lb.Match{Path: prefix("/")}),
+		// Same effective hostname: the route's own decides, before path
+		// and age; no hostnames ("") is the least specific.
+		via("via-wild", "a.example.com", "*.example.com", old, lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/"}}),
+		via("via-com", "a.example.com", "*.com", old, lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/"}}),
+		via("via-any", "a.example.com", "", old, lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/"}}),
 	}
 	slices.SortFunc(entries, comparePrecedence)
 	var got []string
 	for _, x := range entries {
 		got = append(got, x.route.key.Name)
 	}
-	want := []string{"host", "wild", "exact", "regex", "long", "method", "header", "query", "tie-old", "tie-young"}
+	want := []string{"host", "via-wild", "via-com", "via-any", "wild", "exact", "regex", "long", "method", "header", "query", "tie-old", "tie-young"}
 	if !slices.Equal(got, want) {
 		t.Errorf("order = %q, want %q", got, want)
 	}

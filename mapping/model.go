@@ -122,9 +122,10 @@ func shadowed(listeners []*listenerState, before []int, host string) bool {
 // entries places every match of the route on one effective hostname.
 func (rs *routeState) entries(host string) []*entry {
 	var out []*entry
+	routeHost := routeHostname(rs.hostnames, host)
 	for i, r := range rs.rules {
 		for j, m := range r.matches {
-			out = append(out, &entry{host: host, route: rs.route, rule: i, match: j,
+			out = append(out, &entry{host: host, routeHost: routeHost, route: rs.route, rule: i, match: j,
 				rm: m, act: r.action, groups: r.groups})
 		}
 	}

@@ -9,19 +9,27 @@ import (
 // entry is one route match placed on one VirtualHost for one effective
 // hostname: the unit that precedence orders and that becomes an lb.Rule.
 type entry struct {
-	host  string // effective hostname, "" for any
-	route *route
-	rule  int
-	match int
-	rm    ruleMatch
-	act   lb.Action
+	host string // effective hostname (listener/route intersection), "" for any
+	// routeHost is the route's own spec.hostnames entry that gives host
+	// (routeHostname), "" when the route has none.
+	routeHost string
+	route     *route
+	rule      int
+	match     int
+	rm        ruleMatch
+	act       lb.Action
 	// groups are the target groups act forwards to.
 	groups []lb.TargetGroup
 }
 
 // comparePrecedence orders entries as the route APIs require, most
-// important first. Both kinds rank by hostname first: more characters in
-// an exact (non-wildcard) hostname, then more characters in the hostname.
+// important first. Both kinds rank by hostname first (compareHostnames):
+// the effective hostname, then, where two intersect a listener to the
+// same name, the route's own hostname behind it, as the v1.7 APIs ask
+// (GatewayRouteHostnameIntersectionPrecedence: on listener
+// abc.example.com a newer route for abc.example.com comes before an older
+// one for *.example.com, on *.example.com a route for *.example.com
+// before one for *.com, and a route without hostnames after both).
 // Then, for HTTPRoutes:
 //
 //   - path: Exact, then RegularExpression (implementation-specific; longer
@@ -41,16 +49,7 @@ type entry struct {
 // API asks ("merging MUST not be done"). Their relative order is thus
 // free; HTTPRoutes first keeps the order total.
 func comparePrecedence(a, b *entry) int {
-	exactLen := func(h string) int {
-		if isWildcard(h) {
-			return 0
-		}
-		return len(h)
-	}
-	if c := cmp.Or(
-		-cmp.Compare(exactLen(a.host), exactLen(b.host)),
-		-cmp.Compare(len(a.host), len(b.host)),
-	); c != 0 {
+	if c := cmp.Or(compareHostnames(a.host, b.host), compareHostnames(a.routeHost, b.routeHost)); c != 0 {
 		return c
 	}
 	if a.route.kind != b.route.kind {
@@ -89,6 +88,21 @@ func comparePrecedence(a, b *entry) int {
 		// Same match on two hostnames of one VirtualHost: keep it total.
 		cmp.Compare(a.host, b.host),
 	)
+}
+
+// compareHostnames orders two hostnames by the route APIs' precedence,
+// most specific first: more characters in a non-wildcard hostname (a
+// wildcard has none), then more characters in the hostname ("" has none).
+// Names it finds equal are equally specific: equal, or never both matching
+// one request.
+func compareHostnames(a, b string) int {
+	exactLen := func(h string) int {
+		if isWildcard(h) {
+			return 0
+		}
+		return len(h)
+	}
+	return cmp.Or(-cmp.Compare(exactLen(a), exactLen(b)), -cmp.Compare(len(a), len(b)))
 }
 
 func pathRank(p *lb.PathMatch) int {

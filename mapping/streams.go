@@ -176,13 +176,18 @@ func compareRouteNames(x, y *route) int {
 // Terminate listeners share a port). Streams are ordered most specific
 // hostname first; a hostname a more specific listener on the port covers
 // is dropped (listener isolation, as for VirtualHosts), and when two
-// routes serve the same hostname the older one keeps it: a second Stream
-// of that hostname could never be chosen.
+// routes serve the same hostname only one keeps it (a second Stream of
+// that hostname could never be chosen): the one whose own hostname behind
+// it is the more specific (compareHostnames; on listener abc.example.com
+// a route for abc.example.com over one for *.example.com, as
+// GatewayRouteHostnameIntersectionPrecedence asks), then the older.
 func streams(listeners []*listenerState, idx []int, routes []*routeState, groups map[string]lb.TargetGroup, src sources) []lb.Stream {
 	type candidate struct {
-		rs    *routeState
-		host  string
-		certs []lb.Certificate
+		rs   *routeState
+		host string
+		// routeHost is the route's own hostname behind host.
+		routeHost string
+		certs     []lb.Certificate
 	}
 	var cands []candidate
 	for v, li := range idx {
@@ -193,7 +198,7 @@ func streams(listeners []*listenerState, idx []int, routes []*routeState, groups
 				if l.protocol == lb.ProtocolTLS && shadowed(listeners, idx[:v], host) {
 					continue
 				}
-				attached = append(attached, candidate{rs: rs, host: host, certs: l.certs})
+				attached = append(attached, candidate{rs: rs, host: host, routeHost: routeHostname(rs.hostnames, host), certs: l.certs})
 			}
 		}
 		if l.protocol != lb.ProtocolTLS && len(attached) > 0 {
@@ -203,7 +208,8 @@ func streams(listeners []*listenerState, idx []int, routes []*routeState, groups
 		cands = append(cands, attached...)
 	}
 	slices.SortStableFunc(cands, func(x, y candidate) int {
-		return cmp.Or(compareHostSpecificity(x.host, y.host), olderFirst(x.rs.route, y.rs.route))
+		return cmp.Or(compareHostSpecificity(x.host, y.host), compareHostnames(x.routeHost, y.routeHost),
+			olderFirst(x.rs.route, y.rs.route))
 	})
 	var out []lb.Stream
 	seenHost := map[string]bool{}
