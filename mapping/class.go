@@ -33,7 +33,7 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // supportedFeatures lists only what Build realizes with these
 // capabilities: a feature is claimed when this mapping implements it and
 // the provider's capabilities cover every part the feature's conformance
-// tests exercise. Features this mapping does not implement (CORS, retry,
+// tests exercise. Features this mapping does not implement (CORS,
 // session persistence, static addresses, infrastructure propagation,
 // client certificates, listener filters, address routability, backendRef
 // URLRewrite) are never claimed, whatever the provider can.
@@ -91,6 +91,11 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		}
 		if caps.Timeouts {
 			names = append(names, features.SupportHTTPRouteRequestTimeout, features.SupportHTTPRouteBackendTimeout)
+		}
+		if caps.Retry {
+			// lb.Retry retries on its codes and on connections that could
+			// not be established. v1.7 has no feature for backoff.
+			names = append(names, features.SupportHTTPRouteRetryCodes, features.SupportHTTPRouteRetryConnectionError)
 		}
 		if caps.BackendProtocols[lb.ProtocolH2C] {
 			names = append(names, features.SupportHTTPRouteBackendProtocolH2C)

@@ -106,9 +106,9 @@
 //   - Filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect,
 //     URLRewrite and RequestMirror on rules; the two header modifiers on
 //     backendRefs. A filter the provider lacks, any other filter type
-//     (ExtensionRef, CORS, ExternalAuth), retry and session persistence make
-//     the whole route Accepted=False/UnsupportedValue, naming the filter and
-//     provider; repeated filters and RequestRedirect with URLRewrite give
+//     (ExtensionRef, CORS, ExternalAuth), a retry (or its backoff) the
+//     provider lacks and session persistence make the whole route
+//     Accepted=False/UnsupportedValue, naming the filter and provider; repeated filters and RequestRedirect with URLRewrite give
 //     IncompatibleFilters. Upstream lets an implementation drop only the bad
 //     rules (PartiallyInvalid); Cloudgate leaves the route out instead, so
 //     traffic never reaches a rule the user wrote differently.
@@ -119,7 +119,15 @@
 //   - A rule with no valid backend (none given, as with only header
 //     modifiers, or none resolving) answers 500; a RequestRedirect rule needs
 //     no backend. A 500 keeps only the response header modifier: request
-//     modifiers, rewrites, mirrors and timeouts have no request to act on.
+//     modifiers, rewrites, mirrors, timeouts and retries have no request
+//     to act on.
+//   - Retry (retry.go): an HTTPRoute rule's retry becomes lb.Retry on its
+//     forward action (a redirect has nothing to retry), with attempts
+//     defaulting to 1 and bounded by lb.MaxRetryAttempts, codes sorted,
+//     and backoff kept only where the provider honours it (the API
+//     forbids claiming a backoff that is not applied). Attempts 0 gives
+//     no lb.Retry. HTTPRouteRetryCodes and HTTPRouteRetryConnectionError
+//     are claimed with lb.Capabilities.Retry.
 //   - Timeouts use the Gateway API duration format (GEP-2257), parsed
 //     strictly. Unset timeouts give a nil lb.Timeouts (provider default);
 //     "0s" gives a zero field, which the model reads as no limit.

@@ -50,6 +50,8 @@ func emulatedCaps() lb.Capabilities {
 		Mirror:                 true,
 		MirrorPercent:          true,
 		Timeouts:               true,
+		Retry:                  true,
+		RetryBackoff:           true,
 		MisdirectedRequests:    true,
 		TLSTerminate:           true,
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true,

@@ -53,7 +53,7 @@ type ruleSpec struct {
 	filters            []gwv1.HTTPRouteFilter
 	backendRefs        []gwv1.HTTPBackendRef
 	timeouts           *gwv1.HTTPRouteTimeouts
-	retry              bool
+	retry              *gwv1.HTTPRouteRetry
 	sessionPersistence bool
 }
 
@@ -98,15 +98,15 @@ func (b *builder) convertHTTPRule(routeNamespace string, rule *gwv1.HTTPRouteRul
 		filters:     rule.Filters,
 		backendRefs: rule.BackendRefs,
 		timeouts:    rule.Timeouts,
-		retry:       rule.Retry != nil,
+		retry:       rule.Retry,
 		//lint:ignore SA1019 deprecated in v1.7 but still served: a route that sets it must be refused, not silently served without it
 		sessionPersistence: rule.SessionPersistence != nil,
 	}, &res)
 	return res
 }
 
-// ruleAction converts a rule's filters, timeouts and backendRefs into the
-// action its matches share, for either kind of route.
+// ruleAction converts a rule's filters, timeouts, retry and backendRefs
+// into the action its matches share, for either kind of route.
 func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpec, res *ruleResult) {
 	filters := b.ruleFilters(kind, routeNamespace, spec.filters)
 	res.invalidate(filters.invalid)
@@ -114,9 +114,8 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 	res.invalidate(checkPrefixRewrite(filters.set, res.state.matches))
 	timeouts, p := b.ruleTimeouts(spec.timeouts)
 	res.invalidate(p)
-	if spec.retry {
-		res.invalidate(unsupportedValue("rule retry is not supported by provider %s", b.caps.Provider))
-	}
+	retry, p := b.ruleRetry(spec.retry)
+	res.invalidate(p)
 	if spec.sessionPersistence {
 		res.invalidate(unsupportedValue("session persistence is not supported by provider %s", b.caps.Provider))
 	}
@@ -144,6 +143,7 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 		res.state.groups = fs.groups
 	case len(fw.backends) > 0:
 		act.Forward = fw.backends
+		act.Retry = retry
 		res.state.groups = append(fw.groups, fs.groups...)
 	default:
 		// Nothing valid to forward to (no backendRefs, as in a rule with

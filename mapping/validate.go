@@ -66,8 +66,9 @@ package mapping
 // filter, match and path modifier types, redirect scheme (http, https) and
 // status code (301, 302, 303, 307, 308), mirror percent (0-100) and fraction
 // (0 <= numerator <= denominator, denominator >= 1), timeouts (GEP-2257
-// durations, backendRequest <= request), and everything that depends on the
-// provider's capabilities.
+// durations, backendRequest <= request), retry (retry.go: attempts 0-100,
+// codes 400-599, backoff a GEP-2257 duration), and everything that depends
+// on the provider's capabilities.
 //
 // Listeners (listeners.go): hostname as above, and any filters.requests
 // (ExternalAuth, ExtensionRef: unsupported, and skipping them would skip

@@ -31,6 +31,13 @@ type Capabilities struct {
 	// MirrorPercent says whether a Mirror may carry less than 100 percent.
 	MirrorPercent bool
 	Timeouts      bool
+	// Retry says whether a Forward action can carry a Retry, with every
+	// semantics lb.Retry gives it; RetryBackoff whether Retry.Backoff is
+	// honoured as the base interval of the wait between attempts (a
+	// provider that retries at once, or on a schedule of its own, must
+	// not set it: the Gateway API forbids it to claim backoff).
+	Retry        bool
+	RetryBackoff bool
 	// MisdirectedRequests says whether an HTTPS listener answers 421 when a
 	// request's Host selects another VirtualHost than its SNI name did.
 	MisdirectedRequests bool

@@ -252,6 +252,9 @@ type Action struct {
 	// Timeouts bound the request; zero means no limit. Past a limit the client
 	// gets 504.
 	Timeouts *Timeouts `json:"timeouts,omitempty"`
+	// Retry sends a forwarded request again after a failed attempt; nil
+	// sends it once. Only a Forward action has one.
+	Retry *Retry `json:"retry,omitempty"`
 }
 
 // WeightedBackend is one share of a forward action. A request picks a backend
@@ -344,6 +347,43 @@ type Timeouts struct {
 	// Backend bounds one request to a backend.
 	Backend time.Duration `json:"backend,omitempty"`
 }
+
+// Retry says when a forwarded request is sent again, to the next target
+// of the backend (TargetGroup) the first attempt went to, and how often.
+// An attempt is retried when:
+//   - its connection could not be established (refused, unreachable,
+//     connect timeout, TLS handshake failure): nothing reached the backend,
+//     so any request is retried;
+//   - the backend answered with one of Codes;
+//   - the backend did not answer within Timeouts.Backend, which counts as
+//     the 504 the client would get: retried when Codes lists 504;
+//   - the connection failed after the request was sent but before any
+//     answer, and the request is safe to repeat (GET, HEAD, OPTIONS or
+//     TRACE without a body). Anything else may have been processed and is
+//     not retried.
+//
+// Timeouts.Request bounds every attempt and every wait together (504 when
+// it expires); Timeouts.Backend bounds each attempt. When the last attempt
+// fails the client gets its answer (or 502, or 504). A provider may send a
+// request only once when it cannot replay it (a body too large to hold).
+type Retry struct {
+	// Attempts is the number of retries after the first attempt, 1 to
+	// MaxRetryAttempts (mapping leaves out a Retry of zero attempts).
+	Attempts int `json:"attempts"`
+	// Codes are the response status codes that are retried, 400 to 599,
+	// sorted and unique. Empty retries only the failures above.
+	Codes []int `json:"codes,omitempty"`
+	// Backoff is the base interval of the wait before a retry; the
+	// provider's strategy may grow it for later retries, cap it (not below
+	// the base) and add jitter. Zero retries at once. Nil means the
+	// provider's own default; only a provider whose Capabilities set
+	// RetryBackoff is given one.
+	Backoff *time.Duration `json:"backoff,omitempty"`
+}
+
+// MaxRetryAttempts bounds Retry.Attempts, so that a request cannot be
+// retried without end behind a backend that never answers.
+const MaxRetryAttempts = 100
 
 // TargetGroup is a set of endpoints that serve one Service port.
 type TargetGroup struct {

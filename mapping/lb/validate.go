@@ -8,7 +8,8 @@ import (
 // Validate checks the model's own invariants: names unique and non-empty,
 // references resolved, regular expressions compilable in their anchored form
 // (CompileRegex), header names tokens and header values free of control
-// characters (ValidHeaderName, ValidHeaderValue), weights non-negative.
+// characters (ValidHeaderName, ValidHeaderValue), weights non-negative,
+// retries on forward actions only and within their bounds.
 // mapping.Build must never produce a model that fails it; providers call it
 // before planning so that a bug upstream cannot reach the cloud.
 func (l *LoadBalancer) Validate() error {
@@ -138,6 +139,14 @@ func (r Rule) validate(groups map[string]bool) []error {
 			bad("mirror percent %v out of range", m.Percent)
 		}
 	}
+	if rt := a.Retry; rt != nil {
+		if len(a.Forward) == 0 {
+			bad("a retry needs a forward action")
+		}
+		if err := rt.validate(); err != nil {
+			bad("%v", err)
+		}
+	}
 	for _, b := range a.Forward {
 		if b.Weight < 0 {
 			bad("negative weight")
@@ -171,6 +180,26 @@ func (m *HeaderModifier) validate() error {
 	}
 	for _, name := range m.Remove {
 		check(Header{Name: name})
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks a retry's own fields.
+func (rt *Retry) validate() error {
+	var errs []error
+	if rt.Attempts < 1 || rt.Attempts > MaxRetryAttempts {
+		errs = append(errs, fmt.Errorf("retry attempts %d not between 1 and %d", rt.Attempts, MaxRetryAttempts))
+	}
+	for i, c := range rt.Codes {
+		if c < 400 || c > 599 {
+			errs = append(errs, fmt.Errorf("retry code %d not between 400 and 599", c))
+		}
+		if i > 0 && c <= rt.Codes[i-1] {
+			errs = append(errs, errors.New("retry codes must be sorted and unique"))
+		}
+	}
+	if rt.Backoff != nil && *rt.Backoff < 0 {
+		errs = append(errs, errors.New("negative retry backoff"))
 	}
 	return errors.Join(errs...)
 }

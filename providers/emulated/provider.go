@@ -133,7 +133,11 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		Mirror:                 true,
 		MirrorPercent:          true,
 		Timeouts:               true,
-		MisdirectedRequests:    true,
+		// Retries on lb.Retry's terms, with exponential backoff from its
+		// base interval (dataplane/retry.go).
+		Retry:               true,
+		RetryBackoff:        true,
+		MisdirectedRequests: true,
 		// TLS listeners pass TLS through or end it with the Stream's
 		// certificate (dataplane/tcp.go), chosen per connection by SNI.
 		TLSTerminate: true,

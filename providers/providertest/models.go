@@ -132,6 +132,15 @@ var featureModels = []featureModel{
 		}
 		return m
 	}},
+	{"Retry", func(c lb.Capabilities) bool { return c.Retry }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
+		r := s.rule("retry", lb.Match{Path: prefix("/")})
+		r.Action.Retry = &lb.Retry{Attempts: 2, Codes: []int{502, 503}}
+		if s.env.Provider.Capabilities().RetryBackoff {
+			backoff := 50 * time.Millisecond
+			r.Action.Retry.Backoff = &backoff
+		}
+		return s.httpModel(o, r)
+	}},
 	{"BackendProtocols", always, func(s *suite, o lb.Owner) *lb.LoadBalancer {
 		m := s.httpModel(o)
 		m.TargetGroups = nil

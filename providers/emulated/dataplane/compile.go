@@ -103,9 +103,10 @@ type action struct {
 	rewrite         *rewrite
 	mirrors         []mirror
 	// Zero means no limit. backendTimeout is zero when requestTimeout
-	// already bounds it.
+	// already bounds it. With a retry, backendTimeout bounds each attempt.
 	requestTimeout time.Duration
 	backendTimeout time.Duration
+	retry          *retryPolicy // nil: one attempt
 }
 
 type backend struct {

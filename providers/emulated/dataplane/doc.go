@@ -27,6 +27,16 @@
 // chosen backend's), sends copies to the mirrors in the background
 // (mirror.go, bounded so a slow mirror costs dropped copies, never client
 // latency), and bounds the exchange by the rule's timeouts (504 on expiry).
+// A rule with a retry (retry.go) has the proxy's Transport send the request
+// again, to the next target of the chosen backend, on the terms lb.Retry
+// states: a connection that could not be established, a listed status, a
+// backend timeout when 504 is listed, a connection lost before an answer
+// only for GET, HEAD, OPTIONS and TRACE without a body. Waits start at the
+// base interval (25ms by default), double, stop growing at ten base
+// intervals and take a random point in their upper half; the request
+// timeout bounds attempts and waits together, the backend timeout each
+// attempt. Bodies up to 64 KiB are held to be replayed; a larger body, or
+// a protocol switch, is sent once.
 // net/http keeps a request's Host out of its header map, so header matches
 // on Host read Request.Host and request modifiers of Host change the Host
 // sent upstream (route.go, filters.go).

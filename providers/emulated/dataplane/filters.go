@@ -14,7 +14,8 @@ import (
 )
 
 // This file compiles and applies the parts of an lb.Action besides the choice
-// of backend: header modifiers, redirects, rewrites, mirrors and timeouts.
+// of backend: header modifiers, redirects, rewrites, mirrors and timeouts
+// (and retries, compiled by retry.go).
 
 // headerMod is a compiled lb.HeaderModifier. Names are canonical, so that
 // http.Header's map gives the model's case-insensitive names for free.
@@ -359,12 +360,19 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 			errs = append(errs, errors.New("negative timeout"))
 		}
 		out.requestTimeout, out.backendTimeout = max(t.Request, 0), max(t.Backend, 0)
-		// Without retries, one backend request is the whole upstream part of
-		// the exchange: a backend timeout longer than the request timeout
-		// could never fire.
+		// Every backend request, retried or not, runs within the request
+		// timeout: a backend timeout as long could never fire first.
 		if out.requestTimeout > 0 && out.backendTimeout >= out.requestTimeout {
 			out.backendTimeout = 0
 		}
+	}
+	if a.Retry != nil {
+		if len(a.Forward) == 0 {
+			errs = append(errs, errors.New("a retry needs a forward action"))
+		}
+		p, err := compileRetry(a.Retry)
+		errs = append(errs, err)
+		out.retry = p
 	}
 	return out, errors.Join(errs...)
 }

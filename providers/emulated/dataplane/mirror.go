@@ -44,7 +44,7 @@ func (f *forwarder) mirror(r *http.Request, st *proxyState) {
 		}
 		if !buffered {
 			var ok bool
-			if body, ok = bufferBody(r); !ok {
+			if body, ok = bufferBody(r, mirrorBodyLimit); !ok {
 				f.logf("Request not mirrored: body too large or unreadable", "limit", mirrorBodyLimit)
 				return
 			}
@@ -100,18 +100,19 @@ func mirrorRequest(in *http.Request, a *action, target *url.URL, body []byte) (*
 	return out, cancel
 }
 
-// bufferBody reads r's body into memory for the mirrors and gives r an
-// equivalent one. ok is false when the body is over mirrorBodyLimit or cannot
-// be read; r's body then still yields everything, read or not.
-func bufferBody(r *http.Request) (body []byte, ok bool) {
+// bufferBody reads r's body into memory (for the mirrors, or to replay it
+// on a retry) and gives r an equivalent one. ok is false when the body is
+// over limit bytes or cannot be read; r's body then still yields
+// everything, read or not.
+func bufferBody(r *http.Request, limit int64) (body []byte, ok bool) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, true
 	}
-	if r.ContentLength > mirrorBodyLimit {
+	if r.ContentLength > limit {
 		return nil, false
 	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, mirrorBodyLimit+1))
-	if err != nil || len(buf) > mirrorBodyLimit {
+	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil || int64(len(buf)) > limit {
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
 		return nil, false
 	}

@@ -23,6 +23,10 @@ type proxyState struct {
 	action  *action
 	backend *backend
 	target  *url.URL
+	// retry says the request may be sent more than once (retry.go), with
+	// body as its whole body.
+	retry bool
+	body  []byte
 }
 
 type stateKey struct{}
@@ -162,9 +166,13 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(a.mirrors) > 0 {
 		h.fwd.mirror(r, st)
 	}
-	if a.backendTimeout > 0 {
+	if a.retry != nil {
+		st.body, st.retry = replayable(r)
+	}
+	if a.backendTimeout > 0 && !st.retry {
 		// Started after the mirrors have the body, so that only the exchange
-		// with the backend counts against it.
+		// with the backend counts against it. A retried request gets one
+		// per attempt (retry.go).
 		bctx, cancel := context.WithTimeoutCause(ctx, a.backendTimeout, errTimedOut)
 		defer cancel()
 		r = r.WithContext(bctx)
@@ -191,7 +199,7 @@ func (t *table) misdirected(serverName string, vh *vhost, ok bool) bool {
 // serves all routes.
 func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Transport:  transport,
+		Transport:  retrier{next: transport, logf: logf},
 		BufferPool: bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			st := stateOf(pr.In.Context())
@@ -221,7 +229,9 @@ func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *
 			st := stateOf(r.Context())
 			st.action.responseHeaders.apply(w.Header())
 			st.backend.responseHeaders.apply(w.Header())
-			if errors.Is(context.Cause(r.Context()), errTimedOut) {
+			// The request's timeout, or (wrapped in err) a retried
+			// attempt's backend timeout.
+			if errors.Is(err, errTimedOut) || errors.Is(context.Cause(r.Context()), errTimedOut) {
 				w.WriteHeader(http.StatusGatewayTimeout)
 				return
 			}
