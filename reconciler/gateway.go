@@ -229,7 +229,10 @@ func (r *GatewayReconciler) ensure(ctx context.Context, gw *gwv1.Gateway, p prov
 	if res.LoadBalancer == nil {
 		out.cloud = p.Delete(ctx, r.owner(gw))
 	} else {
-		out.status, out.cloud = p.Ensure(ctx, res.LoadBalancer)
+		var done providers.Result
+		done, out.cloud = p.Ensure(ctx, res.LoadBalancer)
+		out.status = done.Status
+		r.reportApplied(ctx, gw, done.Applied)
 	}
 	switch {
 	case errors.Is(out.cloud, providers.ErrInvalid):

@@ -7,8 +7,12 @@
 // twice within a fraction of a second, then returned as transient errors for
 // the controller's backoff. Ensure reads what the owner has (one list by the
 // ownership tags cloudgate.dev/cluster and cloudgate.dev/gateway-uid),
-// computes a Plan (a printable list of steps, each with a reason) and applies
-// it; a no-op Ensure is that one read. After a restart, one paged list of the
+// computes a providers.Plan and applies it; a no-op Ensure is that one read.
+// The cloud holds a whole load balancer in one resource, so one write (a
+// create, replace or delete) carries out the steps of the load balancer and
+// of each of its parts (listeners, rules, streams, target groups,
+// certificates), which the plan lists one by one so that it reads as it
+// would on a cloud with a resource per part. After a restart, one paged list of the
 // whole cluster stands in for every Gateway's first read (observe.go).
 //
 // A model the cloud refuses (400) comes back as a *providers.InvalidError

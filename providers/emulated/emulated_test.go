@@ -167,28 +167,6 @@ func TestReplaceNeedsCurrentVersion(t *testing.T) {
 	}
 }
 
-func TestPlanIsPrintable(t *testing.T) {
-	srv := startCloud(t)
-	p := newProvider(t, srv)
-	m := simple(owner("plan"), 8080, deadTarget(t))
-	pl, err := p.Plan(context.Background(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pl.Steps) != 1 || pl.Steps[0].Kind != emulated.StepCreate || !strings.Contains(pl.String(), "Create cg-default-plan-") {
-		t.Errorf("plan before create:\n%s", pl)
-	}
-	ensure(t, p, m)
-	m.Tags = map[string]string{"team": "a"}
-	if pl, _ = p.Plan(context.Background(), m); pl.Steps[0].Kind != emulated.StepUpdate || !strings.Contains(pl.Steps[0].Reason, "tags") {
-		t.Errorf("plan after a tag change:\n%s", pl)
-	}
-	ensure(t, p, m)
-	if pl, _ = p.Plan(context.Background(), m); pl.Changes() {
-		t.Errorf("plan after Ensure changes something:\n%s", pl)
-	}
-}
-
 func TestNamesAreStableAndBounded(t *testing.T) {
 	long := strings.Repeat("a", 253)
 	o := lb.Owner{Cluster: "c", Namespace: strings.Repeat("n", 63), Name: long, UID: "u1"}

@@ -126,10 +126,11 @@ func prefix(p string) *lb.PathMatch { return &lb.PathMatch{Type: lb.MatchPrefix,
 
 func ensure(t testing.TB, p *emulated.Provider, m *lb.LoadBalancer) lb.Status {
 	t.Helper()
-	st, err := p.Ensure(context.Background(), m)
+	res, err := p.Ensure(context.Background(), m)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
+	st := res.Status
 	if !st.Ready || len(st.Addresses) != 1 {
 		t.Fatalf("Ensure status = %+v, want ready with one address", st)
 	}

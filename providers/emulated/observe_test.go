@@ -80,9 +80,13 @@ func TestRestartObservesInBulk(t *testing.T) {
 		errs := make(chan error, gateways)
 		for _, m := range models {
 			wg.Go(func() {
-				st, err := restarted.Ensure(context.Background(), m)
-				if err == nil && !st.Ready {
-					err = fmt.Errorf("%s not ready: %+v", m.Owner.Key(), st)
+				res, err := restarted.Ensure(context.Background(), m)
+				switch {
+				case err != nil:
+				case !res.Status.Ready:
+					err = fmt.Errorf("%s not ready: %+v", m.Owner.Key(), res.Status)
+				case res.Applied.Changes():
+					err = fmt.Errorf("%s: the restart applied %s", m.Owner.Key(), res.Applied)
 				}
 				if err != nil {
 					errs <- err

@@ -9,105 +9,257 @@ import (
 	"strings"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
 )
 
-// StepKind says what a Step does.
-type StepKind string
-
-// Step kinds.
-const (
-	StepNothing StepKind = "Nothing"
-	StepCreate  StepKind = "Create"
-	StepUpdate  StepKind = "Update"
-	StepDelete  StepKind = "Delete"
-)
-
-// Step is one change to one load balancer.
-type Step struct {
-	Kind StepKind
-	// Name is the load balancer's name; ID is empty for a create.
-	Name string
-	ID   string
-	// Reason says why the step is needed, for logs and dry runs.
-	Reason string
+// write is one load balancer's part of a plan: the one API call that
+// carries it out (the cloud holds a whole load balancer in one resource),
+// and the steps that say, in the model's terms, what that call changes.
+type write struct {
+	action providers.Action // what the call does to the load balancer: Nothing, Create, Update or Delete
+	name   string
+	id     string // empty for a create
 
 	desired cloud.LoadBalancer // for Create and Update
 	version int64              // the version Update replaces
 	// current is what the observation saw, for Nothing: the status comes
 	// from it, so a no-op Ensure costs no read beyond the one it planned on.
 	current cloud.LoadBalancer
+
+	// steps are the load balancer's own step, then one per part of it
+	// (listeners, rules, streams, target groups, certificates).
+	steps []providers.Step
 }
 
-func (s Step) String() string {
-	id := s.ID
-	if id == "" {
-		id = "new"
+// plan is the adapter's side of a providers.Plan: the writes in the order
+// they run, the desired load balancer first (so traffic has somewhere to
+// go), then deletes of anything else the owner has.
+type plan struct {
+	writes []write
+}
+
+// public is the printable plan: every write's steps, in order.
+func (pl plan) public() providers.Plan {
+	var out providers.Plan
+	for _, w := range pl.writes {
+		out.Steps = append(out.Steps, w.steps...)
 	}
-	return fmt.Sprintf("%s %s (%s): %s", s.Kind, s.Name, id, s.Reason)
+	return out
 }
 
-// Plan is the ordered list of steps that makes the cloud match the desired
-// model: the desired load balancer first (so traffic has somewhere to go),
-// then deletes of anything else the owner has.
-type Plan struct {
-	Steps []Step
-}
-
-func (p Plan) String() string {
-	lines := make([]string, len(p.Steps))
-	for i, s := range p.Steps {
-		lines[i] = s.String()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Changes reports whether the plan changes anything.
-func (p Plan) Changes() bool {
-	for _, s := range p.Steps {
-		if s.Kind != StepNothing {
-			return true
-		}
-	}
-	return false
-}
-
-// plan compares want with the load balancers the owner has (found by tags) and
-// returns the steps. It is pure: the caller did the reading. A nil want is the
-// empty model: deleting a Gateway takes the same path as changing it.
-func plan(want *cloud.LoadBalancer, owned []cloud.LoadBalancer) Plan {
-	var first, deletes []Step
+// newPlan compares want with the load balancers the owner has (found by
+// tags) and returns the writes. It is pure: the caller did the reading. A nil
+// want is the empty model: deleting a Gateway takes the same path as
+// changing it.
+func newPlan(want *cloud.LoadBalancer, owned []cloud.LoadBalancer) plan {
+	var first, deletes []write
 	for _, cur := range owned {
 		if want == nil || cur.Name != want.Name {
-			reason := "owned by the Gateway but not the load balancer its model needs"
+			why := "owned by the Gateway but not the load balancer its model needs"
 			if want == nil {
-				reason = "the Gateway needs no load balancer"
+				why = "the Gateway needs no load balancer"
 			}
-			deletes = append(deletes, Step{Kind: StepDelete, Name: cur.Name, ID: cur.ID, Reason: reason})
+			deletes = append(deletes, deleteWrite(cur, why))
 			continue
 		}
-		step := Step{Kind: StepUpdate, Name: cur.Name, ID: cur.ID, desired: *want, version: cur.Version}
-		switch changed := diff(*want, cur); {
-		case len(changed) > 0:
-			step.Reason = "changed: " + strings.Join(changed, ", ")
-		case cur.State != cloud.StateActive:
-			// Replacing with the same spec makes the cloud try to bind again.
-			step.Reason = "listeners not serving: " + unbound(cur)
-		default:
-			step = Step{Kind: StepNothing, Name: cur.Name, ID: cur.ID, Reason: "up to date", current: cur}
-		}
-		first = append(first, step)
+		first = append(first, updateWrite(*want, cur))
 	}
 	if want != nil && len(first) == 0 {
-		first = []Step{{Kind: StepCreate, Name: want.Name, desired: *want,
-			Reason: "the Gateway has no load balancer"}}
+		first = []write{createWrite(*want)}
 	}
-	return Plan{Steps: append(first, deletes...)}
+	return plan{writes: append(first, deletes...)}
 }
 
-// diff names the parts of cur that differ from want. Comparing the JSON form
-// is what the cloud stores, so nil and empty collections compare equal.
-func diff(want, cur cloud.LoadBalancer) []string {
+func createWrite(want cloud.LoadBalancer) write {
+	w := write{action: providers.ActionCreate, name: want.Name, desired: want}
+	w.steps = append(w.steps, providers.Step{Kind: providers.KindLoadBalancer, LogicalID: resourceID,
+		Action: providers.ActionCreate, Why: fmt.Sprintf("the Gateway has no load balancer (%s)", want.Name)})
+	for _, pt := range parts(want.Spec) {
+		w.steps = append(w.steps, pt.step(providers.ActionCreate, "", providers.WhyMissing))
+	}
+	return w
+}
+
+func deleteWrite(cur cloud.LoadBalancer, why string) write {
+	w := write{action: providers.ActionDelete, name: cur.Name, id: cur.ID}
+	w.steps = append(w.steps, providers.Step{Kind: providers.KindLoadBalancer, LogicalID: resourceID, CloudID: cur.ID,
+		Action: providers.ActionDelete, Why: fmt.Sprintf("%s (%s)", why, cur.Name)})
+	for _, pt := range parts(cur.Spec) {
+		w.steps = append(w.steps, pt.step(providers.ActionDelete, cur.ID, providers.WhyHolderGoes))
+	}
+	return w
+}
+
+// updateWrite replaces cur when any part of it differs from want, or when
+// its listeners are not serving (replacing with the same spec makes the
+// cloud try to bind again).
+func updateWrite(want, cur cloud.LoadBalancer) write {
+	own := providers.Step{Kind: providers.KindLoadBalancer, LogicalID: resourceID, CloudID: cur.ID,
+		Action: providers.ActionNothing, Why: providers.WhyUpToDate}
+	steps := diffParts(parts(cur.Spec), parts(want.Spec), cur.ID)
+	partsChange := providers.Plan{Steps: steps}.Changes()
+	switch d := providers.Compare(loadBalancerViewOf(cur), loadBalancerViewOf(want)); {
+	case len(d) > 0:
+		own.Action, own.Why, own.Diff = providers.ActionUpdate, providers.WhyChanged, d
+	case cur.State != cloud.StateActive:
+		own.Action, own.Why = providers.ActionUpdate, "listeners not serving: "+unbound(cur)
+	case !partsChange && len(changedSpec(want, cur)) > 0:
+		// A difference the parts do not show (there should be none): the
+		// cloud is still made to match.
+		own.Action, own.Why = providers.ActionUpdate, "changed: "+strings.Join(changedSpec(want, cur), ", ")
+	}
+	w := write{action: providers.ActionNothing, name: cur.Name, id: cur.ID, current: cur,
+		steps: append([]providers.Step{own}, steps...)}
+	if own.Action != providers.ActionNothing || partsChange {
+		w.action, w.desired, w.version = providers.ActionUpdate, want, cur.Version
+	}
+	return w
+}
+
+// loadBalancerView is what the load balancer's own step compares: the parts
+// have steps of their own.
+type loadBalancerView struct {
+	Tags    map[string]string `json:"tags"`
+	Options lb.Options        `json:"options"`
+}
+
+func loadBalancerViewOf(l cloud.LoadBalancer) loadBalancerView {
+	return loadBalancerView{Tags: l.Tags, Options: l.Spec.Options}
+}
+
+// part is one element of a spec as a plan step shows it.
+type part struct {
+	kind providers.Kind
+	id   string
+	// view is what its step compares: the element without its name, with
+	// the elements it holds that have steps of their own (a listener's
+	// rules, a virtual host's certificates) by name.
+	view any
+}
+
+func (pt part) step(a providers.Action, cloudID, why string) providers.Step {
+	return providers.Step{Kind: pt.kind, LogicalID: pt.id, CloudID: cloudID, Action: a, Why: why}
+}
+
+type listenerView struct {
+	Port         int32       `json:"port"`
+	Protocol     lb.Protocol `json:"protocol"`
+	VirtualHosts []hostView  `json:"virtualHosts,omitempty"`
+	Streams      []string    `json:"streams,omitempty"`
+}
+
+type hostView struct {
+	Hostname     string   `json:"hostname" diff:"key"`
+	Certificates []string `json:"certificates,omitempty"`
+	Rules        []string `json:"rules,omitempty"`
+}
+
+type ruleView struct {
+	Match  lb.Match  `json:"match"`
+	Action lb.Action `json:"action"`
+}
+
+type streamView struct {
+	Hostname     string               `json:"hostname,omitempty"`
+	Certificates []string             `json:"certificates,omitempty"`
+	Backends     []lb.WeightedBackend `json:"backends,omitempty"`
+}
+
+type targetGroupView struct {
+	Protocol lb.Protocol `json:"protocol"`
+	Targets  []lb.Target `json:"targets,omitempty"`
+}
+
+// certificateView holds the key only for comparing: providers.Compare
+// redacts it.
+type certificateView struct {
+	CertPEM []byte `json:"certPEM"`
+	KeyPEM  []byte `json:"keyPEM"`
+}
+
+// parts lists a spec's elements: listeners, each followed by its rules and
+// streams, then target groups, then certificates (once each, by name).
+// Rules and streams are named within their listener.
+func parts(s cloud.Spec) []part {
+	var out, certs []part
+	seen := map[string]bool{}
+	names := func(cs []lb.Certificate) []string {
+		var ns []string
+		for _, c := range cs {
+			ns = append(ns, c.Name)
+			if !seen[c.Name] {
+				seen[c.Name] = true
+				certs = append(certs, part{providers.KindCertificate, c.Name, certificateView{CertPEM: c.CertPEM, KeyPEM: c.KeyPEM}})
+			}
+		}
+		return ns
+	}
+	for _, l := range s.Listeners {
+		lv := listenerView{Port: l.Port, Protocol: l.Protocol}
+		var inner []part
+		for _, vh := range l.VirtualHosts {
+			hv := hostView{Hostname: vh.Hostname, Certificates: names(vh.Certificates)}
+			for _, r := range vh.Rules {
+				hv.Rules = append(hv.Rules, r.Name)
+				inner = append(inner, part{providers.KindRule, l.Name + "/" + r.Name, ruleView{Match: r.Match, Action: r.Action}})
+			}
+			lv.VirtualHosts = append(lv.VirtualHosts, hv)
+		}
+		for _, st := range l.Streams {
+			lv.Streams = append(lv.Streams, st.Name)
+			inner = append(inner, part{providers.KindStream, l.Name + "/" + st.Name,
+				streamView{Hostname: st.Hostname, Certificates: names(st.Certificates), Backends: st.Backends}})
+		}
+		out = append(out, part{providers.KindListener, l.Name, lv})
+		out = append(out, inner...)
+	}
+	for _, tg := range s.TargetGroups {
+		out = append(out, part{providers.KindTargetGroup, tg.Name, targetGroupView{Protocol: tg.Protocol, Targets: tg.Targets}})
+	}
+	return append(out, certs...)
+}
+
+// diffParts is a step per part: want's in its order (created, updated or
+// unchanged), then the ones only cur has (deleted).
+func diffParts(cur, want []part, cloudID string) []providers.Step {
+	type key struct {
+		kind providers.Kind
+		id   string
+	}
+	had := make(map[key]part, len(cur))
+	for _, pt := range cur {
+		had[key{pt.kind, pt.id}] = pt
+	}
+	var steps []providers.Step
+	kept := map[key]bool{}
+	for _, pt := range want {
+		k := key{pt.kind, pt.id}
+		old, ok := had[k]
+		kept[k] = true
+		switch d := providers.Compare(old.view, pt.view); {
+		case !ok:
+			steps = append(steps, pt.step(providers.ActionCreate, cloudID, providers.WhyMissing))
+		case len(d) > 0:
+			s := pt.step(providers.ActionUpdate, cloudID, providers.WhyChanged)
+			s.Diff = d
+			steps = append(steps, s)
+		default:
+			steps = append(steps, pt.step(providers.ActionNothing, cloudID, providers.WhyUpToDate))
+		}
+	}
+	for _, pt := range cur {
+		if !kept[key{pt.kind, pt.id}] {
+			steps = append(steps, pt.step(providers.ActionDelete, cloudID, providers.WhyUnwanted))
+		}
+	}
+	return steps
+}
+
+// changedSpec names the parts of cur that differ from want. Comparing the
+// JSON form is what the cloud stores, so nil and empty collections compare
+// equal.
+func changedSpec(want, cur cloud.LoadBalancer) []string {
 	var changed []string
 	check := func(what string, a, b any) {
 		ja, _ := json.Marshal(a)
@@ -137,7 +289,6 @@ func unbound(cur cloud.LoadBalancer) string {
 // cloudgate.dev/resource tag.
 const resourceID = "loadbalancer"
 
-// toWire is the cloud resource for a desired model.
 // Check reports whether the emulated cloud would accept desired, with no I/O:
 // the adapter's own validation, then the cloud's checks of the request it
 // would send. Tests (mapping's fuzz target among them) use it to hold mapping
@@ -149,6 +300,7 @@ func Check(desired *lb.LoadBalancer) error {
 	return cloud.Check(toWire(desired))
 }
 
+// toWire is the cloud resource for a desired model.
 func toWire(desired *lb.LoadBalancer) cloud.LoadBalancer {
 	return cloud.LoadBalancer{
 		Name: LoadBalancerName(desired.Owner),

@@ -161,18 +161,19 @@ func owns(owner lb.Owner, tags map[string]string) bool {
 	return ok1 && ok2 && c == owner.Cluster && u == owner.UID
 }
 
-// Plan reads the cloud and returns what Ensure would do, without doing it.
-// It always reads afresh: a dry run must show the cloud as it is.
-func (p *Provider) Plan(ctx context.Context, desired *lb.LoadBalancer) (Plan, error) {
+// Plan implements providers.Provider: it reads the cloud and returns what
+// Ensure would do, without doing it. It always reads afresh (a dry run must
+// show the cloud as it is) and leaves the restart's bulk view to Ensure.
+func (p *Provider) Plan(ctx context.Context, desired *lb.LoadBalancer) (providers.Plan, error) {
 	if err := validate(desired); err != nil {
-		return Plan{}, err
+		return providers.Plan{}, err
 	}
 	owned, err := p.observe(ctx, desired.Owner)
 	if err != nil {
-		return Plan{}, err
+		return providers.Plan{}, err
 	}
 	want := toWire(desired)
-	return plan(&want, owned), nil
+	return newPlan(&want, owned).public(), nil
 }
 
 func validate(desired *lb.LoadBalancer) error {
@@ -193,76 +194,87 @@ var errReplan = errors.New("the cloud changed while applying; planning again")
 // is better handled by the controller's backoff.
 const maxPlans = 3
 
-// Ensure implements providers.Provider. It reads once (a list by the
-// owner's tags) and writes only what the plan changes; right after a restart
-// the first Ensure of each owner plans on the bulk list instead (observe.go).
-func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (lb.Status, error) {
+// Ensure implements providers.Provider: Plan, then apply. It reads once (a
+// list by the owner's tags) and writes only what the plan changes; right
+// after a restart the first Ensure of each owner plans on the bulk list
+// instead (observe.go).
+func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (providers.Result, error) {
 	if err := validate(desired); err != nil {
-		return lb.Status{}, err
+		return providers.Result{}, err
 	}
 	want := toWire(desired)
 	owned, observed := p.take(ctx, desired.Owner)
+	var res providers.Result
 	var err error
 	for range maxPlans {
 		if !observed {
 			if owned, err = p.observe(ctx, desired.Owner); err != nil {
-				return lb.Status{}, err
+				return res, err
 			}
 		}
 		observed = false // planning again means the view was stale: read
-		pl := plan(&want, owned)
-		if pl.Changes() {
-			p.logger.Info("Applying plan", "gateway", desired.Owner.Key(), "plan", pl.String())
+		pl := newPlan(&want, owned)
+		if public := pl.public(); public.Changes() {
+			p.logger.Info("Applying plan", "gateway", desired.Owner.Key(), "plan", public.String())
 		}
 		var cur cloud.LoadBalancer
-		cur, err = p.apply(ctx, desired, desired.Owner, pl)
+		cur, res.Applied, err = p.apply(ctx, desired, desired.Owner, pl)
 		if err == nil {
-			return status(cur), nil
+			res.Status = status(cur)
+			return res, nil
 		}
 		if !errors.Is(err, errReplan) {
-			return lb.Status{}, err
+			return res, err
 		}
 	}
-	return lb.Status{}, err
+	return res, err
 }
 
-// apply runs the plan's steps in order and returns the desired load
-// balancer's final state. desired is nil when the plan deletes everything.
-func (p *Provider) apply(ctx context.Context, desired *lb.LoadBalancer, owner lb.Owner, pl Plan) (cloud.LoadBalancer, error) {
+// apply runs the plan's writes in order and returns the desired load
+// balancer's final state and the steps that ran, with the ids of what they
+// created. desired is nil when the plan deletes everything.
+func (p *Provider) apply(ctx context.Context, desired *lb.LoadBalancer, owner lb.Owner, pl plan) (cloud.LoadBalancer, providers.Plan, error) {
 	var final cloud.LoadBalancer
-	for _, s := range pl.Steps {
+	var applied providers.Plan
+	for _, w := range pl.writes {
 		var err error
-		switch s.Kind {
-		case StepNothing:
-			final = s.current
-		case StepCreate:
-			final, err = p.api.create(ctx, s.desired)
+		switch w.action {
+		case providers.ActionNothing:
+			final = w.current
+		case providers.ActionCreate:
+			final, err = p.api.create(ctx, w.desired)
 			if isStatus(err, http.StatusConflict) {
-				err = p.explainConflict(ctx, owner, s.Name)
+				err = p.explainConflict(ctx, owner, w.name)
 			}
 			err = refused(desired, err)
-		case StepUpdate:
-			in := s.desired
-			in.Version = s.version
-			final, err = p.api.replace(ctx, s.ID, in)
+		case providers.ActionUpdate:
+			in := w.desired
+			in.Version = w.version
+			final, err = p.api.replace(ctx, w.id, in)
 			if isStatus(err, http.StatusConflict) || isStatus(err, http.StatusNotFound) {
 				err = errReplan
 			}
 			err = refused(desired, err)
-		case StepDelete:
-			err = p.api.delete(ctx, s.ID)
+		case providers.ActionDelete:
+			err = p.api.delete(ctx, w.id)
 			if isStatus(err, http.StatusNotFound) {
 				err = nil // already gone: the goal of the step
 			}
 		}
 		if err != nil {
 			if errors.Is(err, errReplan) {
-				return final, err
+				return final, applied, err
 			}
-			return final, fmt.Errorf("%s load balancer %s: %w", strings.ToLower(string(s.Kind)), s.Name, err)
+			return final, applied, fmt.Errorf("%s load balancer %s: %w", strings.ToLower(string(w.action)), w.name, err)
+		}
+		for _, s := range w.steps {
+			if s.CloudID == "" {
+				s.CloudID = final.ID // what the create made
+			}
+			applied.Steps = append(applied.Steps, s)
 		}
 	}
-	return final, nil
+	return final, applied, nil
 }
 
 // explainConflict runs after a create found the name taken. If the holder is
@@ -354,12 +366,9 @@ func (p *Provider) Delete(ctx context.Context, owner lb.Owner) error {
 	if err != nil {
 		return err
 	}
-	pl := plan(nil, mine)
-	if _, err := p.apply(ctx, nil, owner, pl); err != nil {
-		return err
+	_, applied, err := p.apply(ctx, nil, owner, newPlan(nil, mine))
+	if applied.Changes() {
+		p.logger.Info("Applied plan", "gateway", owner.Key(), "plan", applied.String())
 	}
-	if pl.Changes() {
-		p.logger.Info("Deleted load balancers", "gateway", owner.Key(), "count", len(pl.Steps))
-	}
-	return nil
+	return err
 }

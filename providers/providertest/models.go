@@ -206,11 +206,17 @@ func (s *suite) acceptsValidModels() {
 			if err := m.Validate(); err != nil {
 				t.Fatalf("the suite built an invalid model: %v", err)
 			}
-			st, err := sub.env.Provider.Ensure(sub.ctx, m)
+			res, err := sub.env.Provider.Ensure(sub.ctx, m)
 			if err != nil {
 				t.Fatalf("Ensure of a valid model within the provider's capabilities: %v", err)
 			}
-			sub.checkReady(st, m)
+			sub.checkReady(res.Status, m)
+			// What the cloud holds now must read back as the model: a
+			// diff that sees a change where there is none would write on
+			// every Ensure.
+			if pl, err := sub.env.Provider.Plan(sub.ctx, m); err != nil || pl.Changes() {
+				t.Errorf("Plan right after Ensure = %v, %v; want no changes", pl, err)
+			}
 			sub.delete(o)
 		})
 	}

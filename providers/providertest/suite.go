@@ -62,6 +62,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		run  func(*suite)
 	}{
 		{"EnsureIsIdempotent", (*suite).ensureIsIdempotent},
+		{"PlanIsADryRun", (*suite).planIsADryRun},
 		{"UpdateChangesCloud", (*suite).updateChangesCloud},
 		{"OwnershipAndUserTags", (*suite).ownershipAndUserTags},
 		{"DeleteRemovesEverything", (*suite).deleteRemovesEverything},
@@ -122,11 +123,11 @@ func (s *suite) model(owner lb.Owner, ports ...int32) *lb.LoadBalancer {
 
 func (s *suite) ensure(m *lb.LoadBalancer) lb.Status {
 	s.t.Helper()
-	st, err := s.env.Provider.Ensure(s.ctx, m)
+	res, err := s.env.Provider.Ensure(s.ctx, m)
 	if err != nil {
 		s.t.Fatalf("Ensure(%s): %v", m.Owner.Key(), err)
 	}
-	return st
+	return res.Status
 }
 
 func (s *suite) delete(o lb.Owner) {
@@ -195,6 +196,54 @@ func (s *suite) ensureIsIdempotent() {
 	if !slices.Equal(before.Addresses, after.Addresses) || !maps.Equal(before.Tags, after.Tags) {
 		s.t.Errorf("cloud changed on a no-op Ensure: %+v → %+v", before, after)
 	}
+}
+
+// planIsADryRun checks that Plan shows what Ensure then does, and changes
+// nothing itself.
+func (s *suite) planIsADryRun() {
+	o := s.owner("plan")
+	m := s.model(o, s.env.Port)
+	pl, err := s.env.Provider.Plan(s.ctx, m)
+	if err != nil {
+		s.t.Fatalf("Plan(%s): %v", o.Key(), err)
+	}
+	if pl.Count(providers.ActionCreate, providers.KindLoadBalancer) != 1 {
+		s.t.Errorf("plan before the first Ensure does not create one load balancer:\n%s", pl)
+	}
+	if rs := s.owned(o); len(rs) != 0 {
+		s.t.Fatalf("Plan created %+v", rs)
+	}
+	res, err := s.env.Provider.Ensure(s.ctx, m)
+	if err != nil {
+		s.t.Fatalf("Ensure(%s): %v", o.Key(), err)
+	}
+	if res.Applied.Summary() != pl.Summary() {
+		s.t.Errorf("Ensure applied %q, the plan said %q", res.Applied.Summary(), pl.Summary())
+	}
+	for _, st := range res.Applied.Steps {
+		if st.Action == providers.ActionCreate && st.CloudID == "" {
+			s.t.Errorf("applied step without the cloud id of what it created: %s", st)
+		}
+	}
+	if pl, err = s.env.Provider.Plan(s.ctx, m); err != nil || pl.Changes() {
+		s.t.Errorf("Plan after Ensure = %v, %v; want no changes", pl, err)
+	}
+	if res, err = s.env.Provider.Ensure(s.ctx, m); err != nil || res.Applied.Changes() {
+		s.t.Errorf("second Ensure applied %v, %v; want no changes", res.Applied, err)
+	}
+	before := s.ownedOne(o)
+	if pl, err = s.env.Provider.Plan(s.ctx, s.model(o, s.env.Port, s.env.Port+1)); err != nil || !pl.Changes() {
+		s.t.Errorf("Plan of an added listener = %v, %v; want changes", pl, err)
+	}
+	if after := s.ownedOne(o); !slices.Equal(before.Ports, after.Ports) {
+		s.t.Errorf("Plan changed the cloud's ports: %v → %v", before.Ports, after.Ports)
+	}
+	bad := s.model(o, s.env.Port)
+	bad.TargetGroups = nil
+	if _, err := s.env.Provider.Plan(s.ctx, bad); !errors.Is(err, providers.ErrInvalid) {
+		s.t.Errorf("Plan(invalid model) error = %v, want one wrapping providers.ErrInvalid", err)
+	}
+	s.delete(o)
 }
 
 func (s *suite) updateChangesCloud() {

@@ -146,7 +146,7 @@ type countingProvider struct {
 	ensures *atomic.Int64
 }
 
-func (p *countingProvider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (lb.Status, error) {
+func (p *countingProvider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (providers.Result, error) {
 	p.ensures.Add(1)
 	return p.Provider.Ensure(ctx, desired)
 }

@@ -1,0 +1,172 @@
+package emulated_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
+)
+
+// planOf is p.Plan(m), which must neither fail nor write to the cloud.
+func planOf(t *testing.T, srv *cloud.Server, p *emulated.Provider, m *lb.LoadBalancer) providers.Plan {
+	t.Helper()
+	srv.Cloud().ResetStats()
+	pl, err := p.Plan(context.Background(), m)
+	if err != nil {
+		t.Fatalf("Plan: %v", err)
+	}
+	if st := srv.Cloud().Stats(); st.Writes() != 0 || st.Reads() != 1 {
+		t.Errorf("Plan cost %d reads and %d writes (%v), want one read and no write", st.Reads(), st.Writes(), st.Requests)
+	}
+	return pl
+}
+
+func TestPlanIsADryRun(t *testing.T) {
+	srv := startCloud(t)
+	p := newProvider(t, srv)
+	m := simple(owner("plan"), 8080, deadTarget(t))
+
+	pl := planOf(t, srv, p, m)
+	if got, want := pl.Summary(), "created 1 load balancer, 1 listener, 1 rule, 1 target group"; got != want {
+		t.Errorf("plan before create: %q, want %q\n%s", got, want, pl)
+	}
+	if !strings.Contains(pl.String(), "Create load balancer \"loadbalancer\": the Gateway has no load balancer (cg-default-plan-") {
+		t.Errorf("the plan does not name the load balancer it creates:\n%s", pl)
+	}
+	if len(srv.Cloud().List(cloud.ListOptions{})) != 0 {
+		t.Fatal("Plan created a load balancer")
+	}
+
+	res, err := p.Ensure(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied.Summary() != pl.Summary() {
+		t.Errorf("Ensure applied %q, the plan said %q", res.Applied.Summary(), pl.Summary())
+	}
+	lbs := srv.Cloud().List(cloud.ListOptions{})
+	if len(lbs) != 1 {
+		t.Fatalf("the cloud has %d load balancers", len(lbs))
+	}
+	for _, s := range res.Applied.Steps {
+		if s.CloudID != lbs[0].ID {
+			t.Errorf("applied step %s lacks the id %s of the load balancer it created", s, lbs[0].ID)
+		}
+	}
+
+	// Several changes at once: each part that changes has its step.
+	m.Tags = map[string]string{"team": "a"}
+	m.Listeners[0].VirtualHosts[0].Rules[0].Match.Path = prefix("/api")
+	m.Listeners[0].VirtualHosts[0].Rules = append(m.Listeners[0].VirtualHosts[0].Rules, forward("h", lb.Match{}, to("h", 1)))
+	m.TargetGroups = append(m.TargetGroups, group("h", deadTarget(t)))
+	pl = planOf(t, srv, p, m)
+	if got, want := pl.Summary(), "created 1 rule, 1 target group; updated 1 load balancer, 1 listener, 1 rule"; got != want {
+		t.Errorf("plan of several changes: %q, want %q\n%s", got, want, pl)
+	}
+	for _, want := range []string{
+		`tags[team]: none → "a"`,
+		`virtualHosts[""].rules: ["all"] → ["all", "h"]`,
+		`match.path: none → {type: "Prefix", value: "/api"}`,
+		`Create rule "http/h" (` + lbs[0].ID + `): in the model, not in the cloud`,
+	} {
+		if !strings.Contains(pl.String(), want) {
+			t.Errorf("the plan lacks %q:\n%s", want, pl)
+		}
+	}
+	if res = ensureApplied(t, p, m); res.Applied.Summary() != pl.Summary() {
+		t.Errorf("Ensure applied %q, the plan said %q", res.Applied.Summary(), pl.Summary())
+	}
+
+	// Steady state: one read, no write, nothing applied.
+	srv.Cloud().ResetStats()
+	if res = ensureApplied(t, p, m); res.Applied.Changes() {
+		t.Errorf("a no-op Ensure applied:\n%s", res.Applied)
+	}
+	if st := srv.Cloud().Stats(); st.Reads() != 1 || st.Writes() != 0 {
+		t.Errorf("a no-op Ensure cost %d reads and %d writes", st.Reads(), st.Writes())
+	}
+	if pl = planOf(t, srv, p, m); pl.Changes() {
+		t.Errorf("plan after Ensure:\n%s", pl)
+	}
+
+	m.Listeners[0].VirtualHosts[0].Rules = m.Listeners[0].VirtualHosts[0].Rules[:1]
+	m.TargetGroups = m.TargetGroups[:1]
+	if got, want := planOf(t, srv, p, m).Summary(), "updated 1 listener; deleted 1 rule, 1 target group"; got != want {
+		t.Errorf("plan of a removed rule: %q, want %q", got, want)
+	}
+}
+
+func TestPlanRedactsCertificateKeys(t *testing.T) {
+	srv := startCloud(t)
+	p := newProvider(t, srv)
+	old := selfSigned(t, "old", "a.example.com")
+	m := &lb.LoadBalancer{
+		Owner: owner("plan-tls"),
+		Listeners: []lb.Listener{{Name: "https", Port: 8443, Protocol: lb.ProtocolHTTPS, VirtualHosts: []lb.VirtualHost{{
+			Hostname: "a.example.com", Certificates: []lb.Certificate{old},
+			Rules: []lb.Rule{forward("all", lb.Match{}, to("g", 1))},
+		}}}},
+		TargetGroups: []lb.TargetGroup{group("g", deadTarget(t))},
+	}
+	pl := planOf(t, srv, p, m)
+	if got, want := pl.Summary(), "created 1 load balancer, 1 listener, 1 rule, 1 target group, 1 certificate"; got != want {
+		t.Errorf("plan: %q, want %q", got, want)
+	}
+	ensure(t, p, m)
+
+	renewed := selfSigned(t, "renewed", "a.example.com")
+	renewed.Name = old.Name // the same Secret, renewed
+	m.Listeners[0].VirtualHosts[0].Certificates = []lb.Certificate{renewed}
+	pl = planOf(t, srv, p, m)
+	if got, want := pl.Summary(), "updated 1 certificate"; got != want {
+		t.Errorf("plan of a renewed certificate: %q, want %q\n%s", got, want, pl)
+	}
+	text := pl.String()
+	if !strings.Contains(text, "keyPEM: "+providers.Redacted+" → "+providers.Redacted) || !strings.Contains(text, "certPEM: sha256:") {
+		t.Errorf("the plan does not show the changed certificate and key as it should:\n%s", text)
+	}
+	for _, key := range [][]byte{old.KeyPEM, renewed.KeyPEM} {
+		body := strings.Split(string(key), "\n")[1] // the first line of base64
+		if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, body) {
+			t.Fatalf("the plan prints a private key:\n%s", text)
+		}
+	}
+}
+
+// TestDeleteIsThePlanAgainstTheEmptyModel reads the Delete's plan in the
+// provider's log.
+func TestDeleteIsThePlanAgainstTheEmptyModel(t *testing.T) {
+	srv := startCloud(t)
+	var logs bytes.Buffer
+	p, err := emulated.New(emulated.Config{Endpoint: srv.URL(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := simple(owner("plan-delete"), 8080, deadTarget(t))
+	ensure(t, p, m)
+	logs.Reset()
+	if err := p.Delete(context.Background(), m.Owner); err != nil {
+		t.Fatal(err)
+	}
+	if want := "deleted 1 load balancer, 1 listener, 1 rule, 1 target group"; !strings.Contains(logs.String(), want) {
+		t.Errorf("the Delete's log lacks %q:\n%s", want, logs.String())
+	}
+	if pl := planOf(t, srv, p, m); pl.Count(providers.ActionCreate, providers.KindLoadBalancer) != 1 {
+		t.Errorf("plan after Delete:\n%s", pl)
+	}
+}
+
+func ensureApplied(t *testing.T, p *emulated.Provider, m *lb.LoadBalancer) providers.Result {
+	t.Helper()
+	res, err := p.Ensure(context.Background(), m)
+	if err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	return res
+}
