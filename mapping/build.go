@@ -34,7 +34,8 @@ func Build(s *Snapshot) Result {
 	}
 	b := newBuilder(s)
 
-	opts, tags, gwProblem := b.gatewayOptions()
+	params, gwProblem := b.gatewayParams()
+	b.certRefs = params.certRefs
 	listeners := b.evaluateListeners()
 	routes := b.evaluateRoutes(listeners, gwProblem.ok())
 	for _, r := range routes {
@@ -64,8 +65,9 @@ func Build(s *Snapshot) Result {
 		return res
 	}
 	model, sources := b.model(listeners, routes)
-	model.Options = opts
-	model.Tags = tags
+	model.Options = params.opts
+	model.Tags = params.tags
+	withHealthCheck(model.TargetGroups, params.healthCheck)
 	res.LoadBalancer = model
 	res.Sources = sources
 	return res
@@ -92,6 +94,9 @@ type builder struct {
 	grants map[string][]*gwv1beta1.ReferenceGrant
 	// refused is Snapshot.Refused.
 	refused map[RouteRef]string
+	// certRefs are the parameters' certificate references
+	// (gatewayParams.certRefs).
+	certRefs []paramCertRefs
 }
 
 func newBuilder(s *Snapshot) *builder {

@@ -44,8 +44,12 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 	// HTTPRoute's Core support includes the RequestHeaderModifier and
 	// RequestRedirect filters (hostname, 301 and 302), and its Core tests
 	// serve routes on HTTPS listeners too; without all of that HTTPRoute,
-	// and everything extending it, is not claimed.
-	if caps.Protocols[lb.ProtocolHTTP] && caps.Protocols[lb.ProtocolHTTPS] && caps.RequestHeaderModifier && caps.Redirect {
+	// and everything extending it, is not claimed. A rule with no valid
+	// backend must answer 500 (Core), which needs fixed responses.
+	// Limits are not read: the conformance tests stay far below any
+	// cloud's, but for mirrors (two per rule).
+	if caps.Protocols[lb.ProtocolHTTP] && caps.Protocols[lb.ProtocolHTTPS] && caps.RequestHeaderModifier && caps.Redirect &&
+		caps.RedirectStatusCodes[301] && caps.RedirectStatusCodes[302] && caps.FixedResponse {
 		names = append(names,
 			features.SupportHTTPRoute,
 			features.SupportGatewayPort8080,
@@ -58,17 +62,26 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 			features.SupportGatewayHTTPListenerIsolation,
 			// Rule names are accepted and carried by nothing that breaks.
 			features.SupportHTTPRouteNamedRouteRule,
-			// The rest of redirect lives in the same lb.Redirect.
+			// Scheme and port live in the same lb.Redirect.
 			features.SupportHTTPRouteSchemeRedirect,
-			features.SupportHTTPRoutePathRedirect,
 			features.SupportHTTPRoutePortRedirect,
-			features.SupportHTTPRoute303RedirectStatusCode,
-			features.SupportHTTPRoute307RedirectStatusCode,
-			features.SupportHTTPRoute308RedirectStatusCode,
-			// Per-backend request header modifiers come with the
-			// RequestHeaderModifier capability (lb has no separate flag).
-			features.SupportHTTPRouteBackendRequestHeaderModification,
 		)
+		// Its test replaces full paths and prefixes.
+		if caps.PrefixRedirect {
+			names = append(names, features.SupportHTTPRoutePathRedirect)
+		}
+		for code, f := range map[int]features.FeatureName{
+			303: features.SupportHTTPRoute303RedirectStatusCode,
+			307: features.SupportHTTPRoute307RedirectStatusCode,
+			308: features.SupportHTTPRoute308RedirectStatusCode,
+		} {
+			if caps.RedirectStatusCodes[code] {
+				names = append(names, f) // sorted below
+			}
+		}
+		if caps.BackendHeaderModifier {
+			names = append(names, features.SupportHTTPRouteBackendRequestHeaderModification)
+		}
 		if caps.MethodMatch {
 			names = append(names, features.SupportHTTPRouteMethodMatching)
 		}
@@ -79,18 +92,27 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 			names = append(names, features.SupportHTTPRouteResponseHeaderModification)
 		}
 		if caps.Rewrite {
-			names = append(names, features.SupportHTTPRouteHostRewrite, features.SupportHTTPRoutePathRewrite)
+			names = append(names, features.SupportHTTPRouteHostRewrite)
+			// Its test replaces full paths and prefixes.
+			if caps.PrefixRewrite {
+				names = append(names, features.SupportHTTPRoutePathRewrite)
+			}
 		}
 		if caps.Mirror {
-			// lb.Action holds a list of mirrors; a provider that can
-			// mirror realizes every mirror in it.
-			names = append(names, features.SupportHTTPRouteRequestMirror, features.SupportHTTPRouteRequestMultipleMirrors)
+			names = append(names, features.SupportHTTPRouteRequestMirror)
+			// Its test puts two mirrors on a rule.
+			if caps.MaxMirrorsPerRule == 0 || caps.MaxMirrorsPerRule >= 2 {
+				names = append(names, features.SupportHTTPRouteRequestMultipleMirrors)
+			}
 			if caps.MirrorPercent {
 				names = append(names, features.SupportHTTPRouteRequestPercentageMirror)
 			}
 		}
-		if caps.Timeouts {
-			names = append(names, features.SupportHTTPRouteRequestTimeout, features.SupportHTTPRouteBackendTimeout)
+		if caps.RequestTimeout {
+			names = append(names, features.SupportHTTPRouteRequestTimeout)
+		}
+		if caps.BackendTimeout {
+			names = append(names, features.SupportHTTPRouteBackendTimeout)
 		}
 		if caps.Retry {
 			// lb.Retry retries on its codes and on connections that could

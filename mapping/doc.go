@@ -101,8 +101,33 @@
 //     ones win on the same key, since the Gateway's own metadata is the most
 //     specific statement. Keys under "cloudgate.dev/" are dropped: they are
 //     reserved for ownership tags.
-//   - Addresses: Gateway spec.addresses (IPAddress only) win over the
-//     parameters' emulated.address.
+//   - Addresses: Gateway spec.addresses (IPAddress only) become
+//     lb.Options.Addresses; the parameters' emulated.address goes to
+//     lb.EmulatedOptions.Address, which the emulated cloud uses only when
+//     there are none. Provider sections never reach generic fields
+//     (mergeParams says why).
+//   - Health checks: the parameters' healthCheck, merged field by field,
+//     goes on every lb.TargetGroup (HTTP, gRPC, mirror and stream ones);
+//     bad merged values make the Gateway InvalidParameters.
+//   - Certificates: every listener that terminates TLS serves its
+//     certificateRefs' Secrets, then the parameters' aws.certificateARNs
+//     and gcp.sslCertificates as lb.CertificateRefs, each where the
+//     provider lists its kind in Capabilities.CertificateRefs; with them a
+//     listener needs no certificateRefs. A kind the provider lacks makes
+//     the listener ResolvedRefs=False/InvalidCertificateRef, naming the
+//     field and the provider, and is left out.
+//   - Capabilities that only some providers have (redirect status codes,
+//     prefix rewrites and redirects, backendRef header modifiers, fixed
+//     responses, request and backend timeouts apart) are checked where
+//     the value is converted: a route asking for one its provider lacks is
+//     Accepted=False/UnsupportedValue naming the feature and the provider.
+//     A rule with no valid backend needs FixedResponse for its 500.
+//   - Limits (limits.go): a rule over a per-rule limit refuses its route;
+//     when a port has more rules than the provider takes, routes are left
+//     out newest first (then last by "{namespace}/{name}") until the rest
+//     fits; a listener whose certificates do not fit on its port next to
+//     those of the listeners before it (spec order) is
+//     Accepted=False/UnsupportedValue. The rest of the Gateway is served.
 //   - Filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect,
 //     URLRewrite and RequestMirror on rules; the two header modifiers on
 //     backendRefs. A filter the provider lacks, any other filter type

@@ -125,6 +125,11 @@ func (b *builder) backendFilters(kind routeKind, filters []gwv1.HTTPRouteFilter)
 	count := map[gwv1.HTTPRouteFilterType]int{}
 	for _, f := range filters {
 		count[f.Type]++
+		if (f.Type == gwv1.HTTPRouteFilterRequestHeaderModifier || f.Type == gwv1.HTTPRouteFilterResponseHeaderModifier) &&
+			!b.caps.BackendHeaderModifier {
+			note(unsupportedValue("backendRef filter %s is not supported by provider %s", f.Type, b.caps.Provider))
+			continue
+		}
 		switch f.Type {
 		case gwv1.HTTPRouteFilterRequestHeaderModifier:
 			m, q := b.headerModifier(kind, f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
@@ -193,6 +198,9 @@ func (b *builder) redirect(f *gwv1.HTTPRequestRedirectFilter) (*lb.Redirect, pro
 		}
 		r.StatusCode = *f.StatusCode
 	}
+	if !b.caps.RedirectStatusCodes[r.StatusCode] {
+		return nil, unsupportedValue("redirect status code %d is not supported by provider %s", r.StatusCode, b.caps.Provider)
+	}
 	if f.Scheme != nil {
 		if *f.Scheme != "http" && *f.Scheme != "https" {
 			return nil, unsupportedValue("redirect scheme %q is not supported", *f.Scheme)
@@ -209,6 +217,9 @@ func (b *builder) redirect(f *gwv1.HTTPRequestRedirectFilter) (*lb.Redirect, pro
 		p, prob := pathModifier(f.Path)
 		if !prob.ok() {
 			return nil, prob
+		}
+		if p.Type == lb.RewritePrefix && !b.caps.PrefixRedirect {
+			return nil, unsupportedValue("RequestRedirect path modifier ReplacePrefixMatch is not supported by provider %s", b.caps.Provider)
 		}
 		r.Path = p
 	}
@@ -230,6 +241,9 @@ func (b *builder) rewrite(f *gwv1.HTTPURLRewriteFilter) (*lb.Rewrite, problem) {
 		p, prob := pathModifier(f.Path)
 		if !prob.ok() {
 			return nil, prob
+		}
+		if p.Type == lb.RewritePrefix && !b.caps.PrefixRewrite {
+			return nil, unsupportedValue("URLRewrite path modifier ReplacePrefixMatch is not supported by provider %s", b.caps.Provider)
 		}
 		r.Path = p
 	}
@@ -301,8 +315,11 @@ func (b *builder) ruleTimeouts(t *gwv1.HTTPRouteTimeouts) (*lb.Timeouts, problem
 	if t == nil || (t.Request == nil && t.BackendRequest == nil) {
 		return nil, problem{}
 	}
-	if !b.caps.Timeouts {
-		return nil, unsupportedValue("rule timeouts are not supported by provider %s", b.caps.Provider)
+	if t.Request != nil && !b.caps.RequestTimeout {
+		return nil, unsupportedValue("timeouts.request is not supported by provider %s", b.caps.Provider)
+	}
+	if t.BackendRequest != nil && !b.caps.BackendTimeout {
+		return nil, unsupportedValue("timeouts.backendRequest is not supported by provider %s", b.caps.Provider)
 	}
 	parse := func(field string, d *gwv1.Duration) (time.Duration, problem) {
 		if d == nil {

@@ -29,7 +29,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // emulatedCaps are the emulated provider's capabilities (with the HTTP
 // filters its data plane realizes); a case may replace them with a
-// "kind: Capabilities" document.
+// "kind: Capabilities" document, or change some of them with one that
+// says "base: emulated" (its fields are laid over these; maps merge, and
+// mapping reads an entry set to false as absent).
 func emulatedCaps() lb.Capabilities {
 	all := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true}
 	values := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
@@ -42,14 +44,20 @@ func emulatedCaps() lb.Capabilities {
 		QueryMatch:          values,
 		MethodMatch:         true,
 		InvalidBackendShare: true,
+		FixedResponse:       true,
 
 		RequestHeaderModifier:  true,
 		ResponseHeaderModifier: true,
+		BackendHeaderModifier:  true,
 		Redirect:               true,
+		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
+		PrefixRedirect:         true,
 		Rewrite:                true,
+		PrefixRewrite:          true,
 		Mirror:                 true,
 		MirrorPercent:          true,
-		Timeouts:               true,
+		RequestTimeout:         true,
+		BackendTimeout:         true,
 		Retry:                  true,
 		RetryBackoff:           true,
 		MisdirectedRequests:    true,
@@ -88,10 +96,24 @@ func loadSnapshot(t testing.TB, path string) *Snapshot {
 		case "Capabilities":
 			var c struct {
 				Kind         string          `json:"kind"`
-				Capabilities lb.Capabilities `json:"capabilities"`
+				Base         string          `json:"base"`
+				Capabilities json.RawMessage `json:"capabilities"`
 			}
 			into(&c)
-			s.Capabilities = c.Capabilities
+			var caps lb.Capabilities
+			switch c.Base {
+			case "":
+			case "emulated":
+				caps = emulatedCaps()
+			default:
+				t.Fatalf("%s: document %d: unknown capabilities base %q", path, i, c.Base)
+			}
+			dec := json.NewDecoder(bytes.NewReader(c.Capabilities))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&caps); err != nil {
+				t.Fatalf("%s: document %d (Capabilities): %v", path, i, err)
+			}
+			s.Capabilities = caps
 		case "Refused":
 			var r struct {
 				Kind   string `json:"kind"`

@@ -81,6 +81,7 @@ func (b *builder) evaluateListeners() []*listenerState {
 		out = append(out, l)
 	}
 	markConflicts(out)
+	b.fitCertificates(out)
 	markOverlappingTLS(out)
 	return out
 }
@@ -206,26 +207,59 @@ func (l *listenerState) allows(kind routeKind) bool {
 // listenerCerts resolves the certificateRefs of a listener that terminates
 // TLS (HTTPS, or TLS in mode Terminate). Any bad reference makes
 // ResolvedRefs False; the good ones are still served.
+//
+// The parameters' certificate references (aws.certificateARNs,
+// gcp.sslCertificates) follow, when the provider serves their kind
+// (Capabilities.CertificateRefs); a listener with them needs no
+// certificateRefs (the API lets tls.options stand in). References of a
+// kind the provider cannot serve make ResolvedRefs False, naming the
+// field and the provider: they are left out, never sent to the cloud.
 func (b *builder) listenerCerts(spec gwv1.Listener) ([]lb.Certificate, problem) {
-	if spec.TLS == nil || len(spec.TLS.CertificateRefs) == 0 {
-		return nil, problem{reason: string(gwv1.ListenerReasonInvalidCertificateRef),
-			message: fmt.Sprintf("%s listener that terminates TLS needs tls.certificateRefs", spec.Protocol)}
-	}
 	var certs []lb.Certificate
 	var first problem
-	seen := map[string]bool{}
-	for _, ref := range spec.TLS.CertificateRefs {
-		c, p := b.certificate(ref)
-		if !p.ok() {
-			if first.ok() {
-				first = p
-			}
-			continue
+	note := func(p problem) {
+		if first.ok() {
+			first = p
 		}
+	}
+	seen := map[string]bool{}
+	add := func(c lb.Certificate) {
 		if !seen[c.Name] {
 			seen[c.Name] = true
 			certs = append(certs, c)
 		}
+	}
+	var refs []gwv1.SecretObjectReference
+	if spec.TLS != nil {
+		refs = spec.TLS.CertificateRefs
+	}
+	for _, ref := range refs {
+		c, p := b.certificate(ref)
+		if !p.ok() {
+			note(p)
+			continue
+		}
+		add(c)
+	}
+	fromParams := false
+	var unusable []string
+	for _, r := range b.certRefs {
+		if !b.caps.CertificateRefs[r.kind] {
+			unusable = append(unusable, r.field)
+			continue
+		}
+		for _, id := range r.ids {
+			add(lb.Certificate{Name: id, Ref: &lb.CertificateRef{Kind: r.kind, ID: id}})
+		}
+		fromParams = true
+	}
+	if len(unusable) > 0 {
+		note(problem{reason: string(gwv1.ListenerReasonInvalidCertificateRef), message: fmt.Sprintf(
+			"certificates from the parameters' %s are not supported by provider %s", strings.Join(unusable, " and "), b.caps.Provider)})
+	}
+	if len(refs) == 0 && !fromParams && first.ok() {
+		return nil, problem{reason: string(gwv1.ListenerReasonInvalidCertificateRef),
+			message: fmt.Sprintf("%s listener that terminates TLS needs tls.certificateRefs", spec.Protocol)}
 	}
 	return certs, first
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -59,12 +60,46 @@ func resolveClassParams(class *gwv1.GatewayClass, params map[types.NamespacedNam
 	return p, problem{}
 }
 
-// gatewayOptions merges the class's and the Gateway's parameters and the
-// Gateway's addresses and infrastructure into lb options and tags. A problem
-// means the Gateway is not accepted.
-func (b *builder) gatewayOptions() (lb.Options, map[string]string, problem) {
-	invalid := func(msg string) (lb.Options, map[string]string, problem) {
-		return lb.Options{}, nil, problem{reason: string(gwv1.GatewayReasonInvalidParameters), message: msg}
+// gatewayParams is what the class's and the Gateway's parameters (merged)
+// and the Gateway's own addresses and infrastructure give the model.
+type gatewayParams struct {
+	opts lb.Options
+	tags map[string]string
+	// healthCheck goes on every target group; nil keeps the provider's
+	// defaults.
+	healthCheck *lb.HealthCheck
+	// certRefs are the cloud certificates the parameters name, which every
+	// listener that terminates TLS serves after its certificateRefs'.
+	certRefs []paramCertRefs
+}
+
+// paramCertRefs are the certificate references of one parameters field.
+type paramCertRefs struct {
+	field string // "aws.certificateARNs"
+	kind  lb.CertificateRefKind
+	ids   []string
+}
+
+// mergedParams is the class's parameters with the Gateway's laid over
+// them, before conversion.
+type mergedParams struct {
+	opts lb.Options
+	tags map[string]string
+	// health holds each healthCheck field from the parameters that set it
+	// last; hasHealth says whether any did.
+	health    v1alpha1.HealthCheck
+	hasHealth bool
+	// A list is one field: the Gateway's replaces the class's.
+	certificateARNs, sslCertificates []string
+}
+
+// gatewayParams merges the class's and the Gateway's parameters and the
+// Gateway's addresses and infrastructure into lb options, tags, the health
+// check and the certificate references. A problem means the Gateway is not
+// accepted.
+func (b *builder) gatewayParams() (gatewayParams, problem) {
+	invalid := func(msg string) (gatewayParams, problem) {
+		return gatewayParams{}, problem{reason: string(gwv1.GatewayReasonInvalidParameters), message: msg}
 	}
 	classParams, p := resolveClassParams(b.class, b.params)
 	if !p.ok() {
@@ -83,48 +118,61 @@ func (b *builder) gatewayOptions() (lb.Options, map[string]string, problem) {
 		}
 	}
 
-	var opts lb.Options
-	tags := map[string]string{}
-	var emulatedAddress string
+	m := mergedParams{tags: map[string]string{}}
 	for _, p := range []*v1alpha1.LoadBalancerParameters{classParams, gwParams} {
 		if p != nil {
-			mergeParams(&opts, tags, &emulatedAddress, &p.Spec)
+			mergeParams(&m, &p.Spec)
 		}
 	}
 
 	addrs, p := b.specAddresses()
 	if !p.ok() {
-		return lb.Options{}, nil, p
+		return gatewayParams{}, p
 	}
-	switch {
-	case len(addrs) > 0:
-		opts.Addresses = addrs
-	case emulatedAddress != "":
-		opts.Addresses = []string{emulatedAddress}
-	}
+	m.opts.Addresses = addrs
 
 	if infra != nil {
 		// Annotations first, labels last: on the same key the label wins.
 		for k, v := range infra.Annotations {
-			tags[string(k)] = string(v)
+			m.tags[string(k)] = string(v)
 		}
 		for k, v := range infra.Labels {
-			tags[string(k)] = string(v)
+			m.tags[string(k)] = string(v)
 		}
 	}
-	if msg := paramsValueProblem(opts, tags, emulatedAddress); msg != "" {
-		return invalid(msg)
+	out := gatewayParams{opts: m.opts, tags: m.tags}
+	bad := paramsValueProblems(m)
+	if m.hasHealth {
+		hc, hcBad := healthCheck(m.health)
+		out.healthCheck = hc
+		bad = append(bad, hcBad...)
 	}
-	maps.DeleteFunc(tags, func(k, _ string) bool { return strings.HasPrefix(k, reservedTagPrefix) })
-	if len(tags) == 0 {
-		tags = nil
+	refs, refsBad := certRefs(m)
+	out.certRefs = refs
+	bad = append(bad, refsBad...)
+	if len(bad) > 0 {
+		return invalid("parameters have invalid values: " + boundedList(bad, "; ", maxMessageBytes))
 	}
-	return opts, tags, problem{}
+	maps.DeleteFunc(out.tags, func(k, _ string) bool { return strings.HasPrefix(k, reservedTagPrefix) })
+	if len(out.tags) == 0 {
+		out.tags = nil
+	}
+	return out, problem{}
 }
 
-// mergeParams lays spec over opts field by field; maps merge by key. Called
+// mergeParams lays spec over m field by field; maps merge by key. Called
 // with the class's parameters first, then the Gateway's.
-func mergeParams(opts *lb.Options, tags map[string]string, emulatedAddress *string, spec *v1alpha1.LoadBalancerParametersSpec) {
+//
+// Provider sections (emulated, aws, gcp) go to their own lb.Options
+// section, or to model elements only a provider that declares them gets
+// (certificate references, through Capabilities.CertificateRefs); generic
+// fields never take a provider's option. So emulated.address goes to
+// lb.EmulatedOptions.Address, which the emulated cloud uses when
+// Options.Addresses (the Gateway's spec.addresses, the more specific
+// request) is empty: folding it into Options.Addresses would hand an AWS
+// or GCP provider an address meant for the emulated cloud's range.
+func mergeParams(m *mergedParams, spec *v1alpha1.LoadBalancerParametersSpec) {
+	opts := &m.opts
 	if spec.Scheme != nil {
 		opts.Scheme = lb.Scheme(*spec.Scheme)
 	}
@@ -137,37 +185,102 @@ func mergeParams(opts *lb.Options, tags map[string]string, emulatedAddress *stri
 	if spec.DeletionProtection != nil {
 		opts.DeletionProtection = *spec.DeletionProtection
 	}
-	maps.Copy(tags, spec.Tags)
+	maps.Copy(m.tags, spec.Tags)
 	// AccessLogs has no place in lb.Options yet; see the package report.
+	if h := spec.HealthCheck; h != nil {
+		m.hasHealth = true
+		mergeHealthCheck(&m.health, h)
+	}
 	if e := spec.Emulated; e != nil {
 		if e.Address != nil {
-			*emulatedAddress = *e.Address
+			emulatedOptions(opts).Address = *e.Address
 		}
 		if len(e.ResponseHeaders) > 0 {
-			if opts.Emulated == nil {
-				opts.Emulated = &lb.EmulatedOptions{}
+			eo := emulatedOptions(opts)
+			if eo.ResponseHeaders == nil {
+				eo.ResponseHeaders = map[string]string{}
 			}
-			if opts.Emulated.ResponseHeaders == nil {
-				opts.Emulated.ResponseHeaders = map[string]string{}
+			maps.Copy(eo.ResponseHeaders, e.ResponseHeaders)
+		}
+	}
+	if a := spec.AWS; a != nil {
+		if len(a.Attributes) > 0 {
+			if opts.AWS == nil {
+				opts.AWS = &lb.AWSOptions{}
 			}
-			maps.Copy(opts.Emulated.ResponseHeaders, e.ResponseHeaders)
+			if opts.AWS.Attributes == nil {
+				opts.AWS.Attributes = map[string]string{}
+			}
+			maps.Copy(opts.AWS.Attributes, a.Attributes)
+		}
+		if len(a.CertificateARNs) > 0 {
+			m.certificateARNs = a.CertificateARNs
 		}
 	}
-	if a := spec.AWS; a != nil && len(a.Attributes) > 0 {
-		if opts.AWS == nil {
-			opts.AWS = &lb.AWSOptions{}
+	if g := spec.GCP; g != nil {
+		if g.Region != "" {
+			if opts.GCP == nil {
+				opts.GCP = &lb.GCPOptions{}
+			}
+			opts.GCP.Region = g.Region
 		}
-		if opts.AWS.Attributes == nil {
-			opts.AWS.Attributes = map[string]string{}
+		if len(g.SSLCertificates) > 0 {
+			m.sslCertificates = g.SSLCertificates
 		}
-		maps.Copy(opts.AWS.Attributes, a.Attributes)
 	}
-	if g := spec.GCP; g != nil && g.Region != "" {
-		if opts.GCP == nil {
-			opts.GCP = &lb.GCPOptions{}
-		}
-		opts.GCP.Region = g.Region
+}
+
+func emulatedOptions(opts *lb.Options) *lb.EmulatedOptions {
+	if opts.Emulated == nil {
+		opts.Emulated = &lb.EmulatedOptions{}
 	}
+	return opts.Emulated
+}
+
+// Certificate references as the clouds name them: ACM and IAM server
+// certificate ARNs, and Compute Engine resource names (RFC 1035 labels).
+// The CRD holds the same patterns; they are checked again after the
+// merge, for objects stored under older CRDs.
+var (
+	certificateARN = regexp.MustCompile(`^arn:aws[a-z-]*:(acm|iam):[a-z0-9-]*:[0-9]{12}:(certificate|server-certificate)/[A-Za-z0-9/+=,.@_-]+$`)
+	gcpName        = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+)
+
+// Bounds of the certificate lists: the CRD's, an ALB listener's 25
+// certificates and a GCP target proxy's 15.
+const (
+	maxCertificateARNs = 25
+	maxARN             = 2048
+	maxSSLCertificates = 15
+)
+
+// certRefs checks the merged certificate references and lists them by
+// field, each list in its order without repeats.
+func certRefs(m mergedParams) ([]paramCertRefs, []string) {
+	var out []paramCertRefs
+	var bad []string
+	add := func(field string, kind lb.CertificateRefKind, ids []string, limit int, valid func(string) bool) {
+		if len(ids) == 0 {
+			return
+		}
+		if len(ids) > limit {
+			bad = append(bad, fmt.Sprintf("%s: at most %d certificates", field, limit))
+		}
+		r := paramCertRefs{field: field, kind: kind}
+		for _, id := range ids {
+			switch {
+			case !valid(id):
+				bad = append(bad, fmt.Sprintf("%s: %s is not a valid reference", field, quote(id)))
+			case !slices.Contains(r.ids, id):
+				r.ids = append(r.ids, id)
+			}
+		}
+		out = append(out, r)
+	}
+	add("aws.certificateARNs", lb.CertificateRefACM, m.certificateARNs, maxCertificateARNs,
+		func(id string) bool { return len(id) <= maxARN && certificateARN.MatchString(id) })
+	add("gcp.sslCertificates", lb.CertificateRefGCP, m.sslCertificates, maxSSLCertificates, gcpName.MatchString)
+	return out, bad
 }
 
 // specAddresses returns the Gateway's requested IP addresses. Only
@@ -196,21 +309,22 @@ func (b *builder) specAddresses() ([]string, problem) {
 	return out, problem{}
 }
 
-// paramsValueProblem checks the merged parameters' values (and tags, which
+// paramsValueProblems checks the merged parameters' values (and tags, which
 // spec.infrastructure labels and annotations add to) that reach a provider
 // verbatim and that the CRD leaves open: the emulated data plane refuses a
 // whole load balancer for a response header it cannot send, and clouds
 // take tag keys of 1 to 253 bytes at most (the emulated cloud's bound; the
-// API server's for label and annotation keys). The message lists every bad
-// value, bounded, in key order so it stays the same.
-func paramsValueProblem(opts lb.Options, tags map[string]string, emulatedAddress string) string {
+// API server's for label and annotation keys). It lists every bad value,
+// in key order so the message stays the same; healthCheck and certRefs
+// check their own.
+func paramsValueProblems(m mergedParams) []string {
 	var bad []string
-	if emulatedAddress != "" {
-		if _, err := netip.ParseAddr(emulatedAddress); err != nil {
-			bad = append(bad, "emulated.address: "+quote(emulatedAddress)+" is not an IP address")
+	if e := m.opts.Emulated; e != nil {
+		if e.Address != "" {
+			if _, err := netip.ParseAddr(e.Address); err != nil {
+				bad = append(bad, "emulated.address: "+quote(e.Address)+" is not an IP address")
+			}
 		}
-	}
-	if e := opts.Emulated; e != nil {
 		for _, k := range slices.Sorted(maps.Keys(e.ResponseHeaders)) {
 			if p := headerNameProblem(k); p != "" {
 				bad = append(bad, "emulated.responseHeaders: "+p)
@@ -220,13 +334,10 @@ func paramsValueProblem(opts lb.Options, tags map[string]string, emulatedAddress
 			}
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
+	for _, k := range slices.Sorted(maps.Keys(m.tags)) {
 		if k == "" || len(k) > maxTagKey {
 			bad = append(bad, fmt.Sprintf("tags: key %s must have 1 to %d bytes", quote(k), maxTagKey))
 		}
 	}
-	if len(bad) == 0 {
-		return ""
-	}
-	return "parameters have invalid values: " + boundedList(bad, "; ", maxMessageBytes)
+	return bad
 }

@@ -77,8 +77,11 @@ type routeState struct {
 	// this route produced (Snapshot.Refused): the route is then accepted
 	// nowhere, whatever else holds.
 	refused string
-	rules   []ruleState
-	parents []parentState
+	// overLimit is set when the route does not fit within the provider's
+	// limits (fitRules): it is then accepted nowhere.
+	overLimit problem
+	rules     []ruleState
+	parents   []parentState
 	// serve maps a listener index to the hostnames the route serves there,
 	// over all of its accepted parentRefs.
 	serve    map[int][]string
@@ -103,14 +106,30 @@ func (b *builder) evaluateRoutes(listeners []*listenerState, gatewayAccepted boo
 	for _, r := range b.routes {
 		out = append(out, b.evaluateRoute(r, listeners))
 	}
-	var lost map[*routeState]map[int]bool
+	b.settleRoutes(out, listeners, gatewayAccepted)
 	if gatewayAccepted {
-		lost = crossKindConflicts(out)
-	}
-	for _, rs := range out {
-		rs.settle(listeners, gatewayAccepted, lost[rs], b.controller)
+		b.fitRules(out, listeners)
 	}
 	return out
+}
+
+// settleRoutes settles conflicts between HTTPRoutes and GRPCRoutes and
+// computes every route's status, the listeners it serves on and the
+// listeners' attachedRoutes, from scratch: fitRules calls it again once it
+// has left routes out.
+func (b *builder) settleRoutes(routes []*routeState, listeners []*listenerState, gatewayAccepted bool) {
+	for _, l := range listeners {
+		l.attached = 0
+	}
+	var lost map[*routeState]map[int]bool
+	if gatewayAccepted {
+		lost = crossKindConflicts(routes)
+	}
+	for _, rs := range routes {
+		rs.serve = map[int][]string{}
+		rs.statuses = nil
+		rs.settle(listeners, gatewayAccepted, lost[rs], b.controller)
+	}
 }
 
 // evaluateRoute converts a route's rules and works out where each of its
@@ -150,7 +169,9 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 
 // candidate says whether the route is accepted on its parentRefs unless a
 // conflict takes listeners from it.
-func (rs *routeState) candidate() bool { return rs.invalid.ok() && rs.refused == "" }
+func (rs *routeState) candidate() bool {
+	return rs.invalid.ok() && rs.refused == "" && rs.overLimit.ok()
+}
 
 // ref is the route's name in Snapshot.Refused and Result.Sources.
 func (r *route) ref() RouteRef {
@@ -244,6 +265,8 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 			accepted = condition(string(gwv1.RouteConditionAccepted), ps.attach.reason, false, ps.attach.message, gen)
 		case !rs.invalid.ok():
 			accepted = condition(string(gwv1.RouteConditionAccepted), rs.invalid.reason, false, rs.invalid.message, gen)
+		case !rs.overLimit.ok():
+			accepted = condition(string(gwv1.RouteConditionAccepted), rs.overLimit.reason, false, rs.overLimit.message, gen)
 		case !valid:
 			// attach found a valid listener, so conflicts took them all.
 			other := kindGRPCRoute

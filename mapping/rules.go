@@ -154,10 +154,15 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 		// configuration fails.
 		act = failure(kind)
 		act.ResponseHeaders = fs.response
+		if !b.caps.FixedResponse {
+			res.invalidate(unsupportedValue("a rule with no valid backend answers %d, but provider %s cannot answer with a fixed response",
+				act.FixedResponse.StatusCode, b.caps.Provider))
+		}
 	}
 	res.state.action = act
 	// Forward and mirror may name the same Service port.
 	res.state.groups = dedupGroups(res.state.groups)
+	b.ruleLimits(spec, res)
 }
 
 // failure answers a rule whose traffic has nowhere valid to go: HTTP 500

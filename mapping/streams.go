@@ -112,6 +112,7 @@ func (b *builder) convertStreamRules(kind routeKind, routeNamespace string, rule
 		fw := b.forward(kind, routeNamespace, httpRefs)
 		out[i].invalidate(fw.invalid)
 		out[i].unresolved(fw.refs)
+		out[i].invalidate(b.targetGroupLimit(fw.backends))
 		// No backends (none valid, or an invalid share the provider
 		// cannot split off) leaves a Stream that closes every connection,
 		// as the API asks.

@@ -13,8 +13,10 @@ package mapping
 // query values and rewrite paths, '?' and '#' in rewrite paths, regexes
 // that break once anchored, IP addresses and over-long labels as
 // hostnames, the Host and framing headers, and header filter conflicts.
-// Cloud limits on lengths and counts (ALB, GCP URL maps) are not here:
-// they belong in lb.Capabilities, per provider.
+// Cloud limits on counts (rules per listener, condition values per rule,
+// target groups per action, mirrors per rule, certificates per listener)
+// are not here: they are lb.Capabilities' Max fields, per provider,
+// applied in limits.go.
 //
 //	value (HTTPRoute and GRPCRoute unless noted)   rule
 //	---------------------------------------------  -------------------------------------------------------------
@@ -76,8 +78,12 @@ package mapping
 // Gateway (parameters.go), Accepted=False: spec.addresses of type IPAddress
 // only, with an IP value and no routability (UnsupportedAddress); the
 // merged parameters' emulated.address an IP, emulated.responseHeaders names
-// and values as for header filters, and tag keys (with spec.infrastructure
-// labels and annotations) of 1-253 bytes (InvalidParameters).
+// and values as for header filters, tag keys (with spec.infrastructure
+// labels and annotations) of 1-253 bytes, healthCheck (healthchecks.go: the
+// CRD's bounds, and on the merged fields timeout below interval and no
+// path or successCodes on a TCP probe), aws.certificateARNs (ACM or IAM
+// server certificate ARNs, at most 25) and gcp.sslCertificates (RFC 1035
+// names, at most 15) (InvalidParameters).
 // EndpointSlices (backends.go): an address that is not an IP, or a port
 // outside 1-65535, is skipped as a target; the API server refuses both.
 

@@ -4,6 +4,10 @@ package lb
 // takes them as input: a route or listener asking for something its provider
 // lacks is reported on that object, naming the feature and the provider, and is
 // left out of the model instead of being half-applied.
+//
+// A provider declares everything it realizes: a flag left false (or a set
+// left empty) is a feature mapping never puts in its models. Limits (the
+// Max fields) are 0 for no limit.
 type Capabilities struct {
 	// Provider names the provider in messages, e.g. "emulated".
 	Provider string
@@ -19,18 +23,40 @@ type Capabilities struct {
 	MethodMatch bool
 	// InvalidBackendShare says whether a weighted forward can send part of the
 	// traffic to an HTTP 500 answer (needed for invalid backend references next
-	// to valid ones). Without it such a rule answers 500 for all its traffic.
+	// to valid ones). Without it such a rule answers 500 for all its traffic,
+	// which needs FixedResponse.
 	InvalidBackendShare bool
-	// RequestHeaderModifier, ResponseHeaderModifier, Redirect, Rewrite,
-	// Mirror and Timeouts say which parts of Action the provider realizes.
+	// FixedResponse says whether an Action can answer by itself
+	// (Action.FixedResponse): mapping answers a rule with no valid backend
+	// with 500 (503 for gRPC), as the Gateway API asks. Without it such a
+	// route is refused, since leaving the rule out would answer 404.
+	FixedResponse bool
+	// RequestHeaderModifier, ResponseHeaderModifier, Redirect, Rewrite and
+	// Mirror say which parts of Action the provider realizes.
 	RequestHeaderModifier  bool
 	ResponseHeaderModifier bool
-	Redirect               bool
-	Rewrite                bool
-	Mirror                 bool
+	// BackendHeaderModifier says whether WeightedBackend.RequestHeaders and
+	// ResponseHeaders are realized (each also needs the Action-level flag
+	// above of its direction).
+	BackendHeaderModifier bool
+	// Redirect covers Redirect's scheme, hostname, port and full path;
+	// RedirectStatusCodes lists the status codes it may answer with (of
+	// 301, 302, 303, 307 and 308), and PrefixRedirect whether Redirect.Path
+	// may be of type RewritePrefix.
+	Redirect            bool
+	RedirectStatusCodes map[int]bool
+	PrefixRedirect      bool
+	// Rewrite covers Rewrite's hostname and full path; PrefixRewrite
+	// whether Rewrite.Path may be of type RewritePrefix.
+	Rewrite       bool
+	PrefixRewrite bool
+	Mirror        bool
 	// MirrorPercent says whether a Mirror may carry less than 100 percent.
 	MirrorPercent bool
-	Timeouts      bool
+	// RequestTimeout and BackendTimeout say whether Timeouts.Request and
+	// Timeouts.Backend are realized.
+	RequestTimeout bool
+	BackendTimeout bool
 	// Retry says whether a Forward action can carry a Retry, with every
 	// semantics lb.Retry gives it; RetryBackoff whether Retry.Backoff is
 	// honoured as the base interval of the wait between attempts (a
@@ -45,6 +71,11 @@ type Capabilities struct {
 	// the plain stream (TLSRoute on a listener in mode Terminate); passthrough
 	// needs only Protocols[TLS].
 	TLSTerminate bool
+	// CertificateRefs lists the kinds of Certificate.Ref the provider
+	// serves (certificates the cloud already holds). Empty means it takes
+	// PEM certificates only; mapping then reports references given in the
+	// parameters on every listener that would serve them.
+	CertificateRefs map[CertificateRefKind]bool
 	// BackendProtocols lists the TargetGroup protocols it can speak.
 	BackendProtocols map[Protocol]bool
 	// GRPC lists the Listener protocols on which the provider carries gRPC:
@@ -54,6 +85,29 @@ type Capabilities struct {
 	// target groups do not promise; a provider may manage it on HTTPS only
 	// (as ALB does), hence a set rather than a flag.
 	GRPC map[Protocol]bool
-	// MaxRulesPerListener bounds the rules on one listener; 0 means no limit.
+
+	// Limits. Going over one refuses what does not fit, never the whole
+	// load balancer: the routes (or listeners) concerned get a condition,
+	// the lowest in precedence first, and everything else is served.
+
+	// MaxRulesPerListener bounds the Rules over all VirtualHosts of one
+	// Listener (Streams are not rules). A provider that spends cloud rules
+	// of its own (a default rule per VirtualHost) declares what is left
+	// for the model's.
 	MaxRulesPerListener int
+	// MaxConditionValuesPerRule bounds the values one Rule's Match
+	// compares: one for the path, one for the method, one per header and
+	// query match. Hostnames are the VirtualHost's and not counted: a
+	// provider that spends a condition per rule on the host declares one
+	// less.
+	MaxConditionValuesPerRule int
+	// MaxTargetGroupsPerAction bounds the distinct TargetGroups one
+	// Action's Forward (or one Stream's Backends) names; mirrors are not
+	// counted.
+	MaxTargetGroupsPerAction int
+	// MaxMirrorsPerRule bounds len(Action.Mirrors) (with Mirror set).
+	MaxMirrorsPerRule int
+	// MaxCertificatesPerListener bounds the distinct certificates (by
+	// Certificate.Name) over all VirtualHosts or Streams of one Listener.
+	MaxCertificatesPerListener int
 }

@@ -16,9 +16,17 @@
 //   - Actions forward to TargetGroups by weight. A weighted backend with no
 //     TargetGroup stands for an invalid backend reference: its share of the
 //     traffic gets HTTP 500, as the Gateway API requires.
+//   - A TargetGroup may carry a HealthCheck (the parameters' healthCheck,
+//     the same on every group of a load balancer); Status reports each
+//     group's health where the provider probes.
+//   - A Certificate is PEM (from a Secret) or a CertificateRef to a
+//     certificate the cloud holds (an ACM ARN, a GCP SSL certificate).
+//   - Capabilities say what a provider realizes and its limits; mapping
+//     never builds a model outside them.
 //
 // Rules of this package: standard library only, no I/O, no provider names in
-// types other than the per-provider option structs. Every identifier in the
+// types other than the per-provider option structs (and the kinds of
+// CertificateRef, which name what a reference's ID is). Every identifier in the
 // model (Listener.Name, Rule.Name, TargetGroup.Name) is a stable logical id that
 // providers use for the cloudgate.dev/resource ownership tag.
 package lb

@@ -96,8 +96,9 @@ type Options struct {
 	IPAddressType      string        `json:"ipAddressType,omitempty"` // ipv4 or dualstack
 	IdleTimeout        time.Duration `json:"idleTimeout,omitempty"`
 	DeletionProtection bool          `json:"deletionProtection,omitempty"`
-	// Addresses are requested static addresses (Gateway spec.addresses or
-	// parameters). Empty means the provider allocates one.
+	// Addresses are requested static IP addresses: the Gateway's
+	// spec.addresses. Empty means the provider allocates one (or reads
+	// its own section, as EmulatedOptions.Address).
 	Addresses []string `json:"addresses,omitempty"`
 
 	Emulated *EmulatedOptions `json:"emulated,omitempty"`
@@ -107,6 +108,10 @@ type Options struct {
 
 // EmulatedOptions are options only the emulated cloud understands.
 type EmulatedOptions struct {
+	// Address is the IP the parameters ask for (emulated.address), used
+	// when Options.Addresses is empty: the Gateway's own spec.addresses
+	// are the more specific request.
+	Address string `json:"address,omitempty"`
 	// ResponseHeaders are added to every response the emulated proxy sends, which
 	// lets a test see which parameters reached the data plane.
 	ResponseHeaders map[string]string `json:"responseHeaders,omitempty"`
@@ -129,7 +134,10 @@ type Listener struct {
 	Port     int32    `json:"port"`
 	Protocol Protocol `json:"protocol"`
 	// VirtualHosts, most specific hostname first (exact hostnames, then wildcards
-	// by length, then the catch-all ""). Only HTTP and HTTPS use them.
+	// by length, then the catch-all ""). Only HTTP and HTTPS use them. Their
+	// Rules together are at most Capabilities.MaxRulesPerListener, and the
+	// distinct Certificates of a Listener's VirtualHosts or Streams at most
+	// MaxCertificatesPerListener.
 	VirtualHosts []VirtualHost `json:"virtualHosts,omitempty"`
 	// Streams carry a TCP, UDP or TLS listener's connections (HTTP and HTTPS
 	// listeners have none). TLS: a connection goes to the first Stream whose
@@ -169,13 +177,41 @@ type VirtualHost struct {
 	Rules []Rule `json:"rules,omitempty"`
 }
 
-// Certificate is a PEM-encoded certificate chain and private key.
+// Certificate is what a listener serves TLS with: either a PEM-encoded
+// certificate chain and private key (from a Secret), or a reference to a
+// certificate the cloud already holds. Exactly one of the two is set.
 type Certificate struct {
-	// Name is a stable logical id: the Secret's "namespace/name".
+	// Name is a stable logical id: the Secret's "namespace/name", or the
+	// reference's ID (an ARN starts with "arn:" and a GCP name has no "/",
+	// so neither can be a Secret's name).
 	Name string `json:"name"`
 	// CertPEM and KeyPEM hold the chain and key. Keys are secret: never log them.
-	CertPEM []byte `json:"certPEM"`
-	KeyPEM  []byte `json:"keyPEM"`
+	CertPEM []byte `json:"certPEM,omitempty"`
+	KeyPEM  []byte `json:"keyPEM,omitempty"`
+	// Ref names a certificate of the cloud's; only a provider whose
+	// Capabilities.CertificateRefs lists its kind is given one.
+	Ref *CertificateRef `json:"ref,omitempty"`
+}
+
+// CertificateRefKind says what a CertificateRef's ID names.
+type CertificateRefKind string
+
+// Kinds of certificate reference, one per cloud that has them.
+const (
+	// CertificateRefACM is an AWS Certificate Manager (or IAM server)
+	// certificate ARN, from parameters' aws.certificateARNs.
+	CertificateRefACM CertificateRefKind = "ACM"
+	// CertificateRefGCP is a Compute Engine SSL certificate name (in the
+	// load balancer's region when Options.GCP.Region is set, else global),
+	// from parameters' gcp.sslCertificates.
+	CertificateRefGCP CertificateRefKind = "GCPSSLCertificate"
+)
+
+// CertificateRef names a certificate the cloud holds; the provider serves
+// it as it is (no key material passes through Cloudgate).
+type CertificateRef struct {
+	Kind CertificateRefKind `json:"kind"`
+	ID   string             `json:"id"`
 }
 
 // Rule is a match and what to do with the requests it matches.
@@ -247,7 +283,8 @@ type Action struct {
 	// Rewrite changes the forwarded request's host and path.
 	Rewrite *Rewrite `json:"rewrite,omitempty"`
 	// Mirrors receive a copy of matching requests; their responses are
-	// discarded and their failures never affect the client.
+	// discarded and their failures never affect the client. At most
+	// Capabilities.MaxMirrorsPerRule.
 	Mirrors []Mirror `json:"mirrors,omitempty"`
 	// Timeouts bound the request; zero means no limit. Past a limit the client
 	// gets 504.
@@ -265,12 +302,13 @@ type WeightedBackend struct {
 	TargetGroup string `json:"targetGroup,omitempty"`
 	Weight      int32  `json:"weight"`
 	// RequestHeaders and ResponseHeaders apply only to requests sent to this
-	// backend, after the Action's own modifiers.
+	// backend, after the Action's own modifiers (Capabilities.
+	// BackendHeaderModifier).
 	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
 	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
 }
 
-// FixedResponse answers without a backend.
+// FixedResponse answers without a backend (Capabilities.FixedResponse).
 type FixedResponse struct {
 	StatusCode int `json:"statusCode"`
 }
@@ -304,15 +342,18 @@ type Redirect struct {
 	// the well-known port of Scheme when Scheme is set, otherwise the
 	// listener's port. Ports 80 for http and 443 for https are left out of
 	// the Location header.
-	Port       int32        `json:"port,omitempty"`
-	Path       *PathRewrite `json:"path,omitempty"`
-	StatusCode int          `json:"statusCode"`
+	Port int32 `json:"port,omitempty"`
+	// Path of type RewritePrefix needs Capabilities.PrefixRedirect.
+	Path *PathRewrite `json:"path,omitempty"`
+	// StatusCode is one of Capabilities.RedirectStatusCodes.
+	StatusCode int `json:"statusCode"`
 }
 
 // Rewrite changes the forwarded request. Empty fields keep the request's value.
 type Rewrite struct {
-	Hostname string       `json:"hostname,omitempty"`
-	Path     *PathRewrite `json:"path,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	// Path of type RewritePrefix needs Capabilities.PrefixRewrite.
+	Path *PathRewrite `json:"path,omitempty"`
 }
 
 // PathRewriteType says how a path is rewritten.
@@ -342,9 +383,10 @@ type Mirror struct {
 
 // Timeouts bound a request's time.
 type Timeouts struct {
-	// Request bounds the whole exchange with the client.
+	// Request bounds the whole exchange with the client
+	// (Capabilities.RequestTimeout).
 	Request time.Duration `json:"request,omitempty"`
-	// Backend bounds one request to a backend.
+	// Backend bounds one request to a backend (Capabilities.BackendTimeout).
 	Backend time.Duration `json:"backend,omitempty"`
 }
 
@@ -396,7 +438,60 @@ type TargetGroup struct {
 	// UDP for Streams (TLS passthrough and terminated TLS use TCP).
 	Protocol Protocol `json:"protocol"`
 	Targets  []Target `json:"targets,omitempty"`
+	// HealthCheck says how the load balancer probes the targets; nil is
+	// the provider's default. Providers whose data plane does not probe
+	// (the emulated one: EndpointSlice readiness decides) carry it as is.
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
 }
+
+// HealthCheck configures the probes of a TargetGroup's targets. Zero fields
+// are the provider's defaults; a provider that fills in Interval or Timeout
+// keeps Timeout below Interval.
+type HealthCheck struct {
+	// Protocol of the probe: HTTP, HTTPS or TCP (a connection that opens
+	// is healthy). Empty is the provider's default for the group's
+	// protocol (UDP cannot be probed as such: providers probe UDP groups
+	// over TCP, or as they document).
+	Protocol Protocol `json:"protocol,omitempty"`
+	// Path is the request path of HTTP and HTTPS probes (TCP probes
+	// ignore it, and Protocol TCP allows none); empty is the provider's
+	// default, "/".
+	Path string `json:"path,omitempty"`
+	// Port probed; 0 probes each target on its own port.
+	Port int32 `json:"port,omitempty"`
+	// Interval between two probes of a target, MinHealthCheckInterval to
+	// MaxHealthCheckInterval.
+	Interval time.Duration `json:"interval,omitempty"`
+	// Timeout of one probe, MinHealthCheckTimeout to MaxHealthCheckTimeout,
+	// and below Interval.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// HealthyThreshold and UnhealthyThreshold are how many probes in a row
+	// make a target healthy or unhealthy, MinHealthCheckThreshold to
+	// MaxHealthCheckThreshold.
+	HealthyThreshold   int `json:"healthyThreshold,omitempty"`
+	UnhealthyThreshold int `json:"unhealthyThreshold,omitempty"`
+	// SuccessCodes are the status codes of a healthy HTTP or HTTPS answer,
+	// as sorted, disjoint ranges within 200-499, used as Path is; empty is
+	// the provider's default (200, or 200-399).
+	SuccessCodes []CodeRange `json:"successCodes,omitempty"`
+}
+
+// CodeRange is the status codes From to To, both included.
+type CodeRange struct {
+	From int `json:"from"`
+	To   int `json:"to"`
+}
+
+// Bounds of HealthCheck: what every provider accepts (ALB's are the
+// narrowest).
+const (
+	MinHealthCheckInterval  = 5 * time.Second
+	MaxHealthCheckInterval  = 300 * time.Second
+	MinHealthCheckTimeout   = 2 * time.Second
+	MaxHealthCheckTimeout   = 120 * time.Second
+	MinHealthCheckThreshold = 2
+	MaxHealthCheckThreshold = 10
+)
 
 // Target is one endpoint.
 type Target struct {

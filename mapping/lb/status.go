@@ -9,6 +9,12 @@ type Status struct {
 	Ready bool `json:"ready"`
 	// Listeners reports each listener by Listener.Name.
 	Listeners map[string]ListenerStatus `json:"listeners,omitempty"`
+	// TargetGroups reports the health of each TargetGroup, by
+	// TargetGroup.Name, as the cloud's probes see it. A provider that does
+	// not probe targets (the emulated one) leaves it empty, as does one
+	// that has not probed a group yet; a group missing here is unknown,
+	// not unhealthy.
+	TargetGroups map[string]TargetGroupStatus `json:"targetGroups,omitempty"`
 	// Message explains Ready=false (for example "provisioning"). It is static so
 	// that status does not change while nothing changes.
 	Message string `json:"message,omitempty"`
@@ -33,4 +39,14 @@ type Address struct {
 type ListenerStatus struct {
 	Ready   bool   `json:"ready"`
 	Message string `json:"message,omitempty"`
+}
+
+// TargetGroupStatus counts a TargetGroup's targets by health. Targets the
+// cloud is still probing for the first time, or is draining, count in
+// neither. Message is static (a reason such as "no targets", never a
+// probe's output), so that status does not change while nothing changes.
+type TargetGroupStatus struct {
+	Healthy   int    `json:"healthy"`
+	Unhealthy int    `json:"unhealthy"`
+	Message   string `json:"message,omitempty"`
 }

@@ -9,7 +9,8 @@ import (
 // references resolved, regular expressions compilable in their anchored form
 // (CompileRegex), header names tokens and header values free of control
 // characters (ValidHeaderName, ValidHeaderValue), weights non-negative,
-// retries on forward actions only and within their bounds.
+// retries on forward actions only and within their bounds, certificates
+// either PEM or a reference, health checks within their bounds.
 // mapping.Build must never produce a model that fails it; providers call it
 // before planning so that a bug upstream cannot reach the cloud.
 func (l *LoadBalancer) Validate() error {
@@ -26,6 +27,9 @@ func (l *LoadBalancer) Validate() error {
 			errs = append(errs, fmt.Errorf("duplicate target group %q", tg.Name))
 		}
 		groups[tg.Name] = true
+		if err := tg.HealthCheck.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("target group %q: %w", tg.Name, err))
+		}
 	}
 	ports := map[int32]bool{}
 	names := map[string]bool{}
@@ -57,6 +61,11 @@ func (l *LoadBalancer) Validate() error {
 			if len(st.Certificates) > 0 && ls.Protocol != ProtocolTLS {
 				errs = append(errs, fmt.Errorf("listener %q stream %q: certificates on a %s listener", ls.Name, st.Name, ls.Protocol))
 			}
+			for _, c := range st.Certificates {
+				if err := c.validate(); err != nil {
+					errs = append(errs, fmt.Errorf("listener %q stream %q: %w", ls.Name, st.Name, err))
+				}
+			}
 			for _, b := range st.Backends {
 				if b.Weight < 0 {
 					errs = append(errs, fmt.Errorf("listener %q stream %q: negative weight", ls.Name, st.Name))
@@ -70,6 +79,11 @@ func (l *LoadBalancer) Validate() error {
 		for _, vh := range ls.VirtualHosts {
 			if ls.Protocol == ProtocolHTTPS && len(vh.Certificates) == 0 {
 				errs = append(errs, fmt.Errorf("listener %q host %q: HTTPS without a certificate", ls.Name, vh.Hostname))
+			}
+			for _, c := range vh.Certificates {
+				if err := c.validate(); err != nil {
+					errs = append(errs, fmt.Errorf("listener %q host %q: %w", ls.Name, vh.Hostname, err))
+				}
 			}
 			for _, r := range vh.Rules {
 				if r.Name == "" || rules[r.Name] {
@@ -200,6 +214,71 @@ func (rt *Retry) validate() error {
 	}
 	if rt.Backoff != nil && *rt.Backoff < 0 {
 		errs = append(errs, errors.New("negative retry backoff"))
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks that a certificate is either a chain and key or a
+// reference, never both nor half of one.
+func (c Certificate) validate() error {
+	pem := len(c.CertPEM) > 0 || len(c.KeyPEM) > 0
+	switch {
+	case c.Name == "":
+		return errors.New("certificate without a name")
+	case pem && c.Ref != nil:
+		return fmt.Errorf("certificate %q: both PEM and a reference", c.Name)
+	case c.Ref != nil:
+		if c.Ref.Kind == "" || c.Ref.ID == "" {
+			return fmt.Errorf("certificate %q: a reference needs a kind and an id", c.Name)
+		}
+	case len(c.CertPEM) == 0 || len(c.KeyPEM) == 0:
+		return fmt.Errorf("certificate %q: needs a PEM chain and key, or a reference", c.Name)
+	}
+	return nil
+}
+
+// validate checks a health check's own fields; nil is valid.
+func (h *HealthCheck) validate() error {
+	if h == nil {
+		return nil
+	}
+	var errs []error
+	switch h.Protocol {
+	case "", ProtocolHTTP, ProtocolHTTPS:
+	case ProtocolTCP:
+		if h.Path != "" || len(h.SuccessCodes) > 0 {
+			errs = append(errs, errors.New("health check: a TCP probe has no path or success codes"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("health check: protocol %s is not HTTP, HTTPS or TCP", h.Protocol))
+	}
+	if h.Path != "" && (h.Path[0] != '/' || !ValidHeaderValue(h.Path) || len(h.Path) > 1024) {
+		errs = append(errs, fmt.Errorf("health check: path %q must start with / and have at most 1024 bytes without control characters", h.Path))
+	}
+	if h.Port < 0 || h.Port > 65535 {
+		errs = append(errs, fmt.Errorf("health check: port %d out of range", h.Port))
+	}
+	if h.Interval != 0 && (h.Interval < MinHealthCheckInterval || h.Interval > MaxHealthCheckInterval) {
+		errs = append(errs, fmt.Errorf("health check: interval %v not between %v and %v", h.Interval, MinHealthCheckInterval, MaxHealthCheckInterval))
+	}
+	if h.Timeout != 0 && (h.Timeout < MinHealthCheckTimeout || h.Timeout > MaxHealthCheckTimeout) {
+		errs = append(errs, fmt.Errorf("health check: timeout %v not between %v and %v", h.Timeout, MinHealthCheckTimeout, MaxHealthCheckTimeout))
+	}
+	if h.Interval != 0 && h.Timeout >= h.Interval {
+		errs = append(errs, errors.New("health check: timeout must be below interval"))
+	}
+	for _, t := range []int{h.HealthyThreshold, h.UnhealthyThreshold} {
+		if t != 0 && (t < MinHealthCheckThreshold || t > MaxHealthCheckThreshold) {
+			errs = append(errs, fmt.Errorf("health check: threshold %d not between %d and %d", t, MinHealthCheckThreshold, MaxHealthCheckThreshold))
+		}
+	}
+	for i, r := range h.SuccessCodes {
+		if r.From < 200 || r.To > 499 || r.From > r.To {
+			errs = append(errs, fmt.Errorf("health check: success codes %d-%d not a range within 200-499", r.From, r.To))
+		}
+		if i > 0 && r.From <= h.SuccessCodes[i-1].To {
+			errs = append(errs, errors.New("health check: success code ranges must be sorted and disjoint"))
+		}
 	}
 	return errors.Join(errs...)
 }

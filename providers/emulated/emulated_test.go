@@ -99,6 +99,19 @@ func TestRequestedAddress(t *testing.T) {
 	if got := len(srv.Cloud().List(cloud.ListOptions{})); got != 1 {
 		t.Errorf("refused requests created load balancers: %d, want 1", got)
 	}
+
+	// The parameters' emulated.address, unless spec.addresses ask for one.
+	other := r.Addr().Next().Next().Next().Next().String()
+	fromParams := simple(owner("params"), 8081, deadTarget(t))
+	fromParams.Options.Emulated = &lb.EmulatedOptions{Address: other}
+	if st := ensure(t, p, fromParams); st.Addresses[0].Value != other {
+		t.Errorf("address = %s, want emulated.address %s", st.Addresses[0].Value, other)
+	}
+	third := r.Addr().Next().Next().Next().Next().Next().String()
+	fromParams.Options.Addresses = []string{third}
+	if st := ensure(t, p, fromParams); st.Addresses[0].Value != third {
+		t.Errorf("address = %s, want the Gateway's %s over emulated.address", st.Addresses[0].Value, third)
+	}
 }
 
 func TestRefusesForeignLoadBalancerWithOurName(t *testing.T) {

@@ -108,7 +108,15 @@ func orDefault[T comparable](v, def T) T {
 // ControllerName implements providers.Provider.
 func (p *Provider) ControllerName() string { return ControllerName }
 
-// Capabilities implements providers.Provider.
+// Capabilities implements providers.Provider. The emulated cloud realizes
+// every feature of the model but two, and has no limits (every Max field is
+// 0):
+//   - CertificateRefs is empty: it holds no certificates of its own, so it
+//     serves PEM certificates only, and mapping reports the parameters'
+//     aws.certificateARNs and gcp.sslCertificates on the listeners.
+//   - TargetGroup.HealthCheck is stored and given back as it came, but the
+//     data plane does not probe: EndpointSlice readiness decides which
+//     targets get traffic, and Status.TargetGroups stays empty.
 func (p *Provider) Capabilities() lb.Capabilities {
 	both := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
 	protocols := map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
@@ -125,14 +133,21 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		QueryMatch:          map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true},
 		MethodMatch:         true,
 		InvalidBackendShare: true,
-		// The data plane realizes every filter of the model (dataplane/filters.go).
+		FixedResponse:       true,
+		// The data plane realizes every filter of the model, on rules and
+		// on backends (dataplane/filters.go), and every redirect code.
 		RequestHeaderModifier:  true,
 		ResponseHeaderModifier: true,
+		BackendHeaderModifier:  true,
 		Redirect:               true,
+		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
+		PrefixRedirect:         true,
 		Rewrite:                true,
+		PrefixRewrite:          true,
 		Mirror:                 true,
 		MirrorPercent:          true,
-		Timeouts:               true,
+		RequestTimeout:         true,
+		BackendTimeout:         true,
 		// Retries on lb.Retry's terms, with exponential backoff from its
 		// base interval (dataplane/retry.go).
 		Retry:               true,

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"maps"
 	"math/big"
 	"slices"
@@ -74,12 +75,23 @@ var featureModels = []featureModel{
 		return m
 	}},
 	{"WeightsAndFixedResponse", always, func(s *suite, o lb.Owner) *lb.LoadBalancer {
-		m := s.httpModel(o,
-			lb.Rule{Name: "contract/split/rule-0/match-0", Match: lb.Match{Path: prefix("/split")}, Action: lb.Action{Forward: []lb.WeightedBackend{
-				{TargetGroup: s.group(), Weight: 3}, {TargetGroup: "contract/other:80", Weight: 1}}}},
-			lb.Rule{Name: "contract/none/rule-0/match-0", Match: lb.Match{Path: prefix("/")},
+		rules := []lb.Rule{{Name: "contract/split/rule-0/match-0", Match: lb.Match{Path: prefix("/split")}, Action: lb.Action{Forward: []lb.WeightedBackend{
+			{TargetGroup: s.group(), Weight: 3}, {TargetGroup: "contract/other:80", Weight: 1}}}}}
+		if s.env.Provider.Capabilities().FixedResponse {
+			rules = append(rules, lb.Rule{Name: "contract/none/rule-0/match-0", Match: lb.Match{Path: prefix("/")},
 				Action: lb.Action{FixedResponse: &lb.FixedResponse{StatusCode: 404}}})
+		}
+		m := s.httpModel(o, rules...)
 		m.TargetGroups = append(m.TargetGroups, lb.TargetGroup{Name: "contract/other:80", Protocol: lb.ProtocolHTTP, Targets: []lb.Target{s.env.Target}})
+		return m
+	}},
+	{"HealthChecks", always, func(s *suite, o lb.Owner) *lb.LoadBalancer {
+		// Every provider takes health checks, whether its data plane
+		// probes or not.
+		m := s.httpModel(o, s.rule("health", lb.Match{Path: prefix("/")}))
+		m.TargetGroups[0].HealthCheck = &lb.HealthCheck{Protocol: lb.ProtocolHTTP, Path: "/healthz", Port: s.env.Target.Port,
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, HealthyThreshold: 2, UnhealthyThreshold: 3,
+			SuccessCodes: []lb.CodeRange{{From: 200, To: 299}, {From: 302, To: 302}}}
 		return m
 	}},
 	{"InvalidBackendShare", func(c lb.Capabilities) bool { return c.InvalidBackendShare }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
@@ -89,31 +101,50 @@ var featureModels = []featureModel{
 	{"HeaderModifiers", func(c lb.Capabilities) bool { return c.RequestHeaderModifier || c.ResponseHeaderModifier }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
 		caps := s.env.Provider.Capabilities()
 		mod := &lb.HeaderModifier{Set: []lb.Header{{Name: "X-Set", Value: "v"}}, Add: []lb.Header{{Name: "x-add", Value: "v"}}, Remove: []string{"X-Remove"}}
+		backend := &lb.HeaderModifier{Set: []lb.Header{{Name: "X-Backend", Value: "v"}}}
 		r := s.rule("modifiers", lb.Match{Path: prefix("/")})
 		if caps.RequestHeaderModifier {
 			r.Action.RequestHeaders = mod
+			if caps.BackendHeaderModifier {
+				r.Action.Forward[0].RequestHeaders = backend
+			}
 		}
 		if caps.ResponseHeaderModifier {
 			r.Action.ResponseHeaders = mod
+			if caps.BackendHeaderModifier {
+				r.Action.Forward[0].ResponseHeaders = backend
+			}
 		}
 		return s.httpModel(o, r)
 	}},
-	{"Redirects", func(c lb.Capabilities) bool { return c.Redirect }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
-		return s.httpModel(o,
-			lb.Rule{Name: "contract/redirect/rule-0/match-0", Match: lb.Match{Path: prefix("/old")}, Action: lb.Action{Redirect: &lb.Redirect{
-				Scheme: "https", Hostname: "example.org", Port: 8443, StatusCode: 301,
-				Path: &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/new"}}}},
-			lb.Rule{Name: "contract/redirect/rule-1/match-0", Match: lb.Match{Path: prefix("/")}, Action: lb.Action{Redirect: &lb.Redirect{
-				Path: &lb.PathRewrite{Type: lb.RewriteFullPath, Value: "/"}, StatusCode: 302}}})
+	{"Redirects", func(c lb.Capabilities) bool { return c.Redirect && len(c.RedirectStatusCodes) > 0 }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
+		caps := s.env.Provider.Capabilities()
+		// One rule per status code the provider answers with.
+		var rules []lb.Rule
+		for i, code := range []int{301, 302, 303, 307, 308} {
+			if !caps.RedirectStatusCodes[code] {
+				continue
+			}
+			path := &lb.PathRewrite{Type: lb.RewriteFullPath, Value: "/"}
+			if caps.PrefixRedirect && i%2 == 0 {
+				path = &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/new"}
+			}
+			rules = append(rules, lb.Rule{Name: fmt.Sprintf("contract/redirect/rule-%d/match-0", i), Match: lb.Match{Path: prefix(fmt.Sprintf("/old%d", code))},
+				Action: lb.Action{Redirect: &lb.Redirect{Scheme: "https", Hostname: "example.org", Port: 8443, StatusCode: code, Path: path}}})
+		}
+		return s.httpModel(o, rules...)
 	}},
 	{"Rewrites", func(c lb.Capabilities) bool { return c.Rewrite }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
-		prefixed := s.rule("rewrite-prefix", lb.Match{Path: prefix("/api")})
-		prefixed.Action.Rewrite = &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/"}}
 		full := s.rule("rewrite-full", lb.Match{Path: prefix("/")})
 		full.Action.Rewrite = &lb.Rewrite{Hostname: "backend.example", Path: &lb.PathRewrite{Type: lb.RewriteFullPath, Value: "/index"}}
+		if !s.env.Provider.Capabilities().PrefixRewrite {
+			return s.httpModel(o, full)
+		}
+		prefixed := s.rule("rewrite-prefix", lb.Match{Path: prefix("/api")})
+		prefixed.Action.Rewrite = &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/"}}
 		return s.httpModel(o, prefixed, full)
 	}},
-	{"MirrorsAndTimeouts", func(c lb.Capabilities) bool { return c.Mirror || c.Timeouts }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
+	{"MirrorsAndTimeouts", func(c lb.Capabilities) bool { return c.Mirror || c.RequestTimeout || c.BackendTimeout }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
 		caps := s.env.Provider.Capabilities()
 		r := s.rule("mirror-timeouts", lb.Match{Path: prefix("/")})
 		if caps.Mirror {
@@ -123,8 +154,14 @@ var featureModels = []featureModel{
 			}
 			r.Action.Mirrors = []lb.Mirror{{TargetGroup: "contract/mirror:80", Percent: pct}}
 		}
-		if caps.Timeouts {
-			r.Action.Timeouts = &lb.Timeouts{Request: 10 * time.Second, Backend: 5 * time.Second}
+		if caps.RequestTimeout || caps.BackendTimeout {
+			r.Action.Timeouts = &lb.Timeouts{}
+			if caps.RequestTimeout {
+				r.Action.Timeouts.Request = 10 * time.Second
+			}
+			if caps.BackendTimeout {
+				r.Action.Timeouts.Backend = 5 * time.Second
+			}
 		}
 		m := s.httpModel(o, r)
 		if caps.Mirror {

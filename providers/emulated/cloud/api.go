@@ -19,7 +19,8 @@ type LoadBalancer struct {
 	Version int64 `json:"version,omitempty"`
 
 	// Address is the load balancer's IP, allocated from the cloud's range or
-	// the one requested in Spec.Options.Addresses.
+	// the one requested in Spec.Options.Addresses (else in
+	// Spec.Options.Emulated.Address).
 	Address   string           `json:"address,omitempty"`
 	State     State            `json:"state,omitempty"`
 	Listeners []ListenerStatus `json:"listeners,omitempty"`

@@ -333,9 +333,15 @@ func (r *record) setState(states []dataplane.ListenerState) {
 
 // allocate returns the address for spec: the requested one if any (which must
 // be in range and free, or already current's), else current if valid, else
-// the next free address. The caller holds c.mu.
+// the next free address. Options.Addresses (the Gateway's spec.addresses)
+// is the request, else the emulated options' Address (the parameters').
+// The caller holds c.mu.
 func (c *Cloud) allocate(spec Spec, current netip.Addr) (netip.Addr, *Error) {
-	switch req := spec.Options.Addresses; len(req) {
+	req := spec.Options.Addresses
+	if e := spec.Options.Emulated; len(req) == 0 && e != nil && e.Address != "" {
+		req = []string{e.Address}
+	}
+	switch len(req) {
 	case 0:
 	case 1:
 		a, err := netip.ParseAddr(req[0])

@@ -1,0 +1,75 @@
+package lb
+
+import (
+	"testing"
+	"time"
+)
+
+// httpsModel is one HTTPS listener with cert on its VirtualHost and one
+// target group with hc.
+func httpsModel(cert Certificate, hc *HealthCheck) *LoadBalancer {
+	return &LoadBalancer{
+		Owner:        Owner{Namespace: "ns", Name: "gw"},
+		TargetGroups: []TargetGroup{{Name: "ns/svc:80", Protocol: ProtocolHTTP, HealthCheck: hc}},
+		Listeners: []Listener{{Name: "https-443", Port: 443, Protocol: ProtocolHTTPS, VirtualHosts: []VirtualHost{{
+			Certificates: []Certificate{cert},
+			Rules: []Rule{{Name: "r", Match: Match{Path: &PathMatch{Type: MatchPrefix, Value: "/"}},
+				Action: Action{Forward: []WeightedBackend{{TargetGroup: "ns/svc:80", Weight: 1}}}}},
+		}}}},
+	}
+}
+
+func TestValidateCertificates(t *testing.T) {
+	pem := Certificate{Name: "ns/cert", CertPEM: []byte("chain"), KeyPEM: []byte("key")}
+	ref := Certificate{Name: "arn:x", Ref: &CertificateRef{Kind: CertificateRefACM, ID: "arn:x"}}
+	both := pem
+	both.Ref = ref.Ref
+	for _, tc := range []struct {
+		name  string
+		cert  Certificate
+		valid bool
+	}{
+		{"pem", pem, true},
+		{"reference", ref, true},
+		{"both", both, false},
+		{"neither", Certificate{Name: "ns/empty"}, false},
+		{"chain without key", Certificate{Name: "ns/half", CertPEM: []byte("chain")}, false},
+		{"reference without id", Certificate{Name: "x", Ref: &CertificateRef{Kind: CertificateRefGCP}}, false},
+		{"no name", Certificate{CertPEM: []byte("chain"), KeyPEM: []byte("key")}, false},
+	} {
+		if err := httpsModel(tc.cert, nil).Validate(); (err == nil) != tc.valid {
+			t.Errorf("%s: Validate() = %v, want valid %v", tc.name, err, tc.valid)
+		}
+	}
+}
+
+func TestValidateHealthChecks(t *testing.T) {
+	pem := Certificate{Name: "ns/cert", CertPEM: []byte("chain"), KeyPEM: []byte("key")}
+	good := HealthCheck{Protocol: ProtocolHTTP, Path: "/healthz", Port: 8080, Interval: 10 * time.Second, Timeout: 5 * time.Second,
+		HealthyThreshold: 2, UnhealthyThreshold: 10, SuccessCodes: []CodeRange{{From: 200, To: 299}, {From: 300, To: 300}}}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*HealthCheck)
+		valid bool
+	}{
+		{"good", func(*HealthCheck) {}, true},
+		{"defaults", func(h *HealthCheck) { *h = HealthCheck{} }, true},
+		{"tcp", func(h *HealthCheck) { *h = HealthCheck{Protocol: ProtocolTCP} }, true},
+		{"tcp with path", func(h *HealthCheck) { h.Protocol = ProtocolTCP }, false},
+		{"udp probe", func(h *HealthCheck) { h.Protocol = ProtocolUDP }, false},
+		{"relative path", func(h *HealthCheck) { h.Path = "healthz" }, false},
+		{"timeout not below interval", func(h *HealthCheck) { h.Timeout = h.Interval }, false},
+		{"interval too short", func(h *HealthCheck) { h.Interval, h.Timeout = time.Second, 0 }, false},
+		{"timeout too long", func(h *HealthCheck) { h.Interval, h.Timeout = 300*time.Second, 121*time.Second }, false},
+		{"threshold", func(h *HealthCheck) { h.HealthyThreshold = 1 }, false},
+		{"port", func(h *HealthCheck) { h.Port = 70000 }, false},
+		{"codes out of range", func(h *HealthCheck) { h.SuccessCodes = []CodeRange{{From: 200, To: 500}} }, false},
+		{"codes overlap", func(h *HealthCheck) { h.SuccessCodes = []CodeRange{{From: 200, To: 299}, {From: 299, To: 300}} }, false},
+	} {
+		hc := good
+		tc.edit(&hc)
+		if err := httpsModel(pem, &hc).Validate(); (err == nil) != tc.valid {
+			t.Errorf("%s: Validate() = %v, want valid %v", tc.name, err, tc.valid)
+		}
+	}
+}
