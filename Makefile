@@ -110,3 +110,12 @@ bench: control-plane
 
 clean:
 	rm -rf $(BIN)
+
+## aws-env: start moto (or LocalStack, where docker/podman and LOCALSTACK_AUTH_TOKEN exist) with
+## a bootstrapped VPC and print its environment; use as: eval "$$(make -s aws-env)".
+## aws-env-stop stops it. The AWS provider's tests start their own (package localstack).
+.PHONY: aws-env aws-env-stop
+aws-env:
+	@localstack/start.sh start
+aws-env-stop:
+	@localstack/start.sh stop

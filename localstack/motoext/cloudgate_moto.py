@@ -1,0 +1,417 @@
+"""Extensions to moto's ELBv2 model for Cloudgate's tests.
+
+moto (checked with 5.2.1) drops or mishandles parts of the ELBv2 API that
+the AWS provider depends on. This module patches moto in the process that
+runs ``moto_server`` (loaded by ``sitecustomize`` when
+CLOUDGATE_MOTO_EXTENSIONS=1, or run as ``python3 -m cloudgate_moto``), so
+that moto stores what AWS stores and refuses what AWS refuses:
+
+* listener rule Transforms (host-header-rewrite, url-rewrite) are stored by
+  CreateRule and ModifyRule (and cleared by ResetTransforms) and returned by
+  CreateRule, ModifyRule and DescribeRules; moto drops them.
+* RegexValues in rule conditions (top level, HostHeaderConfig,
+  PathPatternConfig, HttpHeaderConfig) are accepted, validated and returned;
+  moto answers HTTP 500 (KeyError 'Values').
+* the quota "rules per Application Load Balancer (excluding default rules)",
+  100, refused with TooManyRules; moto accepts any number.
+* the quota "condition values per rule", 5, counted across all conditions of
+  a rule (regex values included), refused with ValidationError "A rule can
+  only have '5' condition values"; moto accepts any number.
+
+Sources: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
+(quotas), the botocore ELBv2 model (TooManyRules is CreateRule's error for
+the rules quota; the API has no dedicated error for condition values, AWS
+answers ValidationError), https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-transforms.html
+(one transform of each type per rule).
+
+The extensions touch nothing but the ELBv2 rule calls; everything else is
+moto as installed. Nothing in Cloudgate's production code knows about them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+# The quotas AWS applies by default (load-balancer-limits.html). Both are
+# adjustable in AWS; the environment variables stand for a raised quota.
+RULES_PER_ALB = int(os.environ.get("CLOUDGATE_MOTO_RULES_PER_ALB", "100"))
+CONDITION_VALUES_PER_RULE = int(
+    os.environ.get("CLOUDGATE_MOTO_CONDITION_VALUES_PER_RULE", "5")
+)
+REGEX_MAX_LEN = 128
+TRANSFORM_TYPES = {
+    "host-header-rewrite": "HostHeaderRewriteConfig",
+    "url-rewrite": "UrlRewriteConfig",
+}
+
+EXTENSIONS = [
+    "elbv2-rule-transforms",
+    "elbv2-condition-regex-values",
+    "elbv2-quota-rules-per-alb",
+    "elbv2-quota-condition-values-per-rule",
+]
+
+_installed = False
+
+
+def install() -> None:
+    """Patches moto's ELBv2 models and responses. Idempotent."""
+    global _installed
+    if _installed:
+        return
+    from moto.elbv2 import exceptions, models, responses
+
+    backend = models.ELBv2Backend
+    response = responses.ELBV2Response
+    for cls, names in (
+        (
+            backend,
+            (
+                "create_rule",
+                "modify_rule",
+                "describe_listeners",
+                "describe_rules",
+                "_validate_host_header_condition",
+                "_validate_path_pattern_condition",
+                "_validate_http_header_condition",
+            ),
+        ),
+        (response, ("create_rule", "modify_rule", "describe_account_limits")),
+    ):
+        for name in names:
+            if not callable(getattr(cls, name, None)):
+                raise RuntimeError(
+                    f"cloudgate_moto: moto {_moto_version()} has no {cls.__name__}.{name}; "
+                    "these extensions were written for moto 5.2.1"
+                )
+
+    class TooManyRulesError(exceptions.ELBClientError):
+        code = "TooManyRules"
+
+    ValidationError = exceptions.ValidationError
+
+    # --- RegexValues -----------------------------------------------------
+
+    def validate_regex_values(field: str, values: Any) -> None:
+        if not isinstance(values, list) or not values:
+            raise ValidationError(f"A '{field}' regex value must be specified")
+        for v in values:
+            if not isinstance(v, str) or not v:
+                raise ValidationError(f"A '{field}' regex value must be specified")
+            if len(v) > REGEX_MAX_LEN:
+                raise ValidationError(
+                    f"The '{field}' regex value is too long; the limit is '{REGEX_MAX_LEN}'"
+                )
+
+    def regex_aware(orig, field: str, config_key: str):
+        # moto's validators read config["Values"] unconditionally (the
+        # KeyError behind its HTTP 500); with RegexValues only, validate
+        # those instead, and with both, validate both.
+        def validate(self, condition: dict[str, Any]) -> None:
+            config = condition.get(config_key)
+            top_regex = condition.get("RegexValues")
+            if top_regex is not None and config is None and "Values" not in condition:
+                validate_regex_values(field, top_regex)
+                return
+            if isinstance(config, dict) and "RegexValues" in config:
+                validate_regex_values(field, config["RegexValues"])
+                if "Values" not in config:
+                    if field == "http-header":
+                        name = config.get("HttpHeaderName") or ""
+                        if len(name) > 40:
+                            raise ValidationError(
+                                "The 'HttpHeaderName' value is too long; the limit is '40'"
+                            )
+                    return
+            orig(self, condition)
+
+        validate.__name__ = orig.__name__
+        return validate
+
+    backend._validate_host_header_condition = regex_aware(
+        backend._validate_host_header_condition, "host-header", "HostHeaderConfig"
+    )
+    backend._validate_path_pattern_condition = regex_aware(
+        backend._validate_path_pattern_condition, "path-pattern", "PathPatternConfig"
+    )
+    backend._validate_http_header_condition = regex_aware(
+        backend._validate_http_header_condition, "http-header", "HttpHeaderConfig"
+    )
+
+    # --- quotas ----------------------------------------------------------
+
+    def count_condition_values(conditions: list[dict[str, Any]]) -> int:
+        n = 0
+        for c in conditions or []:
+            n += len(c.get("Values") or [])
+            n += len(c.get("RegexValues") or [])
+            for key, value in c.items():
+                if key.endswith("Config") and isinstance(value, dict):
+                    n += len(value.get("Values") or [])
+                    n += len(value.get("RegexValues") or [])
+        return n
+
+    def check_condition_values(conditions: list[dict[str, Any]]) -> None:
+        if count_condition_values(conditions) > CONDITION_VALUES_PER_RULE:
+            raise ValidationError(
+                f"A rule can only have '{CONDITION_VALUES_PER_RULE}' condition values"
+            )
+
+    def check_rules_quota(self, listener_arn: str) -> None:
+        listeners = self.describe_listeners(None, [listener_arn])
+        if not listeners:
+            return  # moto raises ListenerNotFound
+        lb_arn = listeners[0].load_balancer_arn
+        lb = self.load_balancers.get(lb_arn)
+        if lb is None:
+            return
+        rules = sum(
+            1
+            for listener in lb.listeners.values()
+            for rule in listener.rules.values()
+            if not rule.is_default
+        )
+        if rules >= RULES_PER_ALB:
+            raise TooManyRulesError(
+                f"The maximum number of rules on load balancer '{lb_arn}' "
+                f"('{RULES_PER_ALB}') has been reached"
+            )
+
+    # --- Transforms ------------------------------------------------------
+
+    def checked_transforms(transforms: Any) -> list[dict[str, Any]]:
+        if not transforms:
+            return []
+        if not isinstance(transforms, list):
+            raise ValidationError("Transforms must be a list")
+        seen = set()
+        for t in transforms:
+            kind = t.get("Type")
+            if kind not in TRANSFORM_TYPES:
+                raise ValidationError(
+                    f"Transform type '{kind}' must be one of '[{', '.join(TRANSFORM_TYPES)}]'"
+                )
+            if kind in seen:
+                raise ValidationError(
+                    f"A rule can have only one transform of type '{kind}'"
+                )
+            seen.add(kind)
+            rewrites = (t.get(TRANSFORM_TYPES[kind]) or {}).get("Rewrites") or []
+            if not rewrites:
+                raise ValidationError(
+                    f"A '{TRANSFORM_TYPES[kind]}' with at least one rewrite must be specified "
+                    f"for a transform of type '{kind}'"
+                )
+            for r in rewrites:
+                if not r.get("Regex"):
+                    raise ValidationError("A rewrite 'Regex' must be specified")
+                if "Replace" not in r:
+                    raise ValidationError("A rewrite 'Replace' must be specified")
+        return transforms
+
+    orig_create_rule = backend.create_rule
+    orig_modify_rule = backend.modify_rule
+    orig_describe_rules = backend.describe_rules
+
+    def create_rule(
+        self,
+        listener_arn: str,
+        conditions: list[dict[str, Any]],
+        priority: int,
+        actions: list[dict[str, Any]],
+        tags: list[dict[str, str]] | None = None,
+        transforms: list[dict[str, Any]] | None = None,
+    ):
+        transforms = checked_transforms(transforms)
+        check_condition_values(conditions)
+        check_rules_quota(self, listener_arn)
+        rule = orig_create_rule(self, listener_arn, conditions, priority, actions, tags)
+        rule.transforms = transforms or None
+        return rule
+
+    def modify_rule(
+        self,
+        rule_arn: str,
+        conditions: list[dict[str, Any]],
+        actions: list[dict[str, Any]],
+        transforms: list[dict[str, Any]] | None = None,
+        reset_transforms: bool = False,
+    ):
+        if transforms and reset_transforms:
+            raise ValidationError(
+                "You cannot specify both 'Transforms' and 'ResetTransforms'"
+            )
+        transforms = checked_transforms(transforms)
+        if conditions:
+            check_condition_values(conditions)
+        if conditions or actions:
+            rule = orig_modify_rule(self, rule_arn, conditions, actions)
+        elif transforms or reset_transforms:
+            rules = orig_describe_rules(self, listener_arn=None, rule_arns=[rule_arn])
+            if not rules:
+                raise exceptions.RuleNotFoundError()
+            rule = rules[0]
+        else:
+            rule = orig_modify_rule(self, rule_arn, conditions, actions)
+        if getattr(rule, "is_default", False) and transforms:
+            raise ValidationError("You cannot add transforms to a default rule")
+        if transforms:
+            rule.transforms = transforms
+        elif reset_transforms:
+            rule.transforms = None
+        return rule
+
+    backend.create_rule = create_rule
+    backend.modify_rule = modify_rule
+
+    # --- responses -------------------------------------------------------
+
+    ActionResult = responses.ActionResult
+
+    def create_rule_response(self):
+        params = self._get_params()
+        rule = self.elbv2_backend.create_rule(
+            listener_arn=params["ListenerArn"],
+            conditions=params["Conditions"],
+            priority=params["Priority"],
+            actions=params["Actions"],
+            tags=params.get("Tags"),
+            transforms=params.get("Transforms"),
+        )
+        return ActionResult({"Rules": [rule]})
+
+    def modify_rule_response(self):
+        params = self._get_params()
+        reset = params.get("ResetTransforms")
+        if isinstance(reset, str):
+            reset = reset.lower() == "true"
+        rule = self.elbv2_backend.modify_rule(
+            rule_arn=params.get("RuleArn"),
+            conditions=params.get("Conditions", []),
+            actions=params.get("Actions", []),
+            transforms=params.get("Transforms"),
+            reset_transforms=bool(reset),
+        )
+        return ActionResult({"Rules": [rule]})
+
+    orig_limits = response.describe_account_limits
+
+    def describe_account_limits_response(self):
+        result = orig_limits(self)
+        limits = result.result["Limits"] if hasattr(result, "result") else None
+        if isinstance(limits, list):
+            for limit in limits:
+                if limit.get("Name") == "rules-per-application-load-balancer":
+                    limit["Max"] = RULES_PER_ALB
+            names = {limit.get("Name") for limit in limits}
+            if "condition-values-per-alb-rule" not in names:
+                limits.append(
+                    {"Name": "condition-values-per-alb-rule", "Max": CONDITION_VALUES_PER_RULE}
+                )
+        return result
+
+    response.create_rule = create_rule_response
+    response.modify_rule = modify_rule_response
+    response.describe_account_limits = describe_account_limits_response
+
+    _installed = True
+
+
+def _moto_version() -> str:
+    try:
+        import moto
+
+        return getattr(moto, "__version__", "?")
+    except Exception:  # pragma: no cover - only for the message
+        return "?"
+
+
+def record_server(state_file: str) -> None:
+    """Writes the bound port (and this interpreter) to state_file once
+    moto's werkzeug server has bound its socket, so that a caller can ask
+    for port 0 and learn the port without a race."""
+    import werkzeug.serving as serving
+
+    orig = serving.make_server
+
+    def make_server(*args: Any, **kwargs: Any):
+        srv = orig(*args, **kwargs)
+        state = {
+            "pid": os.getpid(),
+            "port": srv.server_port,
+            "python": sys.executable,
+            "moto": _moto_version(),
+            "extensions": EXTENSIONS if _installed else [],
+        }
+        tmp = state_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, state_file)
+        return srv
+
+    serving.make_server = make_server
+
+
+def watch_parent(pid: int) -> None:
+    """Exits this process when pid is gone, so that a test binary that dies
+    without running its cleanups leaves no server behind."""
+
+    def loop() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=loop, name="cloudgate-watch-parent", daemon=True).start()
+
+
+def exit_fast_on_signal() -> None:
+    """moto_server exits on SIGINT/SIGTERM through sys.exit, and the
+    interpreter then spends seconds tearing down moto's backends. A test
+    double has nothing to save: exit at once."""
+    import moto.server
+
+    def handler(signum: int, frame: Any) -> None:
+        sys.stderr.flush()
+        os._exit(0)
+
+    moto.server.signal_handler = handler
+
+
+def setup_from_env() -> None:
+    """What sitecustomize and __main__ run: patches, the state file, the
+    watchdog, a quick exit, each as the environment asks."""
+    install()
+    exit_fast_on_signal()
+    state_file = os.environ.get("CLOUDGATE_MOTO_STATE_FILE")
+    if state_file:
+        record_server(state_file)
+    watch = os.environ.get("CLOUDGATE_MOTO_WATCH_PID")
+    if watch:
+        watch_parent(int(watch))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python3 -m cloudgate_moto [moto_server arguments]"""
+    setup_from_env()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    # Run the importable module, not this __main__ copy, so that a
+    # sitecustomize that already imported cloudgate_moto and this entry
+    # point share one set of patches.
+    import cloudgate_moto
+
+    cloudgate_moto.main()
