@@ -1,0 +1,463 @@
+package aws
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
+)
+
+// The provider's view of ELBv2 resources, the same for the model (desired)
+// and the cloud (observed), so that the diff is a comparison of values.
+
+type loadBalancer struct {
+	Name          string            `json:"name"`
+	Scheme        string            `json:"scheme"`
+	IPAddressType string            `json:"ipAddressType"`
+	Subnets       []string          `json:"subnets"`
+	Tags          map[string]string `json:"tags"`
+	ARN           string            `json:"-"`
+	DNSName       string            `json:"-"`
+	State         string            `json:"-"`
+}
+
+type listener struct {
+	Logical  string            `json:"-"`
+	Port     int32             `json:"port"`
+	Protocol string            `json:"protocol"`
+	Default  action            `json:"defaultAction"`
+	Tags     map[string]string `json:"tags"`
+	ARN      string            `json:"-"`
+}
+
+type rule struct {
+	Logical  string `json:"-"`
+	Element  string `json:"-"` // the model's name for errors: the rule's, or the listener's for a default rule
+	Priority int32  `json:"priority"`
+	// Conditions sorted (by field, name, values), values sorted.
+	Conditions []condition       `json:"conditions"`
+	Action     action            `json:"action"`
+	Tags       map[string]string `json:"tags"`
+	ARN        string            `json:"-"`
+}
+
+type condition struct {
+	Field  string   `json:"field"`
+	Name   string   `json:"name,omitempty"` // http-header name, lower case
+	Values []string `json:"values"`         // query-string: "key=value"
+}
+
+type action struct {
+	Type       string    `json:"type"`                 // forward, fixed-response, redirect
+	Forward    []forward `json:"forward,omitempty"`    // sorted by target group name
+	StatusCode string    `json:"statusCode,omitempty"` // "404", or "HTTP_301"
+	Redirect   *redirect `json:"redirect,omitempty"`
+}
+
+type forward struct {
+	TargetGroup string `json:"targetGroup"` // the ELBv2 name (an ARN for a group that is not ours)
+	Weight      int32  `json:"weight"`
+}
+
+type redirect struct {
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Port     string `json:"port"`
+	Path     string `json:"path"`
+	Query    string `json:"query"`
+}
+
+type targetGroup struct {
+	Logical  string            `json:"-"`
+	Name     string            `json:"name"`
+	Protocol string            `json:"protocol"`
+	Port     int32             `json:"port"`
+	Health   health            `json:"healthCheck"`
+	Tags     map[string]string `json:"tags"`
+	Targets  []lb.Target       `json:"-"`
+	ARN      string            `json:"-"`
+}
+
+type health struct {
+	Protocol  string `json:"protocol"`
+	Path      string `json:"path"`
+	Port      string `json:"port"`
+	Interval  int32  `json:"interval"`
+	Timeout   int32  `json:"timeout"`
+	Healthy   int32  `json:"healthyThreshold"`
+	Unhealthy int32  `json:"unhealthyThreshold"`
+	Matcher   string `json:"matcher"`
+}
+
+// state is a load balancer with its parts; LB is nil when there is none.
+type state struct {
+	LB        *loadBalancer
+	Listeners []*listener        // model order (observed: by port)
+	Rules     map[string][]*rule // by listener logical id, in evaluation order
+	Groups    []*targetGroup     // by logical id
+}
+
+// ALB limits this provider respects.
+const (
+	maxRulesPerALB        = 100
+	maxConditionValues    = 5
+	maxGroupsPerAction    = 5
+	maxWeight             = 999
+	maxPathPattern        = 128
+	defaultRuleReserve    = 10 // cloud rules kept for the VirtualHosts' catch-alls
+	listenerDefaultStatus = "404"
+)
+
+var notFound = action{Type: "fixed-response", StatusCode: listenerDefaultStatus}
+
+// desired converts the model; it is pure. An element AWS cannot express
+// safely comes back in an *providers.InvalidError naming it, before any
+// write.
+func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error) {
+	if m == nil || len(m.Listeners) == 0 && len(m.TargetGroups) == 0 {
+		return &state{Rules: map[string][]*rule{}}, nil
+	}
+	scheme := string(m.Options.Scheme)
+	if scheme == "" {
+		scheme = string(lb.SchemeInternetFacing)
+	}
+	ipType := m.Options.IPAddressType
+	if ipType == "" {
+		ipType = "ipv4"
+	}
+	s := &state{
+		LB: &loadBalancer{Name: lbName(m.Owner), Scheme: scheme, IPAddressType: ipType,
+			Subnets: sortedCopy(subnets), Tags: m.AllTags(logicalLB)},
+		Rules: map[string][]*rule{},
+	}
+	groupNames := map[string]string{}
+	var bad []string
+	var reasons []string
+	refuse := func(elem, why string) {
+		if !slices.Contains(bad, elem) {
+			bad = append(bad, elem)
+		}
+		reasons = append(reasons, elem+": "+why)
+	}
+	for _, tg := range m.TargetGroups {
+		g, err := convertGroup(m, tg)
+		if err != nil {
+			refuse(tg.Name, err.Error())
+			continue
+		}
+		groupNames[tg.Name] = g.Name
+		s.Groups = append(s.Groups, g)
+	}
+	total := 0
+	for _, l := range m.Listeners {
+		if l.Protocol != lb.ProtocolHTTP {
+			refuse(l.Name, fmt.Sprintf("%s listeners are not supported by the AWS provider yet", l.Protocol))
+			continue
+		}
+		s.Listeners = append(s.Listeners, &listener{Logical: l.Name, Port: l.Port, Protocol: string(l.Protocol),
+			Default: notFound, Tags: m.AllTags(resourceTag(l.Name))})
+		var rules []*rule
+		for _, vh := range l.VirtualHosts {
+			for _, r := range vh.Rules {
+				cr, err := convertRule(vh.Hostname, r, groupNames)
+				if err != nil {
+					refuse(r.Name, err.Error())
+					continue
+				}
+				total++
+				if total > maxRulesPerALB {
+					refuse(r.Name, fmt.Sprintf("over the %d rules of one ALB", maxRulesPerALB))
+					continue
+				}
+				cr.Logical = ruleLogical(l.Name, r.Name)
+				cr.Element = r.Name
+				cr.Tags = m.AllTags(resourceTag(cr.Logical))
+				rules = append(rules, cr)
+			}
+			// The VirtualHost's own 404, so that a request for this host
+			// never falls through to a wildcard or catch-all host's rules.
+			if vh.Hostname != "" {
+				total++
+				d := &rule{Logical: defaultRuleLogical(l.Name, vh.Hostname), Element: l.Name,
+					Conditions: []condition{{Field: "host-header", Values: []string{vh.Hostname}}}, Action: notFound}
+				d.Tags = m.AllTags(resourceTag(d.Logical))
+				if total > maxRulesPerALB {
+					refuse(l.Name, fmt.Sprintf("over the %d rules of one ALB", maxRulesPerALB))
+					continue
+				}
+				rules = append(rules, d)
+			}
+		}
+		s.Rules[l.Name] = rules
+	}
+	if len(bad) > 0 {
+		return nil, &providers.InvalidError{Elements: bad, Message: strings.Join(reasons, "; ")}
+	}
+	return s, nil
+}
+
+func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
+	var port int32
+	switch tg.Protocol {
+	case lb.ProtocolHTTP:
+		port = 80
+	case lb.ProtocolHTTPS:
+		port = 443
+	default:
+		return nil, fmt.Errorf("target group protocol %s is not supported by the AWS provider yet", tg.Protocol)
+	}
+	h := health{Protocol: string(tg.Protocol), Path: "/", Port: "traffic-port", Interval: 30, Timeout: 5,
+		Healthy: 5, Unhealthy: 2, Matcher: "200"}
+	if hc := tg.HealthCheck; hc != nil {
+		if hc.Protocol != "" {
+			h.Protocol = string(hc.Protocol)
+		}
+		if hc.Path != "" {
+			h.Path = hc.Path
+		}
+		if h.Protocol == string(lb.ProtocolTCP) {
+			return nil, fmt.Errorf("TCP health checks are not supported for an ALB's %s target group", tg.Protocol)
+		}
+		if hc.Port != 0 {
+			h.Port = strconv.Itoa(int(hc.Port))
+		}
+		if hc.Interval != 0 {
+			h.Interval = int32(hc.Interval / time.Second)
+		}
+		if hc.Timeout != 0 {
+			h.Timeout = int32(hc.Timeout / time.Second)
+		}
+		if h.Timeout >= h.Interval {
+			h.Timeout = h.Interval - 1
+		}
+		if hc.HealthyThreshold != 0 {
+			h.Healthy = int32(hc.HealthyThreshold)
+		}
+		if hc.UnhealthyThreshold != 0 {
+			h.Unhealthy = int32(hc.UnhealthyThreshold)
+		}
+		if len(hc.SuccessCodes) > 0 {
+			var codes []string
+			for _, c := range hc.SuccessCodes {
+				if c.From == c.To {
+					codes = append(codes, strconv.Itoa(c.From))
+				} else {
+					codes = append(codes, fmt.Sprintf("%d-%d", c.From, c.To))
+				}
+			}
+			h.Matcher = strings.Join(codes, ",")
+		}
+	}
+	targets := slices.Clone(tg.Targets)
+	sortTargets(targets)
+	targets = slices.Compact(targets)
+	return &targetGroup{Logical: tg.Name, Name: tgName(m.Owner, tg), Protocol: string(tg.Protocol), Port: port,
+		Health: h, Tags: m.AllTags(resourceTag(tg.Name)), Targets: targets}, nil
+}
+
+// wildcard reports a value ALB would read as a pattern: "*" and "?" match
+// any characters there, so an exact match on them cannot be expressed.
+func wildcard(v string) bool { return strings.ContainsAny(v, "*?") }
+
+func convertRule(vhost string, r lb.Rule, groups map[string]string) (*rule, error) {
+	out := &rule{}
+	values := 0
+	host := vhost
+	if r.Match.Hostname != "" {
+		host = r.Match.Hostname
+	}
+	if host != "" {
+		out.Conditions = append(out.Conditions, condition{Field: "host-header", Values: []string{host}})
+		values++
+	}
+	if pm := r.Match.Path; pm != nil {
+		if wildcard(pm.Value) {
+			return nil, fmt.Errorf("path %q: ALB path patterns read * and ? as wildcards", pm.Value)
+		}
+		var vs []string
+		switch pm.Type {
+		case lb.MatchExact:
+			vs = []string{pm.Value}
+		case lb.MatchPrefix:
+			p := strings.TrimSuffix(pm.Value, "/")
+			if p == "" {
+				vs = []string{"/*"}
+			} else {
+				vs = []string{p, p + "/*"}
+			}
+		default:
+			return nil, fmt.Errorf("path match %s is not supported", pm.Type)
+		}
+		for _, v := range vs {
+			if len(v) > maxPathPattern {
+				return nil, fmt.Errorf("path %q longer than ALB's %d characters", pm.Value, maxPathPattern)
+			}
+		}
+		// "/*" alone matches everything: no condition needed, unless it
+		// would leave the rule without any (ALB wants one).
+		if !(len(vs) == 1 && vs[0] == "/*" && (host != "" || r.Match.Method != "" || len(r.Match.Headers) > 0 || len(r.Match.Query) > 0)) {
+			out.Conditions = append(out.Conditions, condition{Field: "path-pattern", Values: vs})
+			values += len(vs)
+		}
+	}
+	if r.Match.Method != "" {
+		out.Conditions = append(out.Conditions, condition{Field: "http-request-method", Values: []string{r.Match.Method}})
+		values++
+	}
+	for _, h := range r.Match.Headers {
+		if h.Type != lb.MatchExact {
+			return nil, fmt.Errorf("header match %s is not supported", h.Type)
+		}
+		if wildcard(h.Value) {
+			return nil, fmt.Errorf("header %s value %q: ALB reads * and ? as wildcards", h.Name, h.Value)
+		}
+		out.Conditions = append(out.Conditions, condition{Field: "http-header", Name: strings.ToLower(h.Name), Values: []string{h.Value}})
+		values++
+	}
+	if len(r.Match.Query) > 0 {
+		for _, q := range r.Match.Query {
+			if q.Type != lb.MatchExact {
+				return nil, fmt.Errorf("query match %s is not supported", q.Type)
+			}
+			if wildcard(q.Name) || wildcard(q.Value) {
+				return nil, fmt.Errorf("query %s=%q: ALB reads * and ? as wildcards", q.Name, q.Value)
+			}
+			// Each pair is its own condition: values of one condition are
+			// ORed, and the model ANDs its query matches.
+			out.Conditions = append(out.Conditions, condition{Field: "query-string", Values: []string{q.Name + "=" + q.Value}})
+			values++
+		}
+	}
+	if values > maxConditionValues {
+		return nil, fmt.Errorf("%d condition values, ALB allows %d", values, maxConditionValues)
+	}
+	if len(out.Conditions) == 0 {
+		out.Conditions = []condition{{Field: "path-pattern", Values: []string{"/*"}}}
+	}
+	a, err := convertAction(r.Action, groups)
+	if err != nil {
+		return nil, err
+	}
+	out.Action = a
+	normalize(out)
+	return out, nil
+}
+
+func convertAction(a lb.Action, groups map[string]string) (action, error) {
+	switch {
+	case a.RequestHeaders != nil || a.ResponseHeaders != nil:
+		return action{}, fmt.Errorf("header modifiers are not supported")
+	case a.Rewrite != nil:
+		return action{}, fmt.Errorf("rewrites are not supported")
+	case len(a.Mirrors) > 0:
+		return action{}, fmt.Errorf("mirrors are not supported")
+	case a.Timeouts != nil && (a.Timeouts.Request != 0 || a.Timeouts.Backend != 0):
+		return action{}, fmt.Errorf("timeouts are not supported")
+	case a.Retry != nil:
+		return action{}, fmt.Errorf("retries are not supported")
+	case a.FixedResponse != nil:
+		return action{Type: "fixed-response", StatusCode: strconv.Itoa(a.FixedResponse.StatusCode)}, nil
+	case a.Redirect != nil:
+		rd := a.Redirect
+		if rd.StatusCode != 301 && rd.StatusCode != 302 {
+			return action{}, fmt.Errorf("redirect status %d: ALB answers 301 or 302", rd.StatusCode)
+		}
+		out := &redirect{Protocol: "#{protocol}", Host: "#{host}", Port: "#{port}", Path: "/#{path}", Query: "#{query}"}
+		if rd.Scheme != "" {
+			out.Protocol = strings.ToUpper(rd.Scheme)
+			if rd.Scheme == "https" {
+				out.Port = "443"
+			} else {
+				out.Port = "80"
+			}
+		}
+		if rd.Hostname != "" {
+			out.Host = rd.Hostname
+		}
+		if rd.Port != 0 {
+			out.Port = strconv.Itoa(int(rd.Port))
+		}
+		if rd.Path != nil {
+			if rd.Path.Type != lb.RewriteFullPath {
+				return action{}, fmt.Errorf("prefix redirects are not supported")
+			}
+			out.Path = rd.Path.Value
+		}
+		return action{Type: "redirect", StatusCode: "HTTP_" + strconv.Itoa(rd.StatusCode), Redirect: out}, nil
+	}
+	weights := map[string]int64{}
+	for _, b := range a.Forward {
+		n, ok := groups[b.TargetGroup]
+		if !ok {
+			return action{}, fmt.Errorf("forward to unknown target group %q", b.TargetGroup)
+		}
+		weights[n] += int64(b.Weight)
+	}
+	if len(weights) == 0 {
+		return action{}, fmt.Errorf("no action")
+	}
+	if len(weights) > maxGroupsPerAction {
+		return action{}, fmt.Errorf("%d target groups, ALB allows %d per action", len(weights), maxGroupsPerAction)
+	}
+	var maxW int64
+	for _, w := range weights {
+		maxW = max(maxW, w)
+	}
+	out := action{Type: "forward"}
+	for n, w := range weights {
+		if maxW > maxWeight { // ALB weights are 0 to 999: scale, keeping every share alive
+			w2 := w * maxWeight / maxW
+			if w > 0 && w2 == 0 {
+				w2 = 1
+			}
+			w = w2
+		}
+		out.Forward = append(out.Forward, forward{TargetGroup: n, Weight: int32(w)})
+	}
+	return out, nil
+}
+
+// normalize puts a rule in the one form the diff compares.
+func normalize(r *rule) {
+	for i := range r.Conditions {
+		slices.Sort(r.Conditions[i].Values)
+	}
+	sort.Slice(r.Conditions, func(i, j int) bool {
+		a, b := r.Conditions[i], r.Conditions[j]
+		if a.Field != b.Field {
+			return a.Field < b.Field
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return strings.Join(a.Values, "\x00") < strings.Join(b.Values, "\x00")
+	})
+	normalizeAction(&r.Action)
+}
+
+func normalizeAction(a *action) {
+	sort.Slice(a.Forward, func(i, j int) bool { return a.Forward[i].TargetGroup < a.Forward[j].TargetGroup })
+	if len(a.Forward) == 1 {
+		a.Forward[0].Weight = 1 // one group takes everything, whatever its weight
+	}
+}
+
+func sortTargets(ts []lb.Target) {
+	sort.Slice(ts, func(i, j int) bool {
+		if ts[i].IP != ts[j].IP {
+			return ts[i].IP < ts[j].IP
+		}
+		return ts[i].Port < ts[j].Port
+	})
+}
+
+func sortedCopy(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,115 @@
+package aws
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
+)
+
+// nameScheme versions the naming scheme: a change of scheme changes every
+// name, so it must come with a migration (find by tags, which never change).
+const nameScheme = "cg1"
+
+// maxName is ELBv2's limit for load balancer and target group names.
+const maxName = 32
+
+// name is "cg1-<readable>-<hash>": at most 32 characters of letters, digits
+// and hyphens, never starting or ending with a hyphen (nor "internal-").
+// The hash covers the cluster, the owner's UID and every part, so two
+// Gateways (or one re-created Gateway) never share a name.
+func name(o lb.Owner, readable string, parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(append([]string{nameScheme, o.Cluster, o.UID}, parts...), "\x00")))
+	hash := hex.EncodeToString(h[:])[:10]
+	budget := maxName - len(nameScheme) - len(hash) - 2
+	var b strings.Builder
+	for _, r := range strings.ToLower(readable) {
+		if b.Len() >= budget {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			if s := b.String(); s != "" && !strings.HasSuffix(s, "-") {
+				b.WriteByte('-')
+			}
+		}
+	}
+	mid := strings.Trim(b.String(), "-")
+	if mid == "" {
+		return nameScheme + "-" + hash
+	}
+	return nameScheme + "-" + mid + "-" + hash
+}
+
+func lbName(o lb.Owner) string { return name(o, o.Name, "loadbalancer") }
+
+// tgName covers the protocol, which a target group cannot change: a new
+// protocol is a new group (created first, the old one deleted last).
+func tgName(o lb.Owner, tg lb.TargetGroup) string {
+	readable := tg.Name
+	if i := strings.LastIndex(readable, "/"); i >= 0 {
+		readable = readable[i+1:]
+	}
+	return name(o, readable, "targetgroup", tg.Name, string(tg.Protocol))
+}
+
+// Resource logical ids (the cloudgate.dev/resource tag).
+const logicalLB = "loadbalancer"
+
+func ruleLogical(listener, rule string) string { return listener + "/" + rule }
+
+// defaultRuleLogical is the VirtualHost's catch-all 404 rule. Tag values
+// cannot hold "*", hence the "_".
+func defaultRuleLogical(listener, host string) string {
+	if host == "" {
+		host = "any"
+	}
+	return listener + "/default:" + strings.ReplaceAll(host, "*", "_")
+}
+
+// AWS tag rules.
+const (
+	maxTags        = 50
+	maxTagKey      = 128
+	maxTagValue    = 256
+	reservedPrefix = "aws:"
+)
+
+// checkTags refuses user tags AWS would refuse, before anything is written.
+func checkTags(m *lb.LoadBalancer) error {
+	var problems []string
+	for k, v := range m.Tags {
+		switch {
+		case k == "":
+			problems = append(problems, "empty tag key")
+		case len(k) > maxTagKey:
+			problems = append(problems, fmt.Sprintf("tag key %.20q… longer than %d", k, maxTagKey))
+		case strings.HasPrefix(strings.ToLower(k), reservedPrefix):
+			problems = append(problems, fmt.Sprintf("tag key %q uses the reserved prefix %q", k, reservedPrefix))
+		}
+		if len(v) > maxTagValue {
+			problems = append(problems, fmt.Sprintf("tag %q: value longer than %d", k, maxTagValue))
+		}
+	}
+	if n := len(m.AllTags("x")); n > maxTags {
+		problems = append(problems, fmt.Sprintf("%d tags with Cloudgate's own, AWS allows %d", n, maxTags))
+	}
+	if len(problems) > 0 {
+		return &providers.InvalidError{Message: "tags: " + strings.Join(problems, "; ")}
+	}
+	return nil
+}
+
+// resourceTag keeps a logical id within AWS's 256 characters.
+func resourceTag(logical string) string {
+	if len(logical) <= maxTagValue {
+		return logical
+	}
+	h := sha256.Sum256([]byte(logical))
+	return logical[:maxTagValue-17] + "~" + hex.EncodeToString(h[:8])
+}

@@ -1,0 +1,352 @@
+package aws
+
+import (
+	"context"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+
+	"github.com/cloudgate-dev/cloudgate/providers"
+)
+
+// Kind of the targets a target group holds, one step per target.
+const kindTarget providers.Kind = "target"
+
+// Priorities: new rules go priorityStep after the one before them, so that
+// later insertions find a gap; ALB's highest is 50000.
+const (
+	priorityStep = 10
+	maxPriority  = 50000
+)
+
+// change is one step and what carries it out; run is nil for a step that
+// needs no call of its own (nothing to do, or its holder goes).
+type change struct {
+	step providers.Step
+	run  func(ctx context.Context, a *applier, c *change) error
+}
+
+// plan is the pure diff of desired against observed, as changes in the
+// order they run: target groups, load balancer, listeners, rules, targets
+// are created or updated; then unwanted rules before listeners, listeners
+// before the load balancer, the load balancer before target groups go.
+// (Unwanted rules and listeners go before the creates on their level, which
+// may need their priority or port.)
+func plan(want *state, have *observed) []*change {
+	var out []*change
+	add := func(c *change) { out = append(out, c) }
+	step := func(kind providers.Kind, logical, cloudID string, act providers.Action, why string, diff providers.Diff) providers.Step {
+		return providers.Step{Kind: kind, LogicalID: logical, CloudID: cloudID, Action: act, Why: why, Diff: diff}
+	}
+
+	// Target groups, matched by name (which covers the protocol).
+	haveGroups := map[string]*targetGroup{}
+	for _, g := range have.Groups {
+		haveGroups[g.Name] = g
+	}
+	wantGroups := map[string]bool{}
+	for _, g := range want.Groups {
+		wantGroups[g.Name] = true
+		h := haveGroups[g.Name]
+		switch {
+		case h == nil:
+			add(&change{step: step(providers.KindTargetGroup, g.Logical, "", providers.ActionCreate, providers.WhyMissing, nil), run: createGroup(g)})
+		default:
+			if d := providers.Compare(h, g); len(d) > 0 {
+				add(&change{step: step(providers.KindTargetGroup, g.Logical, h.ARN, providers.ActionUpdate, providers.WhyChanged, d), run: updateGroup(h, g)})
+			} else {
+				add(&change{step: step(providers.KindTargetGroup, g.Logical, h.ARN, providers.ActionNothing, providers.WhyUpToDate, nil)})
+			}
+		}
+	}
+
+	// The load balancer. A scheme or address type change recreates it,
+	// and its listeners and rules with it.
+	haveLB := have.LB
+	var lbGoes []*change
+	recreated := false
+	switch {
+	case want.LB == nil && haveLB != nil:
+		lbGoes = append(lbGoes, &change{step: step(providers.KindLoadBalancer, logicalLB, haveLB.ARN, providers.ActionDelete, providers.WhyUnwanted, nil), run: deleteLB(haveLB)})
+	case want.LB != nil && haveLB == nil:
+		add(&change{step: step(providers.KindLoadBalancer, logicalLB, "", providers.ActionCreate, providers.WhyMissing, nil), run: createLB(want.LB, nil)})
+	case want.LB != nil:
+		d := providers.Compare(haveLB, want.LB)
+		switch {
+		case haveLB.Scheme != want.LB.Scheme || haveLB.IPAddressType != want.LB.IPAddressType || haveLB.Name != want.LB.Name:
+			recreated = true
+			for _, l := range have.Listeners {
+				for _, r := range have.Rules[l.Logical] {
+					add(&change{step: step(providers.KindRule, r.Logical, r.ARN, providers.ActionDelete, providers.WhyHolderGoes, nil)})
+				}
+				add(&change{step: step(providers.KindListener, l.Logical, l.ARN, providers.ActionDelete, providers.WhyHolderGoes, nil)})
+			}
+			add(&change{step: step(providers.KindLoadBalancer, logicalLB, haveLB.ARN, providers.ActionRecreate,
+				"scheme, address type and name cannot change in place", d), run: createLB(want.LB, haveLB)})
+		case len(d) > 0:
+			add(&change{step: step(providers.KindLoadBalancer, logicalLB, haveLB.ARN, providers.ActionUpdate, providers.WhyChanged, d), run: updateLB(haveLB, want.LB)})
+		default:
+			add(&change{step: step(providers.KindLoadBalancer, logicalLB, haveLB.ARN, providers.ActionNothing, providers.WhyUpToDate, nil)})
+		}
+	}
+	for _, x := range have.extraLBs {
+		lbGoes = append(lbGoes, &change{step: step(providers.KindLoadBalancer, logicalLB, x.ARN, providers.ActionDelete, "a second load balancer with the same owner", nil), run: deleteLB(x)})
+	}
+
+	// Listeners and their rules.
+	haveListeners := map[string]*listener{}
+	if !recreated {
+		for _, l := range have.Listeners {
+			haveListeners[l.Logical] = l
+		}
+	}
+	wantListeners := map[string]bool{}
+	for _, l := range want.Listeners {
+		wantListeners[l.Logical] = true
+	}
+	lbDeleted := want.LB == nil
+	for _, l := range have.Listeners {
+		if recreated || wantListeners[l.Logical] {
+			continue
+		}
+		why, run := providers.WhyUnwanted, deleteListener(l)
+		if lbDeleted {
+			why, run = providers.WhyHolderGoes, nil
+		}
+		for _, r := range have.Rules[l.Logical] {
+			add(&change{step: step(providers.KindRule, r.Logical, r.ARN, providers.ActionDelete, providers.WhyHolderGoes, nil)})
+		}
+		c := &change{step: step(providers.KindListener, l.Logical, l.ARN, providers.ActionDelete, why, nil), run: run}
+		if lbDeleted {
+			lbGoes = append([]*change{c}, lbGoes...)
+		} else {
+			add(c)
+		}
+	}
+	for _, l := range want.Listeners {
+		h := haveListeners[l.Logical]
+		if h == nil {
+			add(&change{step: step(providers.KindListener, l.Logical, "", providers.ActionCreate, providers.WhyMissing, nil), run: createListener(l)})
+		} else if d := providers.Compare(h, l); len(d) > 0 {
+			add(&change{step: step(providers.KindListener, l.Logical, h.ARN, providers.ActionUpdate, providers.WhyChanged, d), run: updateListener(h, l)})
+		} else {
+			add(&change{step: step(providers.KindListener, l.Logical, h.ARN, providers.ActionNothing, providers.WhyUpToDate, nil)})
+		}
+		out = append(out, planRules(l.Logical, want.Rules[l.Logical], rulesOf(have, h))...)
+	}
+
+	// Targets.
+	for _, g := range want.Groups {
+		h := haveGroups[g.Name]
+		var haveTargets []string
+		var arn string
+		if h != nil {
+			arn = h.ARN
+			for _, t := range h.Targets {
+				haveTargets = append(haveTargets, targetID(t))
+			}
+		}
+		var wantTargets []string
+		for _, t := range g.Targets {
+			wantTargets = append(wantTargets, targetID(t))
+		}
+		first := true
+		batch := registerTargets(g, h)
+		for _, id := range wantTargets {
+			if slices.Contains(haveTargets, id) {
+				add(&change{step: step(kindTarget, g.Logical+"/"+id, arn, providers.ActionNothing, providers.WhyUpToDate, nil)})
+			}
+		}
+		for _, id := range haveTargets {
+			if !slices.Contains(wantTargets, id) {
+				c := &change{step: step(kindTarget, g.Logical+"/"+id, arn, providers.ActionDelete, providers.WhyUnwanted, nil)}
+				if first {
+					c.run, first = batch, false
+				}
+				add(c)
+			}
+		}
+		for _, id := range wantTargets {
+			if !slices.Contains(haveTargets, id) {
+				c := &change{step: step(kindTarget, g.Logical+"/"+id, arn, providers.ActionCreate, providers.WhyMissing, nil)}
+				if first {
+					c.run, first = batch, false
+				}
+				add(c)
+			}
+		}
+	}
+
+	// What goes: the load balancer (with its listeners and rules), then
+	// target groups (with their targets).
+	out = append(out, lbGoes...)
+	for _, g := range have.Groups {
+		if wantGroups[g.Name] {
+			continue
+		}
+		for _, t := range g.Targets {
+			add(&change{step: step(kindTarget, g.Logical+"/"+targetID(t), g.ARN, providers.ActionDelete, providers.WhyHolderGoes, nil)})
+		}
+		add(&change{step: step(providers.KindTargetGroup, g.Logical, g.ARN, providers.ActionDelete, providers.WhyUnwanted, nil), run: deleteGroup(g)})
+	}
+	return out
+}
+
+func rulesOf(have *observed, l *listener) []*rule {
+	if l == nil {
+		return nil
+	}
+	return have.Rules[l.Logical]
+}
+
+// planRules diffs one listener's rules. ALB evaluates rules by priority,
+// so priorities must follow the model's order; a rule keeps its priority
+// while it is in order (the longest run of rules already in order keeps
+// theirs), new and moved rules take a free value between their
+// neighbours, and only when there is none are all rules re-spaced.
+func planRules(listenerLogical string, want, have []*rule) []*change {
+	var out []*change
+	byLogical := map[string]*rule{}
+	for _, r := range have {
+		byLogical[r.Logical] = r
+	}
+	wanted := map[string]bool{}
+	for _, r := range want {
+		wanted[r.Logical] = true
+	}
+	for _, r := range have {
+		if !wanted[r.Logical] {
+			out = append(out, &change{step: providers.Step{Kind: providers.KindRule, LogicalID: r.Logical, CloudID: r.ARN,
+				Action: providers.ActionDelete, Why: providers.WhyUnwanted}, run: deleteRule(r)})
+		}
+	}
+	prios := priorities(want, byLogical)
+	moves := map[string]int32{} // rule ARN → new priority
+	for i, r := range want {
+		if h := byLogical[r.Logical]; h != nil && h.Priority != prios[i] {
+			moves[h.ARN] = prios[i]
+		}
+	}
+	moved := false
+	for i, r := range want {
+		w := *r
+		w.Priority = prios[i]
+		h := byLogical[r.Logical]
+		c := &change{}
+		switch {
+		case h == nil:
+			c.step = providers.Step{Kind: providers.KindRule, LogicalID: w.Logical, Action: providers.ActionCreate, Why: providers.WhyMissing}
+			c.run = createRule(listenerLogical, &w)
+		default:
+			d := providers.Compare(h, &w)
+			if len(d) == 0 {
+				c.step = providers.Step{Kind: providers.KindRule, LogicalID: w.Logical, CloudID: h.ARN, Action: providers.ActionNothing, Why: providers.WhyUpToDate}
+				out = append(out, c)
+				continue
+			}
+			c.step = providers.Step{Kind: providers.KindRule, LogicalID: w.Logical, CloudID: h.ARN, Action: providers.ActionUpdate, Why: providers.WhyChanged, Diff: d}
+			c.run = updateRule(h, &w)
+		}
+		// Every priority move of the listener runs in one call, before the
+		// listener's first create or modify, which may need a freed value.
+		if !moved && len(moves) > 0 {
+			moved = true
+			inner := c.run
+			mv := maps.Clone(moves)
+			c.run = func(ctx context.Context, a *applier, c *change) error {
+				if err := a.setPriorities(ctx, mv); err != nil {
+					return err
+				}
+				return inner(ctx, a, c)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// priorities gives want's rules increasing priorities, keeping have's where
+// it can.
+func priorities(want []*rule, have map[string]*rule) []int32 {
+	n := len(want)
+	old := make([]int32, n)
+	for i, r := range want {
+		if h := have[r.Logical]; h != nil {
+			old[i] = h.Priority
+		}
+	}
+	keep := longestIncreasing(old)
+	out := make([]int32, n)
+	for i := range n {
+		if keep[i] {
+			out[i] = old[i]
+			continue
+		}
+		lo := int32(0)
+		if i > 0 {
+			lo = out[i-1]
+		}
+		hi := int32(maxPriority + 1)
+		for j := i + 1; j < n; j++ {
+			if keep[j] {
+				hi = old[j]
+				break
+			}
+		}
+		cand := lo + priorityStep
+		if cand >= hi {
+			cand = lo + (hi-lo)/2
+		}
+		if cand <= lo || cand >= hi {
+			for k := range out { // no gap left: re-space everything
+				out[k] = int32(k+1) * priorityStep
+			}
+			return out
+		}
+		out[i] = cand
+	}
+	return out
+}
+
+// longestIncreasing marks a longest strictly increasing subsequence of the
+// non-zero values.
+func longestIncreasing(v []int32) []bool {
+	n := len(v)
+	length := make([]int, n)
+	prev := make([]int, n)
+	best := -1
+	for i := range n {
+		prev[i] = -1
+		if v[i] == 0 {
+			continue
+		}
+		length[i] = 1
+		for j := range i {
+			if v[j] != 0 && v[j] < v[i] && length[j]+1 > length[i] {
+				length[i], prev[i] = length[j]+1, j
+			}
+		}
+		if best < 0 || length[i] > length[best] {
+			best = i
+		}
+	}
+	keep := make([]bool, n)
+	for i := best; i >= 0; i = prev[i] {
+		keep[i] = true
+	}
+	return keep
+}
+
+// stepsOf is the printable plan.
+func stepsOf(cs []*change) providers.Plan {
+	var p providers.Plan
+	for _, c := range cs {
+		p.Steps = append(p.Steps, c.step)
+	}
+	return p
+}
+
+func targetID(t lb.Target) string { return net.JoinHostPort(t.IP, strconv.Itoa(int(t.Port))) }

@@ -1,0 +1,293 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
+)
+
+// ControllerName is the GatewayClass controllerName the provider serves.
+const ControllerName = "cloudgate.dev/aws"
+
+// Config configures the provider.
+type Config struct {
+	// AWS is the SDK configuration (region, endpoint, credentials); tests
+	// add middlewares through its APIOptions.
+	AWS awssdk.Config
+	// ClusterName is the cluster id written in the ownership tags' owners;
+	// it names the kubernetes.io/cluster/<ClusterName> subnets are shared
+	// with when subnets are discovered.
+	ClusterName string
+	// VPCID is the VPC of the target groups; empty takes the subnets' VPC.
+	VPCID string
+	// Subnets of internet-facing load balancers, and InternalSubnets of
+	// internal ones; empty discovers them in VPCID by the tags
+	// kubernetes.io/role/elb=1 and kubernetes.io/role/internal-elb=1.
+	Subnets         []string
+	InternalSubnets []string
+	// ELBv2 and EC2 replace the SDK clients (tests); nil builds them
+	// from AWS.
+	ELBv2 ELBv2
+	EC2   EC2
+}
+
+// Provider realizes lb models as ALBs.
+type Provider struct {
+	cfg Config
+	elb ELBv2
+	ec2 EC2
+
+	mu      sync.Mutex
+	subnets map[string][]string // by scheme
+	vpcID   string
+}
+
+// New returns a provider; it makes no call.
+func New(cfg Config) (*Provider, error) {
+	p := &Provider{cfg: cfg, elb: cfg.ELBv2, ec2: cfg.EC2, subnets: map[string][]string{}, vpcID: cfg.VPCID}
+	if p.elb == nil {
+		p.elb = elbv2.NewFromConfig(cfg.AWS)
+	}
+	if p.ec2 == nil {
+		p.ec2 = ec2.NewFromConfig(cfg.AWS)
+	}
+	if len(cfg.Subnets) > 0 {
+		p.subnets[string(lb.SchemeInternetFacing)] = slices.Clone(cfg.Subnets)
+	}
+	if len(cfg.InternalSubnets) > 0 {
+		p.subnets[string(lb.SchemeInternal)] = slices.Clone(cfg.InternalSubnets)
+	}
+	return p, nil
+}
+
+// ControllerName implements providers.Provider.
+func (p *Provider) ControllerName() string { return ControllerName }
+
+// Capabilities are what this slice realizes on an ALB, no more.
+func (p *Provider) Capabilities() lb.Capabilities {
+	return lb.Capabilities{
+		Provider: "aws",
+		// HTTPS waits for certificates: mapping hands PEM certificates
+		// to any provider with HTTPS, and ACM import is not done yet.
+		Protocols:           map[lb.Protocol]bool{lb.ProtocolHTTP: true},
+		PathMatch:           map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true},
+		HeaderMatch:         map[lb.MatchType]bool{lb.MatchExact: true},
+		QueryMatch:          map[lb.MatchType]bool{lb.MatchExact: true},
+		MethodMatch:         true,
+		FixedResponse:       true,
+		Redirect:            true,
+		RedirectStatusCodes: map[int]bool{301: true, 302: true},
+		BackendProtocols:    map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		// 100 rules per ALB, less the catch-all 404 of each VirtualHost.
+		MaxRulesPerListener: maxRulesPerALB - defaultRuleReserve,
+		// 5 values per rule: one goes to the host, and a Prefix path
+		// takes two ("/a" and "/a/*") where the model counts one.
+		MaxConditionValuesPerRule:  maxConditionValues - 2,
+		MaxTargetGroupsPerAction:   maxGroupsPerAction,
+		MaxCertificatesPerListener: 25,
+	}
+}
+
+// Plan implements providers.Provider: it reads, never writes.
+func (p *Provider) Plan(ctx context.Context, m *lb.LoadBalancer) (providers.Plan, error) {
+	cs, _, err := p.plan(ctx, m)
+	if err != nil {
+		return providers.Plan{}, err
+	}
+	return stepsOf(cs), nil
+}
+
+// Ensure implements providers.Provider.
+func (p *Provider) Ensure(ctx context.Context, m *lb.LoadBalancer) (providers.Result, error) {
+	cs, a, err := p.plan(ctx, m)
+	if err != nil {
+		return providers.Result{}, err
+	}
+	applied, err := a.run(ctx, cs)
+	if err != nil {
+		return providers.Result{Applied: applied}, err
+	}
+	return providers.Result{Status: status(m, a), Applied: applied}, nil
+}
+
+// Delete implements providers.Provider: the plan against the empty model.
+func (p *Provider) Delete(ctx context.Context, o lb.Owner) error {
+	cs, a, err := p.plan(ctx, &lb.LoadBalancer{Owner: o})
+	if err != nil {
+		return err
+	}
+	_, err = a.run(ctx, cs)
+	return err
+}
+
+func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *applier, error) {
+	empty := len(m.Listeners) == 0 && len(m.TargetGroups) == 0
+	var subnets []string
+	if !empty {
+		if err := m.Validate(); err != nil {
+			return nil, nil, &providers.InvalidError{Message: err.Error(), Cause: err}
+		}
+		if err := checkTags(m); err != nil {
+			return nil, nil, err
+		}
+		var err error
+		if subnets, err = p.subnetsFor(ctx, m.Options.Scheme); err != nil {
+			return nil, nil, err
+		}
+	}
+	want, err := p.desired(m, subnets)
+	if err != nil {
+		return nil, nil, err
+	}
+	have, err := p.observe(ctx, m.Owner)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs := plan(want, have)
+	if err := p.checkNames(ctx, cs, want); err != nil {
+		return nil, nil, err
+	}
+	a := &applier{p: p, lb: have.LB, listeners: map[string]string{}, groups: map[string]string{}}
+	if have.LB != nil && want.LB != nil && want.LB.Name == have.LB.Name {
+		for _, l := range have.Listeners {
+			a.listeners[l.Logical] = l.ARN
+		}
+	}
+	for _, g := range have.Groups {
+		a.groups[g.Name] = g.ARN
+	}
+	if len(want.Groups) > 0 {
+		if a.vpcID, err = p.vpc(ctx, subnets); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cs, a, nil
+}
+
+// checkNames refuses, before any write, to create over a load balancer or
+// target group that holds our name without our tags: ELBv2 would return
+// the existing one (its create calls are idempotent by name), and we would
+// take over what is not ours.
+func (p *Provider) checkNames(ctx context.Context, cs []*change, want *state) error {
+	for _, c := range cs {
+		if c.step.Action != providers.ActionCreate && c.step.Action != providers.ActionRecreate {
+			continue
+		}
+		switch c.step.Kind {
+		case providers.KindLoadBalancer:
+			if c.step.Action == providers.ActionRecreate {
+				continue // the old one is ours, found by tag
+			}
+			_, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{want.LB.Name}})
+			if err == nil {
+				return &providers.InvalidError{Message: fmt.Sprintf("load balancer name %q is held by a load balancer without Cloudgate's tags for this Gateway", want.LB.Name)}
+			}
+			if !isCode(err, "LoadBalancerNotFound") {
+				return classify(err, "DescribeLoadBalancers", "")
+			}
+		case providers.KindTargetGroup:
+			for _, g := range want.Groups {
+				if g.Logical != c.step.LogicalID {
+					continue
+				}
+				_, err := p.elb.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: []string{g.Name}})
+				if err == nil {
+					return &providers.InvalidError{Elements: []string{g.Logical},
+						Message: fmt.Sprintf("target group name %q is held by a target group without Cloudgate's tags for this Gateway", g.Name)}
+				}
+				if !isCode(err, "TargetGroupNotFound") {
+					return classify(err, "DescribeTargetGroups", "")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// subnetsFor returns the configured subnets of scheme, or discovers them
+// once by the Kubernetes role tags.
+func (p *Provider) subnetsFor(ctx context.Context, scheme lb.Scheme) ([]string, error) {
+	if scheme == "" {
+		scheme = lb.SchemeInternetFacing
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.subnets[string(scheme)]; len(s) > 0 {
+		return s, nil
+	}
+	role := "kubernetes.io/role/elb"
+	if scheme == lb.SchemeInternal {
+		role = "kubernetes.io/role/internal-elb"
+	}
+	filters := []ec2types.Filter{{Name: awssdk.String("tag:" + role), Values: []string{"1", ""}}}
+	if p.vpcID != "" {
+		filters = append(filters, ec2types.Filter{Name: awssdk.String("vpc-id"), Values: []string{p.vpcID}})
+	}
+	out, err := p.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: filters})
+	if err != nil {
+		return nil, classify(err, "DescribeSubnets", "")
+	}
+	var ids []string
+	for _, s := range out.Subnets {
+		ids = append(ids, awssdk.ToString(s.SubnetId))
+		if p.vpcID == "" {
+			p.vpcID = awssdk.ToString(s.VpcId)
+		}
+	}
+	if len(ids) < 2 {
+		return nil, &providers.InvalidError{Message: fmt.Sprintf("an ALB needs subnets in two zones; found %d tagged %s", len(ids), role)}
+	}
+	slices.Sort(ids)
+	p.subnets[string(scheme)] = ids
+	return ids, nil
+}
+
+func (p *Provider) vpc(ctx context.Context, subnets []string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.vpcID != "" {
+		return p.vpcID, nil
+	}
+	out, err := p.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: subnets})
+	if err != nil {
+		return "", classify(err, "DescribeSubnets", "")
+	}
+	if len(out.Subnets) == 0 {
+		return "", errors.New("no subnets to take the VPC from")
+	}
+	p.vpcID = awssdk.ToString(out.Subnets[0].VpcId)
+	return p.vpcID, nil
+}
+
+// status is the load balancer after the plan: its DNS name, and every
+// listener of the model in place.
+func status(m *lb.LoadBalancer, a *applier) lb.Status {
+	st := lb.Status{Listeners: map[string]lb.ListenerStatus{}}
+	if a.lb == nil {
+		return st
+	}
+	if a.lb.DNSName != "" {
+		st.Addresses = []lb.Address{{Type: lb.AddressHostname, Value: a.lb.DNSName}}
+	}
+	ready := a.lb.DNSName != "" && (a.lb.State == "" || a.lb.State == "active")
+	for _, l := range m.Listeners {
+		_, ok := a.listeners[l.Name]
+		st.Listeners[l.Name] = lb.ListenerStatus{Ready: ok}
+		ready = ready && ok
+	}
+	st.Ready = ready
+	if !ready {
+		st.Message = "provisioning"
+	}
+	return st
+}
