@@ -117,6 +117,18 @@ func (p *Provider) Ensure(ctx context.Context, m *lb.LoadBalancer) (providers.Re
 	if err != nil {
 		return providers.Result{Applied: applied}, err
 	}
+	if a.lb != nil && a.lb.State != "active" && len(m.Listeners) > 0 {
+		// A new load balancer is "provisioning" in the create's answer:
+		// read its state once more rather than report it not ready
+		// until the next resync.
+		out, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{a.lb.ARN}})
+		if err != nil {
+			return providers.Result{Applied: applied}, classify(err, "DescribeLoadBalancers", "")
+		}
+		if len(out.LoadBalancers) == 1 && out.LoadBalancers[0].State != nil {
+			a.lb.State = string(out.LoadBalancers[0].State.Code)
+		}
+	}
 	return providers.Result{Status: status(m, a), Applied: applied}, nil
 }
 
