@@ -313,6 +313,11 @@ func convertRule(vhost string, r lb.Rule, groups map[string]string) (*rule, erro
 		if h.Type != lb.MatchExact {
 			return nil, fmt.Errorf("header match %s is not supported", h.Type)
 		}
+		if strings.EqualFold(h.Name, "host") {
+			// ALB refuses http-header conditions on Host, and its
+			// host-header condition ignores the port a Host match compares.
+			return nil, fmt.Errorf("a header match on Host cannot be expressed on an ALB")
+		}
 		if wildcard(h.Value) {
 			return nil, fmt.Errorf("header %s value %q: ALB reads * and ? as wildcards", h.Name, h.Value)
 		}

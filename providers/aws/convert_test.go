@@ -1,0 +1,184 @@
+package aws
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
+)
+
+func TestNames(t *testing.T) {
+	o := lb.Owner{Cluster: "c", Namespace: "ns", Name: "A very_long Gateway name that goes on and on", UID: "u1"}
+	n := lbName(o)
+	if len(n) > maxName || !strings.HasPrefix(n, "cg1-a-very-long-") || strings.Contains(n, "--") {
+		t.Errorf("lbName = %q (%d characters)", n, len(n))
+	}
+	o2 := o
+	o2.UID = "u2"
+	if lbName(o2) == n {
+		t.Errorf("two UIDs share the name %q", n)
+	}
+	tg := lb.TargetGroup{Name: "ns/svc:8080", Protocol: lb.ProtocolHTTP}
+	tgs := lb.TargetGroup{Name: "ns/svc:8080", Protocol: lb.ProtocolHTTPS}
+	if a, b := tgName(o, tg), tgName(o, tgs); a == b || len(a) > maxName || !strings.HasPrefix(a, "cg1-svc-8080-") {
+		t.Errorf("tgName = %q, %q", a, b)
+	}
+	if got := name(o, "---"); got != "cg1-"+got[4:] || strings.Contains(got, "--") || len(got) != 14 {
+		t.Errorf("name of a readable part without letters = %q", got)
+	}
+}
+
+func prio(rs ...string) []*rule {
+	var out []*rule
+	for _, r := range rs {
+		out = append(out, &rule{Logical: r})
+	}
+	return out
+}
+
+func have(pairs ...any) map[string]*rule {
+	out := map[string]*rule{}
+	for i := 0; i < len(pairs); i += 2 {
+		out[pairs[i].(string)] = &rule{Logical: pairs[i].(string), Priority: int32(pairs[i+1].(int))}
+	}
+	return out
+}
+
+func TestPriorities(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want []*rule
+		have map[string]*rule
+		out  []int32
+	}{
+		{"fresh", prio("a", "b", "c"), nil, []int32{10, 20, 30}},
+		{"unchanged", prio("a", "b"), have("a", 10, "b", 20), []int32{10, 20}},
+		{"insert in a gap", prio("a", "x", "b"), have("a", 10, "b", 20), []int32{10, 15, 20}},
+		{"append", prio("a", "b", "x"), have("a", 10, "b", 20), []int32{10, 20, 30}},
+		{"prepend", prio("x", "a"), have("a", 10), []int32{5, 10}},
+		{"moved rule takes a gap", prio("b", "a", "c"), have("a", 10, "b", 20, "c", 30), []int32{20, 25, 30}},
+		{"no gap: re-space", prio("a", "x", "b"), have("a", 10, "b", 11), []int32{10, 20, 30}},
+		{"deleted leaves a hole", prio("a", "c"), have("a", 10, "b", 20, "c", 30), []int32{10, 30}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := priorities(c.want, c.have); !slices.Equal(got, c.out) {
+				t.Errorf("priorities = %v, want %v", got, c.out)
+			}
+		})
+	}
+}
+
+func TestPlanRulesMovesInOneCall(t *testing.T) {
+	want := prio("b", "a")
+	for _, r := range want {
+		r.Action = notFound
+	}
+	hv := []*rule{{Logical: "a", Priority: 10, ARN: "arn-a", Action: notFound}, {Logical: "b", Priority: 20, ARN: "arn-b", Action: notFound}}
+	cs := planRules("l", want, hv)
+	var actions []string
+	runs := 0
+	for _, c := range cs {
+		actions = append(actions, string(c.step.Action)+" "+c.step.LogicalID)
+		if c.run != nil {
+			runs++
+		}
+	}
+	if !slices.Equal(actions, []string{"Nothing b", "Update a"}) || runs != 1 {
+		t.Errorf("plan = %v with %d calls, want one of the two moved, in one call", actions, runs)
+	}
+}
+
+func TestConvertRule(t *testing.T) {
+	groups := map[string]string{"g": "cg1-g", "h": "cg1-h"}
+	r, err := convertRule("shop.example.com", lb.Rule{Name: "r", Match: lb.Match{Path: &lb.PathMatch{Type: lb.MatchPrefix, Value: "/a/"}},
+		Action: lb.Action{Forward: []lb.WeightedBackend{{TargetGroup: "g", Weight: 3000}, {TargetGroup: "h", Weight: 1}, {TargetGroup: "g", Weight: 0}}}}, groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []condition{{Field: "host-header", Values: []string{"shop.example.com"}}, {Field: "path-pattern", Values: []string{"/a", "/a/*"}}}
+	if !equalConditions(r.Conditions, want) {
+		t.Errorf("conditions = %+v, want %+v", r.Conditions, want)
+	}
+	if !slices.Equal(r.Action.Forward, []forward{{"cg1-g", 999}, {"cg1-h", 1}}) {
+		t.Errorf("forward = %+v, want weights scaled into 0-999 with every share kept", r.Action.Forward)
+	}
+	r, err = convertRule("", lb.Rule{Name: "r", Match: lb.Match{Path: &lb.PathMatch{Type: lb.MatchPrefix, Value: "/"}}, Action: lb.Action{FixedResponse: &lb.FixedResponse{StatusCode: 500}}}, groups)
+	if err != nil || !equalConditions(r.Conditions, []condition{{Field: "path-pattern", Values: []string{"/*"}}}) {
+		t.Errorf("catch-all = %+v, %v", r, err)
+	}
+	for _, m := range []lb.Match{
+		{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/a*"}},
+		{Path: &lb.PathMatch{Type: lb.MatchRegex, Value: "/a.*"}},
+		{Headers: []lb.HeaderMatch{{Name: "x", Type: lb.MatchExact, Value: "a?"}}},
+		{Headers: []lb.HeaderMatch{{Name: "Host", Type: lb.MatchExact, Value: "a"}}},
+		{Query: []lb.QueryMatch{{Name: "q", Type: lb.MatchExact, Value: "*"}}},
+	} {
+		if _, err := convertRule("", lb.Rule{Name: "r", Match: m, Action: lb.Action{Forward: []lb.WeightedBackend{{TargetGroup: "g", Weight: 1}}}}, groups); err == nil {
+			t.Errorf("match %+v converted, want a refusal", m)
+		}
+	}
+}
+
+func TestDesiredRefusesByName(t *testing.T) {
+	p, _ := New(Config{})
+	m := &lb.LoadBalancer{Owner: lb.Owner{Cluster: "c", UID: "u"},
+		TargetGroups: []lb.TargetGroup{{Name: "g", Protocol: lb.ProtocolHTTP}},
+		Listeners: []lb.Listener{{Name: "http", Port: 80, Protocol: lb.ProtocolHTTP, VirtualHosts: []lb.VirtualHost{{Rules: []lb.Rule{
+			{Name: "good", Match: lb.Match{Path: &lb.PathMatch{Type: lb.MatchPrefix, Value: "/"}}, Action: lb.Action{Forward: []lb.WeightedBackend{{TargetGroup: "g", Weight: 1}}}},
+			{Name: "bad", Match: lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/x?"}}, Action: lb.Action{Forward: []lb.WeightedBackend{{TargetGroup: "g", Weight: 1}}}},
+		}}}}}}
+	_, err := p.desired(m, []string{"s1", "s2"})
+	var ie *providers.InvalidError
+	if !errors.As(err, &ie) || !slices.Equal(ie.Elements, []string{"bad"}) {
+		t.Errorf("desired = %v, want a refusal naming only %q", err, "bad")
+	}
+}
+
+func TestCheckTags(t *testing.T) {
+	for _, tags := range []map[string]string{
+		{"aws:owner": "x"},
+		{strings.Repeat("k", 129): "x"},
+		{"k": strings.Repeat("v", 257)},
+		func() map[string]string {
+			m := map[string]string{}
+			for i := range 47 {
+				m[strings.Repeat("k", i+1)] = "v"
+			}
+			return m
+		}(),
+	} {
+		err := checkTags(&lb.LoadBalancer{Tags: tags})
+		if !errors.Is(err, providers.ErrInvalid) {
+			t.Errorf("checkTags(%d tags) = %v, want a refusal", len(tags), err)
+		}
+	}
+	if err := checkTags(&lb.LoadBalancer{Tags: map[string]string{"team": "a"}}); err != nil {
+		t.Errorf("checkTags = %v", err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	invalid := classify(&smithy.GenericAPIError{Code: "TooManyRules", Message: "no"}, "CreateRule", "ns/r")
+	var ie *providers.InvalidError
+	if !errors.As(invalid, &ie) || !slices.Equal(ie.Elements, []string{"ns/r"}) {
+		t.Errorf("TooManyRules = %v, want an InvalidError naming the rule", invalid)
+	}
+	var api smithy.APIError
+	if !errors.As(invalid, &api) {
+		t.Errorf("the cause is lost: %v", invalid)
+	}
+	for _, code := range []string{"Throttling", "ThrottlingException", "InternalFailure", "ServiceUnavailable"} {
+		err := classify(&smithy.GenericAPIError{Code: code, Fault: smithy.FaultServer}, "CreateRule", "r")
+		if errors.Is(err, providers.ErrInvalid) {
+			t.Errorf("%s classified as invalid", code)
+		}
+	}
+	if classify(nil, "x", "") != nil {
+		t.Error("classify(nil) != nil")
+	}
+}
