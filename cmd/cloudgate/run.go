@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -15,6 +16,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cloudgate-dev/cloudgate/providers"
+	"github.com/cloudgate-dev/cloudgate/providers/aws"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
 	"github.com/cloudgate-dev/cloudgate/reconciler"
@@ -25,6 +27,9 @@ type controllerOptions struct {
 	ClusterName      string
 	Providers        string
 	EmulatedEndpoint string
+	AWSRegion        string
+	AWSVPCID         string
+	AWSSubnets       string
 	AddressRange     string
 	MetricsAddr      string
 	ProbeAddr        string
@@ -35,13 +40,16 @@ type controllerOptions struct {
 
 func (o *controllerOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.ClusterName, "cluster-name", "default", "name of this cluster in cloud ownership tags; must be unique per cloud account")
-	fs.StringVar(&o.Providers, "providers", "emulated", "comma-separated providers to enable (emulated)")
+	fs.StringVar(&o.Providers, "providers", "emulated", "comma-separated providers to enable (emulated, aws)")
 	fs.StringVar(&o.EmulatedEndpoint, "emulated-endpoint", "", "URL of a running emulated cloud API; empty starts one in this process")
 	fs.StringVar(&o.AddressRange, "emulated-address-range", "127.100.0.0/16", "address range of the in-process emulated cloud")
+	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region of the aws provider; empty takes the SDK's default chain (AWS_REGION, shared config); the endpoint comes from AWS_ENDPOINT_URL")
+	fs.StringVar(&o.AWSVPCID, "aws-vpc-id", "", "VPC of the aws provider's target groups; empty takes the subnets' VPC")
+	fs.StringVar(&o.AWSSubnets, "aws-subnets", "", "comma-separated subnets of internet-facing ALBs; empty discovers them by the tag kubernetes.io/role/elb=1")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics endpoint address; 0 disables it")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "health probe address; 0 disables it")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
-	fs.DurationVar(&o.ResyncPeriod, "resync-period", 0, "how often each Gateway's cloud resources are read again to repair drift, jittered by ±25%; 0 means each provider's default (emulated: 10m)")
+	fs.DurationVar(&o.ResyncPeriod, "resync-period", 0, "how often each Gateway's cloud resources are read again to repair drift, jittered by ±25%; 0 means each provider's default (emulated and aws: 10m)")
 	fs.IntVar(&o.Concurrency, "concurrency", reconciler.DefaultConcurrency, "how many Gateways reconcile at once")
 }
 
@@ -140,7 +148,29 @@ func startProviders(ctx context.Context, o controllerOptions) ([]providers.Provi
 				return nil, nil, err
 			}
 			out = append(out, p)
-		case "aws", "gcp":
+		case "aws":
+			var opts []func(*awsconfig.LoadOptions) error
+			if o.AWSRegion != "" {
+				opts = append(opts, awsconfig.WithRegion(o.AWSRegion))
+			}
+			cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
+			}
+			var subnets []string
+			for _, s := range strings.Split(o.AWSSubnets, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					subnets = append(subnets, s)
+				}
+			}
+			p, err := aws.New(aws.Config{AWS: cfg, ClusterName: o.ClusterName, VPCID: o.AWSVPCID, Subnets: subnets})
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			out = append(out, p)
+		case "gcp":
 			closeAll()
 			return nil, nil, fmt.Errorf("provider %q is not implemented yet", name)
 		default:

@@ -361,6 +361,35 @@ func TestGateway(t *testing.T) {
 		t.Errorf("inserted rule priority %d, want between %d and %d", newPrio, a, b)
 	}
 
+	// Two rules swapped: one SetRulePriorities call moves one of them, and
+	// ALB's order is the model's again.
+	vh.Rules[3], vh.Rules[4] = vh.Rules[4], vh.Rules[3]
+	if res, err = te.prov.Ensure(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	swapped := te.calls.take()
+	t.Logf("two rules swapped: %s; plan: %s", format(swapped), res.Applied.Summary())
+	if w := writes(swapped); !maps.Equal(w, map[string]int{"SetRulePriorities": 1}) {
+		t.Errorf("swapping two rules wrote %s, want SetRulePriorities=1", format(w))
+	}
+	v = te.view(t, ctx)
+	order = order[:0]
+	for _, r := range v.rules[80] {
+		order = append(order, r.logical)
+	}
+	var modelOrder []string
+	for _, h := range m.Listeners[0].VirtualHosts {
+		for _, r := range h.Rules {
+			modelOrder = append(modelOrder, "http-80/"+r.Name)
+		}
+		if h.Hostname != "" {
+			modelOrder = append(modelOrder, defaultRuleLogical("http-80", h.Hostname))
+		}
+	}
+	if !slices.Equal(order, modelOrder) {
+		t.Errorf("ALB order after a swap = %q, want the model's %q", order, modelOrder)
+	}
+
 	// A target change: one registration, one deregistration, nothing else.
 	m.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.1.12", Port: 8080}, {IP: "10.0.1.13", Port: 8080}}
 	if res, err = te.prov.Ensure(ctx, m); err != nil {

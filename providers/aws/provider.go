@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -24,9 +25,10 @@ type Config struct {
 	// AWS is the SDK configuration (region, endpoint, credentials); tests
 	// add middlewares through its APIOptions.
 	AWS awssdk.Config
-	// ClusterName is the cluster id written in the ownership tags' owners;
-	// it names the kubernetes.io/cluster/<ClusterName> subnets are shared
-	// with when subnets are discovered.
+	// ClusterName is the controller's --cluster-name. Ownership tags take
+	// the cluster from each model's Owner; this slice does not use it
+	// otherwise yet (subnet discovery by the kubernetes.io/cluster tag
+	// will).
 	ClusterName string
 	// VPCID is the VPC of the target groups; empty takes the subnets' VPC.
 	VPCID string
@@ -303,3 +305,10 @@ func status(m *lb.LoadBalancer, a *applier) lb.Status {
 	}
 	return st
 }
+
+// DefaultResyncPeriod is how often the reconciler reads a Gateway's ALB
+// again to repair drift when --resync-period is 0. A resync of one Gateway
+// costs about a dozen Describe calls (11 for two listeners and three
+// target groups), within ELBv2's read rate limits for hundreds of
+// Gateways.
+func (p *Provider) DefaultResyncPeriod() time.Duration { return 10 * time.Minute }
