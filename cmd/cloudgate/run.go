@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -149,7 +150,9 @@ func startProviders(ctx context.Context, o controllerOptions) ([]providers.Provi
 			}
 			out = append(out, p)
 		case "aws":
-			var opts []func(*awsconfig.LoadOptions) error
+			// Adaptive retries slow the whole client down when AWS
+			// throttles, instead of every Gateway retrying on its own.
+			opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMode(awssdk.RetryModeAdaptive)}
 			if o.AWSRegion != "" {
 				opts = append(opts, awsconfig.WithRegion(o.AWSRegion))
 			}

@@ -142,13 +142,13 @@ func registerTargets(g *targetGroup, h *targetGroup) func(context.Context, *appl
 				remove = append(remove, elbtypes.TargetDescription{Id: awssdk.String(t.IP), Port: awssdk.Int32(t.Port)})
 			}
 		}
-		if len(remove) > 0 {
-			if _, err := a.p.elb.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: &arn, Targets: remove}); err != nil {
+		for batch := range slices.Chunk(remove, maxTargetsPerCall) {
+			if _, err := a.p.elb.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: &arn, Targets: batch}); err != nil {
 				return classify(err, "DeregisterTargets", g.Logical)
 			}
 		}
-		if len(add) > 0 {
-			if _, err := a.p.elb.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: &arn, Targets: add}); err != nil {
+		for batch := range slices.Chunk(add, maxTargetsPerCall) {
+			if _, err := a.p.elb.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: &arn, Targets: batch}); err != nil {
 				return classify(err, "RegisterTargets", g.Logical)
 			}
 		}

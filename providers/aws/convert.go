@@ -105,6 +105,8 @@ type state struct {
 // ALB limits this provider respects.
 const (
 	maxRulesPerALB        = 100
+	maxListenersPerALB    = 50
+	maxTargetsPerCall     = 200 // per RegisterTargets or DeregisterTargets call
 	maxConditionValues    = 5
 	maxGroupsPerAction    = 5
 	maxWeight             = 999
@@ -155,6 +157,10 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 	}
 	total := 0
 	for _, l := range m.Listeners {
+		if len(s.Listeners) == maxListenersPerALB {
+			refuse(l.Name, fmt.Sprintf("over the %d listeners of one ALB", maxListenersPerALB))
+			continue
+		}
 		if l.Protocol != lb.ProtocolHTTP {
 			refuse(l.Name, fmt.Sprintf("%s listeners are not supported by the AWS provider yet", l.Protocol))
 			continue

@@ -502,3 +502,40 @@ func TestForeignNamesUntouched(t *testing.T) {
 		t.Errorf("foreign target group: %v", err)
 	}
 }
+
+// TestSubnetDiscovery leaves Subnets and VPCID out: the provider finds the
+// public subnets by their role and cluster tags, and the VPC from them.
+func TestSubnetDiscovery(t *testing.T) {
+	te := start(t)
+	ctx := t.Context()
+	cfg, err := te.moto.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{AWS: cfg, ClusterName: te.moto.Cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gatewayModel()
+	if _, err := p.Ensure(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	v := te.view(t, ctx)
+	var subnets []string
+	for _, az := range v.lb.AvailabilityZones {
+		subnets = append(subnets, *az.SubnetId)
+	}
+	if !slices.Equal(sortedCopy(subnets), sortedCopy(te.moto.PublicSubnetIDs)) {
+		t.Errorf("subnets = %v, want the public ones %v", subnets, te.moto.PublicSubnetIDs)
+	}
+	for name, g := range v.groups {
+		if awssdk.ToString(g.VpcId) != te.moto.VPCID {
+			t.Errorf("group %s in VPC %s, want %s", name, awssdk.ToString(g.VpcId), te.moto.VPCID)
+		}
+	}
+	other, _ := New(Config{AWS: cfg, ClusterName: "not-this-cluster"})
+	m.Owner.UID = "other"
+	if _, err := other.Ensure(ctx, m); !errors.Is(err, providers.ErrInvalid) {
+		t.Errorf("Ensure without subnets of the cluster = %v, want a refusal", err)
+	}
+}

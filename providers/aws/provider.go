@@ -26,9 +26,9 @@ type Config struct {
 	// add middlewares through its APIOptions.
 	AWS awssdk.Config
 	// ClusterName is the controller's --cluster-name. Ownership tags take
-	// the cluster from each model's Owner; this slice does not use it
-	// otherwise yet (subnet discovery by the kubernetes.io/cluster tag
-	// will).
+	// the cluster from each model's Owner; discovered subnets must carry
+	// the tag kubernetes.io/cluster/<ClusterName> (any value) when it is
+	// set.
 	ClusterName string
 	// VPCID is the VPC of the target groups; empty takes the subnets' VPC.
 	VPCID string
@@ -247,6 +247,9 @@ func (p *Provider) subnetsFor(ctx context.Context, scheme lb.Scheme) ([]string, 
 	if p.vpcID != "" {
 		filters = append(filters, ec2types.Filter{Name: awssdk.String("vpc-id"), Values: []string{p.vpcID}})
 	}
+	if p.cfg.ClusterName != "" {
+		filters = append(filters, ec2types.Filter{Name: awssdk.String("tag-key"), Values: []string{"kubernetes.io/cluster/" + p.cfg.ClusterName}})
+	}
 	out, err := p.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: filters})
 	if err != nil {
 		return nil, classify(err, "DescribeSubnets", "")
@@ -259,7 +262,7 @@ func (p *Provider) subnetsFor(ctx context.Context, scheme lb.Scheme) ([]string, 
 		}
 	}
 	if len(ids) < 2 {
-		return nil, &providers.InvalidError{Message: fmt.Sprintf("an ALB needs subnets in two zones; found %d tagged %s", len(ids), role)}
+		return nil, &providers.InvalidError{Message: fmt.Sprintf("an ALB needs subnets in two zones; found %d tagged %s=1 (and kubernetes.io/cluster/%s)", len(ids), role, p.cfg.ClusterName)}
 	}
 	slices.Sort(ids)
 	p.subnets[string(scheme)] = ids
