@@ -2,7 +2,9 @@ package aws
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -181,4 +183,63 @@ func TestClassify(t *testing.T) {
 	if classify(nil, "x", "") != nil {
 		t.Error("classify(nil) != nil")
 	}
+}
+
+// TestPrioritiesProperty applies random edits (inserts, deletes, moves) to
+// a rule list again and again: priorities always follow the model's order
+// within ALB's range, and a rule whose neighbours did not move keeps its
+// priority unless the list had to be re-spaced.
+func TestPrioritiesProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var names []string
+	have := map[string]*rule{}
+	next := 0
+	respaced := 0
+	for round := range 2000 {
+		switch op := rng.IntN(4); {
+		case op <= 1 || len(names) < 3: // insert
+			if len(names) < 100 {
+				i := rng.IntN(len(names) + 1)
+				names = slices.Insert(names, i, strconv.Itoa(next))
+				next++
+			}
+		case op == 2: // delete
+			i := rng.IntN(len(names))
+			delete(have, names[i])
+			names = slices.Delete(names, i, i+1)
+		default: // move
+			i, j := rng.IntN(len(names)), rng.IntN(len(names))
+			n := names[i]
+			names = slices.Insert(slices.Delete(names, i, i+1), j, n)
+		}
+		got := priorities(prio(names...), have)
+		kept := 0
+		for i, p := range got {
+			if p < 1 || p > maxPriority || i > 0 && p <= got[i-1] {
+				t.Fatalf("round %d: priorities %v not increasing within 1-%d", round, got, maxPriority)
+			}
+			if h := have[names[i]]; h != nil && h.Priority == p {
+				kept++
+			}
+		}
+		if kept < len(have)-1 && !slices.Equal(got, respace(len(got))) {
+			t.Fatalf("round %d: one edit changed %d of %d priorities", round, len(have)-kept, len(have))
+		}
+		if slices.Equal(got, respace(len(got))) && kept < len(have) {
+			respaced++
+		}
+		have = map[string]*rule{}
+		for i, n := range names {
+			have[n] = &rule{Logical: n, Priority: got[i]}
+		}
+	}
+	t.Logf("2000 random edits, %d re-spacings", respaced)
+}
+
+func respace(n int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(i+1) * priorityStep
+	}
+	return out
 }

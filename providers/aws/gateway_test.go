@@ -323,7 +323,7 @@ func TestGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := te.calls.take()
-	t.Logf("one rule changed: %s; plan: %s", format(changed), res.Applied.Summary())
+	t.Logf("one rule changed: %s; plan:\n%s", format(changed), res.Applied)
 	if w := writes(changed); !maps.Equal(w, map[string]int{"ModifyRule": 1}) {
 		t.Errorf("changing one rule wrote %s, want ModifyRule=1", format(w))
 	}
@@ -368,7 +368,7 @@ func TestGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	swapped := te.calls.take()
-	t.Logf("two rules swapped: %s; plan: %s", format(swapped), res.Applied.Summary())
+	t.Logf("two rules swapped: %s; plan:\n%s", format(swapped), res.Applied)
 	if w := writes(swapped); !maps.Equal(w, map[string]int{"SetRulePriorities": 1}) {
 		t.Errorf("swapping two rules wrote %s, want SetRulePriorities=1", format(w))
 	}
