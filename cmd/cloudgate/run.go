@@ -10,10 +10,12 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cloudgate-dev/cloudgate/providers"
@@ -114,6 +116,17 @@ func runController(ctx context.Context, cfg *rest.Config, o controllerOptions, r
 	return mgr.Start(ctx)
 }
 
+// cloudAPICalls counts the cloud API calls of the providers that report
+// them, by operation and outcome (success, throttled, invalid, error).
+var cloudAPICalls = func() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudgate_cloud_api_calls_total",
+		Help: "Cloud API calls by provider, operation and outcome.",
+	}, []string{"provider", "operation", "outcome"})
+	metrics.Registry.MustRegister(c)
+	return c
+}()
+
 // startProviders builds the enabled providers. The emulated provider talks to
 // its cloud over HTTP even in-process, so that the adapter is always tested
 // the way it runs against a separate emulated cloud.
@@ -161,6 +174,9 @@ func startProviders(ctx context.Context, o controllerOptions) ([]providers.Provi
 				closeAll()
 				return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
 			}
+			cfg.APIOptions = append(cfg.APIOptions, aws.CountCalls(func(op, outcome string) {
+				cloudAPICalls.WithLabelValues("aws", op, outcome).Inc()
+			}))
 			var subnets []string
 			for _, s := range strings.Split(o.AWSSubnets, ",") {
 				if s = strings.TrimSpace(s); s != "" {

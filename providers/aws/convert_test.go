@@ -243,3 +243,21 @@ func respace(n int) []int32 {
 	}
 	return out
 }
+
+func TestOutcome(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, OutcomeSuccess},
+		{&smithy.GenericAPIError{Code: "Throttling"}, OutcomeThrottled},
+		{&smithy.GenericAPIError{Code: "TooManyRules"}, OutcomeInvalid},
+		{&smithy.GenericAPIError{Code: "TargetGroupNotFound"}, OutcomeNotFound},
+		{&smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}, OutcomeError},
+		{errors.New("connection refused"), OutcomeError},
+	} {
+		if got := outcome(c.err); got != c.want {
+			t.Errorf("outcome(%v) = %s, want %s", c.err, got, c.want)
+		}
+	}
+}

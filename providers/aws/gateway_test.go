@@ -412,6 +412,10 @@ func TestGateway(t *testing.T) {
 	deleted := te.calls.take()
 	t.Logf("delete: %s", format(deleted))
 	te.checkNothingOwned(t, ctx, gatewayOwner)
+	t.Logf("outcomes (CountCalls): %v", te.calls.outcomes)
+	if te.calls.outcomes[OutcomeSuccess] == 0 || te.calls.outcomes[OutcomeError] != 0 || te.calls.outcomes[OutcomeNotFound] != 4 {
+		t.Errorf("CountCalls outcomes = %v, want successes, 4 not-found (the names checked before creating) and no errors", te.calls.outcomes)
+	}
 	if err := te.prov.Delete(ctx, gatewayOwner); err != nil {
 		t.Fatal(err)
 	}

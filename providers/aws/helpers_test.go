@@ -22,8 +22,9 @@ import (
 
 // calls counts SDK calls by operation, through a middleware.
 type calls struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu       sync.Mutex
+	n        map[string]int
+	outcomes map[string]int // by CountCalls' outcome, never reset
 }
 
 func (c *calls) option(stack *middleware.Stack) error {
@@ -81,9 +82,13 @@ func start(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	te := &testEnv{moto: e, calls: &calls{n: map[string]int{}}, elb: elbv2.NewFromConfig(cfg)}
+	te := &testEnv{moto: e, calls: &calls{n: map[string]int{}, outcomes: map[string]int{}}, elb: elbv2.NewFromConfig(cfg)}
 	counted := cfg.Copy()
-	counted.APIOptions = append(counted.APIOptions, te.calls.option)
+	counted.APIOptions = append(counted.APIOptions, te.calls.option, CountCalls(func(op, outcome string) {
+		te.calls.mu.Lock()
+		defer te.calls.mu.Unlock()
+		te.calls.outcomes[outcome]++
+	}))
 	if te.prov, err = New(Config{AWS: counted, ClusterName: e.Cluster, VPCID: e.VPCID, Subnets: e.PublicSubnetIDs}); err != nil {
 		t.Fatal(err)
 	}
