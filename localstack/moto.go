@@ -209,8 +209,31 @@ func (e *Env) Stop() error {
 		if err := os.RemoveAll(e.stateDir); err != nil {
 			e.stopErr = errors.Join(e.stopErr, err)
 		}
+		if e.stopErr == nil {
+			e.stopErr = waitClosed(e.Endpoint, 10*time.Second)
+		}
 	})
 	return e.stopErr
+}
+
+// waitClosed waits until nothing answers at endpoint: the server's process
+// may still be closing its socket when the stop script returns, and a caller
+// of Stop must be able to rely on the port being free of it.
+func waitClosed(endpoint string, timeout time.Duration) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+		if err != nil {
+			return nil
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("localstack: %s still answers %s after stop", endpoint, timeout)
+		}
+	}
 }
 
 // Environ returns the environment start.sh printed, as KEY=VALUE pairs, to
