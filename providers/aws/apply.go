@@ -23,6 +23,7 @@ type applier struct {
 	lb        *loadBalancer
 	listeners map[string]string // logical id → ARN
 	groups    map[string]string // name → ARN
+	certs     map[string]string // imported certificate logical id → ARN
 }
 
 func (a *applier) run(ctx context.Context, cs []*change) (providers.Plan, error) {
@@ -222,24 +223,56 @@ func (a *applier) actions(act action) []elbtypes.Action {
 
 func createListener(l *listener) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
-		out, err := a.p.elb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: &a.lb.ARN, Port: awssdk.Int32(l.Port),
-			Protocol: elbtypes.ProtocolEnum(l.Protocol), DefaultActions: a.actions(l.Default), Tags: elbTags(l.Tags)})
+		in := &elbv2.CreateListenerInput{LoadBalancerArn: &a.lb.ARN, Port: awssdk.Int32(l.Port),
+			Protocol: elbtypes.ProtocolEnum(l.Protocol), DefaultActions: a.actions(l.Default), Tags: elbTags(l.Tags)}
+		if len(l.Certificates) > 0 {
+			in.Certificates = a.certs1(l.Certificates[0]) // SslPolicy unset: ELBv2's default
+		}
+		out, err := a.p.elb.CreateListener(ctx, in)
 		if err != nil {
 			return classify(err, "CreateListener", l.Logical)
 		}
 		arn := awssdk.ToString(out.Listeners[0].ListenerArn)
 		a.listeners[l.Logical], c.step.CloudID = arn, arn
+		if len(l.Certificates) > 1 {
+			return a.setSNI(ctx, arn, nil, l.Certificates[1:], l.Logical)
+		}
 		return nil
 	}
 }
 
 func updateListener(h, l *listener) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
-		if h.Port != l.Port || h.Protocol != l.Protocol || !equalAction(h.Default, l.Default) {
-			if _, err := a.p.elb.ModifyListener(ctx, &elbv2.ModifyListenerInput{ListenerArn: &h.ARN, Port: awssdk.Int32(l.Port),
-				Protocol: elbtypes.ProtocolEnum(l.Protocol), DefaultActions: a.actions(l.Default)}); err != nil {
+		def := func(cs []string) string {
+			if len(cs) == 0 {
+				return ""
+			}
+			return cs[0]
+		}
+		if h.Port != l.Port || h.Protocol != l.Protocol || !equalAction(h.Default, l.Default) || def(h.Certificates) != def(l.Certificates) {
+			in := &elbv2.ModifyListenerInput{ListenerArn: &h.ARN, Port: awssdk.Int32(l.Port),
+				Protocol: elbtypes.ProtocolEnum(l.Protocol), DefaultActions: a.actions(l.Default)}
+			if len(l.Certificates) > 0 {
+				in.Certificates = a.certs1(l.Certificates[0])
+			}
+			if _, err := a.p.elb.ModifyListener(ctx, in); err != nil {
 				return classify(err, "ModifyListener", l.Logical)
 			}
+		}
+		var haveSNI, wantSNI []string
+		if len(h.Certificates) > 1 {
+			haveSNI = h.Certificates[1:]
+		}
+		if len(l.Certificates) > 1 {
+			wantSNI = l.Certificates[1:]
+		}
+		// An SNI certificate that became the default is the listener's
+		// default now: ELBv2 does not remove a default certificate.
+		if d := def(l.Certificates); d != "" && d != def(h.Certificates) {
+			haveSNI = slices.DeleteFunc(slices.Clone(haveSNI), func(k string) bool { return k == d })
+		}
+		if err := a.setSNI(ctx, h.ARN, haveSNI, wantSNI, l.Logical); err != nil {
+			return err
 		}
 		return a.retag(ctx, h.ARN, h.Tags, l.Tags, l.Logical)
 	}

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,12 +28,15 @@ type loadBalancer struct {
 }
 
 type listener struct {
-	Logical  string            `json:"-"`
-	Port     int32             `json:"port"`
-	Protocol string            `json:"protocol"`
-	Default  action            `json:"defaultAction"`
-	Tags     map[string]string `json:"tags"`
-	ARN      string            `json:"-"`
+	Logical  string `json:"-"`
+	Port     int32  `json:"port"`
+	Protocol string `json:"protocol"`
+	Default  action `json:"defaultAction"`
+	// Certificates of an HTTPS listener: the default first, then the SNI
+	// ones sorted; an imported one by logical id, any other by ARN.
+	Certificates []string          `json:"certificates,omitempty"`
+	Tags         map[string]string `json:"tags"`
+	ARN          string            `json:"-"`
 }
 
 type rule struct {
@@ -100,6 +104,7 @@ type state struct {
 	Listeners []*listener        // model order (observed: by port)
 	Rules     map[string][]*rule // by listener logical id, in evaluation order
 	Groups    []*targetGroup     // by logical id
+	Certs     []*certificate     // imported from PEM, by logical id
 }
 
 // ALB limits this provider respects.
@@ -183,17 +188,36 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 		s.Groups = append(s.Groups, g)
 	}
 	total := 0
+	certs := map[string]*certificate{}
+	sni := 0
 	for _, l := range m.Listeners {
 		if len(s.Listeners) == maxListenersPerALB {
 			refuse(l.Name, fmt.Sprintf("over the %d listeners of one ALB", maxListenersPerALB))
 			continue
 		}
-		if l.Protocol != lb.ProtocolHTTP {
+		if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
 			refuse(l.Name, fmt.Sprintf("%s listeners are not supported by the AWS provider yet", l.Protocol))
 			continue
 		}
+		var lcerts []string
+		if l.Protocol == lb.ProtocolHTTPS {
+			var err error
+			if lcerts, err = listenerCertificates(m, l, certs); err != nil {
+				refuse(l.Name, err.Error())
+				continue
+			}
+			if len(lcerts)-1 > maxSNICertificates {
+				refuse(l.Name, fmt.Sprintf("%d certificates, an ALB serves %d besides the default", len(lcerts), maxSNICertificates))
+				continue
+			}
+			sni += len(lcerts) - 1
+			if sni > maxSNICertificates {
+				refuse(l.Name, fmt.Sprintf("over the %d certificates of one ALB besides the listeners' defaults", maxSNICertificates))
+				continue
+			}
+		}
 		s.Listeners = append(s.Listeners, &listener{Logical: l.Name, Port: l.Port, Protocol: string(l.Protocol),
-			Default: notFound, Tags: m.AllTags(resourceTag(l.Name))})
+			Default: notFound, Certificates: lcerts, Tags: m.AllTags(resourceTag(l.Name))})
 		var rules []*rule
 		for _, vh := range l.VirtualHosts {
 			for _, r := range vh.Rules {
@@ -230,6 +254,9 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 	}
 	if len(bad) > 0 {
 		return nil, &providers.InvalidError{Elements: bad, Message: strings.Join(reasons, "; ")}
+	}
+	for _, k := range slices.Sorted(maps.Keys(certs)) {
+		s.Certs = append(s.Certs, certs[k])
 	}
 	return s, nil
 }

@@ -49,7 +49,7 @@ func (c *calls) take() map[string]int {
 func writes(n map[string]int) map[string]int {
 	out := map[string]int{}
 	for op, k := range n {
-		if !strings.HasPrefix(op, "Describe") {
+		if !strings.HasPrefix(op, "Describe") && !strings.HasPrefix(op, "List") {
 			out[op] = k
 		}
 	}

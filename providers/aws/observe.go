@@ -149,6 +149,9 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 	}
 	sort.Slice(obs.Groups, func(i, j int) bool { return obs.Groups[i].Name < obs.Groups[j].Name })
 
+	if obs.Certs, err = p.observeCertificates(ctx, o); err != nil {
+		return nil, err
+	}
 	if obs.LB != nil {
 		if err := p.observeListeners(ctx, obs, o); err != nil {
 			return nil, err
@@ -202,6 +205,15 @@ func (p *Provider) observeListeners(ctx context.Context, obs *observed, o lb.Own
 		ol := &listener{Logical: t[lb.TagResource], Port: awssdk.ToInt32(l.Port), Protocol: string(l.Protocol), Tags: t, ARN: arn}
 		if len(l.DefaultActions) == 1 {
 			ol.Default = obs.readAction(l.DefaultActions[0])
+		}
+		if l.Protocol == elbtypes.ProtocolEnumHttps {
+			byARN := map[string]string{}
+			for _, c := range obs.Certs {
+				byARN[c.ARN] = c.Logical
+			}
+			if ol.Certificates, err = p.readListenerCertificates(ctx, l, byARN); err != nil {
+				return err
+			}
 		}
 		obs.Listeners = append(obs.Listeners, ol)
 		var rules []*rule

@@ -30,9 +30,9 @@ type change struct {
 }
 
 // plan is the pure diff of desired against observed, as changes in the
-// order they run: target groups, load balancer, listeners, rules, targets
+// order they run: certificates, target groups, load balancer, listeners, rules, targets
 // are created or updated; then unwanted rules before listeners, listeners
-// before the load balancer, the load balancer before target groups go.
+// before the load balancer, the load balancer before target groups go, and certificates go last.
 // (Unwanted rules and listeners go before the creates on their level, which
 // may need their priority or port.)
 func plan(want *state, have *observed) []*change {
@@ -41,6 +41,10 @@ func plan(want *state, have *observed) []*change {
 	step := func(kind providers.Kind, logical, cloudID string, act providers.Action, why string, diff providers.Diff) providers.Step {
 		return providers.Step{Kind: kind, LogicalID: logical, CloudID: cloudID, Action: act, Why: why, Diff: diff}
 	}
+
+	// Certificates to import first; those that go, last.
+	certsFirst, certsLast := planCertificates(want.Certs, have.Certs)
+	out = append(out, certsFirst...)
 
 	// Target groups, matched by name (which covers the protocol).
 	haveGroups := map[string]*targetGroup{}
@@ -192,7 +196,8 @@ func plan(want *state, have *observed) []*change {
 		}
 		add(&change{step: step(providers.KindTargetGroup, g.Logical, g.ARN, providers.ActionDelete, providers.WhyUnwanted, nil), run: deleteGroup(g)})
 	}
-	return out
+	// Certificates go once no listener serves them.
+	return append(out, certsLast...)
 }
 
 func rulesOf(have *observed, l *listener) []*rule {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -41,6 +42,7 @@ type Config struct {
 	// from AWS.
 	ELBv2 ELBv2
 	EC2   EC2
+	ACM   ACM
 }
 
 // Provider realizes lb models as ALBs.
@@ -48,6 +50,7 @@ type Provider struct {
 	cfg Config
 	elb ELBv2
 	ec2 EC2
+	acm ACM
 
 	mu      sync.Mutex
 	subnets map[string][]string // by scheme
@@ -56,12 +59,15 @@ type Provider struct {
 
 // New returns a provider; it makes no call.
 func New(cfg Config) (*Provider, error) {
-	p := &Provider{cfg: cfg, elb: cfg.ELBv2, ec2: cfg.EC2, subnets: map[string][]string{}, vpcID: cfg.VPCID}
+	p := &Provider{cfg: cfg, elb: cfg.ELBv2, ec2: cfg.EC2, acm: cfg.ACM, subnets: map[string][]string{}, vpcID: cfg.VPCID}
 	if p.elb == nil {
 		p.elb = elbv2.NewFromConfig(cfg.AWS)
 	}
 	if p.ec2 == nil {
 		p.ec2 = ec2.NewFromConfig(cfg.AWS)
+	}
+	if p.acm == nil {
+		p.acm = acm.NewFromConfig(cfg.AWS)
 	}
 	if len(cfg.Subnets) > 0 {
 		p.subnets[string(lb.SchemeInternetFacing)] = slices.Clone(cfg.Subnets)
@@ -79,9 +85,10 @@ func (p *Provider) ControllerName() string { return ControllerName }
 func (p *Provider) Capabilities() lb.Capabilities {
 	return lb.Capabilities{
 		Provider: "aws",
-		// HTTPS waits for certificates: mapping hands PEM certificates
-		// to any provider with HTTPS, and ACM import is not done yet.
-		Protocols:           map[lb.Protocol]bool{lb.ProtocolHTTP: true},
+		// HTTPS: PEM certificates are imported into ACM, ACM ARNs are
+		// served as they are.
+		Protocols:           map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		CertificateRefs:     map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
 		PathMatch:           map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true},
 		HeaderMatch:         map[lb.MatchType]bool{lb.MatchExact: true},
 		QueryMatch:          map[lb.MatchType]bool{lb.MatchExact: true},
@@ -94,9 +101,13 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		MaxRulesPerListener: maxRulesPerALB - defaultRuleReserve,
 		// 5 values per rule: one goes to the host, and a Prefix path
 		// takes two ("/a" and "/a/*") where the model counts one.
-		MaxConditionValuesPerRule:  maxConditionValues - 2,
-		MaxTargetGroupsPerAction:   maxGroupsPerAction,
-		MaxCertificatesPerListener: 25,
+		MaxConditionValuesPerRule: maxConditionValues - 2,
+		MaxTargetGroupsPerAction:  maxGroupsPerAction,
+		// ALB's quota is 25 certificates per load balancer, not counting
+		// the default ones (ELB quotas page, "Certificates per Application
+		// Load Balancer (excluding default certificates)"): one listener
+		// serves at most 26; desired refuses more than 25 SNI ones in all.
+		MaxCertificatesPerListener: maxSNICertificates + 1,
 	}
 }
 
@@ -171,7 +182,10 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 	if err := p.checkNames(ctx, cs, want); err != nil {
 		return nil, nil, err
 	}
-	a := &applier{p: p, lb: have.LB, listeners: map[string]string{}, groups: map[string]string{}}
+	a := &applier{p: p, lb: have.LB, listeners: map[string]string{}, groups: map[string]string{}, certs: map[string]string{}}
+	for _, c := range have.Certs {
+		a.certs[c.Logical] = c.ARN
+	}
 	if have.LB != nil && want.LB != nil && want.LB.Name == have.LB.Name {
 		for _, l := range have.Listeners {
 			a.listeners[l.Logical] = l.ARN
