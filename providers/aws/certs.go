@@ -276,17 +276,12 @@ func importCertificate(w, h *certificate) func(context.Context, *applier, *chang
 		}
 		arn := awssdk.ToString(out.CertificateArn)
 		if h != nil {
+			// Every tag, not only the fingerprint: AWS keeps the tags over a
+			// re-import, but moto 5.2.1 drops them, and setting them all
+			// costs the same one call.
 			arn = h.ARN
-			add := map[string]string{}
-			for k, v := range w.Tags {
-				if h.Tags[k] != v {
-					add[k] = v
-				}
-			}
-			if len(add) > 0 {
-				if _, err := a.p.acm.AddTagsToCertificate(ctx, &acm.AddTagsToCertificateInput{CertificateArn: &arn, Tags: acmTags(add)}); err != nil {
-					return classifyACM(err, "AddTagsToCertificate", w.Logical)
-				}
+			if _, err := a.p.acm.AddTagsToCertificate(ctx, &acm.AddTagsToCertificateInput{CertificateArn: &arn, Tags: acmTags(w.Tags)}); err != nil {
+				return classifyACM(err, "AddTagsToCertificate", w.Logical)
 			}
 		}
 		a.certs[w.Logical], c.step.CloudID = arn, arn
