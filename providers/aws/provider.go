@@ -325,7 +325,8 @@ func status(m *lb.LoadBalancer, a *applier) lb.Status {
 
 // DefaultResyncPeriod is how often the reconciler reads a Gateway's ALB
 // again to repair drift when --resync-period is 0. A resync of one Gateway
-// costs about a dozen Describe calls (11 for two listeners and three
-// target groups), within ELBv2's read rate limits for hundreds of
+// costs about a dozen read calls (12 for two HTTP listeners and three
+// target groups, plus one per imported ACM certificate in the region and
+// one per HTTPS listener), within ELBv2's read rate limits for hundreds of
 // Gateways.
 func (p *Provider) DefaultResyncPeriod() time.Duration { return 10 * time.Minute }
