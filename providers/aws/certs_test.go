@@ -263,6 +263,28 @@ func TestHTTPSCertificates(t *testing.T) {
 		t.Errorf("our certificates = %v, want only shop/a-tls", got)
 	}
 
+	// The default changes: the reference becomes the default, A moves to SNI.
+	te.calls.take()
+	res, err = te.prov.Ensure(ctx, httpsModel([]lb.Certificate{ref}, []lb.Certificate{certA}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = te.calls.take()
+	t.Logf("default changed: %s; plan: %s", format(n), res.Applied)
+	if w := writes(n); w["ModifyListener"] != 1 || w["ImportCertificate"] != 0 || w["DeleteCertificate"] != 0 {
+		t.Errorf("changing the default wrote %s, want one ModifyListener and no certificate write", format(w))
+	}
+	if def, sni := te.listenerCerts(t, ctx); def != foreignARN || !slices.Equal(sni, []string{mine["shop/a-tls"]}) {
+		t.Errorf("listener default %s, SNI %v; want %s and [%s]", def, sni, foreignARN, mine["shop/a-tls"])
+	}
+	te.calls.take()
+	if _, err := te.prov.Ensure(ctx, httpsModel([]lb.Certificate{ref}, []lb.Certificate{certA})); err != nil {
+		t.Fatal(err)
+	}
+	if w := writes(te.calls.take()); len(w) > 0 {
+		t.Errorf("a no-op Ensure after the default changed wrote: %s", format(w))
+	}
+
 	// Delete: nothing of ours remains; the foreign certificate does, untagged.
 	te.calls.take()
 	if err := te.prov.Delete(ctx, gatewayOwner); err != nil {
