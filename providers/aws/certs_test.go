@@ -328,3 +328,29 @@ func TestHTTPSRefusals(t *testing.T) {
 		t.Errorf("27 certificates: err = %v, want a refusal over the quota", err)
 	}
 }
+
+func TestSplitChainAndOrder(t *testing.T) {
+	leaf := pemCertificate(t, "shop/leaf", "leaf.example.com")
+	inter := pemCertificate(t, "shop/inter", "inter.example.com")
+	chain := append(append([]byte{}, leaf.CertPEM...), inter.CertPEM...)
+	l, rest, err := splitChain(chain)
+	if err != nil || string(l) != string(leaf.CertPEM) || string(rest) != string(inter.CertPEM) {
+		t.Errorf("splitChain: leaf ok %v, chain ok %v, err %v", string(l) == string(leaf.CertPEM), string(rest) == string(inter.CertPEM), err)
+	}
+	if _, _, err := splitChain(leaf.KeyPEM); err == nil {
+		t.Errorf("splitChain of a key: no error")
+	}
+
+	// The default is the most specific VirtualHost's first certificate; the
+	// same Secret on two VirtualHosts is one certificate.
+	a, b := pemCertificate(t, "shop/z-tls", "a.example.com"), pemCertificate(t, "shop/b-tls", "b.example.com")
+	m := httpsModel([]lb.Certificate{a}, []lb.Certificate{b, a})
+	certs := map[string]*certificate{}
+	keys, err := listenerCertificates(m, m.Listeners[0], certs)
+	if err != nil || !slices.Equal(keys, []string{"shop/z-tls", "shop/b-tls"}) || len(certs) != 2 {
+		t.Errorf("keys = %v (err %v), %d certificates; want [shop/z-tls shop/b-tls], 2", keys, err, len(certs))
+	}
+	if certs["shop/z-tls"].Tags[TagFingerprint] != fingerprint(a) || certs["shop/z-tls"].Tags[lb.TagResource] != "shop/z-tls" {
+		t.Errorf("tags = %v", certs["shop/z-tls"].Tags)
+	}
+}
