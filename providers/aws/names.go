@@ -98,6 +98,8 @@ func checkTags(m *lb.LoadBalancer) error {
 	}
 	if n := len(m.AllTags("x")); n > maxTags {
 		problems = append(problems, fmt.Sprintf("%d tags with Cloudgate's own, AWS allows %d", n, maxTags))
+	} else if n == maxTags && hasPEM(m) {
+		problems = append(problems, fmt.Sprintf("%d tags with Cloudgate's own and an imported certificate's fingerprint, ACM allows %d", n+1, maxTags))
 	}
 	if len(problems) > 0 {
 		return &providers.InvalidError{Message: "tags: " + strings.Join(problems, "; ")}
@@ -112,4 +114,18 @@ func resourceTag(logical string) string {
 	}
 	h := sha256.Sum256([]byte(logical))
 	return logical[:maxTagValue-17] + "~" + hex.EncodeToString(h[:8])
+}
+
+// hasPEM reports whether m has a certificate to import into ACM.
+func hasPEM(m *lb.LoadBalancer) bool {
+	for _, l := range m.Listeners {
+		for _, vh := range l.VirtualHosts {
+			for _, c := range vh.Certificates {
+				if c.Ref == nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
