@@ -22,29 +22,22 @@ import (
 
 // mergeHealthCheck lays the fields spec sets over into.
 func mergeHealthCheck(into, spec *v1alpha1.HealthCheck) {
-	if spec.Protocol != nil {
-		into.Protocol = spec.Protocol
-	}
-	if spec.Path != nil {
-		into.Path = spec.Path
-	}
-	if spec.Port != nil {
-		into.Port = spec.Port
-	}
-	if spec.Interval != nil {
-		into.Interval = spec.Interval
-	}
-	if spec.Timeout != nil {
-		into.Timeout = spec.Timeout
-	}
-	if spec.HealthyThreshold != nil {
-		into.HealthyThreshold = spec.HealthyThreshold
-	}
-	if spec.UnhealthyThreshold != nil {
-		into.UnhealthyThreshold = spec.UnhealthyThreshold
-	}
+	overlay(&into.Protocol, spec.Protocol)
+	overlay(&into.Path, spec.Path)
+	overlay(&into.Port, spec.Port)
+	overlay(&into.Interval, spec.Interval)
+	overlay(&into.Timeout, spec.Timeout)
+	overlay(&into.HealthyThreshold, spec.HealthyThreshold)
+	overlay(&into.UnhealthyThreshold, spec.UnhealthyThreshold)
 	if spec.SuccessCodes != nil {
 		into.SuccessCodes = spec.SuccessCodes
+	}
+}
+
+// overlay sets *into to from when the more specific parameters set it.
+func overlay[T any](into **T, from *T) {
+	if from != nil {
+		*into = from
 	}
 }
 
