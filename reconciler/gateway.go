@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -330,29 +329,17 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 	return ignoreGone(r.Client.Patch(ctx, gw, patch))
 }
 
-// updateGatewayStatus writes next(gw)'s status when it differs from gw's. On
-// a conflict it reads the Gateway again from the API server and recomputes; a
-// Gateway deleted meanwhile needs no status.
+// updateGatewayStatus writes next(gw)'s status when it differs from gw's
+// (writeStatus retries conflicts).
 func (r *GatewayReconciler) updateGatewayStatus(ctx context.Context, gw *gwv1.Gateway, next func(*gwv1.Gateway) *gwv1.Gateway) error {
-	cur := gw
-	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if !first {
-			fresh := &gwv1.Gateway{}
-			if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(gw), fresh); err != nil {
-				return err
-			}
-			cur = fresh
-		}
-		first = false
+	return writeStatus(ctx, r.Client, r.apiReader(), gw, func(cur *gwv1.Gateway) (*gwv1.Gateway, bool) {
 		n := next(cur)
-		if equality.Semantic.DeepEqual(cur.Status, n.Status) {
-			return nil
+		changed := !equality.Semantic.DeepEqual(cur.Status, n.Status)
+		if changed {
+			log.FromContext(ctx).V(1).Info("Updating Gateway status")
 		}
-		log.FromContext(ctx).V(1).Info("Updating Gateway status")
-		return r.Client.Status().Update(ctx, n)
+		return n, changed
 	})
-	return ignoreGone(err)
 }
 
 // writeGatewayStatus merges mapping's verdict with the provider's and writes

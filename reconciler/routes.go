@@ -6,10 +6,8 @@ import (
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -37,32 +35,16 @@ func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.
 	return errors.Join(errs...)
 }
 
-// writeRouteStatus writes one route's status when it changed. On a conflict it
-// reads the route again from the API server (the cache may still hold the
-// version that conflicted) and merges again; a route deleted meanwhile needs
-// no status.
+// writeRouteStatus writes one route's status when it changed (writeStatus
+// retries conflicts).
 func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, gwKey types.NamespacedName, route client.Object, want []gwv1.RouteParentStatus) error {
-	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if !first {
-			fresh := route.DeepCopyObject().(client.Object)
-			if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(route), fresh); err != nil {
-				return err
-			}
-			route = fresh
+	return writeStatus(ctx, r.Client, r.apiReader(), route, func(cur client.Object) (client.Object, bool) {
+		next, changed := r.nextRouteStatus(gwKey, cur, want)
+		if changed {
+			log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(cur))
 		}
-		first = false
-		next, changed := r.nextRouteStatus(gwKey, route, want)
-		if !changed {
-			return nil
-		}
-		log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(route))
-		return r.Client.Status().Update(ctx, next)
+		return next, changed
 	})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
 
 // nextRouteStatus returns route with our parent statuses for gwKey replaced by
