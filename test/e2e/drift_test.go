@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -116,10 +117,16 @@ func TestOutageOfOneGatewayDelaysNoOther(t *testing.T) {
 	defer c.ClearOwnerFault(failing)
 
 	toV2 := func(name string) {
-		var r gwv1.HTTPRoute
-		must(t, suite.c.Get(ctxFor(t), client.ObjectKey{Namespace: ns, Name: name}, &r))
-		r.Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{backendRef("v2", 1)}
-		must(t, suite.c.Update(ctxFor(t), &r))
+		// The controller writes the route's status meanwhile, so a conflict
+		// is expected now and then: read again and retry.
+		must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var r gwv1.HTTPRoute
+			if err := suite.c.Get(ctxFor(t), client.ObjectKey{Namespace: ns, Name: name}, &r); err != nil {
+				return err
+			}
+			r.Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{backendRef("v2", 1)}
+			return suite.c.Update(ctxFor(t), &r)
+		}))
 	}
 	start := c.Stats().Owners[failing]
 	errorsBefore, _ := errorLog.snapshot()

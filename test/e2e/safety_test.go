@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
@@ -161,8 +162,14 @@ func TestDeletingAClassInUseKeepsTraffic(t *testing.T) {
 	}
 
 	// Force the class away: the Gateway keeps its load balancer.
-	gc.Finalizers = nil
-	must(t, suite.c.Update(ctxFor(t), gc))
+	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		gc, err := getClass()
+		if err != nil {
+			return err
+		}
+		gc.Finalizers = nil
+		return suite.c.Update(ctxFor(t), gc)
+	}))
 	eventually(t, 10*time.Second, func() error {
 		gw := getGateway(t, ns, "gw")
 		c := meta.FindStatusCondition(gw.Status.Conditions, string(gwv1.GatewayConditionAccepted))
@@ -284,10 +291,12 @@ func TestOverlappingTLSListenersAreReported(t *testing.T) {
 
 	// Once the overlap is gone the condition goes too: it is never left
 	// behind, nor set to False.
-	gw := getGateway(t, ns, "gw")
 	other := gwv1.Hostname("foo.other.test")
-	gw.Spec.Listeners[1].Hostname = &other
-	must(t, suite.c.Update(ctxFor(t), gw))
+	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		gw := getGateway(t, ns, "gw")
+		gw.Spec.Listeners[1].Hostname = &other
+		return suite.c.Update(ctxFor(t), gw)
+	}))
 	eventually(t, 30*time.Second, func() error {
 		if got := overlapReported(t, ns, "gw"); len(got) != 0 {
 			return fmt.Errorf("OverlappingTLSConfig still on %v", got)
