@@ -31,11 +31,15 @@ type Config struct {
 	// means their defaults.
 	ResyncPeriod time.Duration
 	Concurrency  int
+	// NewProvider, when set, builds the provider under test (each start
+	// and restart calls it again, so nothing is remembered across a
+	// restart) instead of the emulated one; Controller.Cloud is then nil.
+	NewProvider func() (providers.Provider, error)
 }
 
 // Controller is a running controller and its emulated cloud.
 type Controller struct {
-	// Cloud is the emulated cloud's API server.
+	// Cloud is the emulated cloud's API server (nil with Config.NewProvider).
 	Cloud *cloud.Server
 	// Client reads and writes through the API server directly (no cache), so
 	// tests see what is stored.
@@ -52,31 +56,46 @@ type Controller struct {
 // Start starts the emulated cloud and the manager, and returns once the
 // manager's caches are in sync.
 func Start(ctx context.Context, restCfg *rest.Config, cfg Config) (*Controller, error) {
-	srv, err := cloud.Start(ctx, cloud.Config{AddressRange: cfg.AddressRange}, "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("starting the emulated cloud: %w", err)
+	c := &Controller{rest: restCfg, cfg: cfg}
+	if cfg.NewProvider == nil {
+		srv, err := cloud.Start(ctx, cloud.Config{AddressRange: cfg.AddressRange}, "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("starting the emulated cloud: %w", err)
+		}
+		c.Cloud = srv
 	}
 	scheme, err := reconciler.NewScheme()
+	if err == nil {
+		c.Client, err = client.New(restCfg, client.Options{Scheme: scheme})
+	}
+	if err == nil {
+		err = c.startManager(ctx)
+	}
 	if err != nil {
-		_ = srv.Close()
-		return nil, err
-	}
-	c := &Controller{Cloud: srv, rest: restCfg, cfg: cfg}
-	if c.Client, err = client.New(restCfg, client.Options{Scheme: scheme}); err != nil {
-		_ = srv.Close()
-		return nil, err
-	}
-	if err := c.startManager(ctx); err != nil {
-		_ = srv.Close()
+		c.closeCloud()
 		return nil, err
 	}
 	return c, nil
 }
 
+func (c *Controller) closeCloud() {
+	if c.Cloud != nil {
+		_ = c.Cloud.Close()
+	}
+}
+
+// newProvider builds the provider of a (re)start.
+func (c *Controller) newProvider() (providers.Provider, error) {
+	if c.cfg.NewProvider != nil {
+		return c.cfg.NewProvider()
+	}
+	return emulated.New(emulated.Config{Endpoint: c.Cloud.URL()})
+}
+
 // startManager starts a new manager with a new provider (so nothing is
 // remembered from an earlier one) against the same cloud.
 func (c *Controller) startManager(ctx context.Context) error {
-	prov, err := emulated.New(emulated.Config{Endpoint: c.Cloud.URL()})
+	prov, err := c.newProvider()
 	if err != nil {
 		return err
 	}
@@ -136,7 +155,7 @@ func (c *Controller) Ensures() int64 { return c.ensures.Load() }
 // balancer's sockets).
 func (c *Controller) Stop() {
 	c.stopManager()
-	_ = c.Cloud.Close()
+	c.closeCloud()
 }
 
 // countingProvider counts Ensure calls, so that a test can tell a reconcile
