@@ -50,6 +50,7 @@ const (
 	ExtConditionRegexValues = "elbv2-condition-regex-values"
 	ExtQuotaRulesPerALB     = "elbv2-quota-rules-per-alb"
 	ExtQuotaConditionValues = "elbv2-quota-condition-values-per-rule"
+	ExtRuleTagsOnCreate     = "elbv2-rule-tags-on-create"
 )
 
 // Options choose the double and the network. The zero value is valid.

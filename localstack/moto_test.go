@@ -97,7 +97,7 @@ func TestStartStop(t *testing.T) {
 			t.Errorf("cluster %q region %q", e.Cluster, e.Region)
 		}
 		if e.Engine == EngineMoto {
-			for _, x := range []string{ExtRuleTransforms, ExtConditionRegexValues, ExtQuotaRulesPerALB, ExtQuotaConditionValues} {
+			for _, x := range []string{ExtRuleTransforms, ExtConditionRegexValues, ExtQuotaRulesPerALB, ExtQuotaConditionValues, ExtRuleTagsOnCreate} {
 				if !e.HasExtension(x) {
 					t.Errorf("moto runs without %s (extensions %v)", x, e.Extensions)
 				}
@@ -692,4 +692,29 @@ func listener(port string) int {
 	}
 	n, _ := strconv.Atoi(strings.FieldsFunc(rest, func(r rune) bool { return r < '0' || r > '9' })[0])
 	return n
+}
+
+func TestRuleTagsOnCreate(t *testing.T) {
+	e := motoEnv(t)
+	ctx := context.Background()
+	_, c := clients(t, e)
+	_, listeners := alb(t, e, c, "ruletags")
+	created, err := c.CreateRule(ctx, &elbv2.CreateRuleInput{
+		ListenerArn: aws.String(listeners[0]),
+		Priority:    aws.Int32(1),
+		Conditions:  pathRule("/tagged"),
+		Actions:     []types.Action{fixed("200")},
+		Tags:        []types.Tag{{Key: aws.String("owner"), Value: aws.String("test")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.Rules[0].RuleArn)
+	out, err := c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{arn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.TagDescriptions) != 1 || len(out.TagDescriptions[0].Tags) != 1 || aws.ToString(out.TagDescriptions[0].Tags[0].Value) != "test" {
+		t.Fatalf("DescribeTags of the created rule %s: %+v, want owner=test", arn, out.TagDescriptions)
+	}
 }

@@ -123,9 +123,9 @@
 //     Accepted=False/UnsupportedValue naming the feature and the provider.
 //     A rule with no valid backend needs FixedResponse for its 500.
 //   - Limits (limits.go): a rule over a per-rule limit refuses its route;
-//     when a port has more rules than the provider takes, routes are left
-//     out newest first (then last by "{namespace}/{name}") until the rest
-//     fits; a listener whose certificates do not fit on its port next to
+//     when a port has more rules than the provider takes, routes are
+//     taken oldest first (then first by "{namespace}/{name}") and each is
+//     served if it fits next to those before it; a listener whose certificates do not fit on its port next to
 //     those of the listeners before it (spec order) is
 //     Accepted=False/UnsupportedValue. The rest of the Gateway is served.
 //   - Filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect,

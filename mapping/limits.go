@@ -19,11 +19,13 @@ import (
 //     rule goes over is Accepted=False/UnsupportedValue, as for a feature
 //     the provider lacks.
 //   - Rules per listener: when the rules on one port go over, routes are
-//     left out until the rest fits, the newest first (then the last by
-//     "{namespace}/{name}"): the precedence the route APIs give routes
-//     against each other in conflicts, so that a new route never pushes
-//     out one that was served. Those routes are Accepted=False/
-//     UnsupportedValue, naming the port, the limit and the provider.
+//     taken in the precedence the route APIs give routes against each
+//     other in conflicts (oldest first, then first by "{namespace}/{name}"),
+//     and each is served if its rules fit next to those taken before it,
+//     so that a new route never pushes out one that was served, and a
+//     small route still fits after a large one did not. The others are
+//     Accepted=False/UnsupportedValue, naming the port, the limit and the
+//     provider.
 //   - Certificates per listener: Gateway listeners on one port that
 //     terminate TLS keep their certificates in spec.listeners order; one
 //     whose certificates do not fit next to those before it is
@@ -124,8 +126,8 @@ func (b *builder) fitCertificates(ls []*listenerState) {
 }
 
 // fitRules applies MaxRulesPerListener: while some port of the model has
-// more rules than the limit, the newest routes with rules there are left
-// out (overLimit) and the routes settled again, which may give a route
+// more rules than the limit, the routes that do not fit there next to older
+// ones are left out (overLimit) and the routes settled again, which may give a route
 // that lost a hostname to one left out its listeners back, hence the loop.
 // It ends, since every round leaves out at least one more route.
 func (b *builder) fitRules(routes []*routeState, listeners []*listenerState) {
@@ -160,17 +162,21 @@ func (b *builder) fitRules(routes []*routeState, listeners []*listenerState) {
 			for rs := range perRoute {
 				order = append(order, rs)
 			}
-			// Newest first: olderFirst reversed, with the kind last so
-			// that the order is total.
+			// Oldest first (olderFirst, with the kind last so that the
+			// order is total): each route is served if it fits next to
+			// those before it, so a route is refused only for lack of
+			// room that routes of higher precedence take, and a small
+			// newer route still fits where a large one did not.
 			slices.SortFunc(order, func(x, y *routeState) int {
-				return -cmp.Or(olderFirst(x.route, y.route), cmp.Compare(x.kind, y.kind))
+				return cmp.Or(olderFirst(x.route, y.route), cmp.Compare(x.kind, y.kind))
 			})
+			kept := 0
 			for _, rs := range order {
-				if total <= limit {
-					break
+				if kept+perRoute[rs] <= limit {
+					kept += perRoute[rs]
+					continue
 				}
 				out[rs] = true
-				total -= perRoute[rs]
 				rs.overLimit = unsupportedValue("the route does not fit: provider %s takes at most %d rules on one port, "+
 					"and the routes that take precedence (older, or first by namespace/name) leave no room on port %d",
 					b.caps.Provider, limit, ml.Port)

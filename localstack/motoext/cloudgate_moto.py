@@ -54,6 +54,7 @@ EXTENSIONS = [
     "elbv2-condition-regex-values",
     "elbv2-quota-rules-per-alb",
     "elbv2-quota-condition-values-per-rule",
+    "elbv2-rule-tags-on-create",
 ]
 
 _installed = False
@@ -232,6 +233,12 @@ def install() -> None:
         check_rules_quota(self, listener_arn)
         rule = orig_create_rule(self, listener_arn, conditions, priority, actions, tags)
         rule.transforms = transforms or None
+        # moto 5.2.1 files the new rule's tags under an ARN of its own
+        # making (a random suffix) while the rule answers with another
+        # (id-based), so DescribeTags of the returned ARN is empty. AWS tags
+        # the rule it returns.
+        if tags:
+            self.tagging_service.tag_resource(rule.arn, tags)
         return rule
 
     def modify_rule(
