@@ -294,13 +294,13 @@ func conditions(cs []condition) []elbtypes.RuleCondition {
 		rc := elbtypes.RuleCondition{Field: awssdk.String(c.Field)}
 		switch c.Field {
 		case "host-header":
-			rc.HostHeaderConfig = &elbtypes.HostHeaderConditionConfig{Values: c.Values}
+			rc.HostHeaderConfig = &elbtypes.HostHeaderConditionConfig{Values: c.Values, RegexValues: c.Regex}
 		case "path-pattern":
-			rc.PathPatternConfig = &elbtypes.PathPatternConditionConfig{Values: c.Values}
+			rc.PathPatternConfig = &elbtypes.PathPatternConditionConfig{Values: c.Values, RegexValues: c.Regex}
 		case "http-request-method":
 			rc.HttpRequestMethodConfig = &elbtypes.HttpRequestMethodConditionConfig{Values: c.Values}
 		case "http-header":
-			rc.HttpHeaderConfig = &elbtypes.HttpHeaderConditionConfig{HttpHeaderName: awssdk.String(c.Name), Values: c.Values}
+			rc.HttpHeaderConfig = &elbtypes.HttpHeaderConditionConfig{HttpHeaderName: awssdk.String(c.Name), Values: c.Values, RegexValues: c.Regex}
 		case "query-string":
 			qc := &elbtypes.QueryStringConditionConfig{}
 			for _, v := range c.Values {
@@ -314,11 +314,26 @@ func conditions(cs []condition) []elbtypes.RuleCondition {
 	return out
 }
 
+func transforms(ts []transform) []elbtypes.RuleTransform {
+	var out []elbtypes.RuleTransform
+	for _, t := range ts {
+		rw := &elbtypes.RewriteConfig{Regex: awssdk.String(t.Regex), Replace: awssdk.String(t.Replace)}
+		rt := elbtypes.RuleTransform{Type: elbtypes.TransformTypeEnum(t.Type)}
+		if t.Type == hostRewrite {
+			rt.HostHeaderRewriteConfig = &elbtypes.HostHeaderRewriteConfig{Rewrites: []elbtypes.RewriteConfig{*rw}}
+		} else {
+			rt.UrlRewriteConfig = &elbtypes.UrlRewriteConfig{Rewrites: []elbtypes.RewriteConfig{*rw}}
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
 func createRule(listenerLogical string, r *rule) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
 		arn := a.listeners[listenerLogical]
 		out, err := a.p.elb.CreateRule(ctx, &elbv2.CreateRuleInput{ListenerArn: &arn, Priority: awssdk.Int32(r.Priority),
-			Conditions: conditions(r.Conditions), Actions: a.actions(r.Action), Tags: elbTags(r.Tags)})
+			Conditions: conditions(r.Conditions), Actions: a.actions(r.Action), Transforms: transforms(r.Transforms), Tags: elbTags(r.Tags)})
 		if err != nil {
 			return classify(err, "CreateRule", r.Element)
 		}
@@ -327,10 +342,19 @@ func createRule(listenerLogical string, r *rule) func(context.Context, *applier,
 	}
 }
 
+// updateRule modifies what differs but the priority, which setPriorities
+// moves for the whole listener at once.
 func updateRule(h, r *rule) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
-		if !equalConditions(h.Conditions, r.Conditions) || !equalAction(h.Action, r.Action) {
-			if _, err := a.p.elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: &h.ARN, Conditions: conditions(r.Conditions), Actions: a.actions(r.Action)}); err != nil {
+		if !equalConditions(h.Conditions, r.Conditions) || !equalAction(h.Action, r.Action) || !slices.Equal(h.Transforms, r.Transforms) {
+			in := &elbv2.ModifyRuleInput{RuleArn: &h.ARN, Conditions: conditions(r.Conditions), Actions: a.actions(r.Action)}
+			switch {
+			case len(r.Transforms) > 0:
+				in.Transforms = transforms(r.Transforms)
+			case len(h.Transforms) > 0:
+				in.ResetTransforms = awssdk.Bool(true)
+			}
+			if _, err := a.p.elb.ModifyRule(ctx, in); err != nil {
 				return classify(err, "ModifyRule", r.Element)
 			}
 		}
@@ -359,7 +383,7 @@ func (a *applier) setPriorities(ctx context.Context, moves map[string]int32) err
 
 func equalConditions(a, b []condition) bool {
 	return slices.EqualFunc(a, b, func(x, y condition) bool {
-		return x.Field == y.Field && x.Name == y.Name && slices.Equal(x.Values, y.Values)
+		return x.Field == y.Field && x.Name == y.Name && slices.Equal(x.Values, y.Values) && slices.Equal(x.Regex, y.Regex)
 	})
 }
 

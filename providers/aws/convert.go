@@ -39,23 +39,6 @@ type listener struct {
 	ARN          string            `json:"-"`
 }
 
-type rule struct {
-	Logical  string `json:"-"`
-	Element  string `json:"-"` // the model's name for errors: the rule's, or the listener's for a default rule
-	Priority int32  `json:"priority"`
-	// Conditions sorted (by field, name, values), values sorted.
-	Conditions []condition       `json:"conditions"`
-	Action     action            `json:"action"`
-	Tags       map[string]string `json:"tags"`
-	ARN        string            `json:"-"`
-}
-
-type condition struct {
-	Field  string   `json:"field"`
-	Name   string   `json:"name,omitempty"` // http-header name, lower case
-	Values []string `json:"values"`         // query-string: "key=value"
-}
-
 type action struct {
 	Type       string    `json:"type"`                 // forward, fixed-response, redirect
 	Forward    []forward `json:"forward,omitempty"`    // sorted by target group name
@@ -226,6 +209,9 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 					refuse(r.Name, err.Error())
 					continue
 				}
+				if cr == nil {
+					continue // can never match (see convertRule): no cloud rule
+				}
 				total++
 				if total > maxRulesPerALB {
 					refuse(r.Name, fmt.Sprintf("over the %d rules of one ALB", maxRulesPerALB))
@@ -318,198 +304,6 @@ func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 	targets = slices.Compact(targets)
 	return &targetGroup{Logical: tg.Name, Name: tgName(m.Owner, tg), Protocol: string(tg.Protocol), Port: port,
 		Health: h, Tags: m.AllTags(resourceTag(tg.Name)), Targets: targets}, nil
-}
-
-// wildcard reports a value ALB would read as a pattern: "*" and "?" match
-// any characters there, so an exact match on them cannot be expressed.
-func wildcard(v string) bool { return strings.ContainsAny(v, "*?") }
-
-func convertRule(vhost string, r lb.Rule, groups map[string]string) (*rule, error) {
-	out := &rule{}
-	values := 0
-	host := vhost
-	if r.Match.Hostname != "" {
-		host = r.Match.Hostname
-	}
-	if host != "" {
-		out.Conditions = append(out.Conditions, condition{Field: "host-header", Values: []string{host}})
-		values++
-	}
-	if pm := r.Match.Path; pm != nil {
-		if wildcard(pm.Value) {
-			return nil, fmt.Errorf("path %q: ALB path patterns read * and ? as wildcards", pm.Value)
-		}
-		var vs []string
-		switch pm.Type {
-		case lb.MatchExact:
-			vs = []string{pm.Value}
-		case lb.MatchPrefix:
-			p := strings.TrimSuffix(pm.Value, "/")
-			if p == "" {
-				vs = []string{"/*"}
-			} else {
-				vs = []string{p, p + "/*"}
-			}
-		default:
-			return nil, fmt.Errorf("path match %s is not supported", pm.Type)
-		}
-		for _, v := range vs {
-			if len(v) > maxPathPattern {
-				return nil, fmt.Errorf("path %q longer than ALB's %d characters", pm.Value, maxPathPattern)
-			}
-		}
-		// "/*" alone matches everything: no condition needed, unless it
-		// would leave the rule without any (ALB wants one).
-		if !(len(vs) == 1 && vs[0] == "/*" && (host != "" || r.Match.Method != "" || len(r.Match.Headers) > 0 || len(r.Match.Query) > 0)) {
-			out.Conditions = append(out.Conditions, condition{Field: "path-pattern", Values: vs})
-			values += len(vs)
-		}
-	}
-	if r.Match.Method != "" {
-		out.Conditions = append(out.Conditions, condition{Field: "http-request-method", Values: []string{r.Match.Method}})
-		values++
-	}
-	for _, h := range r.Match.Headers {
-		if h.Type != lb.MatchExact {
-			return nil, fmt.Errorf("header match %s is not supported", h.Type)
-		}
-		if strings.EqualFold(h.Name, "host") {
-			// ALB refuses http-header conditions on Host, and its
-			// host-header condition ignores the port a Host match compares.
-			return nil, fmt.Errorf("a header match on Host cannot be expressed on an ALB")
-		}
-		if wildcard(h.Value) {
-			return nil, fmt.Errorf("header %s value %q: ALB reads * and ? as wildcards", h.Name, h.Value)
-		}
-		out.Conditions = append(out.Conditions, condition{Field: "http-header", Name: strings.ToLower(h.Name), Values: []string{h.Value}})
-		values++
-	}
-	if len(r.Match.Query) > 0 {
-		for _, q := range r.Match.Query {
-			if q.Type != lb.MatchExact {
-				return nil, fmt.Errorf("query match %s is not supported", q.Type)
-			}
-			if wildcard(q.Name) || wildcard(q.Value) {
-				return nil, fmt.Errorf("query %s=%q: ALB reads * and ? as wildcards", q.Name, q.Value)
-			}
-			// Each pair is its own condition: values of one condition are
-			// ORed, and the model ANDs its query matches.
-			out.Conditions = append(out.Conditions, condition{Field: "query-string", Values: []string{q.Name + "=" + q.Value}})
-			values++
-		}
-	}
-	if values > maxConditionValues {
-		return nil, fmt.Errorf("%d condition values, ALB allows %d", values, maxConditionValues)
-	}
-	if len(out.Conditions) == 0 {
-		out.Conditions = []condition{{Field: "path-pattern", Values: []string{"/*"}}}
-	}
-	a, err := convertAction(r.Action, groups)
-	if err != nil {
-		return nil, err
-	}
-	out.Action = a
-	normalize(out)
-	return out, nil
-}
-
-func convertAction(a lb.Action, groups map[string]string) (action, error) {
-	switch {
-	case a.RequestHeaders != nil || a.ResponseHeaders != nil:
-		return action{}, fmt.Errorf("header modifiers are not supported")
-	case a.Rewrite != nil:
-		return action{}, fmt.Errorf("rewrites are not supported")
-	case len(a.Mirrors) > 0:
-		return action{}, fmt.Errorf("mirrors are not supported")
-	case a.Timeouts != nil && (a.Timeouts.Request != 0 || a.Timeouts.Backend != 0):
-		return action{}, fmt.Errorf("timeouts are not supported")
-	case a.Retry != nil:
-		return action{}, fmt.Errorf("retries are not supported")
-	case a.FixedResponse != nil:
-		return action{Type: "fixed-response", StatusCode: strconv.Itoa(a.FixedResponse.StatusCode)}, nil
-	case a.Redirect != nil:
-		rd := a.Redirect
-		if rd.StatusCode != 301 && rd.StatusCode != 302 {
-			return action{}, fmt.Errorf("redirect status %d: ALB answers 301 or 302", rd.StatusCode)
-		}
-		out := &redirect{Protocol: "#{protocol}", Host: "#{host}", Port: "#{port}", Path: "/#{path}", Query: "#{query}"}
-		if rd.Scheme != "" {
-			out.Protocol = strings.ToUpper(rd.Scheme)
-			if rd.Scheme == "https" {
-				out.Port = "443"
-			} else {
-				out.Port = "80"
-			}
-		}
-		if rd.Hostname != "" {
-			out.Host = rd.Hostname
-		}
-		if rd.Port != 0 {
-			out.Port = strconv.Itoa(int(rd.Port))
-		}
-		if rd.Path != nil {
-			if rd.Path.Type != lb.RewriteFullPath {
-				return action{}, fmt.Errorf("prefix redirects are not supported")
-			}
-			out.Path = rd.Path.Value
-		}
-		return action{Type: "redirect", StatusCode: "HTTP_" + strconv.Itoa(rd.StatusCode), Redirect: out}, nil
-	}
-	weights := map[string]int64{}
-	for _, b := range a.Forward {
-		n, ok := groups[b.TargetGroup]
-		if !ok {
-			return action{}, fmt.Errorf("forward to unknown target group %q", b.TargetGroup)
-		}
-		weights[n] += int64(b.Weight)
-	}
-	if len(weights) == 0 {
-		return action{}, fmt.Errorf("no action")
-	}
-	if len(weights) > maxGroupsPerAction {
-		return action{}, fmt.Errorf("%d target groups, ALB allows %d per action", len(weights), maxGroupsPerAction)
-	}
-	var maxW int64
-	for _, w := range weights {
-		maxW = max(maxW, w)
-	}
-	out := action{Type: "forward"}
-	for n, w := range weights {
-		if maxW > maxWeight { // ALB weights are 0 to 999: scale, keeping every share alive
-			w2 := w * maxWeight / maxW
-			if w > 0 && w2 == 0 {
-				w2 = 1
-			}
-			w = w2
-		}
-		out.Forward = append(out.Forward, forward{TargetGroup: n, Weight: int32(w)})
-	}
-	return out, nil
-}
-
-// normalize puts a rule in the one form the diff compares.
-func normalize(r *rule) {
-	for i := range r.Conditions {
-		slices.Sort(r.Conditions[i].Values)
-	}
-	sort.Slice(r.Conditions, func(i, j int) bool {
-		a, b := r.Conditions[i], r.Conditions[j]
-		if a.Field != b.Field {
-			return a.Field < b.Field
-		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return strings.Join(a.Values, "\x00") < strings.Join(b.Values, "\x00")
-	})
-	normalizeAction(&r.Action)
-}
-
-func normalizeAction(a *action) {
-	sort.Slice(a.Forward, func(i, j int) bool { return a.Forward[i].TargetGroup < a.Forward[j].TargetGroup })
-	if len(a.Forward) == 1 {
-		a.Forward[0].Weight = 1 // one group takes everything, whatever its weight
-	}
 }
 
 func sortTargets(ts []lb.Target) {

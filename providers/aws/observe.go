@@ -232,6 +232,7 @@ func (p *Provider) observeListeners(ctx context.Context, obs *observed, o lb.Own
 			} else {
 				or.Action = action{Type: fmt.Sprintf("%d actions", len(r.Actions))}
 			}
+			or.Transforms = readTransforms(r.Transforms)
 			normalize(or)
 			rules = append(rules, or)
 		}
@@ -241,26 +242,38 @@ func (p *Provider) observeListeners(ctx context.Context, obs *observed, o lb.Own
 	return nil
 }
 
+// readCondition reads a condition as convertRule writes it: values from
+// the field's config (or the older top-level Values), regexes from its
+// RegexValues (or the top-level ones).
 func readCondition(c elbtypes.RuleCondition) []condition {
 	field := awssdk.ToString(c.Field)
-	out := condition{Field: field, Values: slices.Clone(c.Values)}
+	out := condition{Field: field, Values: slices.Clone(c.Values), Regex: slices.Clone(c.RegexValues)}
+	config := func(values, regex []string) {
+		if len(values) > 0 {
+			out.Values = slices.Clone(values)
+		}
+		if len(regex) > 0 {
+			out.Regex = slices.Clone(regex)
+		}
+	}
 	switch field {
 	case "host-header":
-		if c.HostHeaderConfig != nil && len(c.HostHeaderConfig.Values) > 0 {
-			out.Values = slices.Clone(c.HostHeaderConfig.Values)
+		if c.HostHeaderConfig != nil {
+			config(c.HostHeaderConfig.Values, c.HostHeaderConfig.RegexValues)
 		}
 	case "path-pattern":
-		if c.PathPatternConfig != nil && len(c.PathPatternConfig.Values) > 0 {
-			out.Values = slices.Clone(c.PathPatternConfig.Values)
+		if c.PathPatternConfig != nil {
+			config(c.PathPatternConfig.Values, c.PathPatternConfig.RegexValues)
 		}
 	case "http-request-method":
-		if c.HttpRequestMethodConfig != nil && len(c.HttpRequestMethodConfig.Values) > 0 {
-			out.Values = slices.Clone(c.HttpRequestMethodConfig.Values)
+		if c.HttpRequestMethodConfig != nil {
+			config(c.HttpRequestMethodConfig.Values, nil)
 		}
 	case "http-header":
 		if c.HttpHeaderConfig != nil {
 			out.Name = strings.ToLower(awssdk.ToString(c.HttpHeaderConfig.HttpHeaderName))
 			out.Values = slices.Clone(c.HttpHeaderConfig.Values)
+			config(nil, c.HttpHeaderConfig.RegexValues)
 		}
 	case "query-string":
 		// One condition per pair, as convertRule writes them.
@@ -279,7 +292,37 @@ func readCondition(c elbtypes.RuleCondition) []condition {
 			out.Values = vals
 		}
 	}
+	if len(out.Values) == 0 {
+		out.Values = nil
+	}
+	if len(out.Regex) == 0 {
+		out.Regex = nil
+	}
 	return []condition{out}
+}
+
+// readTransforms reads transforms as convertRewrite writes them: one
+// rewrite each. Anything else (several rewrites) reads as a transform
+// that no model asks for, so that the diff replaces it.
+func readTransforms(ts []elbtypes.RuleTransform) []transform {
+	var out []transform
+	for _, t := range ts {
+		var rws []elbtypes.RewriteConfig
+		switch {
+		case t.HostHeaderRewriteConfig != nil:
+			rws = t.HostHeaderRewriteConfig.Rewrites
+		case t.UrlRewriteConfig != nil:
+			rws = t.UrlRewriteConfig.Rewrites
+		}
+		o := transform{Type: string(t.Type)}
+		if len(rws) == 1 {
+			o.Regex, o.Replace = awssdk.ToString(rws[0].Regex), awssdk.ToString(rws[0].Replace)
+		} else {
+			o.Regex = fmt.Sprintf("%d rewrites", len(rws))
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 func (obs *observed) readAction(a elbtypes.Action) action {

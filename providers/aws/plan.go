@@ -273,73 +273,70 @@ func planRules(listenerLogical string, want, have []*rule) []*change {
 	return out
 }
 
-// priorities gives want's rules increasing priorities, keeping have's where
-// it can.
+// priorities gives want's rules increasing priorities within 1..50000,
+// changing as few of have's as it can: the rules that keep theirs are a
+// largest set, in order, with room between each two of them (and below
+// the first, above the last) for the rules in between. When every rule
+// already there can stay (the usual case: a gap is left wherever rules
+// were added), none moves; when some gap is used up, only as many move
+// as must, and they all move in one SetRulePriorities call. Rules placed
+// between two that stay get priorityStep apart when there is room, and
+// are spread evenly over the gap otherwise.
 func priorities(want []*rule, have map[string]*rule) []int32 {
 	n := len(want)
-	old := make([]int32, n)
+	old := make([]int32, n+2) // 0 and maxPriority+1 stand for the ends
 	for i, r := range want {
-		if h := have[r.Logical]; h != nil {
-			old[i] = h.Priority
+		if h := have[r.Logical]; h != nil && h.Priority >= 1 && h.Priority <= maxPriority {
+			old[i+1] = h.Priority
 		}
 	}
-	keep := longestIncreasing(old)
+	old[n+1] = maxPriority + 1
+	keep := keepMost(old)
 	out := make([]int32, n)
-	for i := range n {
-		if keep[i] {
-			out[i] = old[i]
+	lo := 0 // index into old of the last anchor
+	for j := 1; j <= n+1; j++ {
+		if !keep[j] {
 			continue
 		}
-		lo := int32(0)
-		if i > 0 {
-			lo = out[i-1]
-		}
-		hi := int32(maxPriority + 1)
-		for j := i + 1; j < n; j++ {
-			if keep[j] {
-				hi = old[j]
-				break
+		k := j - lo - 1 // rules between the two anchors
+		base, gap := old[lo], old[j]-old[lo]
+		for m := 1; m <= k; m++ {
+			if int64(k)*priorityStep < int64(gap) {
+				out[lo+m-1] = base + int32(m)*priorityStep
+			} else {
+				out[lo+m-1] = base + int32(int64(m)*int64(gap)/int64(k+1))
 			}
 		}
-		cand := lo + priorityStep
-		if cand >= hi {
-			cand = lo + (hi-lo)/2
+		if j <= n {
+			out[j-1] = old[j]
 		}
-		if cand <= lo || cand >= hi {
-			for k := range out { // no gap left: re-space everything
-				out[k] = int32(k+1) * priorityStep
-			}
-			return out
-		}
-		out[i] = cand
+		lo = j
 	}
 	return out
 }
 
-// longestIncreasing marks a longest strictly increasing subsequence of the
-// non-zero values.
-func longestIncreasing(v []int32) []bool {
+// keepMost marks a largest set of the non-zero entries of v (v's first
+// and last entries always among them) that can keep their values: each
+// two marked entries i < j need v[j]-v[i] >= j-i, room for the entries
+// between them. It is a longest increasing subsequence with room.
+func keepMost(v []int32) []bool {
 	n := len(v)
-	length := make([]int, n)
+	best := make([]int, n) // size of the largest set ending at i, 0 for none
 	prev := make([]int, n)
-	best := -1
-	for i := range n {
-		prev[i] = -1
-		if v[i] == 0 {
+	best[0], prev[0] = 1, -1
+	for j := 1; j < n; j++ {
+		prev[j] = -1
+		if v[j] == 0 && j != n-1 {
 			continue
 		}
-		length[i] = 1
-		for j := range i {
-			if v[j] != 0 && v[j] < v[i] && length[j]+1 > length[i] {
-				length[i], prev[i] = length[j]+1, j
+		for i := range j {
+			if best[i] > 0 && int64(v[j])-int64(v[i]) >= int64(j-i) && best[i]+1 > best[j] {
+				best[j], prev[j] = best[i]+1, i
 			}
-		}
-		if best < 0 || length[i] > length[best] {
-			best = i
 		}
 	}
 	keep := make([]bool, n)
-	for i := best; i >= 0; i = prev[i] {
+	for i := n - 1; i >= 0; i = prev[i] {
 		keep[i] = true
 	}
 	return keep

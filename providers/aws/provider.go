@@ -87,11 +87,20 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		Provider: "aws",
 		// HTTPS: PEM certificates are imported into ACM, ACM ARNs are
 		// served as they are.
-		Protocols:           map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
-		CertificateRefs:     map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
-		PathMatch:           map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true},
-		HeaderMatch:         map[lb.MatchType]bool{lb.MatchExact: true},
-		QueryMatch:          map[lb.MatchType]bool{lb.MatchExact: true},
+		Protocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
+		// Regexes go to ALB's RegexValues when its dialect reads them as
+		// RE2 does, and are refused naming the construct when not
+		// (albRegex). Paths compare case-sensitively; header (but Host)
+		// and query values compare ignoring case, as ALB does (rules.go):
+		// no case-sensitive comparison is offered for query strings.
+		PathMatch:   map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true},
+		HeaderMatch: map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true},
+		QueryMatch:  map[lb.MatchType]bool{lb.MatchExact: true},
+		// Rule transforms: host-header-rewrite for the hostname,
+		// url-rewrite for full paths and prefixes (convertRewrite).
+		Rewrite:             true,
+		PrefixRewrite:       true,
 		MethodMatch:         true,
 		FixedResponse:       true,
 		Redirect:            true,
