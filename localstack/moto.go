@@ -51,6 +51,7 @@ const (
 	ExtQuotaRulesPerALB     = "elbv2-quota-rules-per-alb"
 	ExtQuotaConditionValues = "elbv2-quota-condition-values-per-rule"
 	ExtRuleTagsOnCreate     = "elbv2-rule-tags-on-create"
+	ExtACMReimportKeepsTags = "acm-reimport-keeps-tags"
 )
 
 // Options choose the double and the network. The zero value is valid.

@@ -17,12 +17,21 @@ import (
 	"testing"
 	"time"
 
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
+	"math/big"
 )
 
 // The tests of the moto extensions share one moto server; each builds its
@@ -97,7 +106,7 @@ func TestStartStop(t *testing.T) {
 			t.Errorf("cluster %q region %q", e.Cluster, e.Region)
 		}
 		if e.Engine == EngineMoto {
-			for _, x := range []string{ExtRuleTransforms, ExtConditionRegexValues, ExtQuotaRulesPerALB, ExtQuotaConditionValues, ExtRuleTagsOnCreate} {
+			for _, x := range []string{ExtRuleTransforms, ExtConditionRegexValues, ExtQuotaRulesPerALB, ExtQuotaConditionValues, ExtRuleTagsOnCreate, ExtACMReimportKeepsTags} {
 				if !e.HasExtension(x) {
 					t.Errorf("moto runs without %s (extensions %v)", x, e.Extensions)
 				}
@@ -717,4 +726,57 @@ func TestRuleTagsOnCreate(t *testing.T) {
 	if len(out.TagDescriptions) != 1 || len(out.TagDescriptions[0].Tags) != 1 || aws.ToString(out.TagDescriptions[0].Tags[0].Value) != "test" {
 		t.Fatalf("DescribeTags of the created rule %s: %+v, want owner=test", arn, out.TagDescriptions)
 	}
+}
+
+func TestACMReimportKeepsTags(t *testing.T) {
+	e := motoEnv(t)
+	ctx := context.Background()
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := acm.NewFromConfig(cfg)
+	certPEM, keyPEM := selfSigned(t)
+	imported, err := c.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: certPEM, PrivateKey: keyPEM,
+		Tags: []acmtypes.Tag{{Key: aws.String("owner"), Value: aws.String("test")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := imported.CertificateArn
+	again, _ := selfSigned(t)
+	_, err = c.ImportCertificate(ctx, &acm.ImportCertificateInput{CertificateArn: arn, Certificate: again, PrivateKey: keyPEM,
+		Tags: []acmtypes.Tag{{Key: aws.String("other"), Value: aws.String("x")}}})
+	if code := apiCode(t, err); code != "ValidationException" {
+		t.Errorf("a re-import with tags: %s, want ValidationException", code)
+	}
+	if _, err := c.ImportCertificate(ctx, &acm.ImportCertificateInput{CertificateArn: arn, Certificate: certPEM, PrivateKey: keyPEM}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := c.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Value) != "test" {
+		t.Errorf("tags after a re-import: %+v, want owner=test kept", tags.Tags)
+	}
+}
+
+// selfSigned returns a new certificate and key, PEM-encoded.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "moto.test"},
+		DNSNames: []string{"moto.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 }

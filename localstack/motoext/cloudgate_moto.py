@@ -55,6 +55,7 @@ EXTENSIONS = [
     "elbv2-quota-rules-per-alb",
     "elbv2-quota-condition-values-per-rule",
     "elbv2-rule-tags-on-create",
+    "acm-reimport-keeps-tags",
 ]
 
 _installed = False
@@ -326,7 +327,38 @@ def install() -> None:
     response.modify_rule = modify_rule_response
     response.describe_account_limits = describe_account_limits_response
 
+    _install_acm()
     _installed = True
+
+
+def _install_acm() -> None:
+    """ACM keeps a certificate's tags over a re-import to its ARN, and
+    refuses tags in a re-import (ImportCertificate, "Tags": "You cannot apply
+    tags when reimporting a certificate"); moto 5.2.1 replaces the
+    certificate with an untagged one."""
+    from moto.acm import models as acm_models
+    from moto.acm.exceptions import AWSValidationException
+
+    acm_backend = acm_models.AWSCertificateManagerBackend
+    if not callable(getattr(acm_backend, "import_certificate", None)):
+        raise RuntimeError(
+            f"cloudgate_moto: moto {_moto_version()} has no AWSCertificateManagerBackend.import_certificate"
+        )
+    orig_import = acm_backend.import_certificate
+
+    def import_certificate(self, certificate, private_key, chain, arn, tags):
+        old = self._certificates.get(arn) if arn is not None else None
+        if old is None:
+            return orig_import(self, certificate, private_key, chain, arn, tags)
+        if tags:
+            raise AWSValidationException("You cannot apply tags when reimporting a certificate.")
+        kept = [{"Key": k, "Value": v} for k, v in old.tags.items()]
+        out = orig_import(self, certificate, private_key, chain, arn, tags)
+        if kept:
+            self._certificates[arn].tags.add(kept)
+        return out
+
+    acm_backend.import_certificate = import_certificate
 
 
 def _moto_version() -> str:

@@ -30,6 +30,7 @@ type ACM interface {
 	ListTagsForCertificate(context.Context, *acm.ListTagsForCertificateInput, ...func(*acm.Options)) (*acm.ListTagsForCertificateOutput, error)
 	ImportCertificate(context.Context, *acm.ImportCertificateInput, ...func(*acm.Options)) (*acm.ImportCertificateOutput, error)
 	AddTagsToCertificate(context.Context, *acm.AddTagsToCertificateInput, ...func(*acm.Options)) (*acm.AddTagsToCertificateOutput, error)
+	RemoveTagsFromCertificate(context.Context, *acm.RemoveTagsFromCertificateInput, ...func(*acm.Options)) (*acm.RemoveTagsFromCertificateOutput, error)
 	DeleteCertificate(context.Context, *acm.DeleteCertificateInput, ...func(*acm.Options)) (*acm.DeleteCertificateOutput, error)
 }
 
@@ -252,11 +253,18 @@ func classifyACM(err error, op, elem string) error {
 	return fmt.Errorf("%s: certificate %s: %w", op, elem, err)
 }
 
-// importCertificate imports w, or re-imports it to h's ARN (ACM keeps the
-// ARN, so listeners need no change) and then updates the fingerprint tag:
-// a re-import cannot carry tags. A crash between the two re-imports again.
+// importCertificate imports w, or brings h up to w: a re-import to h's
+// ARN when the PEM changed (ACM keeps the ARN, so listeners need no
+// change), then the tags that differ. A re-import cannot carry tags and ACM
+// keeps the old ones over it, so the fingerprint tag changes after the
+// import: a crash between the two re-imports again, which is harmless.
 func importCertificate(w, h *certificate) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
+		if h != nil && h.Fingerprint == w.Fingerprint {
+			// Only tags changed (the Gateway's labels, say): no import.
+			a.certs[w.Logical], c.step.CloudID = h.ARN, h.ARN
+			return a.retagCertificate(ctx, h.ARN, h.Tags, w.Tags, w.Logical)
+		}
 		leaf, chain, err := splitChain(w.CertPEM)
 		if err != nil {
 			return &providers.InvalidError{Elements: []string{w.Logical}, Message: fmt.Sprintf("certificate %s: %v", w.Logical, err)}
@@ -276,17 +284,42 @@ func importCertificate(w, h *certificate) func(context.Context, *applier, *chang
 		}
 		arn := awssdk.ToString(out.CertificateArn)
 		if h != nil {
-			// Every tag, not only the fingerprint: AWS keeps the tags over a
-			// re-import, but moto 5.2.1 drops them, and setting them all
-			// costs the same one call.
 			arn = h.ARN
-			if _, err := a.p.acm.AddTagsToCertificate(ctx, &acm.AddTagsToCertificateInput{CertificateArn: &arn, Tags: acmTags(w.Tags)}); err != nil {
-				return classifyACM(err, "AddTagsToCertificate", w.Logical)
+			if err := a.retagCertificate(ctx, arn, h.Tags, w.Tags, w.Logical); err != nil {
+				return err
 			}
 		}
 		a.certs[w.Logical], c.step.CloudID = arn, arn
 		return nil
 	}
+}
+
+// retagCertificate sets the tags of want that have lacks or holds with
+// another value, in one call, and removes those want lacks, in another.
+func (a *applier) retagCertificate(ctx context.Context, arn string, have, want map[string]string, elem string) error {
+	set := map[string]string{}
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			set[k] = v
+		}
+	}
+	if len(set) > 0 {
+		if _, err := a.p.acm.AddTagsToCertificate(ctx, &acm.AddTagsToCertificateInput{CertificateArn: &arn, Tags: acmTags(set)}); err != nil {
+			return classifyACM(err, "AddTagsToCertificate", elem)
+		}
+	}
+	var gone []acmtypes.Tag
+	for _, k := range slices.Sorted(maps.Keys(have)) {
+		if _, ok := want[k]; !ok {
+			gone = append(gone, acmtypes.Tag{Key: awssdk.String(k), Value: awssdk.String(have[k])})
+		}
+	}
+	if len(gone) > 0 {
+		if _, err := a.p.acm.RemoveTagsFromCertificate(ctx, &acm.RemoveTagsFromCertificateInput{CertificateArn: &arn, Tags: gone}); err != nil {
+			return classifyACM(err, "RemoveTagsFromCertificate", elem)
+		}
+	}
+	return nil
 }
 
 // deleteCertificate runs after every listener stopped serving h. ELBv2
