@@ -76,7 +76,9 @@ func TestEveryKindOfChange(t *testing.T) {
 
 	// alt is new to the load balancer: its target group comes first.
 	step("a rule's backend changes", map[string]int{"CreateTargetGroup": 1, "RegisterTargets": 1, "ModifyRule": ports},
-		routeRules(func(r *gwv1.HTTPRoute) { r.Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{backendRef("alt", 8080, 1)} }),
+		routeRules(func(r *gwv1.HTTPRoute) {
+			r.Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{backendRef("alt", 8080, 1)}
+		}),
 		func(c *cloud) error { return forwardsTo(c, 80, "/a", "alt") })
 
 	// Twelve Exact paths take precedence over both prefixes, which sit at
