@@ -177,11 +177,102 @@ type EmulatedParameters struct {
 	ResponseHeaders map[string]string `json:"responseHeaders,omitempty"`
 }
 
-// AWSParameters are ALB and NLB options; the AWS provider's work fills them in.
+// AWSParameters are ALB and NLB options.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.securityGroups) || (!has(self.sourceRanges) && !has(self.backendSecurityGroup))",message="sourceRanges and backendSecurityGroup configure the security group Cloudgate creates, which securityGroups replaces"
 type AWSParameters struct {
-	// Attributes are raw load balancer attributes, merged by key.
+	// Subnets of the load balancer (at least two, in different zones, for
+	// an ALB). The Gateway's list replaces the class's. Unset takes the
+	// controller's --subnets (--internal-subnets for an internal scheme),
+	// else the subnets tagged kubernetes.io/role/elb=1
+	// (kubernetes.io/role/internal-elb=1) and kubernetes.io/cluster/<cluster>.
 	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^subnet-[0-9a-f]{8,17}$`
+	Subnets []string `json:"subnets,omitempty"`
+
+	// SecurityGroups are attached to the load balancer as they are, and
+	// never modified: their rules must let clients reach the listeners and
+	// the load balancer reach the targets. Unset, Cloudgate creates one
+	// security group per load balancer (tagged as its own, deleted with the
+	// Gateway) that opens the listener ports to sourceRanges. The
+	// Gateway's list replaces the class's.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:Pattern=`^sg-[0-9a-f]{8,17}$`
+	SecurityGroups []string `json:"securityGroups,omitempty"`
+
+	// SourceRanges are the client CIDRs the security group Cloudgate
+	// creates lets reach the listener ports: 0.0.0.0/0 by default, and
+	// ::/0 too for a dualstack load balancer. The Gateway's list replaces
+	// the class's.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="sourceRanges must be CIDRs, such as 10.0.0.0/8 or 2001:db8::/32"
+	SourceRanges []string `json:"sourceRanges,omitempty"`
+
+	// BackendSecurityGroup is a security group of the targets (the Pods'
+	// or nodes' group) to which Cloudgate adds one ingress rule per target
+	// port from the security group it created for the load balancer. The
+	// rules carry Cloudgate's ownership tags and are the only ones it
+	// changes or revokes there; the group itself is never modified
+	// otherwise. Unset, the targets' security groups must already admit
+	// the load balancer.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^sg-[0-9a-f]{8,17}$`
+	BackendSecurityGroup *string `json:"backendSecurityGroup,omitempty"`
+
+	// SSLPolicy is the ELBv2 security policy of HTTPS listeners,
+	// ELBSecurityPolicy-TLS13-1-2-2021-06 by default.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^ELBSecurityPolicy-[A-Za-z0-9-]+$`
+	SSLPolicy *string `json:"sslPolicy,omitempty"`
+
+	// TargetType is how target groups address the backends: ip (the
+	// default) registers Pod IPs; instance would register nodes through
+	// NodePorts, which the AWS provider does not do yet and refuses.
+	// +optional
+	// +kubebuilder:validation:Enum=ip;instance
+	TargetType *string `json:"targetType,omitempty"`
+
+	// DeregistrationDelay is how long a target that leaves keeps its
+	// connections, 0s to 3600s (300s by default), in whole seconds (a
+	// fraction is dropped).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('3600s')",message="deregistrationDelay must be between 0s and 3600s"
+	DeregistrationDelay *metav1.Duration `json:"deregistrationDelay,omitempty"`
+
+	// Attributes are raw load balancer attributes, merged by key. Keys
+	// that fields of these parameters set (idleTimeout,
+	// deletionProtection, accessLogs) are refused here.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=40
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z0-9_]+([.][a-z0-9_]+)+$') && size(k) <= 256 && size(self[k]) <= 1024)",message="attribute keys are dotted lower-case names such as routing.http2.enabled, values at most 1024 characters"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != 'idle_timeout.timeout_seconds' && k != 'deletion_protection.enabled' && !k.startsWith('access_logs.'))",message="set idleTimeout, deletionProtection and accessLogs through their fields, not attributes"
 	Attributes map[string]string `json:"attributes,omitempty"`
+
+	// TargetGroupAttributes are raw attributes of every target group,
+	// merged by key; deregistration_delay.timeout_seconds is
+	// deregistrationDelay's.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=40
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z0-9_]+([.][a-z0-9_]+)+$') && size(k) <= 256 && size(self[k]) <= 1024)",message="attribute keys are dotted lower-case names such as stickiness.enabled, values at most 1024 characters"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != 'deregistration_delay.timeout_seconds')",message="set deregistrationDelay through its field, not targetGroupAttributes"
+	TargetGroupAttributes map[string]string `json:"targetGroupAttributes,omitempty"`
+
+	// Quotas are the account's raised ELB service quotas; unset ones are
+	// AWS's defaults. Mapping then admits rules and certificates up to the
+	// raised limits, and the provider counts against them.
+	// +optional
+	Quotas *AWSQuotas `json:"quotas,omitempty"`
 
 	// CertificateARNs are ACM (or IAM server) certificates that every
 	// listener terminating TLS serves, after the certificates of its
@@ -195,6 +286,35 @@ type AWSParameters struct {
 	// +kubebuilder:validation:items:MaxLength=2048
 	// +kubebuilder:validation:items:Pattern=`^arn:aws[a-z-]*:(acm|iam):[a-z0-9-]*:[0-9]{12}:(certificate|server-certificate)/[A-Za-z0-9/+=,.@_-]+$`
 	CertificateARNs []string `json:"certificateARNs,omitempty"`
+}
+
+// AWSQuotas are adjustable ELB quotas (Service Quotas, Elastic Load
+// Balancing) above their defaults. Each field merges on its own.
+type AWSQuotas struct {
+	// RulesPerLoadBalancer is "Rules per Application Load Balancer
+	// (excluding default rules)", 100 by default.
+	// +optional
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=10000
+	RulesPerLoadBalancer *int32 `json:"rulesPerLoadBalancer,omitempty"`
+	// CertificatesPerLoadBalancer is "Certificates per Application Load
+	// Balancer (excluding default certificates)", 25 by default.
+	// +optional
+	// +kubebuilder:validation:Minimum=25
+	// +kubebuilder:validation:Maximum=1000
+	CertificatesPerLoadBalancer *int32 `json:"certificatesPerLoadBalancer,omitempty"`
+	// TargetGroupsPerLoadBalancer is "Target groups per Application Load
+	// Balancer", 100 by default.
+	// +optional
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=10000
+	TargetGroupsPerLoadBalancer *int32 `json:"targetGroupsPerLoadBalancer,omitempty"`
+	// ListenersPerLoadBalancer is "Listeners per Application Load
+	// Balancer", 50 by default.
+	// +optional
+	// +kubebuilder:validation:Minimum=50
+	// +kubebuilder:validation:Maximum=1000
+	ListenersPerLoadBalancer *int32 `json:"listenersPerLoadBalancer,omitempty"`
 }
 
 // GCPParameters are Google Cloud options; the GCP provider's work fills them in.
