@@ -90,18 +90,28 @@ func TestAWSParametersValidation(t *testing.T) {
 		}), "securityGroups replaces"},
 		{"ssl policy not an ELB policy", withAWS(func(a *v1alpha1.AWSParameters) { a.SSLPolicy = ptr.To("TLSv1.2") }), "should match '^ELBSecurityPolicy-"},
 		{"target type lambda", withAWS(func(a *v1alpha1.AWSParameters) { a.TargetType = ptr.To("lambda") }), `supported values: "ip", "instance"`},
-		{"deregistration delay over an hour", withAWS(func(a *v1alpha1.AWSParameters) { a.DeregistrationDelay = &metav1.Duration{Duration: time.Hour + time.Second} }), "deregistrationDelay must be between 0s and 3600s"},
+		{"deregistration delay over an hour", withAWS(func(a *v1alpha1.AWSParameters) {
+			a.DeregistrationDelay = &metav1.Duration{Duration: time.Hour + time.Second}
+		}), "deregistrationDelay must be between 0s and 3600s"},
 		{"negative deregistration delay", withAWS(func(a *v1alpha1.AWSParameters) { a.DeregistrationDelay = &metav1.Duration{Duration: -time.Second} }), "deregistrationDelay must be between 0s and 3600s"},
 		{"attribute key with capitals", withAWS(func(a *v1alpha1.AWSParameters) { a.Attributes = map[string]string{"Routing.HTTP2.Enabled": "true"} }), "dotted lower-case names"},
 		{"attribute key without a dot", withAWS(func(a *v1alpha1.AWSParameters) { a.Attributes = map[string]string{"idle": "60"} }), "dotted lower-case names"},
-		{"idle timeout as an attribute", withAWS(func(a *v1alpha1.AWSParameters) { a.Attributes = map[string]string{"idle_timeout.timeout_seconds": "60"} }), "through their fields"},
-		{"deletion protection as an attribute", withAWS(func(a *v1alpha1.AWSParameters) { a.Attributes = map[string]string{"deletion_protection.enabled": "true"} }), "through their fields"},
+		{"idle timeout as an attribute", withAWS(func(a *v1alpha1.AWSParameters) {
+			a.Attributes = map[string]string{"idle_timeout.timeout_seconds": "60"}
+		}), "through their fields"},
+		{"deletion protection as an attribute", withAWS(func(a *v1alpha1.AWSParameters) {
+			a.Attributes = map[string]string{"deletion_protection.enabled": "true"}
+		}), "through their fields"},
 		{"access logs as attributes", withAWS(func(a *v1alpha1.AWSParameters) { a.Attributes = map[string]string{"access_logs.s3.bucket": "b"} }), "through their fields"},
 		{"deregistration delay as a target group attribute", withAWS(func(a *v1alpha1.AWSParameters) {
 			a.TargetGroupAttributes = map[string]string{"deregistration_delay.timeout_seconds": "10"}
 		}), "through its field"},
-		{"target group attribute key with a space", withAWS(func(a *v1alpha1.AWSParameters) { a.TargetGroupAttributes = map[string]string{"stickiness enabled": "true"} }), "dotted lower-case names"},
-		{"rules quota below AWS's default", withAWS(func(a *v1alpha1.AWSParameters) { a.Quotas = &v1alpha1.AWSQuotas{RulesPerLoadBalancer: ptr.To[int32](50)} }), "should be greater than or equal to 100"},
+		{"target group attribute key with a space", withAWS(func(a *v1alpha1.AWSParameters) {
+			a.TargetGroupAttributes = map[string]string{"stickiness enabled": "true"}
+		}), "dotted lower-case names"},
+		{"rules quota below AWS's default", withAWS(func(a *v1alpha1.AWSParameters) {
+			a.Quotas = &v1alpha1.AWSQuotas{RulesPerLoadBalancer: ptr.To[int32](50)}
+		}), "should be greater than or equal to 100"},
 		{"certificates quota below AWS's default", withAWS(func(a *v1alpha1.AWSParameters) {
 			a.Quotas = &v1alpha1.AWSQuotas{CertificatesPerLoadBalancer: ptr.To[int32](10)}
 		}), "should be greater than or equal to 25"},
