@@ -36,6 +36,11 @@ func Build(s *Snapshot) Result {
 
 	params, gwProblem := b.gatewayParams()
 	b.certRefs = params.certRefs
+	if a := params.opts.AWS; a != nil {
+		// An account with raised quotas takes more rules and certificates:
+		// the limits checked from here on are the raised ones.
+		b.caps = b.caps.WithQuotas(a.Quotas)
+	}
 	listeners := b.evaluateListeners()
 	routes := b.evaluateRoutes(listeners, gwProblem.ok())
 	for _, r := range routes {

@@ -109,6 +109,13 @@
 //   - Health checks: the parameters' healthCheck, merged field by field,
 //     goes on every lb.TargetGroup (HTTP, gRPC, mirror and stream ones);
 //     bad merged values make the Gateway InvalidParameters.
+//   - The aws section goes to lb.AWSOptions: lists (subnets, securityGroups,
+//     sourceRanges) replace the class's, maps (attributes,
+//     targetGroupAttributes) merge by key, quotas merge one by one;
+//     accessLogs (common) replaces the class's as a whole. Raised quotas
+//     raise the limits mapping checks (lb.Capabilities.WithQuotas) for the
+//     provider that declares those quotas. Whether a provider applies a
+//     field is the provider's to say: one that does not refuses it.
 //   - Certificates: every listener that terminates TLS serves its
 //     certificateRefs' Secrets, then the parameters' aws.certificateARNs
 //     and gcp.sslCertificates as lb.CertificateRefs, each where the

@@ -139,6 +139,7 @@ func (b *builder) fitRules(routes []*routeState, listeners []*listenerState) {
 	for _, rs := range routes {
 		byRef[rs.ref()] = rs
 	}
+	left := map[*routeState]bool{}
 	for {
 		m, src := b.model(listeners, routes)
 		out := map[*routeState]bool{}
@@ -183,6 +184,18 @@ func (b *builder) fitRules(routes []*routeState, listeners []*listenerState) {
 			}
 		}
 		if len(out) == 0 {
+			return
+		}
+		// Two routes with one key (which an API server never holds) share
+		// rule names, so the rules of one are counted against the other:
+		// stop when a round leaves out no route not already left out.
+		progress := false
+		for rs := range out {
+			if !left[rs] {
+				left[rs], progress = true, true
+			}
+		}
+		if !progress {
 			return
 		}
 		b.settleRoutes(routes, listeners, true)

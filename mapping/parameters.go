@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -186,7 +187,14 @@ func mergeParams(m *mergedParams, spec *v1alpha1.LoadBalancerParametersSpec) {
 		opts.DeletionProtection = *spec.DeletionProtection
 	}
 	maps.Copy(m.tags, spec.Tags)
-	// AccessLogs has no place in lb.Options yet; see the package report.
+	// accessLogs is one field: the Gateway's replaces the class's, and
+	// one that is not enabled turns the class's off.
+	if al := spec.AccessLogs; al != nil {
+		opts.AccessLogs = nil
+		if al.Enabled {
+			opts.AccessLogs = &lb.AccessLogs{Bucket: al.Bucket, Prefix: al.Prefix}
+		}
+	}
 	if h := spec.HealthCheck; h != nil {
 		m.hasHealth = true
 		mergeHealthCheck(&m.health, h)
@@ -204,18 +212,7 @@ func mergeParams(m *mergedParams, spec *v1alpha1.LoadBalancerParametersSpec) {
 		}
 	}
 	if a := spec.AWS; a != nil {
-		if len(a.Attributes) > 0 {
-			if opts.AWS == nil {
-				opts.AWS = &lb.AWSOptions{}
-			}
-			if opts.AWS.Attributes == nil {
-				opts.AWS.Attributes = map[string]string{}
-			}
-			maps.Copy(opts.AWS.Attributes, a.Attributes)
-		}
-		if len(a.CertificateARNs) > 0 {
-			m.certificateARNs = a.CertificateARNs
-		}
+		mergeAWS(m, a)
 	}
 	if g := spec.GCP; g != nil {
 		if g.Region != "" {
@@ -227,6 +224,69 @@ func mergeParams(m *mergedParams, spec *v1alpha1.LoadBalancerParametersSpec) {
 		if len(g.SSLCertificates) > 0 {
 			m.sslCertificates = g.SSLCertificates
 		}
+	}
+}
+
+// mergeAWS lays the aws section over m: lists replace, maps merge by key,
+// quotas merge one by one.
+func mergeAWS(m *mergedParams, a *v1alpha1.AWSParameters) {
+	o := func() *lb.AWSOptions {
+		if m.opts.AWS == nil {
+			m.opts.AWS = &lb.AWSOptions{}
+		}
+		return m.opts.AWS
+	}
+	mergeMap := func(dst *map[string]string, src map[string]string) {
+		if *dst == nil {
+			*dst = map[string]string{}
+		}
+		maps.Copy(*dst, src)
+	}
+	if len(a.Attributes) > 0 {
+		mergeMap(&o().Attributes, a.Attributes)
+	}
+	if len(a.TargetGroupAttributes) > 0 {
+		mergeMap(&o().TargetGroupAttributes, a.TargetGroupAttributes)
+	}
+	if len(a.Subnets) > 0 {
+		o().Subnets = slices.Clone(a.Subnets)
+	}
+	if len(a.SecurityGroups) > 0 {
+		o().SecurityGroups = slices.Clone(a.SecurityGroups)
+	}
+	if len(a.SourceRanges) > 0 {
+		o().SourceRanges = slices.Clone(a.SourceRanges)
+	}
+	if a.BackendSecurityGroup != nil {
+		o().BackendSecurityGroup = *a.BackendSecurityGroup
+	}
+	if a.SSLPolicy != nil {
+		o().SSLPolicy = *a.SSLPolicy
+	}
+	if a.TargetType != nil {
+		o().TargetType = *a.TargetType
+	}
+	if a.DeregistrationDelay != nil {
+		d := a.DeregistrationDelay.Duration.Truncate(time.Second)
+		o().DeregistrationDelay = &d
+	}
+	if q := a.Quotas; q != nil {
+		for _, f := range []struct {
+			dst *int
+			src *int32
+		}{
+			{&o().Quotas.RulesPerLoadBalancer, q.RulesPerLoadBalancer},
+			{&o().Quotas.CertificatesPerLoadBalancer, q.CertificatesPerLoadBalancer},
+			{&o().Quotas.TargetGroupsPerLoadBalancer, q.TargetGroupsPerLoadBalancer},
+			{&o().Quotas.ListenersPerLoadBalancer, q.ListenersPerLoadBalancer},
+		} {
+			if f.src != nil {
+				*f.dst = int(*f.src)
+			}
+		}
+	}
+	if len(a.CertificateARNs) > 0 {
+		m.certificateARNs = a.CertificateARNs
 	}
 }
 
@@ -334,9 +394,67 @@ func paramsValueProblems(m mergedParams) []string {
 			}
 		}
 	}
+	bad = append(bad, awsValueProblems(m.opts.AWS)...)
 	for _, k := range slices.Sorted(maps.Keys(m.tags)) {
 		if k == "" || len(k) > maxTagKey {
 			bad = append(bad, fmt.Sprintf("tags: key %s must have 1 to %d bytes", quote(k), maxTagKey))
+		}
+	}
+	return bad
+}
+
+// The aws section's identifiers, as the CRD checks them; checked again
+// after the merge for objects stored under older CRDs.
+var (
+	subnetID        = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	securityGroupID = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	sslPolicy       = regexp.MustCompile(`^ELBSecurityPolicy-[A-Za-z0-9-]+$`)
+	attributeKey    = regexp.MustCompile(`^[a-z0-9_]+([.][a-z0-9_]+)+$`)
+)
+
+// awsValueProblems checks the merged aws section's values that reach the
+// cloud verbatim.
+func awsValueProblems(a *lb.AWSOptions) []string {
+	if a == nil {
+		return nil
+	}
+	var bad []string
+	ids := func(field string, vs []string, re *regexp.Regexp) {
+		for _, v := range vs {
+			if !re.MatchString(v) {
+				bad = append(bad, fmt.Sprintf("aws.%s: %s is not an id that matches %s", field, quote(v), re))
+			}
+		}
+	}
+	ids("subnets", a.Subnets, subnetID)
+	ids("securityGroups", a.SecurityGroups, securityGroupID)
+	if a.BackendSecurityGroup != "" {
+		ids("backendSecurityGroup", []string{a.BackendSecurityGroup}, securityGroupID)
+	}
+	if a.SSLPolicy != "" {
+		ids("sslPolicy", []string{a.SSLPolicy}, sslPolicy)
+	}
+	for _, r := range a.SourceRanges {
+		if _, err := netip.ParsePrefix(r); err != nil {
+			bad = append(bad, "aws.sourceRanges: "+quote(r)+" is not a CIDR")
+		}
+	}
+	if len(a.SecurityGroups) > 0 && (len(a.SourceRanges) > 0 || a.BackendSecurityGroup != "") {
+		// The class may give security groups and the Gateway source
+		// ranges (or the other way round): each is valid alone.
+		bad = append(bad, "aws.sourceRanges and aws.backendSecurityGroup configure the security group Cloudgate creates, which aws.securityGroups replaces")
+	}
+	if d := a.DeregistrationDelay; d != nil && (*d < 0 || *d > time.Hour) {
+		bad = append(bad, "aws.deregistrationDelay: must be between 0s and 3600s")
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Attributes)) {
+		if !attributeKey.MatchString(k) {
+			bad = append(bad, "aws.attributes: key "+quote(k)+" is not an attribute name")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.TargetGroupAttributes)) {
+		if !attributeKey.MatchString(k) {
+			bad = append(bad, "aws.targetGroupAttributes: key "+quote(k)+" is not an attribute name")
 		}
 	}
 	return bad

@@ -110,4 +110,38 @@ type Capabilities struct {
 	// MaxCertificatesPerListener bounds the distinct certificates (by
 	// Certificate.Name) over all VirtualHosts or Streams of one Listener.
 	MaxCertificatesPerListener int
+
+	// Quotas are the account quotas, at their defaults, that the limits
+	// above derive from (zero for a limit that derives from none). A
+	// model's raised quotas (AWSOptions.Quotas) raise the limits that
+	// derive from them by as much: see WithQuotas.
+	Quotas Quotas
+}
+
+// WithQuotas returns c with the limits that derive from a quota raised by
+// what raised adds to the default. Only quotas c declares are raised, and
+// a raised value below the default changes nothing: a quota limits the
+// account, it never makes the provider's own reserve smaller.
+func (c Capabilities) WithQuotas(raised Quotas) Capabilities {
+	grow := func(limit *int, def, to int) {
+		if def > 0 && to > def && *limit > 0 {
+			*limit += to - def
+		}
+	}
+	grow(&c.MaxRulesPerListener, c.Quotas.RulesPerLoadBalancer, raised.RulesPerLoadBalancer)
+	grow(&c.MaxCertificatesPerListener, c.Quotas.CertificatesPerLoadBalancer, raised.CertificatesPerLoadBalancer)
+	for _, q := range []struct {
+		def *int
+		to  int
+	}{
+		{&c.Quotas.RulesPerLoadBalancer, raised.RulesPerLoadBalancer},
+		{&c.Quotas.CertificatesPerLoadBalancer, raised.CertificatesPerLoadBalancer},
+		{&c.Quotas.TargetGroupsPerLoadBalancer, raised.TargetGroupsPerLoadBalancer},
+		{&c.Quotas.ListenersPerLoadBalancer, raised.ListenersPerLoadBalancer},
+	} {
+		if *q.def > 0 && q.to > *q.def {
+			*q.def = q.to
+		}
+	}
+	return c
 }

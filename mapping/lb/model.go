@@ -100,6 +100,8 @@ type Options struct {
 	// spec.addresses. Empty means the provider allocates one (or reads
 	// its own section, as EmulatedOptions.Address).
 	Addresses []string `json:"addresses,omitempty"`
+	// AccessLogs, when set, asks for request logs in a bucket.
+	AccessLogs *AccessLogs `json:"accessLogs,omitempty"`
 
 	Emulated *EmulatedOptions `json:"emulated,omitempty"`
 	AWS      *AWSOptions      `json:"aws,omitempty"`
@@ -117,9 +119,43 @@ type EmulatedOptions struct {
 	ResponseHeaders map[string]string `json:"responseHeaders,omitempty"`
 }
 
-// AWSOptions are ALB/NLB options. Filled in by the AWS provider's issue.
+// AccessLogs asks for request logs.
+type AccessLogs struct {
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// AWSOptions are ALB/NLB options (the parameters' aws section). Zero
+// values mean the provider's default.
 type AWSOptions struct {
-	Attributes map[string]string `json:"attributes,omitempty"`
+	// Attributes and TargetGroupAttributes are raw ELBv2 attributes of
+	// the load balancer and of every target group.
+	Attributes            map[string]string `json:"attributes,omitempty"`
+	TargetGroupAttributes map[string]string `json:"targetGroupAttributes,omitempty"`
+	// Subnets replace the provider's configured or discovered ones.
+	Subnets []string `json:"subnets,omitempty"`
+	// SecurityGroups are attached as given; empty makes the provider
+	// create and own one that admits SourceRanges on the listener ports,
+	// and admit it on BackendSecurityGroup.
+	SecurityGroups       []string `json:"securityGroups,omitempty"`
+	SourceRanges         []string `json:"sourceRanges,omitempty"`
+	BackendSecurityGroup string   `json:"backendSecurityGroup,omitempty"`
+	SSLPolicy            string   `json:"sslPolicy,omitempty"`
+	TargetType           string   `json:"targetType,omitempty"` // ip or instance
+	// DeregistrationDelay is nil for the default (0 is a valid delay).
+	DeregistrationDelay *time.Duration `json:"deregistrationDelay,omitempty"`
+	// Quotas are the account's raised quotas; zero fields keep AWS's
+	// defaults.
+	Quotas Quotas `json:"quotas,omitzero"`
+}
+
+// Quotas are cloud account quotas, which an account may have raised above
+// a provider's defaults. Zero means the default.
+type Quotas struct {
+	RulesPerLoadBalancer        int `json:"rulesPerLoadBalancer,omitempty"`
+	CertificatesPerLoadBalancer int `json:"certificatesPerLoadBalancer,omitempty"`
+	TargetGroupsPerLoadBalancer int `json:"targetGroupsPerLoadBalancer,omitempty"`
+	ListenersPerLoadBalancer    int `json:"listenersPerLoadBalancer,omitempty"`
 }
 
 // GCPOptions are GCP load balancer options. Filled in by the GCP provider's issue.
