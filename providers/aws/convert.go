@@ -105,30 +105,6 @@ const (
 
 var notFound = action{Type: "fixed-response", StatusCode: listenerDefaultStatus}
 
-// unappliedOptions refuses the parameters this first slice of the provider
-// does not apply yet, so that none is silently ignored: the Gateway is told
-// (Programmed=False/Invalid, the list in its event) instead of getting a load
-// balancer without them.
-func unappliedOptions(o lb.Options) error {
-	var missing []string
-	if o.IdleTimeout != 0 {
-		missing = append(missing, "idleTimeout")
-	}
-	if o.DeletionProtection {
-		missing = append(missing, "deletionProtection")
-	}
-	if len(o.Addresses) > 0 {
-		missing = append(missing, "static addresses")
-	}
-	if o.AWS != nil && len(o.AWS.Attributes) > 0 {
-		missing = append(missing, "aws.attributes")
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return &providers.InvalidError{Message: "the aws provider does not apply " + strings.Join(missing, ", ") + " yet"}
-}
-
 // desired converts the model; it is pure. An element AWS cannot express
 // safely comes back in an *providers.InvalidError naming it, before any
 // write.
