@@ -46,6 +46,10 @@ var suite struct {
 	acm *acm.Client
 	// calls are the provider's SDK calls.
 	calls *callLog
+	// ctl is the controller, and harness its configuration, for tests
+	// that restart it.
+	ctl     *harness.Controller
+	harness harness.Config
 }
 
 // callLog records every SDK operation the provider calls: by service and
@@ -128,13 +132,14 @@ func run(m *testing.M) int {
 		// Subnets are discovered by their role tags, as on EKS.
 		return aws.New(aws.Config{AWS: counted, ClusterName: clusterName, VPCID: moto.VPCID})
 	}
-	ctl, err := harness.Start(ctx, cp.REST, harness.Config{ClusterName: clusterName, ResyncPeriod: suiteResync, NewProvider: newProvider})
+	suite.harness = harness.Config{ClusterName: clusterName, ResyncPeriod: suiteResync, NewProvider: newProvider}
+	ctl, err := harness.Start(ctx, cp.REST, suite.harness)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the controller:", err)
 		return 1
 	}
 	defer ctl.Stop()
-	suite.c = ctl.Client
+	suite.c, suite.ctl = ctl.Client, ctl
 
 	gc := &gwv1.GatewayClass{}
 	gc.Name = className
