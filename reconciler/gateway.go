@@ -413,11 +413,21 @@ func programmedCondition(gen int64, res mapping.Result, st lb.Status, cloud erro
 		if msg == "" {
 			msg = "Waiting for the load balancer"
 		}
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonPending), msg
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonPending), withNotes(msg, st.Notes)
 	case len(st.Addresses) == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonAddressNotAssigned), "The load balancer has no address yet"
 	default:
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(gwv1.GatewayReasonProgrammed), "The load balancer is programmed"
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(gwv1.GatewayReasonProgrammed), withNotes("The load balancer is programmed", st.Notes)
 	}
 	return c
+}
+
+// withNotes appends the provider's notes (static, as lb.Status says) to a
+// Programmed message, where users look to see how their Gateway was
+// realized.
+func withNotes(msg string, notes []string) string {
+	for _, n := range notes {
+		msg += "; " + n
+	}
+	return msg
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/cloudgate-dev/cloudgate/mapping"
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 	"github.com/cloudgate-dev/cloudgate/providers"
 )
@@ -106,3 +107,26 @@ func TestObservationsSkipOnlyAnUnchangedModelBeforeItsResync(t *testing.T) {
 
 // fakeProvider only marks a controller name as ours; nothing calls it.
 type fakeProvider struct{ providers.Provider }
+
+// A provider's notes (an AWS Gateway split across an ALB and an NLB) reach
+// the Programmed message, ready or not, and only there.
+func TestProgrammedCarriesProviderNotes(t *testing.T) {
+	note := "listeners split across an ALB (http-80) and an NLB (tcp-5000)"
+	res := mapping.Result{LoadBalancer: &lb.LoadBalancer{}}
+	res.Gateway.Conditions = []metav1.Condition{{Type: string(gwv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue, Reason: "Programmed"}}
+	addr := []lb.Address{{Type: lb.AddressHostname, Value: "a.example"}, {Type: lb.AddressHostname, Value: "n.example"}}
+	for _, c := range []struct {
+		st     lb.Status
+		status metav1.ConditionStatus
+		msg    string
+	}{
+		{lb.Status{Ready: true, Addresses: addr, Notes: []string{note}}, metav1.ConditionTrue, "The load balancer is programmed; " + note},
+		{lb.Status{Message: "provisioning", Notes: []string{note}}, metav1.ConditionFalse, "provisioning; " + note},
+		{lb.Status{Ready: true, Addresses: addr}, metav1.ConditionTrue, "The load balancer is programmed"},
+	} {
+		got := programmedCondition(1, res, c.st, nil)
+		if got.Status != c.status || got.Message != c.msg {
+			t.Errorf("status %+v: Programmed = %s %q, want %s %q", c.st, got.Status, got.Message, c.status, c.msg)
+		}
+	}
+}

@@ -27,7 +27,9 @@ type LoadBalancer struct {
 	Tags map[string]string `json:"tags,omitempty"`
 	// Options are the merged LoadBalancerParameters.
 	Options Options `json:"options,omitzero"`
-	// Listeners, sorted by port.
+	// Listeners, sorted by port, one per port except that a TCP and a
+	// UDP listener may share one (mapping puts them there only for a
+	// provider whose Capabilities.TCPUDPSharedPort is set).
 	Listeners []Listener `json:"listeners,omitempty"`
 	// TargetGroups, sorted by name. Every TargetGroup is referenced by at least
 	// one Action.

@@ -18,6 +18,11 @@ type Status struct {
 	// Message explains Ready=false (for example "provisioning"). It is static so
 	// that status does not change while nothing changes.
 	Message string `json:"message,omitempty"`
+	// Notes say, whether or not it is ready, how the provider realized the
+	// model where users would want to know (for example that listeners are
+	// split across two load balancers). Static, as Message is; the
+	// reconciler adds them to the Gateway's Programmed message.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // AddressType says what kind of value an Address holds.

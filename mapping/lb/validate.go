@@ -31,16 +31,19 @@ func (l *LoadBalancer) Validate() error {
 			errs = append(errs, fmt.Errorf("target group %q: %w", tg.Name, err))
 		}
 	}
-	ports := map[int32]bool{}
+	ports := map[int32][]Protocol{}
 	names := map[string]bool{}
 	for _, ls := range l.Listeners {
 		if ls.Port < 1 || ls.Port > 65535 {
 			errs = append(errs, fmt.Errorf("listener %q: port %d out of range", ls.Name, ls.Port))
 		}
-		if ports[ls.Port] {
+		// One listener per port, except a TCP and a UDP one: they never
+		// meet on the wire.
+		if taken := ports[ls.Port]; len(taken) > 0 && !(len(taken) == 1 &&
+			(taken[0] == ProtocolTCP && ls.Protocol == ProtocolUDP || taken[0] == ProtocolUDP && ls.Protocol == ProtocolTCP)) {
 			errs = append(errs, fmt.Errorf("two listeners on port %d", ls.Port))
 		}
-		ports[ls.Port] = true
+		ports[ls.Port] = append(ports[ls.Port], ls.Protocol)
 		if ls.Name == "" || names[ls.Name] {
 			errs = append(errs, fmt.Errorf("listener on port %d: missing or duplicate name %q", ls.Port, ls.Name))
 		}

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -69,6 +70,28 @@ func TestValidateHealthChecks(t *testing.T) {
 		hc := good
 		tc.edit(&hc)
 		if err := httpsModel(pem, &hc).Validate(); (err == nil) != tc.valid {
+			t.Errorf("%s: Validate() = %v, want valid %v", tc.name, err, tc.valid)
+		}
+	}
+}
+
+func TestValidateSharedPorts(t *testing.T) {
+	l := func(p Protocol, port int32) Listener {
+		return Listener{Name: fmt.Sprintf("%s-%d", p, port), Port: port, Protocol: p}
+	}
+	for _, tc := range []struct {
+		name      string
+		listeners []Listener
+		valid     bool
+	}{
+		{"tcp and udp", []Listener{l(ProtocolTCP, 53), l(ProtocolUDP, 53)}, true},
+		{"udp and tcp", []Listener{l(ProtocolUDP, 53), l(ProtocolTCP, 53)}, true},
+		{"tcp and tls", []Listener{l(ProtocolTCP, 443), l(ProtocolTLS, 443)}, false},
+		{"tcp, udp and tcp again", []Listener{l(ProtocolTCP, 53), l(ProtocolUDP, 53), {Name: "other", Port: 53, Protocol: ProtocolTCP}}, false},
+		{"http and udp", []Listener{l(ProtocolHTTP, 80), l(ProtocolUDP, 80)}, false},
+	} {
+		m := &LoadBalancer{Owner: Owner{Namespace: "ns", Name: "gw"}, Listeners: tc.listeners}
+		if err := m.Validate(); (err == nil) != tc.valid {
 			t.Errorf("%s: Validate() = %v, want valid %v", tc.name, err, tc.valid)
 		}
 	}
