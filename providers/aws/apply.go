@@ -21,7 +21,9 @@ type applier struct {
 	p         *Provider
 	vpcID     string
 	lb        *loadBalancer
-	listeners map[string]string // logical id → ARN
+	nlb       *loadBalancer
+	want      *state
+	listeners map[string]string // logical id → ARN (the ALB's and the NLB's)
 	groups    map[string]string // name → ARN
 	certs     map[string]string // imported certificate logical id → ARN
 }
@@ -77,15 +79,26 @@ func (a *applier) retag(ctx context.Context, arn string, have, want map[string]s
 	return nil
 }
 
+// healthInput leaves out the path and matcher a TCP health check has none
+// of: ELBv2 refuses them there.
 func healthInput(h health) (proto elbtypes.ProtocolEnum, path, port *string, interval, timeout, healthy, unhealthy *int32, m *elbtypes.Matcher) {
-	return elbtypes.ProtocolEnum(h.Protocol), awssdk.String(h.Path), awssdk.String(h.Port), awssdk.Int32(h.Interval),
-		awssdk.Int32(h.Timeout), awssdk.Int32(h.Healthy), awssdk.Int32(h.Unhealthy), &elbtypes.Matcher{HttpCode: awssdk.String(h.Matcher)}
+	if h.Path != "" {
+		path = awssdk.String(h.Path)
+	}
+	if h.Matcher != "" {
+		m = &elbtypes.Matcher{HttpCode: awssdk.String(h.Matcher)}
+	}
+	return elbtypes.ProtocolEnum(h.Protocol), path, awssdk.String(h.Port), awssdk.Int32(h.Interval),
+		awssdk.Int32(h.Timeout), awssdk.Int32(h.Healthy), awssdk.Int32(h.Unhealthy), m
 }
 
 func createGroup(g *targetGroup) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
 		in := &elbv2.CreateTargetGroupInput{Name: awssdk.String(g.Name), Protocol: elbtypes.ProtocolEnum(g.Protocol), Port: awssdk.Int32(g.Port),
 			VpcId: awssdk.String(a.vpcID), TargetType: elbtypes.TargetTypeEnumIp, HealthCheckEnabled: awssdk.Bool(true), Tags: elbTags(g.Tags)}
+		if g.ProtocolVersion != "" {
+			in.ProtocolVersion = awssdk.String(g.ProtocolVersion)
+		}
 		in.HealthCheckProtocol, in.HealthCheckPath, in.HealthCheckPort, in.HealthCheckIntervalSeconds, in.HealthCheckTimeoutSeconds,
 			in.HealthyThresholdCount, in.UnhealthyThresholdCount, in.Matcher = healthInput(g.Health)
 		out, err := a.p.elb.CreateTargetGroup(ctx, in)

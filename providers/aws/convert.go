@@ -37,6 +37,9 @@ type listener struct {
 	Certificates []string          `json:"certificates,omitempty"`
 	Tags         map[string]string `json:"tags"`
 	ARN          string            `json:"-"`
+	// Serves names the model listeners an NLB listener carries: its own
+	// name, or a TCP and a UDP listener's that share one TCP_UDP port.
+	Serves []string `json:"-"`
 }
 
 type action struct {
@@ -60,14 +63,17 @@ type redirect struct {
 }
 
 type targetGroup struct {
-	Logical  string            `json:"-"`
-	Name     string            `json:"name"`
-	Protocol string            `json:"protocol"`
-	Port     int32             `json:"port"`
-	Health   health            `json:"healthCheck"`
-	Tags     map[string]string `json:"tags"`
-	Targets  []lb.Target       `json:"-"`
-	ARN      string            `json:"-"`
+	Logical  string `json:"-"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	// ProtocolVersion is HTTP1, HTTP2 or GRPC for an ALB's groups, empty
+	// for an NLB's (TCP, UDP, TCP_UDP, TLS).
+	ProtocolVersion string            `json:"protocolVersion,omitempty"`
+	Port            int32             `json:"port"`
+	Health          health            `json:"healthCheck"`
+	Tags            map[string]string `json:"tags"`
+	Targets         []lb.Target       `json:"-"`
+	ARN             string            `json:"-"`
 }
 
 type health struct {
@@ -88,6 +94,10 @@ type state struct {
 	Rules     map[string][]*rule // by listener logical id, in evaluation order
 	Groups    []*targetGroup     // by logical id
 	Certs     []*certificate     // imported from PEM, by logical id
+	// NLB carries the model's TCP, UDP and TLS listeners (nlb.go), nil
+	// when it has none; NLBListeners are its listeners, by port.
+	NLB          *loadBalancer
+	NLBListeners []*listener
 }
 
 // ALB limits this provider respects.
@@ -154,8 +164,11 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 			refuse(l.Name, fmt.Sprintf("over the %d listeners of one ALB", maxListenersPerALB))
 			continue
 		}
+		if isStream(l.Protocol) {
+			continue // the NLB's: desiredNLB
+		}
 		if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
-			refuse(l.Name, fmt.Sprintf("%s listeners are not supported by the AWS provider yet", l.Protocol))
+			refuse(l.Name, fmt.Sprintf("%s listeners are not supported by the AWS provider", l.Protocol))
 			continue
 		}
 		var lcerts []string
@@ -214,6 +227,10 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 		}
 		s.Rules[l.Name] = rules
 	}
+	desiredNLB(m, s, groupNames, certs, refuse)
+	if s.NLB != nil && len(s.Listeners) == 0 {
+		s.LB = nil // layer 4 only: no ALB
+	}
 	if len(bad) > 0 {
 		return nil, &providers.InvalidError{Elements: bad, Message: strings.Join(reasons, "; ")}
 	}
@@ -230,8 +247,10 @@ func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 		port = 80
 	case lb.ProtocolHTTPS:
 		port = 443
+	case lb.ProtocolTCP, lb.ProtocolUDP:
+		return streamGroup(m, tg, string(tg.Protocol), tg.Name)
 	default:
-		return nil, fmt.Errorf("target group protocol %s is not supported by the AWS provider yet", tg.Protocol)
+		return nil, fmt.Errorf("target group protocol %s is not supported by the AWS provider", tg.Protocol)
 	}
 	h := health{Protocol: string(tg.Protocol), Path: "/", Port: "traffic-port", Interval: 30, Timeout: 5,
 		Healthy: 5, Unhealthy: 2, Matcher: "200"}
@@ -278,7 +297,7 @@ func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 	targets := slices.Clone(tg.Targets)
 	sortTargets(targets)
 	targets = slices.Compact(targets)
-	return &targetGroup{Logical: tg.Name, Name: tgName(m.Owner, tg), Protocol: string(tg.Protocol), Port: port,
+	return &targetGroup{Logical: tg.Name, Name: tgName(m.Owner, tg), Protocol: string(tg.Protocol), ProtocolVersion: "HTTP1", Port: port,
 		Health: h, Tags: m.AllTags(resourceTag(tg.Name)), Targets: targets}, nil
 }
 

@@ -19,6 +19,9 @@ func TestNames(t *testing.T) {
 	if len(n) > maxName || !strings.HasPrefix(n, "cg1-a-very-long-") || strings.Contains(n, "--") {
 		t.Errorf("lbName = %q (%d characters)", n, len(n))
 	}
+	if nlbName(o) == n || len(nlbName(o)) > maxName {
+		t.Errorf("nlbName = %q, lbName = %q: want two distinct names within %d characters", nlbName(o), n, maxName)
+	}
 	o2 := o
 	o2.UID = "u2"
 	if lbName(o2) == n {

@@ -126,6 +126,13 @@ func hasPEM(m *lb.LoadBalancer) bool {
 				}
 			}
 		}
+		for _, st := range l.Streams {
+			for _, c := range st.Certificates {
+				if c.Ref == nil {
+					return true
+				}
+			}
+		}
 	}
 	return false
 }

@@ -49,8 +49,10 @@ type observed struct {
 	// rule forwarding to a group that is not ours reads as its ARN.
 	groupNames map[string]string
 	// extraLBs are further load balancers with owner's tags (a crash
-	// between create and tag cannot make one, but a copy by hand can).
-	extraLBs []*loadBalancer
+	// between create and tag cannot make one, but a copy by hand can);
+	// extraNLBs the same for the NLB.
+	extraLBs  []*loadBalancer
+	extraNLBs []*loadBalancer
 }
 
 // observe finds owner's resources by tag: load balancers and target groups
@@ -69,7 +71,7 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 	}
 	var arns []string
 	for _, l := range lbs {
-		if l.Type == elbtypes.LoadBalancerTypeEnumApplication {
+		if l.Type == elbtypes.LoadBalancerTypeEnumApplication || l.Type == elbtypes.LoadBalancerTypeEnumNetwork {
 			arns = append(arns, awssdk.ToString(l.LoadBalancerArn))
 		}
 	}
@@ -80,7 +82,7 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 	for _, l := range lbs {
 		arn := awssdk.ToString(l.LoadBalancerArn)
 		t := tags[arn]
-		if t == nil || !owns(t, o) || t[lb.TagResource] != logicalLB {
+		if t == nil || !owns(t, o) || !ownedKind(t[lb.TagResource], l.Type) {
 			continue
 		}
 		var subnets []string
@@ -93,9 +95,14 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 		if l.State != nil {
 			r.State = string(l.State.Code)
 		}
-		if obs.LB == nil {
+		switch {
+		case l.Type == elbtypes.LoadBalancerTypeEnumNetwork && obs.NLB == nil:
+			obs.NLB = r
+		case l.Type == elbtypes.LoadBalancerTypeEnumNetwork:
+			obs.extraNLBs = append(obs.extraNLBs, r)
+		case obs.LB == nil:
 			obs.LB = r
-		} else {
+		default:
 			obs.extraLBs = append(obs.extraLBs, r)
 		}
 	}
@@ -125,7 +132,7 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 		}
 		obs.groupNames[arn] = awssdk.ToString(g.TargetGroupName)
 		tg := &targetGroup{Logical: t[lb.TagResource], Name: awssdk.ToString(g.TargetGroupName), Protocol: string(g.Protocol),
-			Port: awssdk.ToInt32(g.Port), Tags: t, ARN: arn, Health: health{
+			ProtocolVersion: awssdk.ToString(g.ProtocolVersion), Port: awssdk.ToInt32(g.Port), Tags: t, ARN: arn, Health: health{
 				Protocol: string(g.HealthCheckProtocol), Path: awssdk.ToString(g.HealthCheckPath), Port: awssdk.ToString(g.HealthCheckPort),
 				Interval: awssdk.ToInt32(g.HealthCheckIntervalSeconds), Timeout: awssdk.ToInt32(g.HealthCheckTimeoutSeconds),
 				Healthy: awssdk.ToInt32(g.HealthyThresholdCount), Unhealthy: awssdk.ToInt32(g.UnhealthyThresholdCount)}}
@@ -154,6 +161,11 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 	}
 	if obs.LB != nil {
 		if err := p.observeListeners(ctx, obs, o); err != nil {
+			return nil, err
+		}
+	}
+	if obs.NLB != nil {
+		if err := p.observeNLBListeners(ctx, obs, o); err != nil {
 			return nil, err
 		}
 	}

@@ -57,6 +57,13 @@ func plan(want *state, have *observed) []*change {
 		h := haveGroups[g.Name]
 		switch {
 		case h == nil:
+			if old := replacedGroup(g, have.Groups); old != nil {
+				// The name covers the protocol: a new group takes over,
+				// and the old one goes once nothing forwards to it.
+				add(&change{step: step(providers.KindTargetGroup, g.Logical, old.ARN, providers.ActionRecreate,
+					"protocol and protocol version cannot change in place", providers.Compare(old, g)), run: createGroup(g)})
+				break
+			}
 			add(&change{step: step(providers.KindTargetGroup, g.Logical, "", providers.ActionCreate, providers.WhyMissing, nil), run: createGroup(g)})
 		default:
 			if d := providers.Compare(h, g); len(d) > 0 {
@@ -142,6 +149,9 @@ func plan(want *state, have *observed) []*change {
 		out = append(out, planRules(l.Logical, want.Rules[l.Logical], rulesOf(have, h))...)
 	}
 
+	nlbFirst, nlbGoes := planNLB(want, have)
+	out = append(out, nlbFirst...)
+
 	// Targets.
 	for _, g := range want.Groups {
 		h := haveGroups[g.Name]
@@ -187,6 +197,7 @@ func plan(want *state, have *observed) []*change {
 	// What goes: the load balancer (with its listeners and rules), then
 	// target groups (with their targets).
 	out = append(out, lbGoes...)
+	out = append(out, nlbGoes...)
 	for _, g := range have.Groups {
 		if wantGroups[g.Name] {
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -81,13 +82,16 @@ func New(cfg Config) (*Provider, error) {
 // ControllerName implements providers.Provider.
 func (p *Provider) ControllerName() string { return ControllerName }
 
-// Capabilities are what this slice realizes on an ALB, no more.
+// Capabilities are what this slice realizes on an ALB and an NLB, no more.
 func (p *Provider) Capabilities() lb.Capabilities {
 	return lb.Capabilities{
 		Provider: "aws",
 		// HTTPS: PEM certificates are imported into ACM, ACM ARNs are
-		// served as they are.
-		Protocols:       map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		// served as they are. TCP, UDP and TLS listeners go to an NLB of the Gateway's own
+		// (nlb.go); TLS Terminate serves the certificates from ACM.
+		Protocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
+			lb.ProtocolTCP: true, lb.ProtocolUDP: true, lb.ProtocolTLS: true},
+		TLSTerminate:    true,
 		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
 		// Regexes go to ALB's RegexValues when its dialect reads them as
 		// RE2 does, and are refused naming the construct when not
@@ -105,13 +109,15 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		FixedResponse:       true,
 		Redirect:            true,
 		RedirectStatusCodes: map[int]bool{301: true, 302: true},
-		BackendProtocols:    map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
+			lb.ProtocolTCP: true, lb.ProtocolUDP: true},
 		// 100 rules per ALB, less the catch-all 404 of each VirtualHost.
 		MaxRulesPerListener: maxRulesPerALB - defaultRuleReserve,
 		// 5 values per rule: one goes to the host, and a Prefix path
 		// takes two ("/a" and "/a/*") where the model counts one.
 		MaxConditionValuesPerRule: maxConditionValues - 2,
-		MaxTargetGroupsPerAction:  maxGroupsPerAction,
+		// ALB rules and NLB listeners alike forward to at most 5.
+		MaxTargetGroupsPerAction: maxGroupsPerAction,
 		// ALB's quota is 25 certificates per load balancer, not counting
 		// the default ones (ELB quotas page, "Certificates per Application
 		// Load Balancer (excluding default certificates)"): one listener
@@ -139,16 +145,24 @@ func (p *Provider) Ensure(ctx context.Context, m *lb.LoadBalancer) (providers.Re
 	if err != nil {
 		return providers.Result{Applied: applied}, err
 	}
-	if a.lb != nil && a.lb.State != "active" && len(m.Listeners) > 0 {
-		// A new load balancer is "provisioning" in the create's answer:
-		// read its state once more rather than report it not ready
-		// until the next resync.
-		out, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{a.lb.ARN}})
+	// A new load balancer is "provisioning" in the create's answer: read
+	// its state once more rather than report it not ready until the next
+	// resync (one call for the ALB and the NLB).
+	byARN := map[string]*loadBalancer{}
+	for _, l := range []*loadBalancer{a.lb, a.nlb} {
+		if l != nil && l.State != "active" && len(m.Listeners) > 0 {
+			byARN[l.ARN] = l
+		}
+	}
+	if len(byARN) > 0 {
+		out, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: slices.Sorted(maps.Keys(byARN))})
 		if err != nil {
 			return providers.Result{Applied: applied}, classify(err, "DescribeLoadBalancers", "")
 		}
-		if len(out.LoadBalancers) == 1 && out.LoadBalancers[0].State != nil {
-			a.lb.State = string(out.LoadBalancers[0].State.Code)
+		for _, got := range out.LoadBalancers {
+			if l := byARN[awssdk.ToString(got.LoadBalancerArn)]; l != nil && got.State != nil {
+				l.State = string(got.State.Code)
+			}
 		}
 	}
 	return providers.Result{Status: status(m, a), Applied: applied}, nil
@@ -191,7 +205,7 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 	if err := p.checkNames(ctx, cs, want); err != nil {
 		return nil, nil, err
 	}
-	a := &applier{p: p, lb: have.LB, listeners: map[string]string{}, groups: map[string]string{}, certs: map[string]string{}}
+	a := &applier{p: p, lb: have.LB, want: want, listeners: map[string]string{}, groups: map[string]string{}, certs: map[string]string{}}
 	for _, c := range have.Certs {
 		a.certs[c.Logical] = c.ARN
 	}
@@ -200,6 +214,7 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 			a.listeners[l.Logical] = l.ARN
 		}
 	}
+	a.adoptNLB(want, have)
 	for _, g := range have.Groups {
 		a.groups[g.Name] = g.ARN
 	}
@@ -225,9 +240,13 @@ func (p *Provider) checkNames(ctx context.Context, cs []*change, want *state) er
 			if c.step.Action == providers.ActionRecreate {
 				continue // the old one is ours, found by tag
 			}
-			_, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{want.LB.Name}})
+			lbName := want.LB
+			if c.step.LogicalID == logicalNLB {
+				lbName = want.NLB
+			}
+			_, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{lbName.Name}})
 			if err == nil {
-				return &providers.InvalidError{Message: fmt.Sprintf("load balancer name %q is held by a load balancer without Cloudgate's tags for this Gateway", want.LB.Name)}
+				return &providers.InvalidError{Message: fmt.Sprintf("load balancer name %q is held by a load balancer without Cloudgate's tags for this Gateway", lbName.Name)}
 			}
 			if !isCode(err, "LoadBalancerNotFound") {
 				return classify(err, "DescribeLoadBalancers", "")
@@ -309,19 +328,34 @@ func (p *Provider) vpc(ctx context.Context, subnets []string) (string, error) {
 	return p.vpcID, nil
 }
 
-// status is the load balancer after the plan: its DNS name, and every
-// listener of the model in place.
+// status is the load balancers after the plan: their DNS names (the
+// ALB's first), and every listener of the model in place on its own.
 func status(m *lb.LoadBalancer, a *applier) lb.Status {
 	st := lb.Status{Listeners: map[string]lb.ListenerStatus{}}
-	if a.lb == nil {
+	var lbs []*loadBalancer
+	if a.want.LB != nil {
+		lbs = append(lbs, a.lb)
+	}
+	if a.want.NLB != nil {
+		lbs = append(lbs, a.nlb)
+	}
+	if len(lbs) == 0 {
 		return st
 	}
-	if a.lb.DNSName != "" {
-		st.Addresses = []lb.Address{{Type: lb.AddressHostname, Value: a.lb.DNSName}}
+	ready := true
+	for _, l := range lbs {
+		if l == nil {
+			ready = false
+			continue
+		}
+		if l.DNSName != "" {
+			st.Addresses = append(st.Addresses, lb.Address{Type: lb.AddressHostname, Value: l.DNSName})
+		}
+		ready = ready && l.DNSName != "" && (l.State == "" || l.State == "active")
 	}
-	ready := a.lb.DNSName != "" && (a.lb.State == "" || a.lb.State == "active")
+	serves := servedBy(a.want)
 	for _, l := range m.Listeners {
-		_, ok := a.listeners[l.Name]
+		_, ok := a.listeners[serves[l.Name]]
 		st.Listeners[l.Name] = lb.ListenerStatus{Ready: ok}
 		ready = ready && ok
 	}
@@ -329,6 +363,7 @@ func status(m *lb.LoadBalancer, a *applier) lb.Status {
 	if !ready {
 		st.Message = "provisioning"
 	}
+	st.Notes = splitNotes(a.want)
 	return st
 }
 
