@@ -263,9 +263,16 @@ func (e *Env) HasExtension(name string) bool {
 // metadata service left out, so that nothing on the machine points the
 // test at a real account.
 func (e *Env) AWSConfig(ctx context.Context) (aws.Config, error) {
+	return e.AWSConfigVia(ctx, e.Endpoint)
+}
+
+// AWSConfigVia is AWSConfig with the API reached at endpoint, such as a
+// FaultProxy's URL. (Setting BaseEndpoint on AWSConfig's result is not
+// enough: the SDK's clients also read the endpoint from the load options.)
+func (e *Env) AWSConfigVia(ctx context.Context, endpoint string) (aws.Config, error) {
 	return config.LoadDefaultConfig(ctx,
 		config.WithRegion(e.Region),
-		config.WithBaseEndpoint(e.Endpoint),
+		config.WithBaseEndpoint(endpoint),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.SecretAccessKey, "")),
 		config.WithSharedConfigFiles([]string{}),
 		config.WithSharedCredentialsFiles([]string{}),
