@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,10 @@ type FaultConfig struct {
 	// After are the kinds of lost answers; nil means internal and reset
 	// (AWS throttles before it acts, so throttling is no lost answer).
 	After []FaultKind
+	// Operations, when set, are the only operations that fail.
+	Operations []string
+	// MaxFaults, when positive, stops the faults after that many.
+	MaxFaults int
 	// Seed seeds the choice of the requests that fail and how, so that a
 	// failing sequence of calls fails the same way again.
 	Seed uint64
@@ -247,6 +252,12 @@ func (p *FaultProxy) decide(op string, a api) fault {
 	defer p.mu.Unlock()
 	p.counts.Requests[op]++
 	f := fault{api: a, op: op}
+	if p.cfg.Operations != nil && !slices.Contains(p.cfg.Operations, op) {
+		return f
+	}
+	if p.cfg.MaxFaults > 0 && Total(p.counts.Injected) >= p.cfg.MaxFaults {
+		return f
+	}
 	if p.rate == 0 || p.rng.Float64() >= p.rate {
 		return f
 	}

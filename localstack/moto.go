@@ -52,6 +52,7 @@ const (
 	ExtQuotaConditionValues = "elbv2-quota-condition-values-per-rule"
 	ExtRuleTagsOnCreate     = "elbv2-rule-tags-on-create"
 	ExtACMReimportKeepsTags = "acm-reimport-keeps-tags"
+	ExtIdempotentCreates    = "elbv2-idempotent-creates"
 )
 
 // Options choose the double and the network. The zero value is valid.

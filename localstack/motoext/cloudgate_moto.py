@@ -17,6 +17,15 @@ that moto stores what AWS stores and refuses what AWS refuses:
 * the quota "condition values per rule", 5, counted across all conditions of
   a rule (regex values included), refused with ValidationError "A rule can
   only have '5' condition values"; moto accepts any number.
+* idempotent creates: CreateLoadBalancer, CreateTargetGroup and
+  CreateListener with the name (or load balancer and port) of an existing
+  one and the same settings return the existing one, and with other
+  settings are refused with DuplicateLoadBalancerName,
+  DuplicateTargetGroupName or DuplicateListener, as AWS does ("This
+  operation is idempotent, which means that it completes at most one
+  time"). moto makes a second load balancer of the same name and a second
+  listener on the same port, and refuses a repeated target group. A client
+  retrying a create whose answer was lost depends on this.
 
 Sources: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
 (quotas), the botocore ELBv2 model (TooManyRules is CreateRule's error for
@@ -56,6 +65,7 @@ EXTENSIONS = [
     "elbv2-quota-condition-values-per-rule",
     "elbv2-rule-tags-on-create",
     "acm-reimport-keeps-tags",
+    "elbv2-idempotent-creates",
 ]
 
 _installed = False
@@ -76,6 +86,9 @@ def install() -> None:
             (
                 "create_rule",
                 "modify_rule",
+                "create_load_balancer",
+                "create_target_group",
+                "create_listener",
                 "describe_listeners",
                 "describe_rules",
                 "_validate_host_header_condition",
@@ -276,6 +289,56 @@ def install() -> None:
 
     backend.create_rule = create_rule
     backend.modify_rule = modify_rule
+
+    # --- idempotent creates ----------------------------------------------
+    # "Same settings" is what names the resource's kind and place: what
+    # the create cannot change later. AWS documents no finer rule.
+
+    orig_create_load_balancer = backend.create_load_balancer
+    orig_create_target_group = backend.create_target_group
+    orig_create_listener = backend.create_listener
+
+    def create_load_balancer(self, name: str, *args: Any, **kwargs: Any):
+        for lb in self.load_balancers.values():
+            if lb.name != name:
+                continue
+            scheme = kwargs.get("scheme") or "internet-facing"
+            kind = kwargs.get("loadbalancer_type") or "application"
+            if lb.scheme == scheme and lb.type == kind:
+                return lb
+            raise exceptions.DuplicateLoadBalancerName()
+        return orig_create_load_balancer(self, name, *args, **kwargs)
+
+    def create_target_group(self, name: str, **kwargs: Any):
+        for tg in self.target_groups.values():
+            if tg.name != name:
+                continue
+            protocol = kwargs.get("protocol")
+            same = (
+                (tg.protocol or None) == (protocol or None)
+                and str(tg.port) == str(kwargs.get("port"))
+                and tg.vpc_id == kwargs.get("vpc_id")
+                and (tg.target_type or "instance") == (kwargs.get("target_type") or "instance")
+            )
+            if same:
+                return tg
+            raise exceptions.DuplicateTargetGroupName()
+        return orig_create_target_group(self, name, **kwargs)
+
+    def create_listener(self, load_balancer_arn: str, protocol: str, port: Any, *args: Any, **kwargs: Any):
+        balancer = self.load_balancers.get(load_balancer_arn)
+        if balancer is not None:
+            for listener in balancer.listeners.values():
+                if str(listener.port) != str(port):
+                    continue
+                if listener.protocol == (protocol or "").upper():
+                    return listener
+                raise exceptions.DuplicateListenerError()
+        return orig_create_listener(self, load_balancer_arn, protocol, port, *args, **kwargs)
+
+    backend.create_load_balancer = create_load_balancer
+    backend.create_target_group = create_target_group
+    backend.create_listener = create_listener
 
     # --- responses -------------------------------------------------------
 
