@@ -347,6 +347,16 @@ func createRule(listenerLogical string, r *rule) func(context.Context, *applier,
 		arn := a.listeners[listenerLogical]
 		out, err := a.p.elb.CreateRule(ctx, &elbv2.CreateRuleInput{ListenerArn: &arn, Priority: awssdk.Int32(r.Priority),
 			Conditions: conditions(r.Conditions), Actions: a.actions(r.Action), Transforms: transforms(r.Transforms), Tags: elbTags(r.Tags)})
+		if isCode(err, "PriorityInUse") {
+			held, herr := a.ruleHoldingPriority(ctx, arn, r)
+			if herr != nil {
+				return herr
+			}
+			if held != "" {
+				c.step.CloudID = held
+				return nil
+			}
+		}
 		if err != nil {
 			return classify(err, "CreateRule", r.Element)
 		}
