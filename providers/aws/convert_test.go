@@ -72,29 +72,6 @@ func TestDesiredRefusesByName(t *testing.T) {
 	}
 }
 
-func TestCheckTags(t *testing.T) {
-	for _, tags := range []map[string]string{
-		{"aws:owner": "x"},
-		{strings.Repeat("k", 129): "x"},
-		{"k": strings.Repeat("v", 257)},
-		func() map[string]string {
-			m := map[string]string{}
-			for i := range 47 {
-				m[strings.Repeat("k", i+1)] = "v"
-			}
-			return m
-		}(),
-	} {
-		err := checkTags(&lb.LoadBalancer{Tags: tags})
-		if !errors.Is(err, providers.ErrInvalid) {
-			t.Errorf("checkTags(%d tags) = %v, want a refusal", len(tags), err)
-		}
-	}
-	if err := checkTags(&lb.LoadBalancer{Tags: map[string]string{"team": "a"}}); err != nil {
-		t.Errorf("checkTags = %v", err)
-	}
-}
-
 func TestClassify(t *testing.T) {
 	invalid := classify(&smithy.GenericAPIError{Code: "TooManyRules", Message: "no"}, "CreateRule", "ns/r")
 	var ie *providers.InvalidError

@@ -4,7 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 	"github.com/cloudgate-dev/cloudgate/providers"
@@ -80,20 +84,33 @@ const (
 	reservedPrefix = "aws:"
 )
 
-// checkTags refuses user tags AWS would refuse, before anything is written.
+// tagChars are the characters AWS allows in tag keys and values: letters,
+// digits and spaces of any script, and _ . : / = + - @.
+var tagChars = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+
+// checkTags refuses user tags AWS would refuse, before anything is
+// written, naming each tag at fault (in key order, so that the message of
+// a configuration that stays wrong stays the same). Lengths count
+// characters, as AWS does, not bytes.
 func checkTags(m *lb.LoadBalancer) error {
 	var problems []string
-	for k, v := range m.Tags {
+	for _, k := range slices.Sorted(maps.Keys(m.Tags)) {
+		v := m.Tags[k]
 		switch {
 		case k == "":
 			problems = append(problems, "empty tag key")
-		case len(k) > maxTagKey:
-			problems = append(problems, fmt.Sprintf("tag key %.20q… longer than %d", k, maxTagKey))
+		case utf8.RuneCountInString(k) > maxTagKey:
+			problems = append(problems, fmt.Sprintf("tag key %.20q… longer than %d characters", k, maxTagKey))
 		case strings.HasPrefix(strings.ToLower(k), reservedPrefix):
 			problems = append(problems, fmt.Sprintf("tag key %q uses the reserved prefix %q", k, reservedPrefix))
+		case !tagChars.MatchString(k):
+			problems = append(problems, fmt.Sprintf("tag key %q: AWS allows letters, digits, spaces and _ . : / = + - @ only", k))
 		}
-		if len(v) > maxTagValue {
-			problems = append(problems, fmt.Sprintf("tag %q: value longer than %d", k, maxTagValue))
+		switch {
+		case utf8.RuneCountInString(v) > maxTagValue:
+			problems = append(problems, fmt.Sprintf("tag %q: value longer than %d characters", k, maxTagValue))
+		case !tagChars.MatchString(v):
+			problems = append(problems, fmt.Sprintf("tag %q: value %q: AWS allows letters, digits, spaces and _ . : / = + - @ only", k, v))
 		}
 	}
 	if n := len(m.AllTags("x")); n > maxTags {
