@@ -85,7 +85,9 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		if caps.MethodMatch {
 			names = append(names, features.SupportHTTPRouteMethodMatching)
 		}
-		if caps.QueryMatch[lb.MatchExact] {
+		// Its test sends a name and value in another case and expects
+		// another rule to take them.
+		if caps.QueryMatch[lb.MatchExact] && !caps.QueryMatchIgnoresCase {
 			names = append(names, features.SupportHTTPRouteQueryParamMatching)
 		}
 		if caps.ResponseHeaderModifier {

@@ -19,6 +19,12 @@ type Capabilities struct {
 	// map means that kind of condition is not supported at all.
 	HeaderMatch map[MatchType]bool
 	QueryMatch  map[MatchType]bool
+	// QueryMatchIgnoresCase says that the provider's Exact query matches
+	// compare names and values ignoring case (as ALB's do), where the
+	// model asks for an exact comparison. Such matches are still realized
+	// (a value in the expected case matches), but the Gateway API's query
+	// matching feature, whose tests tell cases apart, is not claimed.
+	QueryMatchIgnoresCase bool
 	// MethodMatch says whether rules can match the HTTP method.
 	MethodMatch bool
 	// InvalidBackendShare says whether a weighted forward can send part of the

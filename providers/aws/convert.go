@@ -216,7 +216,7 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 			if vh.Hostname != "" {
 				total++
 				d := &rule{Logical: defaultRuleLogical(l.Name, vh.Hostname), Element: l.Name,
-					Conditions: []condition{{Field: "host-header", Values: []string{vh.Hostname}}}, Action: notFound}
+					Conditions: []condition{*hostMatch(vh.Hostname)}, Action: notFound}
 				d.Tags = m.AllTags(resourceTag(d.Logical))
 				if total > maxRulesPerALB {
 					refuse(l.Name, fmt.Sprintf("over the %d rules of one ALB", maxRulesPerALB))

@@ -60,6 +60,13 @@ type Provider struct {
 
 // New returns a provider; it makes no call.
 func New(cfg Config) (*Provider, error) {
+	if cfg.AWS.Retryer == nil && cfg.AWS.RetryMode == "" {
+		// Adaptive retries: when AWS throttles, each client (one per API,
+		// shared by every Gateway) slows its own sending rate down, so
+		// that many Gateways reconciling at once do not storm a
+		// throttled account. A mode or retryer the caller chose stays.
+		cfg.AWS.RetryMode = awssdk.RetryModeAdaptive
+	}
 	p := &Provider{cfg: cfg, elb: cfg.ELBv2, ec2: cfg.EC2, acm: cfg.ACM, subnets: map[string][]string{}, vpcID: cfg.VPCID}
 	if p.elb == nil {
 		p.elb = elbv2.NewFromConfig(cfg.AWS)
@@ -101,6 +108,8 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		PathMatch:   map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true},
 		HeaderMatch: map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true},
 		QueryMatch:  map[lb.MatchType]bool{lb.MatchExact: true},
+		// ALB's query-string conditions ignore case in names and values.
+		QueryMatchIgnoresCase: true,
 		// Rule transforms: host-header-rewrite for the hostname,
 		// url-rewrite for full paths and prefixes (convertRewrite).
 		Rewrite:             true,

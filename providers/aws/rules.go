@@ -201,7 +201,7 @@ func hostCondition(host string, headers []lb.HeaderMatch) (c *condition, reachab
 		if host == "" {
 			return nil, true, nil
 		}
-		return &condition{Field: "host-header", Values: []string{host}}, true, nil
+		return hostMatch(host), true, nil
 	}
 	switch hm.Type {
 	case lb.MatchExact:
@@ -219,7 +219,7 @@ func hostCondition(host string, headers []lb.HeaderMatch) (c *condition, reachab
 			}
 			return nil, false, nil
 		case strings.EqualFold(host, v):
-			return &condition{Field: "host-header", Values: []string{host}}, true, nil
+			return hostMatch(host), true, nil
 		default:
 			return nil, false, nil
 		}
@@ -242,10 +242,19 @@ func hostCondition(host string, headers []lb.HeaderMatch) (c *condition, reachab
 			if !re.MatchString(host) {
 				return nil, false, nil
 			}
-			return &condition{Field: "host-header", Values: []string{host}}, true, nil
+			return hostMatch(host), true, nil
 		}
 	}
 	return nil, false, fmt.Errorf("header match Host of type %s is not supported", hm.Type)
+}
+
+// hostMatch is the host-header condition of a model hostname: a
+// wildcard "*.suffix" as ALB's own wildcard, a name as hostValue has it.
+func hostMatch(h string) *condition {
+	if strings.HasPrefix(h, "*.") {
+		return &condition{Field: "host-header", Values: []string{h}}
+	}
+	return hostValue(h)
 }
 
 // hostValue is a host-header condition for the literal name v: a value

@@ -68,6 +68,11 @@ func TestConvertRuleConditions(t *testing.T) {
 			[]condition{{Field: "query-string", Values: []string{`q=a\*b\?`}}}},
 		{"two query matches, two conditions", "", lb.Match{Query: []lb.QueryMatch{{Name: "a", Type: lb.MatchExact, Value: "1"}, {Name: "b", Type: lb.MatchExact, Value: "2"}}},
 			[]condition{{Field: "query-string", Values: []string{"a=1"}}, {Field: "query-string", Values: []string{"b=2"}}}},
+		// ALB's host values need a dot and a last label of letters:
+		// other names are matched as literal regexes.
+		{"VirtualHost without a dot", "localhost", lb.Match{Path: prefix("/")}, []condition{hostRe(`^localhost$`)}},
+		{"VirtualHost with a numeric last label", "10.0.0.1", lb.Match{Path: prefix("/")}, []condition{hostRe(`^10\.0\.0\.1$`)}},
+		{"wildcard VirtualHost", "*.example.com", lb.Match{Path: prefix("/")}, []condition{host("*.example.com")}},
 		// Host header matches become the one host condition.
 		{"Host exact on any host", "", lb.Match{Headers: header("Host", lb.MatchExact, "shop.example.com")}, []condition{host("shop.example.com")}},
 		{"Host exact without a dot", "", lb.Match{Headers: header("host", lb.MatchExact, "localhost")}, []condition{hostRe(`^localhost$`)}},
