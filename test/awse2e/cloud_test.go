@@ -24,7 +24,7 @@ type cloud struct {
 	LBs       []elbtypes.LoadBalancer
 	Listeners []listenerView // by load balancer, then port
 	Groups    []groupView    // by name
-	Tags      map[string]map[string]string
+	Tags      map[string]map[string]string // of those resources only, by ARN
 }
 
 type listenerView struct {
@@ -93,8 +93,16 @@ func cloudOf(t testing.TB, uid string) *cloud {
 	for _, g := range groups {
 		arns = append(arns, awssdk.ToString(g.TargetGroupArn))
 	}
-	c.Tags = tagsOf(t, arns)
-	ours := func(arn *string) bool { return c.Tags[awssdk.ToString(arn)][lb.TagGatewayUID] == uid }
+	all := tagsOf(t, arns)
+	c.Tags = map[string]map[string]string{}
+	ours := func(arn *string) bool {
+		tags := all[awssdk.ToString(arn)]
+		if tags[lb.TagGatewayUID] != uid {
+			return false
+		}
+		c.Tags[awssdk.ToString(arn)] = tags
+		return true
+	}
 	for _, l := range lbs {
 		if !ours(l.LoadBalancerArn) {
 			continue

@@ -50,6 +50,8 @@ var suite struct {
 	// that restart it.
 	ctl     *harness.Controller
 	harness harness.Config
+	// ctx lives as long as the suite: a restarted controller runs in it.
+	ctx context.Context
 }
 
 // callLog records every SDK operation the provider calls: by service and
@@ -97,6 +99,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	suite.ctx = ctx
 	var sink logr.LogSink = discard{}
 	if os.Getenv("E2E_VERBOSE") != "" {
 		sink = zap.New(zap.UseDevMode(true)).GetSink()

@@ -32,8 +32,8 @@ func TestRestartWith50GatewaysWritesNothing(t *testing.T) {
 	// A long resync, so that the counts are the restart's alone.
 	cfg := suite.harness
 	cfg.ResyncPeriod = time.Hour
-	must(t, suite.ctl.Restart(ctxFor(t), cfg))
-	t.Cleanup(func() { must(t, suite.ctl.Restart(ctxFor(t), suite.harness)) })
+	must(t, suite.ctl.Restart(suite.ctx, cfg))
+	t.Cleanup(func() { must(t, suite.ctl.Restart(suite.ctx, suite.harness)) })
 	// Every Gateway is reconciled once after the start; wait until the
 	// calls stop.
 	var calls map[string]int

@@ -45,7 +45,7 @@ func TestNewSubnetsAreTaken(t *testing.T) {
 	must(t, err)
 	subnet := awssdk.ToString(sub.Subnet.SubnetId)
 
-	must(t, suite.ctl.Restart(ctxFor(t), suite.harness))
+	must(t, suite.ctl.Restart(suite.ctx, suite.harness))
 	eventually(t, 30*time.Second, func() error {
 		lb := cloudOf(t, uid).LBs[0]
 		for _, az := range lb.AvailabilityZones {
