@@ -22,8 +22,8 @@ import (
 // cloud is every ELBv2 resource tagged for one Gateway.
 type cloud struct {
 	LBs       []elbtypes.LoadBalancer
-	Listeners []listenerView // by load balancer, then port
-	Groups    []groupView    // by name
+	Listeners []listenerView               // by load balancer, then port
+	Groups    []groupView                  // by name
 	Tags      map[string]map[string]string // of those resources only, by ARN
 }
 
