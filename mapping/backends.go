@@ -120,10 +120,25 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 	if ref.Port == nil {
 		return fail(gwv1.RouteReasonBackendNotFound, what+"backendRef to Service "+name+" needs a port")
 	}
+	// A Service may list one port number twice, for TCP and for UDP (DNS
+	// on 53): a UDPRoute takes the UDP entry, every other route the TCP
+	// one, and the first entry of the number is the fallback (whose
+	// protocol streamBackendProtocol then judges).
+	transport := corev1.ProtocolTCP
+	if kind == kindUDPRoute {
+		transport = corev1.ProtocolUDP
+	}
 	var sp *corev1.ServicePort
 	for i := range svc.Spec.Ports {
-		if svc.Spec.Ports[i].Port == *ref.Port {
-			sp = &svc.Spec.Ports[i]
+		p := &svc.Spec.Ports[i]
+		if p.Port != *ref.Port {
+			continue
+		}
+		if sp == nil {
+			sp = p
+		}
+		if p.Protocol == transport || p.Protocol == "" && transport == corev1.ProtocolTCP {
+			sp = p
 			break
 		}
 	}

@@ -99,8 +99,12 @@ func checkResult(t *testing.T, s *Snapshot, res Result) {
 
 // emulatedRealizes says whether the emulated cloud must accept every model
 // built for caps: it must, unless caps allow what it lacks (certificate
-// references, in the cases about other clouds' certificates).
+// references, in the cases about other clouds' certificates; a TCP and a
+// UDP listener on one port, in the case about AWS's TCP_UDP).
 func emulatedRealizes(caps lb.Capabilities) bool {
+	if caps.TCPUDPSharedPort {
+		return false
+	}
 	for _, ok := range caps.CertificateRefs {
 		if ok {
 			return false

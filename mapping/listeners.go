@@ -80,7 +80,7 @@ func (b *builder) evaluateListeners() []*listenerState {
 		}
 		out = append(out, l)
 	}
-	markConflicts(out)
+	markConflicts(out, b.caps.TCPUDPSharedPort)
 	b.fitCertificates(out)
 	markOverlappingTLS(out)
 	return out
@@ -306,12 +306,14 @@ func (b *builder) certificate(ref gwv1.SecretObjectReference) (lb.Certificate, p
 // Upstream leaves it to implementations whether TCP and UDP (or HTTPS and
 // TLS) listeners may share a port number ("compatible" listeners); the lb
 // model has one Listener, of one protocol, per port, so they conflict
-// (ProtocolConflict). TLS listeners in modes Passthrough and Terminate do
+// (ProtocolConflict), except that a TCP and a UDP listener share one when
+// the provider says it can (sharedTCPUDP, Capabilities.TCPUDPSharedPort):
+// the model then has both. TLS listeners in modes Passthrough and Terminate do
 // share a port: certificates are per Stream. TCP and UDP listeners are told
 // apart by port alone, so two on one port conflict whatever their
 // hostnames; that is reported as ProtocolConflict too, since HostnameConflict
 // would name a field these protocols ignore.
-func markConflicts(ls []*listenerState) {
+func markConflicts(ls []*listenerState, sharedTCPUDP bool) {
 	byPort := map[int32][]*listenerState{}
 	for _, l := range ls {
 		if l.accepted.ok() {
@@ -324,6 +326,21 @@ func markConflicts(ls []*listenerState) {
 		for _, l := range group {
 			protocols[l.protocol] = true
 			hosts[l.hostname]++
+		}
+		if sharedTCPUDP && len(protocols) == 2 && protocols[lb.ProtocolTCP] && protocols[lb.ProtocolUDP] {
+			// Two ports in one: each protocol's listeners are told apart
+			// as if alone on it.
+			perProtocol := map[lb.Protocol]int{}
+			for _, l := range group {
+				perProtocol[l.protocol]++
+			}
+			for _, l := range group {
+				if perProtocol[l.protocol] > 1 {
+					l.conflict = problem{reason: string(gwv1.ListenerReasonProtocolConflict),
+						message: fmt.Sprintf("another %s listener uses the same port", l.protocol)}
+				}
+			}
+			continue
 		}
 		for _, l := range group {
 			switch {

@@ -20,26 +20,34 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 		UID:       string(b.gw.UID),
 	}}
 
-	// One lb.Listener per port; markConflicts guarantees one protocol per
-	// port and one Gateway listener per hostname (per port for TCP and UDP)
-	// among valid listeners.
-	byPort := map[int32][]int{}
-	var ports []int32
+	// One lb.Listener per port and protocol; markConflicts guarantees one
+	// protocol per port (but a TCP and a UDP one where the provider shares
+	// ports) and one Gateway listener per hostname (per port for TCP and
+	// UDP) among valid listeners.
+	type portProtocol struct {
+		port     int32
+		protocol lb.Protocol
+	}
+	byPort := map[portProtocol][]int{}
+	var ports []portProtocol
 	for i, l := range listeners {
 		if !l.programmable() {
 			continue
 		}
-		if _, ok := byPort[l.spec.Port]; !ok {
-			ports = append(ports, l.spec.Port)
+		k := portProtocol{l.spec.Port, l.protocol}
+		if _, ok := byPort[k]; !ok {
+			ports = append(ports, k)
 		}
-		byPort[l.spec.Port] = append(byPort[l.spec.Port], i)
+		byPort[k] = append(byPort[k], i)
 	}
-	slices.Sort(ports)
+	slices.SortFunc(ports, func(x, y portProtocol) int {
+		return cmp.Or(cmp.Compare(x.port, y.port), cmp.Compare(x.protocol, y.protocol))
+	})
 
 	groups := map[string]lb.TargetGroup{}
 	src := sources{}
-	for _, port := range ports {
-		idx := byPort[port]
+	for _, k := range ports {
+		port, idx := k.port, byPort[k]
 		slices.SortFunc(idx, func(x, y int) int {
 			return compareHostSpecificity(listeners[x].hostname, listeners[y].hostname)
 		})

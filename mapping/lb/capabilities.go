@@ -73,6 +73,10 @@ type Capabilities struct {
 	// MisdirectedRequests says whether an HTTPS listener answers 421 when a
 	// request's Host selects another VirtualHost than its SNI name did.
 	MisdirectedRequests bool
+	// TCPUDPSharedPort says whether a TCP and a UDP listener may share a
+	// port number (Gateway API "compatible" listeners): the model then has
+	// both Listeners on that port. Without it they conflict.
+	TCPUDPSharedPort bool
 	// TLSTerminate says whether a TLS listener can terminate TLS and forward
 	// the plain stream (TLSRoute on a listener in mode Terminate); passthrough
 	// needs only Protocols[TLS].

@@ -94,12 +94,15 @@ func (p *Provider) Capabilities() lb.Capabilities {
 	return lb.Capabilities{
 		Provider: "aws",
 		// HTTPS: PEM certificates are imported into ACM, ACM ARNs are
-		// served as they are. TCP, UDP and TLS listeners go to an NLB of the Gateway's own
-		// (nlb.go); TLS Terminate serves the certificates from ACM.
+		// served as they are. TCP, UDP and TLS listeners go to an NLB
+		// of the Gateway's own (nlb.go), a TCP and a UDP one on the same
+		// port as one TCP_UDP listener; TLS Terminate serves the
+		// certificates from ACM.
 		Protocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolTCP: true, lb.ProtocolUDP: true, lb.ProtocolTLS: true},
-		TLSTerminate:    true,
-		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
+		TLSTerminate:     true,
+		TCPUDPSharedPort: true,
+		CertificateRefs:  map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
 		// Regexes go to ALB's RegexValues when its dialect reads them as
 		// RE2 does, and are refused naming the construct when not
 		// (albRegex). Paths compare case-sensitively; header (but Host)
