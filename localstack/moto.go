@@ -53,6 +53,7 @@ const (
 	ExtRuleTagsOnCreate     = "elbv2-rule-tags-on-create"
 	ExtACMReimportKeepsTags = "acm-reimport-keeps-tags"
 	ExtIdempotentCreates    = "elbv2-idempotent-creates"
+	ExtNLBProtocols         = "elbv2-nlb-protocols"
 )
 
 // Options choose the double and the network. The zero value is valid.

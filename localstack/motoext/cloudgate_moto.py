@@ -26,6 +26,14 @@ that moto stores what AWS stores and refuses what AWS refuses:
   time"). moto makes a second load balancer of the same name and a second
   listener on the same port, and refuses a repeated target group. A client
   retrying a create whose answer was lost depends on this.
+* NLB protocols: a UDP or TCP_UDP target group health-checked over UDP,
+  and a TCP health check with a path, are refused (ValidationError); an
+  NLB listener forwarding to a target group of a protocol it cannot carry
+  (a TCP_UDP listener to a TCP group, a TCP one to a UDP group) is refused
+  with IncompatibleProtocols on CreateListener and ModifyListener; and
+  ModifyListener on an NLB takes UDP, TLS and TCP_UDP (with the TLS
+  certificate) as AWS does. moto accepts all of the former and refuses
+  the latter.
 
 Sources: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
 (quotas), the botocore ELBv2 model (TooManyRules is CreateRule's error for
@@ -33,7 +41,7 @@ the rules quota; the API has no dedicated error for condition values, AWS
 answers ValidationError), https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-transforms.html
 (one transform of each type per rule).
 
-The extensions touch nothing but the ELBv2 rule calls; everything else is
+The extensions touch nothing but the ELBv2 calls named here; everything else is
 moto as installed. Nothing in Cloudgate's production code knows about them.
 """
 
@@ -66,6 +74,7 @@ EXTENSIONS = [
     "elbv2-rule-tags-on-create",
     "acm-reimport-keeps-tags",
     "elbv2-idempotent-creates",
+    "elbv2-nlb-protocols",
 ]
 
 _installed = False
@@ -391,6 +400,7 @@ def install() -> None:
     response.describe_account_limits = describe_account_limits_response
 
     _install_acm()
+    _install_nlb(models, exceptions)
     _installed = True
 
 
@@ -422,6 +432,119 @@ def _install_acm() -> None:
         return out
 
     acm_backend.import_certificate = import_certificate
+
+
+# What an NLB listener of each protocol may forward to (the listener and
+# target group protocols of
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html).
+NLB_FORWARDS = {
+    "TCP": {"TCP", "TCP_UDP"},
+    "TLS": {"TCP", "TLS"},
+    "UDP": {"UDP", "TCP_UDP"},
+    "TCP_UDP": {"TCP_UDP"},
+}
+
+
+def _install_nlb(models: Any, exceptions: Any) -> None:
+    """NLB rules that moto 5.2.1 does not apply: a UDP or TCP_UDP target
+    group cannot be health-checked over UDP (AWS probes it over TCP, HTTP
+    or HTTPS), a TCP health check has no path; and an NLB listener forwards
+    only to target groups of a protocol it can carry (a TCP_UDP listener
+    only to TCP_UDP groups, IncompatibleProtocols otherwise), on
+    CreateListener and ModifyListener alike. moto accepts all of these."""
+    backend = models.ELBv2Backend
+    for name in ("create_target_group", "modify_target_group", "create_listener", "modify_listener"):
+        if not callable(getattr(backend, name, None)):
+            raise RuntimeError(f"cloudgate_moto: moto {_moto_version()} has no ELBv2Backend.{name}")
+
+    class IncompatibleProtocolsError(exceptions.ELBClientError):
+        code = "IncompatibleProtocols"
+
+    ValidationError = exceptions.ValidationError
+
+    def check_health(protocol: Any, hc_protocol: Any, hc_path: Any) -> None:
+        protocol, hc_protocol = (protocol or "").upper(), (hc_protocol or "").upper()
+        if protocol in ("UDP", "TCP_UDP") and hc_protocol == "UDP":
+            raise ValidationError(
+                f"Health check protocol 'UDP' is not supported for target groups with the {protocol} protocol"
+            )
+        if hc_protocol == "TCP" and hc_path:
+            raise ValidationError("Health check path is not supported for the TCP health check protocol")
+
+    orig_create_tg = backend.create_target_group
+    orig_modify_tg = backend.modify_target_group
+
+    def create_target_group(self, name: str, **kwargs: Any):
+        check_health(kwargs.get("protocol"), kwargs.get("healthcheck_protocol"), kwargs.get("healthcheck_path"))
+        return orig_create_tg(self, name, **kwargs)
+
+    def modify_target_group(self, arn: str, health_check_proto: Any = None, health_check_port: Any = None,
+                            health_check_path: Any = None, *args: Any, **kwargs: Any):
+        tg = self.target_groups.get(arn)
+        if tg is not None:
+            check_health(tg.protocol, health_check_proto or tg.health_check_protocol, health_check_path)
+        return orig_modify_tg(self, arn, health_check_proto, health_check_port, health_check_path, *args, **kwargs)
+
+    def forwarded(actions: Any) -> list[str]:
+        arns = []
+        for a in actions or []:
+            if str(a.get("Type", "")).lower() != "forward":
+                continue
+            if a.get("TargetGroupArn"):
+                arns.append(a["TargetGroupArn"])
+            for g in ((a.get("ForwardConfig") or {}).get("TargetGroups") or []):
+                if g.get("TargetGroupArn"):
+                    arns.append(g["TargetGroupArn"])
+        return arns
+
+    def check_forwards(self, balancer: Any, protocol: Any, actions: Any) -> None:
+        if balancer is None or getattr(balancer, "type", "") != "network":
+            return
+        protocol = (protocol or "").upper()
+        allowed = NLB_FORWARDS.get(protocol)
+        if allowed is None:
+            return  # moto refuses the protocol itself
+        for arn in dict.fromkeys(forwarded(actions)):
+            tg = self.target_groups.get(arn)
+            if tg is not None and (tg.protocol or "").upper() not in allowed:
+                raise IncompatibleProtocolsError(
+                    f"Listener protocol '{protocol}' is not compatible with target group protocol '{tg.protocol}'"
+                )
+
+    orig_create_listener = backend.create_listener
+    orig_modify_listener = backend.modify_listener
+
+    def create_listener(self, load_balancer_arn: str, protocol: str, port: Any, *args: Any, **kwargs: Any):
+        actions = kwargs.get("actions")
+        if actions is None and len(args) >= 3:
+            actions = args[2]  # ssl_policy, certificate, actions
+        check_forwards(self, self.load_balancers.get(load_balancer_arn), protocol, actions)
+        return orig_create_listener(self, load_balancer_arn, protocol, port, *args, **kwargs)
+
+    def modify_listener(self, arn: str, port: Any = None, protocol: Any = None, ssl_policy: Any = None,
+                        certificates: Any = None, actions: Any = None):
+        balancer = next((b for b in self.load_balancers.values() if arn in b.listeners), None)
+        if balancer is None or getattr(balancer, "type", "") != "network":
+            return orig_modify_listener(self, arn, port, protocol, ssl_policy, certificates, actions)
+        listener = balancer.listeners[arn]
+        protocol = (protocol or listener.protocol or "").upper()
+        if actions:
+            check_forwards(self, balancer, protocol, actions)
+        # moto takes only HTTP, HTTPS and TCP here; an NLB listener may
+        # become UDP, TLS or TCP_UDP too (with a certificate for TLS).
+        out = orig_modify_listener(self, arn, port, None, ssl_policy, None, actions)
+        if protocol == "TLS" and certificates:
+            out.certificate = certificates[0].get("CertificateArn")
+            out.certificates = [c.get("CertificateArn") for c in certificates]
+        elif protocol != "TLS":
+            out.certificate, out.certificates = None, []
+        out.protocol = protocol
+        return out
+
+    backend.create_target_group = create_target_group
+    backend.modify_target_group = modify_target_group
+    backend.create_listener = create_listener
+    backend.modify_listener = modify_listener
 
 
 def _moto_version() -> str:

@@ -515,19 +515,35 @@ func planNLB(want *state, have *observed) (first, goes []*change) {
 	}
 	haveListeners := map[string]*listener{}
 	wanted := map[string]bool{}
+	wantedPorts := map[int32]string{}
 	for _, l := range want.NLBListeners {
 		wanted[l.Logical] = true
+		wantedPorts[l.Port] = l.Logical
 	}
+	// A listener whose logical id changed on its port (a TCP listener that
+	// a UDP one joins as TCP_UDP, or the reverse) is modified and retagged
+	// in place, so that its connections never stop.
+	takenOver := map[string]*listener{}
 	if !recreated {
 		for _, l := range have.NLBListeners {
 			haveListeners[l.Logical] = l
-			if !wanted[l.Logical] {
-				first = append(first, &change{step: step(providers.KindListener, l.Logical, l.ARN, providers.ActionDelete, providers.WhyUnwanted, nil), run: deleteListener(l)})
+			if wanted[l.Logical] {
+				continue
 			}
+			if w, ok := wantedPorts[l.Port]; ok && takenOver[w] == nil && !slices.ContainsFunc(have.NLBListeners, func(h *listener) bool { return h.Logical == w }) {
+				takenOver[w] = l
+				continue
+			}
+			first = append(first, &change{step: step(providers.KindListener, l.Logical, l.ARN, providers.ActionDelete, providers.WhyUnwanted, nil), run: deleteListener(l)})
 		}
 	}
 	for _, l := range want.NLBListeners {
 		hl := haveListeners[l.Logical]
+		if old := takenOver[l.Logical]; old != nil {
+			first = append(first, &change{step: step(providers.KindListener, l.Logical, old.ARN, providers.ActionUpdate,
+				"takes over "+old.Logical+" on its port", providers.Compare(old, l)), run: takeOver(old, l)})
+			continue
+		}
 		switch d := providers.Compare(hl, l); {
 		case hl == nil:
 			first = append(first, &change{step: step(providers.KindListener, l.Logical, "", providers.ActionCreate, providers.WhyMissing, nil), run: createStreamListener(l)})
@@ -538,6 +554,17 @@ func planNLB(want *state, have *observed) (first, goes []*change) {
 		}
 	}
 	return first, goes
+}
+
+// takeOver turns listener old into l: modified, retagged, known by l's id.
+func takeOver(old, l *listener) func(context.Context, *applier, *change) error {
+	return func(ctx context.Context, a *applier, c *change) error {
+		if err := updateListener(old, l)(ctx, a, c); err != nil {
+			return err
+		}
+		a.listeners[l.Logical] = old.ARN
+		return nil
+	}
 }
 
 // adoptNLB hands the applier the observed NLB and, when it stays, its

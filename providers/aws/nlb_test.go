@@ -313,9 +313,22 @@ func dnsModel() *lb.LoadBalancer {
 func TestNLBTCPAndUDPOnOnePort(t *testing.T) {
 	te := start(t)
 	ctx := t.Context()
+	// TCP first; then UDP joins it on port 53, and the TCP listener gives
+	// way to a TCP_UDP one (an NLB refuses a second listener on a port).
+	tcpOnly := dnsModel()
+	tcpOnly.TargetGroups, tcpOnly.Listeners = tcpOnly.TargetGroups[:1], tcpOnly.Listeners[:1]
+	if _, err := te.prov.Ensure(ctx, tcpOnly); err != nil {
+		t.Fatal(err)
+	}
+	te.calls.take()
 	res, err := te.prov.Ensure(ctx, dnsModel())
 	if err != nil {
 		t.Fatal(err)
+	}
+	joined := te.calls.take()
+	t.Logf("UDP joins TCP on 53: %s; plan:\n%s", format(writes(joined)), res.Applied)
+	if w := writes(joined); w["DeleteListener"] != 0 || w["CreateListener"] != 0 || w["ModifyListener"] != 1 {
+		t.Errorf("UDP joining TCP wrote %s, want the TCP listener modified in place", format(w))
 	}
 	if !res.Status.Ready || !res.Status.Listeners["tcp-53"].Ready || !res.Status.Listeners["udp-53"].Ready {
 		t.Errorf("status = %+v, want both listeners ready", res.Status)
@@ -326,7 +339,7 @@ func TestNLBTCPAndUDPOnOnePort(t *testing.T) {
 		t.Fatalf("listeners = %v, want one TCP_UDP on 53", v.listeners)
 	}
 	if len(v.groups) != 1 {
-		t.Errorf("%d groups, want the one TCP_UDP group", len(v.groups))
+		t.Errorf("%d groups, want the one TCP_UDP group (the TCP one gone)", len(v.groups))
 	}
 	g := v.group(t, "games/dns:53/tcp_udp")
 	if g.Protocol != elbtypes.ProtocolEnumTcpUdp || g.HealthCheckProtocol != elbtypes.ProtocolEnumTcp {
