@@ -2,6 +2,7 @@ package awse2e
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
@@ -154,6 +156,13 @@ func cloudOf(t testing.TB, uid string) *cloud {
 		}
 		v := groupView{TargetGroup: g}
 		h, err := suite.elb.DescribeTargetHealth(ctxFor(t), &elbv2.DescribeTargetHealthInput{TargetGroupArn: g.TargetGroupArn})
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "TargetGroupNotFound" {
+			// Deleted since it was listed: the controller is still
+			// converging (a TCP listener seen before its route forwards
+			// to an empty group until the route arrives).
+			continue
+		}
 		must(t, err)
 		for _, d := range h.TargetHealthDescriptions {
 			v.Targets = append(v.Targets, net.JoinHostPort(awssdk.ToString(d.Target.Id), strconv.Itoa(int(awssdk.ToInt32(d.Target.Port)))))

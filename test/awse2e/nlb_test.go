@@ -1,6 +1,7 @@
 package awse2e
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +36,16 @@ func TestTCPGatewayBecomesAnNLB(t *testing.T) {
 	create(t, gateway(ns, "db", listener("pg", gwv1.TCPProtocolType, 5432)), tcpRoute(ns, "db", "db", "", "db", 5432))
 	addr := programmed(t, ns, "db")
 	uid := string(getGateway(t, ns, "db").UID)
-	c := cloudOf(t, uid)
+	// Programmed may come first with the listener alone (the route not
+	// yet seen), forwarding to an empty group: wait for the route's.
+	var c *cloud
+	eventually(t, 30*time.Second, func() error {
+		c = cloudOf(t, uid)
+		if len(c.Groups) != 1 || len(c.Groups[0].Targets) != 2 {
+			return fmt.Errorf("%d target groups, want 1 with the Service's 2 endpoints", len(c.Groups))
+		}
+		return nil
+	})
 	if len(c.LBs) != 1 || c.LBs[0].Type != elbtypes.LoadBalancerTypeEnumNetwork {
 		t.Fatalf("load balancers %+v, want one NLB", c.LBs)
 	}
