@@ -617,3 +617,108 @@ func TestTargetBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A group whose protocol changes gets a new name (names cover the
+// protocol): the plan says Recreate for the new group, and deletes the
+// old one once nothing forwards to it, after the listener moved.
+func TestProtocolChangeRecreatesTheGroup(t *testing.T) {
+	p := &Provider{}
+	before := dnsModel()
+	before.TargetGroups, before.Listeners = before.TargetGroups[1:], before.Listeners[1:] // UDP alone
+	have, err := p.desired(before, []string{"subnet-a", "subnet-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range have.Groups {
+		g.ARN = "arn:" + g.Name
+	}
+	have.NLBListeners[0].ARN = "arn:listener"
+	have.NLB.ARN = "arn:nlb"
+	after := dnsModel()
+	after.TargetGroups, after.Listeners = after.TargetGroups[1:], after.Listeners[1:]
+	after.TargetGroups[0].Protocol = lb.ProtocolTCP // the Service port became TCP, the route stays
+	after.TargetGroups[0].Name = "games/dns:53/udp"
+	after.Listeners[0].Protocol, after.Listeners[0].Name = lb.ProtocolTCP, "udp-53"
+	want, err := p.desired(after, []string{"subnet-a", "subnet-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, c := range plan(want, &observed{state: have, groupNames: map[string]string{}}) {
+		if c.step.Action != providers.ActionNothing {
+			steps = append(steps, fmt.Sprintf("%s %s %s", c.step.Action, c.step.Kind, c.step.LogicalID))
+		}
+	}
+	wantSteps := []string{
+		"Recreate target group games/dns:53/udp", // the TCP one, under a new name
+		"Update listener udp-53",
+		"Create target games/dns:53/udp/10.0.2.31:5000", "Create target games/dns:53/udp/10.0.2.32:5000",
+		"Delete target games/dns:53/udp/10.0.2.31:5000", "Delete target games/dns:53/udp/10.0.2.32:5000",
+		"Delete target group games/dns:53/udp",
+	}
+	if !slices.Equal(steps, wantSteps) {
+		t.Errorf("plan steps:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(wantSteps, "\n"))
+	}
+}
+
+// The layer-4 conversions that need no cloud: what becomes what, and
+// what is refused naming what.
+func TestDesiredNLB(t *testing.T) {
+	p := &Provider{}
+	subnets := []string{"subnet-a", "subnet-b"}
+
+	// An invalid backend's share goes to an empty group of the
+	// listener's protocol; a Stream without backends forwards there whole.
+	m := tcpModel()
+	m.Listeners[0].Streams[0].Backends = append(m.Listeners[0].Streams[0].Backends, lb.WeightedBackend{Weight: 1})
+	m.Listeners = append(m.Listeners, lb.Listener{Name: "udp-7000", Port: 7000, Protocol: lb.ProtocolUDP})
+	s, err := p.desired(m, subnets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.LB != nil || s.NLB == nil || len(s.NLBListeners) != 2 {
+		t.Fatalf("ALB %v, NLB %v with %d listeners; want an NLB alone with 2", s.LB, s.NLB, len(s.NLBListeners))
+	}
+	byLogical := map[string]*targetGroup{}
+	for _, g := range s.Groups {
+		byLogical[g.Logical] = g
+	}
+	closedTCP, closedUDP := byLogical["closed/tcp"], byLogical["closed/udp"]
+	if closedTCP == nil || closedUDP == nil || len(closedTCP.Targets) != 0 || closedUDP.Protocol != "UDP" {
+		t.Fatalf("groups %v, want empty closed/tcp and closed/udp", slices.Collect(maps.Keys(byLogical)))
+	}
+	tcp := s.NLBListeners[0].Default.Forward
+	if len(tcp) != 2 || !slices.ContainsFunc(tcp, func(f forward) bool { return f.TargetGroup == closedTCP.Name && f.Weight == 1 }) {
+		t.Errorf("tcp-5000 forwards %v, want half to %s", tcp, closedTCP.Name)
+	}
+	if udp := s.NLBListeners[1].Default.Forward; len(udp) != 1 || udp[0].TargetGroup != closedUDP.Name {
+		t.Errorf("udp-7000 forwards %v, want all to %s", udp, closedUDP.Name)
+	}
+
+	// Over the listeners of one NLB.
+	m = tcpModel()
+	for i := range maxListenersPerNLB {
+		m.Listeners = append(m.Listeners, lb.Listener{Name: fmt.Sprintf("tcp-%d", 6000+i), Port: int32(6000 + i), Protocol: lb.ProtocolTCP,
+			Streams: []lb.Stream{stream(fmt.Sprintf("games/r%d/rule-0", i), "games/arena:5000/tcp", 1)}})
+	}
+	_, err = p.desired(m, subnets)
+	var refusal *providers.InvalidError
+	if !errors.As(err, &refusal) || !slices.Equal(refusal.Elements, []string{"tcp-6049"}) {
+		t.Errorf("51 listeners: %v, want tcp-6049 refused", err)
+	}
+
+	// Passthrough and Terminate on one port.
+	a := stream("games/a/rule-0/a.example.com", "games/a:443/tcp", 1)
+	a.Hostname = "a.example.com"
+	b := a
+	b.Name, b.Hostname, b.Certificates = "games/a/rule-0/b.example.com", "b.example.com", []lb.Certificate{{Name: "games/b", CertPEM: []byte("x"), KeyPEM: []byte("y")}}
+	if _, err := p.desired(tlsModel(a, b), subnets); !errors.As(err, &refusal) || !slices.Equal(refusal.Elements, []string{"tls-443"}) || !strings.Contains(err.Error(), "terminates TLS or passes it through") {
+		t.Errorf("mixed TLS modes: %v", err)
+	}
+
+	// An HTTP Gateway stays on the ALB alone, with no notes.
+	s, err = p.desired(gatewayModel(), subnets)
+	if err != nil || s.LB == nil || s.NLB != nil || splitNotes(s) != nil {
+		t.Errorf("an HTTP Gateway: %+v, %v; want the ALB alone", s, err)
+	}
+}
