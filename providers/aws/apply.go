@@ -88,6 +88,9 @@ func healthInput(h health) (proto elbtypes.ProtocolEnum, path, port *string, int
 	if h.Matcher != "" {
 		m = &elbtypes.Matcher{HttpCode: awssdk.String(h.Matcher)}
 	}
+	if h.GRPCCodes != "" {
+		m = &elbtypes.Matcher{GrpcCode: awssdk.String(h.GRPCCodes)}
+	}
 	return elbtypes.ProtocolEnum(h.Protocol), path, awssdk.String(h.Port), awssdk.Int32(h.Interval),
 		awssdk.Int32(h.Timeout), awssdk.Int32(h.Healthy), awssdk.Int32(h.Unhealthy), m
 }

@@ -85,6 +85,8 @@ type health struct {
 	Healthy   int32  `json:"healthyThreshold"`
 	Unhealthy int32  `json:"unhealthyThreshold"`
 	Matcher   string `json:"matcher"`
+	// GRPCCodes replace Matcher for a GRPC group.
+	GRPCCodes string `json:"grpcCodes,omitempty"`
 }
 
 // state is a load balancer with its parts; LB is nil when there is none.
@@ -201,6 +203,10 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 				if cr == nil {
 					continue // can never match (see convertRule): no cloud rule
 				}
+				if why := http2OnHTTP(cr, s.Groups); why != "" && l.Protocol == lb.ProtocolHTTP {
+					refuse(r.Name, why)
+					continue
+				}
 				total++
 				if total > maxRulesPerALB {
 					refuse(r.Name, fmt.Sprintf("over the %d rules of one ALB", maxRulesPerALB))
@@ -249,6 +255,8 @@ func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 		port = 443
 	case lb.ProtocolTCP, lb.ProtocolUDP:
 		return streamGroup(m, tg, string(tg.Protocol), tg.Name)
+	case lb.ProtocolH2C:
+		return h2cGroup(m, tg)
 	default:
 		return nil, fmt.Errorf("target group protocol %s is not supported by the AWS provider", tg.Protocol)
 	}

@@ -137,7 +137,7 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 				Interval: awssdk.ToInt32(g.HealthCheckIntervalSeconds), Timeout: awssdk.ToInt32(g.HealthCheckTimeoutSeconds),
 				Healthy: awssdk.ToInt32(g.HealthyThresholdCount), Unhealthy: awssdk.ToInt32(g.UnhealthyThresholdCount)}}
 		if g.Matcher != nil {
-			tg.Health.Matcher = awssdk.ToString(g.Matcher.HttpCode)
+			tg.Health.Matcher, tg.Health.GRPCCodes = awssdk.ToString(g.Matcher.HttpCode), awssdk.ToString(g.Matcher.GrpcCode)
 		}
 		th, err := p.elb.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: g.TargetGroupArn})
 		if err != nil {
