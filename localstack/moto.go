@@ -54,6 +54,7 @@ const (
 	ExtACMReimportKeepsTags = "acm-reimport-keeps-tags"
 	ExtIdempotentCreates    = "elbv2-idempotent-creates"
 	ExtNLBProtocols         = "elbv2-nlb-protocols"
+	ExtACMDeleteInUse       = "acm-delete-in-use-refused"
 )
 
 // Options choose the double and the network. The zero value is valid.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
@@ -86,5 +87,64 @@ func TestCreatesAreIdempotent(t *testing.T) {
 	ls, err := elb.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: lbARN})
 	if err != nil || len(ls.Listeners) != 1 {
 		t.Errorf("listeners: %v, %v; want one", ls, err)
+	}
+}
+
+// TestACMRefusesDeletingCertificatesInUse: ACM refuses to delete a
+// certificate a listener serves, as default or SNI certificate, and
+// deletes it once no listener does.
+func TestACMRefusesDeletingCertificatesInUse(t *testing.T) {
+	e := motoEnv(t)
+	if !e.HasExtension(ExtACMDeleteInUse) {
+		t.Fatalf("extensions %v lack %s", e.Extensions, ExtACMDeleteInUse)
+	}
+	ctx := context.Background()
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := acm.NewFromConfig(cfg)
+	_, elb := clients(t, e)
+	imp := func() *string {
+		certPEM, keyPEM := selfSigned(t)
+		out, err := cm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: certPEM, PrivateKey: keyPEM})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.CertificateArn
+	}
+	def, sni := imp(), imp()
+	lbOut, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String("certs-in-use"),
+		Type: types.LoadBalancerTypeEnumApplication, Subnets: e.PublicSubnetIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = elb.DeleteLoadBalancer(ctx, &elbv2.DeleteLoadBalancerInput{LoadBalancerArn: lbOut.LoadBalancers[0].LoadBalancerArn})
+	})
+	l, err := elb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: lbOut.LoadBalancers[0].LoadBalancerArn,
+		Port: aws.Int32(443), Protocol: types.ProtocolEnumHttps, Certificates: []types.Certificate{{CertificateArn: def}},
+		DefaultActions: []types.Action{{Type: types.ActionTypeEnumFixedResponse,
+			FixedResponseConfig: &types.FixedResponseActionConfig{StatusCode: aws.String("404")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := elb.AddListenerCertificates(ctx, &elbv2.AddListenerCertificatesInput{ListenerArn: l.Listeners[0].ListenerArn,
+		Certificates: []types.Certificate{{CertificateArn: sni}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, arn := range []*string{def, sni} {
+		_, err := cm.DeleteCertificate(ctx, &acm.DeleteCertificateInput{CertificateArn: arn})
+		if code := apiCode(t, err); code != "ResourceInUseException" {
+			t.Errorf("deleting %s, served by a listener: %v, want ResourceInUseException", *arn, err)
+		}
+	}
+	if _, err := elb.DeleteListener(ctx, &elbv2.DeleteListenerInput{ListenerArn: l.Listeners[0].ListenerArn}); err != nil {
+		t.Fatal(err)
+	}
+	for _, arn := range []*string{def, sni} {
+		if _, err := cm.DeleteCertificate(ctx, &acm.DeleteCertificateInput{CertificateArn: arn}); err != nil {
+			t.Errorf("deleting %s, served by no listener: %v", *arn, err)
+		}
 	}
 }

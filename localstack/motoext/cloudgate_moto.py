@@ -34,6 +34,8 @@ that moto stores what AWS stores and refuses what AWS refuses:
   ModifyListener on an NLB takes UDP, TLS and TCP_UDP (with the TLS
   certificate) as AWS does. moto accepts all of the former and refuses
   the latter.
+* ACM's DeleteCertificate refuses a certificate an ELBv2 listener serves,
+  with ResourceInUseException; moto deletes it.
 
 Sources: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
 (quotas), the botocore ELBv2 model (TooManyRules is CreateRule's error for
@@ -73,6 +75,7 @@ EXTENSIONS = [
     "elbv2-quota-condition-values-per-rule",
     "elbv2-rule-tags-on-create",
     "acm-reimport-keeps-tags",
+    "acm-delete-in-use-refused",
     "elbv2-idempotent-creates",
     "elbv2-nlb-protocols",
 ]
@@ -401,6 +404,7 @@ def install() -> None:
 
     _install_acm()
     _install_nlb(models, exceptions)
+    _install_acm_in_use()
     _installed = True
 
 
@@ -545,6 +549,40 @@ def _install_nlb(models: Any, exceptions: Any) -> None:
     backend.modify_target_group = modify_target_group
     backend.create_listener = create_listener
     backend.modify_listener = modify_listener
+def _install_acm_in_use() -> None:
+    """ACM refuses to delete a certificate that a load balancer's listener
+    serves (DeleteCertificate: ResourceInUseException, "Certificate ... is
+    in use"); moto 5.2.1 deletes it, and the listener then serves a
+    certificate that no longer exists. In use means: the default or an SNI
+    certificate of an ELBv2 listener in the same account and region, as
+    moto holds them now (moto's own InUseBy list is never cleared)."""
+    from moto.acm import models as acm_models
+    from moto.acm.exceptions import AWSError
+    from moto.elbv2 import models as elbv2_models
+
+    acm_backend = acm_models.AWSCertificateManagerBackend
+    if not callable(getattr(acm_backend, "delete_certificate", None)):
+        raise RuntimeError(
+            f"cloudgate_moto: moto {_moto_version()} has no AWSCertificateManagerBackend.delete_certificate"
+        )
+
+    class ResourceInUseError(AWSError):
+        TYPE = "ResourceInUseException"
+
+    orig_delete = acm_backend.delete_certificate
+
+    def delete_certificate(self, arn: str) -> None:
+        try:
+            elb = elbv2_models.elbv2_backends[self.account_id][self.region_name]
+        except KeyError:
+            elb = None
+        for balancer in (elb.load_balancers.values() if elb else []):
+            for listener in balancer.listeners.values():
+                if arn == listener.certificate or arn in (listener.certificates or []):
+                    raise ResourceInUseError(f"Certificate {arn} is in use by {balancer.arn}")
+        return orig_delete(self, arn)
+
+    acm_backend.delete_certificate = delete_certificate
 
 
 def _moto_version() -> str:

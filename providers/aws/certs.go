@@ -179,6 +179,23 @@ func (p *Provider) observeCertificates(ctx context.Context, o lb.Owner) ([]*cert
 	return out, nil
 }
 
+// servedCertificates maps the ARN of each certificate that planCertificates
+// keeps (the first of each logical id, as observe sorts them) to its
+// logical id. A second copy's ARN is left out: a listener that serves it
+// reads as serving a foreign ARN, moves to the kept one, and the copy can
+// then be deleted (ACM refuses to delete a certificate in use).
+func servedCertificates(certs []*certificate) map[string]string {
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for _, c := range certs {
+		if !seen[c.Logical] {
+			seen[c.Logical] = true
+			out[c.ARN] = c.Logical
+		}
+	}
+	return out
+}
+
 // planCertificates diffs the imported certificates: the imports and
 // re-imports (which run before the listeners that serve them), and the
 // deletes (which run last, after no listener serves them).
@@ -278,7 +295,17 @@ func importCertificate(w, h *certificate) func(context.Context, *applier, *chang
 		} else {
 			in.CertificateArn = awssdk.String(h.ARN)
 		}
-		out, err := a.p.acm.ImportCertificate(ctx, in)
+		// A first import is not idempotent (ACM takes no idempotency token
+		// for it): the SDK retrying one whose answer was lost (a 5xx or a
+		// dropped connection after ACM stored it) imports a second copy.
+		// So it is not retried here; the next reconcile observes first and
+		// finds the certificate by its tags if it was stored. A re-import
+		// to an ARN is idempotent and keeps the SDK's retries.
+		var opts []func(*acm.Options)
+		if h == nil {
+			opts = append(opts, func(o *acm.Options) { o.RetryMaxAttempts = 1 })
+		}
+		out, err := a.p.acm.ImportCertificate(ctx, in, opts...)
 		if err != nil {
 			return classifyACM(err, "ImportCertificate", w.Logical)
 		}

@@ -644,10 +644,7 @@ func (p *Provider) observeNLBListeners(ctx context.Context, obs *observed, o lb.
 	if err != nil {
 		return err
 	}
-	byARN := map[string]string{}
-	for _, c := range obs.Certs {
-		byARN[c.ARN] = c.Logical
-	}
+	byARN := servedCertificates(obs.Certs)
 	sort.Slice(ls, func(i, j int) bool { return awssdk.ToInt32(ls[i].Port) < awssdk.ToInt32(ls[j].Port) })
 	for _, l := range ls {
 		arn := awssdk.ToString(l.ListenerArn)

@@ -219,11 +219,7 @@ func (p *Provider) observeListeners(ctx context.Context, obs *observed, o lb.Own
 			ol.Default = obs.readAction(l.DefaultActions[0])
 		}
 		if l.Protocol == elbtypes.ProtocolEnumHttps {
-			byARN := map[string]string{}
-			for _, c := range obs.Certs {
-				byARN[c.ARN] = c.Logical
-			}
-			if ol.Certificates, err = p.readListenerCertificates(ctx, l, byARN); err != nil {
+			if ol.Certificates, err = p.readListenerCertificates(ctx, l, servedCertificates(obs.Certs)); err != nil {
 				return err
 			}
 		}

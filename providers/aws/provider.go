@@ -218,8 +218,8 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 		return nil, nil, err
 	}
 	a := &applier{p: p, lb: have.LB, want: want, listeners: map[string]string{}, groups: map[string]string{}, certs: map[string]string{}}
-	for _, c := range have.Certs {
-		a.certs[c.Logical] = c.ARN
+	for arn, logical := range servedCertificates(have.Certs) {
+		a.certs[logical] = arn
 	}
 	if have.LB != nil && want.LB != nil && want.LB.Name == have.LB.Name {
 		for _, l := range have.Listeners {
