@@ -32,13 +32,31 @@ func (a *applier) run(ctx context.Context, cs []*change) (providers.Plan, error)
 	var applied providers.Plan
 	for _, c := range cs {
 		if c.run != nil {
-			if err := c.run(ctx, a, c); err != nil {
+			err := c.run(ctx, a, c)
+			if changesInventory(c.step) {
+				// Also after a failure: the call may have gone through.
+				a.p.inv.invalidate()
+			}
+			if err != nil {
 				return applied, err
 			}
 		}
 		applied.Steps = append(applied.Steps, c.step)
 	}
 	return applied, nil
+}
+
+// changesInventory reports whether a step may change what the region scan
+// holds: a load balancer or target group made or deleted, or a certificate
+// made, deleted or retagged (the scan keeps certificates' tags).
+func changesInventory(s providers.Step) bool {
+	switch s.Kind {
+	case providers.KindLoadBalancer, providers.KindTargetGroup:
+		return s.Action == providers.ActionCreate || s.Action == providers.ActionRecreate || s.Action == providers.ActionDelete
+	case providers.KindCertificate:
+		return s.Action != providers.ActionNothing
+	}
+	return false
 }
 
 func elbTags(t map[string]string) []elbtypes.Tag {

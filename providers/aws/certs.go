@@ -133,42 +133,22 @@ func listenerCertificates(m *lb.LoadBalancer, l lb.Listener, certs map[string]*c
 	return keys, nil
 }
 
-// observeCertificates finds owner's imported certificates: ListCertificates
-// (every key type, paged), then ListTagsForCertificate on each imported
-// one, since ACM has no tag filter on its list.
+// observeCertificates finds owner's imported certificates in the region
+// scan (inventory.go: ListCertificates, then ListTagsForCertificate on each
+// imported one, since ACM has no tag filter on its list). Our own imports,
+// re-imports, retags and deletes drop the scan, so its tags are never older
+// than this process's writes.
 func (p *Provider) observeCertificates(ctx context.Context, o lb.Owner) ([]*certificate, error) {
-	in := &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: acmtypes.KeyAlgorithm("").Values()}}
-	pager := acm.NewListCertificatesPaginator(p.acm, in)
-	var arns []string
-	for pager.HasMorePages() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, classify(err, "ListCertificates", "")
-		}
-		for _, s := range page.CertificateSummaryList {
-			if s.Type != "" && s.Type != acmtypes.CertificateTypeImported {
-				continue // ACM-issued or private: never ours
-			}
-			arns = append(arns, awssdk.ToString(s.CertificateArn))
-		}
+	scan, err := p.scan(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var out []*certificate
-	for _, arn := range arns {
-		res, err := p.acm.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: awssdk.String(arn)})
-		if isCode(err, "ResourceNotFoundException") {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, classify(err, "ListTagsForCertificate", "")
-		}
-		t := map[string]string{}
-		for _, tag := range res.Tags {
-			t[awssdk.ToString(tag.Key)] = awssdk.ToString(tag.Value)
-		}
+	for arn, t := range scan.certs {
 		if !owns(t, o) || t[lb.TagResource] == "" {
 			continue
 		}
-		out = append(out, &certificate{Logical: t[lb.TagResource], Fingerprint: t[TagFingerprint], Tags: t, ARN: arn})
+		out = append(out, &certificate{Logical: t[lb.TagResource], Fingerprint: t[TagFingerprint], Tags: maps.Clone(t), ARN: arn})
 	}
 	slices.SortFunc(out, func(a, b *certificate) int {
 		if a.Logical != b.Logical {

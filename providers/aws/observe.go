@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -15,8 +16,13 @@ import (
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
-// describeTagsBatch is DescribeTags' limit of ARNs per call.
-const describeTagsBatch = 20
+// describeTagsBatch is DescribeTags' limit of ARNs per call, and
+// describeByARNBatch how many ARNs one DescribeLoadBalancers or
+// DescribeTargetGroups call takes (DescribeLoadBalancers' limit is 20).
+const (
+	describeTagsBatch  = 20
+	describeByARNBatch = 20
+)
 
 // owns reports whether tags are owner's.
 func owns(tags map[string]string, o lb.Owner) bool {
@@ -55,27 +61,55 @@ type observed struct {
 	extraNLBs []*loadBalancer
 }
 
-// observe finds owner's resources by tag: load balancers and target groups
-// by DescribeTags over every one in the region, then the listeners and
-// rules of ours.
+// observe finds owner's resources: the inventory says which load
+// balancers and target groups carry owner's tags (inventory.go); they are
+// described again by ARN, with their tags, and ownership is decided on
+// those. Then the listeners and rules of ours.
 func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
+	obs, err := p.observeOnce(ctx, o)
+	if errors.Is(err, errStaleInventory) {
+		// Something the scan listed is gone: scan again, once.
+		p.inv.invalidate()
+		obs, err = p.observeOnce(ctx, o)
+	}
+	return obs, err
+}
+
+// errStaleInventory is a resource of the scan that is no longer there.
+var errStaleInventory = errors.New("the region scan lists a resource that is gone")
+
+func (p *Provider) observeOnce(ctx context.Context, o lb.Owner) (*observed, error) {
 	obs := &observed{state: &state{Rules: map[string][]*rule{}}, groupNames: map[string]string{}}
+	scan, err := p.scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lbARNs, tgARNs := scan.owned(o)
+	slices.Sort(lbARNs)
+	slices.Sort(tgARNs)
 	var lbs []elbtypes.LoadBalancer
-	pager := elbv2.NewDescribeLoadBalancersPaginator(p.elb, &elbv2.DescribeLoadBalancersInput{})
-	for pager.HasMorePages() {
-		page, err := pager.NextPage(ctx)
+	for batch := range slices.Chunk(lbARNs, describeByARNBatch) {
+		res, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: batch})
+		if isCode(err, "LoadBalancerNotFound") {
+			return nil, errStaleInventory
+		}
 		if err != nil {
 			return nil, classify(err, "DescribeLoadBalancers", "")
 		}
-		lbs = append(lbs, page.LoadBalancers...)
+		lbs = append(lbs, res.LoadBalancers...)
 	}
-	var arns []string
-	for _, l := range lbs {
-		if l.Type == elbtypes.LoadBalancerTypeEnumApplication || l.Type == elbtypes.LoadBalancerTypeEnumNetwork {
-			arns = append(arns, awssdk.ToString(l.LoadBalancerArn))
+	var tgs []elbtypes.TargetGroup
+	for batch := range slices.Chunk(tgARNs, describeByARNBatch) {
+		res, err := p.elb.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: batch})
+		if isCode(err, "TargetGroupNotFound") {
+			return nil, errStaleInventory
 		}
+		if err != nil {
+			return nil, classify(err, "DescribeTargetGroups", "")
+		}
+		tgs = append(tgs, res.TargetGroups...)
 	}
-	tags, err := p.tagsOf(ctx, arns)
+	tags, err := p.tagsOf(ctx, append(slices.Clone(lbARNs), tgARNs...))
 	if err != nil {
 		return nil, err
 	}
@@ -107,23 +141,6 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 		}
 	}
 
-	var tgs []elbtypes.TargetGroup
-	tgPager := elbv2.NewDescribeTargetGroupsPaginator(p.elb, &elbv2.DescribeTargetGroupsInput{})
-	for tgPager.HasMorePages() {
-		page, err := tgPager.NextPage(ctx)
-		if err != nil {
-			return nil, classify(err, "DescribeTargetGroups", "")
-		}
-		tgs = append(tgs, page.TargetGroups...)
-	}
-	arns = arns[:0]
-	for _, g := range tgs {
-		arns = append(arns, awssdk.ToString(g.TargetGroupArn))
-		obs.groupNames[awssdk.ToString(g.TargetGroupArn)] = awssdk.ToString(g.TargetGroupArn)
-	}
-	if tags, err = p.tagsOf(ctx, arns); err != nil {
-		return nil, err
-	}
 	for _, g := range tgs {
 		arn := awssdk.ToString(g.TargetGroupArn)
 		t := tags[arn]
@@ -140,6 +157,9 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*observed, error) {
 			tg.Health.Matcher, tg.Health.GRPCCodes = awssdk.ToString(g.Matcher.HttpCode), awssdk.ToString(g.Matcher.GrpcCode)
 		}
 		th, err := p.elb.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: g.TargetGroupArn})
+		if isCode(err, "TargetGroupNotFound") {
+			return nil, errStaleInventory
+		}
 		if err != nil {
 			return nil, classify(err, "DescribeTargetHealth", "")
 		}

@@ -53,6 +53,9 @@ type Provider struct {
 	ec2 EC2
 	acm ACM
 
+	// inv is the shared region scan of what carries our tags.
+	inv inventory
+
 	mu      sync.Mutex
 	subnets map[string][]string // by scheme
 	vpcID   string
@@ -256,8 +259,11 @@ func (p *Provider) checkNames(ctx context.Context, cs []*change, want *state) er
 			if c.step.LogicalID == logicalNLB {
 				lbName = want.NLB
 			}
-			_, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{lbName.Name}})
+			out, err := p.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{lbName.Name}})
 			if err == nil {
+				if err := p.ownedSinceScan(ctx, out.LoadBalancers[0].LoadBalancerArn, lbName.Tags); err != nil {
+					return err
+				}
 				return &providers.InvalidError{Message: fmt.Sprintf("load balancer name %q is held by a load balancer without Cloudgate's tags for this Gateway", lbName.Name)}
 			}
 			if !isCode(err, "LoadBalancerNotFound") {
@@ -268,8 +274,11 @@ func (p *Provider) checkNames(ctx context.Context, cs []*change, want *state) er
 				if g.Logical != c.step.LogicalID {
 					continue
 				}
-				_, err := p.elb.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: []string{g.Name}})
+				out, err := p.elb.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: []string{g.Name}})
 				if err == nil {
+					if err := p.ownedSinceScan(ctx, out.TargetGroups[0].TargetGroupArn, g.Tags); err != nil {
+						return err
+					}
 					return &providers.InvalidError{Elements: []string{g.Logical},
 						Message: fmt.Sprintf("target group name %q is held by a target group without Cloudgate's tags for this Gateway", g.Name)}
 				}
@@ -280,6 +289,24 @@ func (p *Provider) checkNames(ctx context.Context, cs []*change, want *state) er
 		}
 	}
 	return nil
+}
+
+// ownedSinceScan is checkNames' answer for a resource that holds our name:
+// when its tags are ours (want's ownership tags), it was made after the
+// region scan the plan used (by another process, such as a previous leader),
+// so the scan is dropped and a transient error makes the reconcile read
+// again. Otherwise it returns nil: the name is held by someone else.
+func (p *Provider) ownedSinceScan(ctx context.Context, arn *string, want map[string]string) error {
+	tags, err := p.tagsOf(ctx, []string{awssdk.ToString(arn)})
+	if err != nil {
+		return err
+	}
+	t := tags[awssdk.ToString(arn)]
+	if t[lb.TagCluster] == "" || t[lb.TagCluster] != want[lb.TagCluster] || t[lb.TagGatewayUID] != want[lb.TagGatewayUID] {
+		return nil
+	}
+	p.inv.invalidate()
+	return fmt.Errorf("%s carries this Gateway's tags but was not in the region scan; reading again", awssdk.ToString(arn))
 }
 
 // subnetsFor returns the configured subnets of scheme, or discovers them
@@ -379,10 +406,34 @@ func status(m *lb.LoadBalancer, a *applier) lb.Status {
 	return st
 }
 
-// DefaultResyncPeriod is how often the reconciler reads a Gateway's ALB
-// again to repair drift when --resync-period is 0. A resync of one Gateway
-// costs about a dozen read calls (12 for two HTTP listeners and three
-// target groups, plus one per imported ACM certificate in the region and
-// one per HTTPS listener), within ELBv2's read rate limits for hundreds of
-// Gateways.
-func (p *Provider) DefaultResyncPeriod() time.Duration { return 10 * time.Minute }
+// The drift resync's read budget. ELBv2 refills an account's bucket for
+// Describe calls at 10 per second per region (the ELB API throttling page;
+// 40 at most in a burst), shared with every other tool and console of the
+// account. A resync of one Gateway costs about readsPerResync calls
+// (measured on moto for a Gateway with one or two listeners and target
+// groups: 7 to 11, besides the region scan shared by all Gateways for a
+// minute, see inventory.go), so resyncing N Gateways in period P costs
+// N*readsPerResync/P calls per second; resyncBudget keeps that at a fifth
+// of the refill rate.
+const (
+	readsPerResync = 10
+	resyncBudget   = 2 // Describe calls per second
+	minResync      = 10 * time.Minute
+)
+
+// DefaultResyncPeriod is how often the reconciler reads a Gateway's load
+// balancers again to repair drift when --resync-period is 0: 10 minutes up
+// to 120 Gateways, then longer in proportion (about 83 minutes for 1,000
+// Gateways), so that resyncs take at most resyncBudget Describe calls per
+// second. The Gateways counted are those the last region scan found.
+func (p *Provider) DefaultResyncPeriod() time.Duration {
+	p.inv.mu.Lock()
+	n := p.inv.gateways
+	p.inv.mu.Unlock()
+	return resyncPeriodFor(n)
+}
+
+// resyncPeriodFor is the period that spends resyncBudget on n Gateways.
+func resyncPeriodFor(n int) time.Duration {
+	return max(minResync, time.Duration(n*readsPerResync/resyncBudget)*time.Second)
+}

@@ -235,7 +235,7 @@ func TestGatewayBecomesAnALB(t *testing.T) {
 	})
 
 	t.Run("scaling endpoints registers and deregisters targets", func(t *testing.T) {
-		suite.calls.take()
+		quiesce(t)
 		update(t, endpointSlice(ns, "web", 8080), func(es *discoveryv1.EndpointSlice) {
 			ready := true
 			es.Endpoints = nil
@@ -251,8 +251,7 @@ func TestGatewayBecomesAnALB(t *testing.T) {
 			}
 			return nil
 		})
-		time.Sleep(time.Second) // let the reconcile finish its reads
-		calls := suite.calls.take()
+		calls := callsUntilQuiet(t)
 		if w := writesOf(calls); !maps.Equal(w, map[string]int{"RegisterTargets": 1, "DeregisterTargets": 1}) {
 			t.Errorf("an endpoint change made writes %v, want one RegisterTargets and one DeregisterTargets", w)
 		}

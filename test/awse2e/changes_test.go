@@ -38,7 +38,7 @@ func TestEveryKindOfChange(t *testing.T) {
 	create(t, gw, route(ns, "r", "gw", nil, rule(prefix("/a"), backendRef("app", 8080, 1)), rule(prefix("/b"), backendRef("app", 8080, 1))))
 	programmed(t, ns, "gw")
 	uid := string(getGateway(t, ns, "gw").UID)
-	suite.calls.take()
+	quiesce(t)
 
 	// step makes a change, waits until moto shows it, and checks that the
 	// writes were exactly want.
@@ -46,9 +46,8 @@ func TestEveryKindOfChange(t *testing.T) {
 		t.Helper()
 		change()
 		eventually(t, 30*time.Second, func() error { return done(cloudOf(t, uid)) })
-		// The reconcile that made the change may still be reading.
-		time.Sleep(500 * time.Millisecond)
-		calls := suite.calls.take()
+		// The reconcile that made the change may still be running.
+		calls := callsUntilQuiet(t)
 		if got := writesOf(calls); !maps.Equal(got, want) {
 			t.Errorf("%s: writes %v, want %v", name, got, want)
 		}

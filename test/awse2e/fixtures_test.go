@@ -231,3 +231,32 @@ func certSecret(t testing.TB, ns, name, host string, serial int64) *corev1.Secre
 		},
 	}
 }
+
+// callsUntilQuiet returns the provider's calls since the last take, waiting
+// until it has made none for a second: a reconcile may still be reading or
+// writing after the cloud shows its change.
+func callsUntilQuiet(t testing.TB) map[string]int {
+	t.Helper()
+	calls := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	for quiet := 0; quiet < 2; {
+		time.Sleep(500 * time.Millisecond)
+		now := suite.calls.take()
+		if len(now) == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		for op, n := range now {
+			calls[op] += n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the provider kept calling AWS for 30s: %s", formatCalls(calls))
+		}
+	}
+	return calls
+}
+
+// quiesce waits until the provider is idle, so that a test's call counts
+// start clean.
+func quiesce(t testing.TB) { t.Helper(); callsUntilQuiet(t) }
