@@ -268,3 +268,37 @@ func (te *testEnv) directConfig(t *testing.T) awssdk.Config {
 	}
 	return cfg
 }
+
+// TestSecondRuleCopyGoes: a second rule with our tags and the same logical
+// id (a copy at another priority) is deleted, and the first one kept.
+func TestSecondRuleCopyGoes(t *testing.T) {
+	te := start(t)
+	ctx := t.Context()
+	m := gatewayModel()
+	if _, err := te.prov.Ensure(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := te.prov.Delete(context.Background(), m.Owner); err != nil {
+			t.Error(err)
+		}
+	})
+	before := te.view(t, ctx)
+	orig := before.rules[80][0]
+	if _, err := te.elb.CreateRule(ctx, &elbv2.CreateRuleInput{ListenerArn: before.listeners[80].ListenerArn, Priority: awssdk.Int32(49000),
+		Conditions: orig.rule.Conditions, Actions: orig.rule.Actions, Tags: elbTags(orig.tags)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := te.prov.Ensure(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	after := te.view(t, ctx)
+	for port, rules := range after.rules {
+		if len(rules) != len(before.rules[port]) {
+			t.Errorf("port %d: %d rules, want the %d from before the copy", port, len(rules), len(before.rules[port]))
+		}
+	}
+	if got := after.rule(t, 80, orig.logical); got.arn != orig.arn || got.priority != orig.priority {
+		t.Errorf("rule %s is %s at %d, want the first one, %s at %d", orig.logical, got.arn, got.priority, orig.arn, orig.priority)
+	}
+}

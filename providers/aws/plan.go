@@ -225,8 +225,16 @@ func rulesOf(have *observed, l *listener) []*rule {
 // neighbours, and only when there is none are all rules re-spaced.
 func planRules(listenerLogical string, want, have []*rule) []*change {
 	var out []*change
+	// A second rule with our tags and the same logical id (have is in
+	// priority order; the first is kept) is deleted: diffing only one of
+	// them would leave the other matching requests forever.
 	byLogical := map[string]*rule{}
 	for _, r := range have {
+		if byLogical[r.Logical] != nil {
+			out = append(out, &change{step: providers.Step{Kind: providers.KindRule, LogicalID: r.Logical, CloudID: r.ARN,
+				Action: providers.ActionDelete, Why: "a second rule with the same owner and logical id"}, run: deleteRule(r)})
+			continue
+		}
 		byLogical[r.Logical] = r
 	}
 	wanted := map[string]bool{}
@@ -234,7 +242,7 @@ func planRules(listenerLogical string, want, have []*rule) []*change {
 		wanted[r.Logical] = true
 	}
 	for _, r := range have {
-		if !wanted[r.Logical] {
+		if !wanted[r.Logical] && byLogical[r.Logical] == r {
 			out = append(out, &change{step: providers.Step{Kind: providers.KindRule, LogicalID: r.Logical, CloudID: r.ARN,
 				Action: providers.ActionDelete, Why: providers.WhyUnwanted}, run: deleteRule(r)})
 		}
