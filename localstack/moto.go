@@ -55,6 +55,9 @@ const (
 	ExtIdempotentCreates    = "elbv2-idempotent-creates"
 	ExtNLBProtocols         = "elbv2-nlb-protocols"
 	ExtACMDeleteInUse       = "acm-delete-in-use-refused"
+	ExtAttributeDefaults    = "elbv2-attribute-defaults"
+	ExtDeletionProtection   = "elbv2-deletion-protection"
+	ExtSecurityGroupInUse   = "ec2-security-group-in-use"
 )
 
 // Options choose the double and the network. The zero value is valid.

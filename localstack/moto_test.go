@@ -106,7 +106,8 @@ func TestStartStop(t *testing.T) {
 			t.Errorf("cluster %q region %q", e.Cluster, e.Region)
 		}
 		if e.Engine == EngineMoto {
-			for _, x := range []string{ExtRuleTransforms, ExtConditionRegexValues, ExtQuotaRulesPerALB, ExtQuotaConditionValues, ExtRuleTagsOnCreate, ExtACMReimportKeepsTags} {
+			for _, x := range []string{ExtRuleTransforms, ExtConditionRegexValues, ExtQuotaRulesPerALB, ExtQuotaConditionValues, ExtRuleTagsOnCreate, ExtACMReimportKeepsTags,
+				ExtAttributeDefaults, ExtDeletionProtection, ExtSecurityGroupInUse} {
 				if !e.HasExtension(x) {
 					t.Errorf("moto runs without %s (extensions %v)", x, e.Extensions)
 				}

@@ -78,6 +78,9 @@ EXTENSIONS = [
     "acm-delete-in-use-refused",
     "elbv2-idempotent-creates",
     "elbv2-nlb-protocols",
+    "elbv2-attribute-defaults",
+    "elbv2-deletion-protection",
+    "ec2-security-group-in-use",
 ]
 
 _installed = False
@@ -405,6 +408,8 @@ def install() -> None:
     _install_acm()
     _install_nlb(models, exceptions)
     _install_acm_in_use()
+    _install_attributes()
+    _install_security_groups()
     _installed = True
 
 
@@ -583,6 +588,110 @@ def _install_acm_in_use() -> None:
         return orig_delete(self, arn)
 
     acm_backend.delete_certificate = delete_certificate
+# The attributes DescribeLoadBalancerAttributes returns for a new ALB
+# (application-load-balancers.html#load-balancer-attributes); moto 5.2.1
+# stores five of them.
+ALB_ATTRIBUTE_DEFAULTS = {
+    "access_logs.s3.enabled": "false",
+    "access_logs.s3.bucket": "",
+    "access_logs.s3.prefix": "",
+    "client_keep_alive.seconds": "3600",
+    "connection_logs.s3.enabled": "false",
+    "connection_logs.s3.bucket": "",
+    "connection_logs.s3.prefix": "",
+    "deletion_protection.enabled": "false",
+    "idle_timeout.timeout_seconds": "60",
+    "load_balancing.cross_zone.enabled": "true",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
+    "zonal_shift.config.enabled": "false",
+}
+
+
+def _install_attributes() -> None:
+    """A new ALB has every attribute at AWS's default, so that
+    DescribeLoadBalancerAttributes returns them all, as AWS does (moto 5.2.1
+    leaves out idle_timeout.timeout_seconds and access_logs.s3.enabled,
+    among others, and says cross-zone is off on an ALB, which it never is);
+    DeleteLoadBalancer refuses a load balancer with deletion protection
+    (OperationNotPermitted), which moto deletes."""
+    from moto.elbv2 import exceptions, models
+
+    backend = models.ELBv2Backend
+    for name in ("create_load_balancer", "delete_load_balancer"):
+        if not callable(getattr(backend, name, None)):
+            raise RuntimeError(
+                f"cloudgate_moto: moto {_moto_version()} has no ELBv2Backend.{name}"
+            )
+
+    class OperationNotPermittedError(exceptions.ELBClientError):
+        code = "OperationNotPermitted"
+
+    orig_create = backend.create_load_balancer
+    orig_delete = backend.delete_load_balancer
+
+    def create_load_balancer(self, *args: Any, **kwargs: Any):
+        lb = orig_create(self, *args, **kwargs)
+        # Once: an idempotent create returns an existing load balancer,
+        # whose attributes are what they were set to.
+        if getattr(lb, "type", "application") == "application" and not getattr(lb, "_cloudgate_defaults", False):
+            lb.attrs.update(ALB_ATTRIBUTE_DEFAULTS)
+            lb._cloudgate_defaults = True
+        return lb
+
+    def delete_load_balancer(self, arn: str) -> None:
+        lb = self.load_balancers.get(arn)
+        if lb is not None and str(lb.attrs.get("deletion_protection.enabled", "false")).lower() == "true":
+            raise OperationNotPermittedError(
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+            )
+        return orig_delete(self, arn)
+
+    backend.create_load_balancer = create_load_balancer
+    backend.delete_load_balancer = delete_load_balancer
+
+
+def _install_security_groups() -> None:
+    """EC2 refuses to delete a security group that a load balancer uses or
+    that a rule of another group references (DependencyViolation); moto
+    5.2.1 deletes it."""
+    from moto.ec2 import exceptions as ec2_exceptions
+    from moto.ec2.models import security_groups
+    from moto.elbv2.models import elbv2_backends
+
+    backend = security_groups.SecurityGroupBackend
+    if not callable(getattr(backend, "delete_security_group", None)):
+        raise RuntimeError(
+            f"cloudgate_moto: moto {_moto_version()} has no SecurityGroupBackend.delete_security_group"
+        )
+    orig_delete = backend.delete_security_group
+
+    def delete_security_group(self, name: str | None = None, group_id: str | None = None) -> None:
+        if group_id:
+            elb = elbv2_backends[self.account_id][self.region_name]
+            for lb in elb.load_balancers.values():
+                if group_id in (lb.security_groups or []):
+                    raise ec2_exceptions.DependencyViolationError(
+                        f"resource {group_id} has a dependent object"
+                    )
+            for groups in self.groups.values():
+                for group in groups.values():
+                    if group.id == group_id:
+                        continue
+                    for rule in group.ingress_rules + group.egress_rules:
+                        if (rule.source_group or {}).get("GroupId") == group_id:
+                            raise ec2_exceptions.DependencyViolationError(
+                                f"resource {group_id} has a dependent object"
+                            )
+        return orig_delete(self, name=name, group_id=group_id)
+
+    backend.delete_security_group = delete_security_group
 
 
 def _moto_version() -> str:

@@ -26,6 +26,7 @@ type applier struct {
 	listeners map[string]string // logical id → ARN (the ALB's and the NLB's)
 	groups    map[string]string // name → ARN
 	certs     map[string]string // imported certificate logical id → ARN
+	sg        string            // the owned security group's ID
 }
 
 func (a *applier) run(ctx context.Context, cs []*change) (providers.Plan, error) {
@@ -128,7 +129,7 @@ func createGroup(g *targetGroup) func(context.Context, *applier, *change) error 
 		}
 		arn := awssdk.ToString(out.TargetGroups[0].TargetGroupArn)
 		a.groups[g.Name], c.step.CloudID = arn, arn
-		return nil
+		return a.setGroupAttributes(ctx, g, arn, groupAttributeDefaults)
 	}
 }
 
@@ -141,6 +142,9 @@ func updateGroup(h, g *targetGroup) func(context.Context, *applier, *change) err
 			if _, err := a.p.elb.ModifyTargetGroup(ctx, in); err != nil {
 				return classify(err, "ModifyTargetGroup", g.Logical)
 			}
+		}
+		if err := a.setGroupAttributes(ctx, g, h.ARN, h.Attributes); err != nil {
+			return err
 		}
 		return a.retag(ctx, h.ARN, h.Tags, g.Tags, g.Logical)
 	}
@@ -202,7 +206,8 @@ func createLB(want, old *loadBalancer) func(context.Context, *applier, *change) 
 		}
 		out, err := a.p.elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(want.Name),
 			Type: elbtypes.LoadBalancerTypeEnumApplication, Scheme: elbtypes.LoadBalancerSchemeEnum(want.Scheme),
-			IpAddressType: elbtypes.IpAddressType(want.IPAddressType), Subnets: want.Subnets, Tags: elbTags(want.Tags)})
+			IpAddressType: elbtypes.IpAddressType(want.IPAddressType), Subnets: want.Subnets, Tags: elbTags(want.Tags),
+			SecurityGroups: a.lbGroupIDs(want.SecurityGroups)})
 		if err != nil {
 			return classify(err, "CreateLoadBalancer", "")
 		}
@@ -212,7 +217,7 @@ func createLB(want, old *loadBalancer) func(context.Context, *applier, *change) 
 			a.lb.State = string(got.State.Code)
 		}
 		c.step.CloudID = a.lb.ARN
-		return nil
+		return a.setLBAttributes(ctx, a.lb.ARN, albAttributeDefaults, want.Attributes)
 	}
 }
 
@@ -223,12 +228,21 @@ func updateLB(h, want *loadBalancer) func(context.Context, *applier, *change) er
 				return classify(err, "SetSubnets", "")
 			}
 		}
+		if err := a.setLBSecurityGroups(ctx, h.ARN, h.SecurityGroups, want.SecurityGroups); err != nil {
+			return err
+		}
+		if err := a.setLBAttributes(ctx, h.ARN, h.Attributes, want.Attributes); err != nil {
+			return err
+		}
 		return a.retag(ctx, h.ARN, h.Tags, want.Tags, "")
 	}
 }
 
 func deleteLB(h *loadBalancer) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
+		if err := a.unprotect(ctx, h); err != nil {
+			return err
+		}
 		_, err := a.p.elb.DeleteLoadBalancer(ctx, &elbv2.DeleteLoadBalancerInput{LoadBalancerArn: &h.ARN})
 		if isCode(err, "LoadBalancerNotFound") {
 			return nil
@@ -260,7 +274,10 @@ func createListener(l *listener) func(context.Context, *applier, *change) error 
 		in := &elbv2.CreateListenerInput{LoadBalancerArn: &a.lb.ARN, Port: awssdk.Int32(l.Port),
 			Protocol: elbtypes.ProtocolEnum(l.Protocol), DefaultActions: a.actions(l.Default), Tags: elbTags(l.Tags)}
 		if len(l.Certificates) > 0 {
-			in.Certificates = a.certs1(l.Certificates[0]) // SslPolicy unset: ELBv2's default
+			in.Certificates = a.certs1(l.Certificates[0])
+		}
+		if l.SSLPolicy != "" {
+			in.SslPolicy = awssdk.String(l.SSLPolicy)
 		}
 		out, err := a.p.elb.CreateListener(ctx, in)
 		if err != nil {
@@ -283,11 +300,14 @@ func updateListener(h, l *listener) func(context.Context, *applier, *change) err
 			}
 			return cs[0]
 		}
-		if h.Port != l.Port || h.Protocol != l.Protocol || !equalAction(h.Default, l.Default) || def(h.Certificates) != def(l.Certificates) {
+		if h.Port != l.Port || h.Protocol != l.Protocol || !equalAction(h.Default, l.Default) || def(h.Certificates) != def(l.Certificates) || h.SSLPolicy != l.SSLPolicy {
 			in := &elbv2.ModifyListenerInput{ListenerArn: &h.ARN, Port: awssdk.Int32(l.Port),
 				Protocol: elbtypes.ProtocolEnum(l.Protocol), DefaultActions: a.actions(l.Default)}
 			if len(l.Certificates) > 0 {
 				in.Certificates = a.certs1(l.Certificates[0])
+			}
+			if l.SSLPolicy != "" {
+				in.SslPolicy = awssdk.String(l.SSLPolicy)
 			}
 			if _, err := a.p.elb.ModifyListener(ctx, in); err != nil {
 				return classify(err, "ModifyListener", l.Logical)

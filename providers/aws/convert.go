@@ -22,9 +22,13 @@ type loadBalancer struct {
 	IPAddressType string            `json:"ipAddressType"`
 	Subnets       []string          `json:"subnets"`
 	Tags          map[string]string `json:"tags"`
-	ARN           string            `json:"-"`
-	DNSName       string            `json:"-"`
-	State         string            `json:"-"`
+	// Attributes (options.go) and SecurityGroups (ownedSG for the
+	// provider's own, securitygroups.go), sorted.
+	Attributes     map[string]string `json:"attributes"`
+	SecurityGroups []string          `json:"securityGroups"`
+	ARN            string            `json:"-"`
+	DNSName        string            `json:"-"`
+	State          string            `json:"-"`
 }
 
 type listener struct {
@@ -35,6 +39,7 @@ type listener struct {
 	// Certificates of an HTTPS listener: the default first, then the SNI
 	// ones sorted; an imported one by logical id, any other by ARN.
 	Certificates []string          `json:"certificates,omitempty"`
+	SSLPolicy    string            `json:"sslPolicy,omitempty"` // HTTPS only
 	Tags         map[string]string `json:"tags"`
 	ARN          string            `json:"-"`
 	// Serves names the model listeners an NLB listener carries: its own
@@ -71,6 +76,7 @@ type targetGroup struct {
 	ProtocolVersion string            `json:"protocolVersion,omitempty"`
 	Port            int32             `json:"port"`
 	Health          health            `json:"healthCheck"`
+	Attributes      map[string]string `json:"attributes"` // options.go
 	Tags            map[string]string `json:"tags"`
 	Targets         []lb.Target       `json:"-"`
 	ARN             string            `json:"-"`
@@ -100,6 +106,7 @@ type state struct {
 	// when it has none; NLBListeners are its listeners, by port.
 	NLB          *loadBalancer
 	NLBListeners []*listener
+	Security     *security // security groups and their rules
 }
 
 // ALB limits this provider respects.
@@ -158,12 +165,18 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 		groupNames[tg.Name] = g.Name
 		s.Groups = append(s.Groups, g)
 	}
+	q := quotasOf(m.Options)
+	if len(s.Groups) > q.groups {
+		for _, g := range s.Groups[q.groups:] {
+			refuse(g.Logical, fmt.Sprintf("over the %d target groups of one ALB", q.groups))
+		}
+	}
 	total := 0
 	certs := map[string]*certificate{}
 	sni := 0
 	for _, l := range m.Listeners {
-		if len(s.Listeners) == maxListenersPerALB {
-			refuse(l.Name, fmt.Sprintf("over the %d listeners of one ALB", maxListenersPerALB))
+		if len(s.Listeners) == q.listeners {
+			refuse(l.Name, fmt.Sprintf("over the %d listeners of one ALB", q.listeners))
 			continue
 		}
 		if isStream(l.Protocol) {
@@ -180,13 +193,13 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 				refuse(l.Name, err.Error())
 				continue
 			}
-			if len(lcerts)-1 > maxSNICertificates {
-				refuse(l.Name, fmt.Sprintf("%d certificates, an ALB serves %d besides the default", len(lcerts), maxSNICertificates))
+			if len(lcerts)-1 > q.certificates {
+				refuse(l.Name, fmt.Sprintf("%d certificates, an ALB serves %d besides the default", len(lcerts), q.certificates))
 				continue
 			}
 			sni += len(lcerts) - 1
-			if sni > maxSNICertificates {
-				refuse(l.Name, fmt.Sprintf("over the %d certificates of one ALB besides the listeners' defaults", maxSNICertificates))
+			if sni > q.certificates {
+				refuse(l.Name, fmt.Sprintf("over the %d certificates of one ALB besides the listeners' defaults", q.certificates))
 				continue
 			}
 		}
@@ -208,8 +221,8 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 					continue
 				}
 				total++
-				if total > maxRulesPerALB {
-					refuse(r.Name, fmt.Sprintf("over the %d rules of one ALB", maxRulesPerALB))
+				if total > q.rules {
+					refuse(r.Name, fmt.Sprintf("over the %d rules of one ALB", q.rules))
 					continue
 				}
 				cr.Logical = ruleLogical(l.Name, r.Name)
@@ -224,8 +237,8 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 				d := &rule{Logical: defaultRuleLogical(l.Name, vh.Hostname), Element: l.Name,
 					Conditions: []condition{*hostMatch(vh.Hostname)}, Action: notFound}
 				d.Tags = m.AllTags(resourceTag(d.Logical))
-				if total > maxRulesPerALB {
-					refuse(l.Name, fmt.Sprintf("over the %d rules of one ALB", maxRulesPerALB))
+				if total > q.rules {
+					refuse(l.Name, fmt.Sprintf("over the %d rules of one ALB", q.rules))
 					continue
 				}
 				rules = append(rules, d)
@@ -234,6 +247,15 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 		s.Rules[l.Name] = rules
 	}
 	desiredNLB(m, s, groupNames, certs, refuse)
+	if s.NLB != nil {
+		if fields := nlbOptionProblems(m.Options); len(fields) > 0 {
+			for _, l := range s.NLBListeners {
+				for _, name := range l.Serves {
+					refuse(name, "the aws provider applies "+strings.Join(fields, ", ")+" to ALBs only, not to this NLB listener")
+				}
+			}
+		}
+	}
 	if s.NLB != nil && len(s.Listeners) == 0 {
 		s.LB = nil // layer 4 only: no ALB
 	}
@@ -243,6 +265,7 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 	for _, k := range slices.Sorted(maps.Keys(certs)) {
 		s.Certs = append(s.Certs, certs[k])
 	}
+	withOptions(m, s)
 	return s, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/smithy-go"
 
@@ -108,22 +107,5 @@ func TestOutcome(t *testing.T) {
 		if got := outcome(c.err); got != c.want {
 			t.Errorf("outcome(%v) = %s, want %s", c.err, got, c.want)
 		}
-	}
-}
-
-func TestOptionsNotAppliedYetAreRefused(t *testing.T) {
-	for _, o := range []lb.Options{
-		{IdleTimeout: time.Minute},
-		{DeletionProtection: true},
-		{Addresses: []string{"10.0.0.1"}},
-		{AWS: &lb.AWSOptions{Attributes: map[string]string{"idle_timeout.timeout_seconds": "60"}}},
-	} {
-		var inv *providers.InvalidError
-		if err := unappliedOptions(o); !errors.As(err, &inv) {
-			t.Errorf("options %+v: got %v, want an InvalidError", o, err)
-		}
-	}
-	if err := unappliedOptions(lb.Options{Scheme: lb.SchemeInternal, IPAddressType: "dualstack"}); err != nil {
-		t.Errorf("scheme and address type are applied: %v", err)
 	}
 }

@@ -126,6 +126,9 @@ func (p *Provider) observeOnce(ctx context.Context, o lb.Owner) (*observed, erro
 		slices.Sort(subnets)
 		r := &loadBalancer{Name: awssdk.ToString(l.LoadBalancerName), Scheme: string(l.Scheme),
 			IPAddressType: string(l.IpAddressType), Subnets: subnets, Tags: t, ARN: arn, DNSName: awssdk.ToString(l.DNSName)}
+		if l.Type == elbtypes.LoadBalancerTypeEnumApplication {
+			r.SecurityGroups = l.SecurityGroups // an NLB has none of ours (options.go)
+		}
 		if l.State != nil {
 			r.State = string(l.State.Code)
 		}
@@ -189,6 +192,9 @@ func (p *Provider) observeOnce(ctx context.Context, o lb.Owner) (*observed, erro
 			return nil, err
 		}
 	}
+	if err := p.observeOptions(ctx, obs, o); err != nil {
+		return nil, err
+	}
 	return obs, nil
 }
 
@@ -239,6 +245,7 @@ func (p *Provider) observeListeners(ctx context.Context, obs *observed, o lb.Own
 			ol.Default = obs.readAction(l.DefaultActions[0])
 		}
 		if l.Protocol == elbtypes.ProtocolEnumHttps {
+			ol.SSLPolicy = awssdk.ToString(l.SslPolicy)
 			if ol.Certificates, err = p.readListenerCertificates(ctx, l, servedCertificates(obs.Certs)); err != nil {
 				return err
 			}

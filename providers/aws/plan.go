@@ -45,6 +45,10 @@ func plan(want *state, have *observed) []*change {
 	// Certificates to import first; those that go, last.
 	certsFirst, certsLast := planCertificates(want.Certs, have.Certs)
 	out = append(out, certsFirst...)
+	// The owned security group before the load balancer that uses it; it
+	// goes after the load balancer.
+	sgFirst, sgLast := planSecurity(want.Security, have.Security)
+	out = append(out, sgFirst...)
 
 	// Target groups, matched by name (which covers the protocol).
 	haveGroups := map[string]*targetGroup{}
@@ -208,6 +212,7 @@ func plan(want *state, have *observed) []*change {
 		add(&change{step: step(providers.KindTargetGroup, g.Logical, g.ARN, providers.ActionDelete, providers.WhyUnwanted, nil), run: deleteGroup(g)})
 	}
 	// Certificates go once no listener serves them.
+	out = append(out, sgLast...)
 	return append(out, certsLast...)
 }
 

@@ -138,6 +138,9 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// Load Balancer (excluding default certificates)"): one listener
 		// serves at most 26; desired refuses more than 25 SNI ones in all.
 		MaxCertificatesPerListener: maxSNICertificates + 1,
+		// The quotas these limits derive from, which the parameters'
+		// aws.quotas raise for an account with raised quotas.
+		Quotas: lb.Quotas{RulesPerLoadBalancer: maxRulesPerALB, CertificatesPerLoadBalancer: maxSNICertificates},
 	}
 }
 
@@ -203,9 +206,11 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 		if err := checkTags(m); err != nil {
 			return nil, nil, err
 		}
-		var err error
-		if subnets, err = p.subnetsFor(ctx, m.Options.Scheme); err != nil {
-			return nil, nil, err
+		if subnets = optionSubnets(m.Options); subnets == nil {
+			var err error
+			if subnets, err = p.subnetsFor(ctx, m.Options.Scheme); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	want, err := p.desired(m, subnets)
@@ -216,6 +221,7 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 	if err != nil {
 		return nil, nil, err
 	}
+	trimObserved(want, have)
 	cs := plan(want, have)
 	if err := p.checkNames(ctx, cs, want); err != nil {
 		return nil, nil, err
@@ -223,6 +229,9 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 	a := &applier{p: p, lb: have.LB, want: want, listeners: map[string]string{}, groups: map[string]string{}, certs: map[string]string{}}
 	for arn, logical := range servedCertificates(have.Certs) {
 		a.certs[logical] = arn
+	}
+	if have.Security != nil && have.Security.Owned != nil {
+		a.sg = have.Security.Owned.ID
 	}
 	if have.LB != nil && want.LB != nil && want.LB.Name == have.LB.Name {
 		for _, l := range have.Listeners {
