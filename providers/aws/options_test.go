@@ -2,6 +2,7 @@ package aws
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,5 +29,36 @@ func TestOptionsNotAppliedAreRefused(t *testing.T) {
 			Attributes: map[string]string{"routing.http2.enabled": "false"}}}
 	if err := unappliedOptions(applied); err != nil {
 		t.Errorf("applied options are refused: %v", err)
+	}
+}
+
+// TestRaisedQuotas: a model over AWS's default rules quota is refused, and
+// accepted with the parameters' raised quota; the Capabilities mapping
+// checks against grow by as much.
+func TestRaisedQuotas(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gatewayModel()
+	vh := &m.Listeners[0].VirtualHosts[0]
+	for i := range maxRulesPerALB {
+		vh.Rules = append(vh.Rules, lb.Rule{Name: "shop/many/rule-" + strconv.Itoa(i), Match: lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/" + strconv.Itoa(i)}},
+			Action: fwd("shop/web:80", 1)})
+	}
+	var inv *providers.InvalidError
+	if _, err := p.desired(m, []string{"subnet-1", "subnet-2"}); !errors.As(err, &inv) || !strings.Contains(err.Error(), "over the 100 rules") {
+		t.Fatalf("over 100 rules at the default quota: %v, want a refusal", err)
+	}
+	m.Options.AWS = &lb.AWSOptions{Quotas: lb.Quotas{RulesPerLoadBalancer: 200}}
+	if _, err := p.desired(m, []string{"subnet-1", "subnet-2"}); err != nil {
+		t.Errorf("with the quota raised to 200: %v", err)
+	}
+	caps := p.Capabilities().WithQuotas(m.Options.AWS.Quotas)
+	if want := 200 - defaultRuleReserve; caps.MaxRulesPerListener != want {
+		t.Errorf("raised MaxRulesPerListener = %d, want %d", caps.MaxRulesPerListener, want)
+	}
+	if caps := p.Capabilities().WithQuotas(lb.Quotas{CertificatesPerLoadBalancer: 50}); caps.MaxCertificatesPerListener != 51 {
+		t.Errorf("raised MaxCertificatesPerListener = %d, want 51", caps.MaxCertificatesPerListener)
 	}
 }

@@ -83,7 +83,10 @@ func desiredSecurity(m *lb.LoadBalancer, listeners []*listener, ipType string, s
 	if len(a.SecurityGroups) > 0 {
 		return &security{Groups: sortedCopy(a.SecurityGroups)}
 	}
-	sec := &security{Owned: &securityGroup{Name: sgName(m.Owner), Tags: m.AllTags(logicalSG)}, Groups: []string{ownedSG}, subnets: subnets}
+	// Ownership tags only: user tags change with the Gateway's labels,
+	// and EC2 would need CreateTags and DeleteTags calls (and grants) to
+	// follow them; the group and its rules are found by ownership alone.
+	sec := &security{Owned: &securityGroup{Name: sgName(m.Owner), Tags: m.Owner.Tags(logicalSG)}, Groups: []string{ownedSG}, subnets: subnets}
 	ranges := a.SourceRanges
 	if len(ranges) == 0 {
 		ranges = []string{"0.0.0.0/0"}
@@ -91,7 +94,7 @@ func desiredSecurity(m *lb.LoadBalancer, listeners []*listener, ipType string, s
 			ranges = append(ranges, "::/0")
 		}
 	}
-	tags := m.AllTags("")
+	tags := m.Owner.Tags("")
 	seen := map[string]bool{}
 	add := func(r sgRule) {
 		r.Tags = tags
