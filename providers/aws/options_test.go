@@ -2,6 +2,7 @@ package aws
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,5 +61,41 @@ func TestRaisedQuotas(t *testing.T) {
 	}
 	if caps := p.Capabilities().WithQuotas(lb.Quotas{CertificatesPerLoadBalancer: 50}); caps.MaxCertificatesPerListener != 51 {
 		t.Errorf("raised MaxCertificatesPerListener = %d, want 51", caps.MaxCertificatesPerListener)
+	}
+}
+
+// TestALBOnlyOptionsOnAnNLB: options the provider applies to ALBs only are
+// refused on the NLB's listeners (the reconciler then serves the rest of
+// the Gateway), and target group attributes reach the NLB's groups with
+// the defaults of their protocol.
+func TestALBOnlyOptionsOnAnNLB(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gatewayModel()
+	m.TargetGroups = append(m.TargetGroups, lb.TargetGroup{Name: "shop/db:5432", Protocol: lb.ProtocolTCP, Targets: []lb.Target{{IP: "10.0.1.41", Port: 5432}}})
+	m.Listeners = append(m.Listeners, lb.Listener{Name: "tcp-5432", Port: 5432, Protocol: lb.ProtocolTCP,
+		Streams: []lb.Stream{{Name: "shop/db/rule-0", Backends: []lb.WeightedBackend{{TargetGroup: "shop/db:5432", Weight: 1}}}}})
+	subnets := []string{"subnet-1", "subnet-2"}
+	delay := 5 * time.Second
+	m.Options.AWS = &lb.AWSOptions{DeregistrationDelay: &delay}
+	s, err := p.desired(m, subnets)
+	if err != nil {
+		t.Fatalf("a mixed Gateway with a deregistration delay: %v", err)
+	}
+	for _, g := range s.Groups {
+		if g.Attributes["deregistration_delay.timeout_seconds"] != "5" {
+			t.Errorf("group %s attributes %v, want the 5s delay", g.Name, g.Attributes)
+		}
+		if _, ok := g.Attributes["slow_start.duration_seconds"]; ok == (g.Protocol == "TCP") {
+			t.Errorf("group %s (%s) attributes %v: slow start is an ALB group's only", g.Name, g.Protocol, g.Attributes)
+		}
+	}
+	m.Options.IdleTimeout = time.Minute
+	_, err = p.desired(m, subnets)
+	var inv *providers.InvalidError
+	if !errors.As(err, &inv) || !slices.Equal(inv.Elements, []string{"tcp-5432"}) || !strings.Contains(err.Error(), "idleTimeout") {
+		t.Errorf("idleTimeout with an NLB listener: %v, want a refusal of tcp-5432 naming idleTimeout", err)
 	}
 }
