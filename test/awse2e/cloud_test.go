@@ -111,12 +111,18 @@ func cloudOf(t testing.TB, uid string) *cloud {
 		}
 		c.LBs = append(c.LBs, l)
 		ls, err := suite.elb.DescribeListeners(ctxFor(t), &elbv2.DescribeListenersInput{LoadBalancerArn: l.LoadBalancerArn})
+		if gone(err) {
+			continue
+		}
 		must(t, err)
 		slices.SortFunc(ls.Listeners, func(a, b elbtypes.Listener) int { return cmp.Compare(*a.Port, *b.Port) })
 		for _, x := range ls.Listeners {
 			v := listenerView{Listener: x}
 			for marker := (*string)(nil); ; {
 				rs, err := suite.elb.DescribeRules(ctxFor(t), &elbv2.DescribeRulesInput{ListenerArn: x.ListenerArn, Marker: marker})
+				if gone(err) {
+					break
+				}
 				must(t, err)
 				v.Rules = append(v.Rules, rs.Rules...)
 				if marker = rs.NextMarker; awssdk.ToString(marker) == "" {
@@ -126,6 +132,9 @@ func cloudOf(t testing.TB, uid string) *cloud {
 			slices.SortFunc(v.Rules, func(a, b elbtypes.Rule) int { return cmp.Compare(priority(a), priority(b)) })
 			if x.Protocol == elbtypes.ProtocolEnumHttps || x.Protocol == elbtypes.ProtocolEnumTls {
 				cs, err := suite.elb.DescribeListenerCertificates(ctxFor(t), &elbv2.DescribeListenerCertificatesInput{ListenerArn: x.ListenerArn})
+				if gone(err) {
+					continue
+				}
 				must(t, err)
 				for _, cert := range cs.Certificates {
 					if !awssdk.ToBool(cert.IsDefault) {
@@ -156,8 +165,7 @@ func cloudOf(t testing.TB, uid string) *cloud {
 		}
 		v := groupView{TargetGroup: g}
 		h, err := suite.elb.DescribeTargetHealth(ctxFor(t), &elbv2.DescribeTargetHealthInput{TargetGroupArn: g.TargetGroupArn})
-		var api smithy.APIError
-		if errors.As(err, &api) && api.ErrorCode() == "TargetGroupNotFound" {
+		if gone(err) {
 			// Deleted since it was listed: the controller is still
 			// converging (a TCP listener seen before its route forwards
 			// to an empty group until the route arrives).
@@ -239,4 +247,19 @@ func leftovers(t testing.TB, uid string) error {
 		return nil
 	}
 	return fmt.Errorf("left behind: %d load balancers, %d target groups, %d certificates", len(c.LBs), len(c.Groups), len(certs))
+}
+
+// gone says that a resource listed a moment ago was deleted since: the
+// controller may be applying a change while a test looks, and the next look
+// sees the cloud without it.
+func gone(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode() {
+	case "LoadBalancerNotFound", "ListenerNotFound", "TargetGroupNotFound", "RuleNotFound":
+		return true
+	}
+	return false
 }
