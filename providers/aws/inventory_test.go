@@ -134,7 +134,7 @@ func TestResyncPeriodKeepsTheReadBudget(t *testing.T) {
 	for _, c := range []struct {
 		gateways int
 		want     time.Duration
-	}{{0, 10 * time.Minute}, {50, 10 * time.Minute}, {120, 10 * time.Minute}, {500, 2500 * time.Second}, {1000, 5000 * time.Second}} {
+	}{{0, 10 * time.Minute}, {50, 10 * time.Minute}, {92, 10 * time.Minute}, {120, 780 * time.Second}, {500, 3250 * time.Second}, {1000, 6500 * time.Second}} {
 		got := resyncPeriodFor(c.gateways)
 		if got != c.want {
 			t.Errorf("%d Gateways: %s, want %s", c.gateways, got, c.want)

@@ -421,18 +421,20 @@ func status(m *lb.LoadBalancer, a *applier) lb.Status {
 // account. A resync of one Gateway costs about readsPerResync calls
 // (measured on moto for a Gateway with one or two listeners and target
 // groups: 7 to 11, besides the region scan shared by all Gateways for a
-// minute, see inventory.go), so resyncing N Gateways in period P costs
+// minute, see inventory.go; plus DescribeLoadBalancerAttributes and one
+// DescribeTargetGroupAttributes per group for the parameters' attributes,
+// options.go: 9 to 14), so resyncing N Gateways in period P costs
 // N*readsPerResync/P calls per second; resyncBudget keeps that at a fifth
 // of the refill rate.
 const (
-	readsPerResync = 10
+	readsPerResync = 13
 	resyncBudget   = 2 // Describe calls per second
 	minResync      = 10 * time.Minute
 )
 
 // DefaultResyncPeriod is how often the reconciler reads a Gateway's load
 // balancers again to repair drift when --resync-period is 0: 10 minutes up
-// to 120 Gateways, then longer in proportion (about 83 minutes for 1,000
+// to 92 Gateways, then longer in proportion (about 108 minutes for 1,000
 // Gateways), so that resyncs take at most resyncBudget Describe calls per
 // second. The Gateways counted are those the last region scan found.
 func (p *Provider) DefaultResyncPeriod() time.Duration {
