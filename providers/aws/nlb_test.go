@@ -651,8 +651,8 @@ func TestProtocolChangeRecreatesTheGroup(t *testing.T) {
 	}
 	wantSteps := []string{
 		"Recreate target group games/dns:53/udp", // the TCP one, under a new name
-		"Update listener udp-53",
 		"Create target games/dns:53/udp/10.0.2.31:5000", "Create target games/dns:53/udp/10.0.2.32:5000",
+		"Update listener udp-53", // to a group that has its targets
 		"Delete target games/dns:53/udp/10.0.2.31:5000", "Delete target games/dns:53/udp/10.0.2.32:5000",
 		"Delete target group games/dns:53/udp",
 	}

@@ -66,9 +66,12 @@ func plan(want *state, have *observed) []*change {
 				// and the old one goes once nothing forwards to it.
 				add(&change{step: step(providers.KindTargetGroup, g.Logical, old.ARN, providers.ActionRecreate,
 					"protocol and protocol version cannot change in place", providers.Compare(old, g)), run: createGroup(g)})
-				break
+			} else {
+				add(&change{step: step(providers.KindTargetGroup, g.Logical, "", providers.ActionCreate, providers.WhyMissing, nil), run: createGroup(g)})
 			}
-			add(&change{step: step(providers.KindTargetGroup, g.Logical, "", providers.ActionCreate, providers.WhyMissing, nil), run: createGroup(g)})
+			// Its targets at once, before any listener or rule forwards
+			// to it: a switch to a new group never meets an empty one.
+			out = append(out, planTargets(g, nil)...)
 		default:
 			if d := providers.Compare(h, g); len(d) > 0 {
 				add(&change{step: step(providers.KindTargetGroup, g.Logical, h.ARN, providers.ActionUpdate, providers.WhyChanged, d), run: updateGroup(h, g)})
@@ -156,45 +159,10 @@ func plan(want *state, have *observed) []*change {
 	nlbFirst, nlbGoes := planNLB(want, have)
 	out = append(out, nlbFirst...)
 
-	// Targets.
+	// Targets of the groups that stay (those of new groups went with them).
 	for _, g := range want.Groups {
-		h := haveGroups[g.Name]
-		var haveTargets []string
-		var arn string
-		if h != nil {
-			arn = h.ARN
-			for _, t := range h.Targets {
-				haveTargets = append(haveTargets, targetID(t))
-			}
-		}
-		var wantTargets []string
-		for _, t := range g.Targets {
-			wantTargets = append(wantTargets, targetID(t))
-		}
-		first := true
-		batch := registerTargets(g, h)
-		for _, id := range wantTargets {
-			if slices.Contains(haveTargets, id) {
-				add(&change{step: step(kindTarget, g.Logical+"/"+id, arn, providers.ActionNothing, providers.WhyUpToDate, nil)})
-			}
-		}
-		for _, id := range haveTargets {
-			if !slices.Contains(wantTargets, id) {
-				c := &change{step: step(kindTarget, g.Logical+"/"+id, arn, providers.ActionDelete, providers.WhyUnwanted, nil)}
-				if first {
-					c.run, first = batch, false
-				}
-				add(c)
-			}
-		}
-		for _, id := range wantTargets {
-			if !slices.Contains(haveTargets, id) {
-				c := &change{step: step(kindTarget, g.Logical+"/"+id, arn, providers.ActionCreate, providers.WhyMissing, nil)}
-				if first {
-					c.run, first = batch, false
-				}
-				add(c)
-			}
+		if h := haveGroups[g.Name]; h != nil {
+			out = append(out, planTargets(g, h)...)
 		}
 	}
 
@@ -214,6 +182,54 @@ func plan(want *state, have *observed) []*change {
 	// Certificates go once no listener serves them.
 	out = append(out, sgLast...)
 	return append(out, certsLast...)
+}
+
+// planTargets diffs the targets of g (h: the observed group, nil for a
+// new one); one registerTargets call carries them all.
+func planTargets(g, h *targetGroup) []*change {
+	var out []*change
+	add := func(c *change) { out = append(out, c) }
+	step := func(id, arn string, act providers.Action, why string) providers.Step {
+		return providers.Step{Kind: kindTarget, LogicalID: g.Logical + "/" + id, CloudID: arn, Action: act, Why: why}
+	}
+	var haveTargets []string
+	var arn string
+	if h != nil {
+		arn = h.ARN
+		for _, t := range h.Targets {
+			haveTargets = append(haveTargets, targetID(t))
+		}
+	}
+	var wantTargets []string
+	for _, t := range g.Targets {
+		wantTargets = append(wantTargets, targetID(t))
+	}
+	first := true
+	batch := registerTargets(g, h)
+	for _, id := range wantTargets {
+		if slices.Contains(haveTargets, id) {
+			add(&change{step: step(id, arn, providers.ActionNothing, providers.WhyUpToDate)})
+		}
+	}
+	for _, id := range haveTargets {
+		if !slices.Contains(wantTargets, id) {
+			c := &change{step: step(id, arn, providers.ActionDelete, providers.WhyUnwanted)}
+			if first {
+				c.run, first = batch, false
+			}
+			add(c)
+		}
+	}
+	for _, id := range wantTargets {
+		if !slices.Contains(haveTargets, id) {
+			c := &change{step: step(id, arn, providers.ActionCreate, providers.WhyMissing)}
+			if first {
+				c.run, first = batch, false
+			}
+			add(c)
+		}
+	}
+	return out
 }
 
 func rulesOf(have *observed, l *listener) []*rule {
