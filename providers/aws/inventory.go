@@ -64,6 +64,7 @@ type taggedLB struct {
 }
 
 type scanFlight struct {
+	gen  uint64 // inventory.gen when the scan began
 	done chan struct{}
 	scan *regionScan
 	err  error
@@ -86,7 +87,9 @@ func (p *Provider) scan(ctx context.Context) (*regionScan, error) {
 		inv.mu.Unlock()
 		return s, nil
 	}
-	if f := inv.flight; f != nil {
+	// A scan that began before the last invalidation may miss what that
+	// invalidation was for (our own create): it is not joined.
+	if f := inv.flight; f != nil && f.gen == inv.gen {
 		inv.mu.Unlock()
 		select {
 		case <-f.done:
@@ -99,14 +102,16 @@ func (p *Provider) scan(ctx context.Context) (*regionScan, error) {
 			return nil, ctx.Err()
 		}
 	}
-	f := &scanFlight{done: make(chan struct{})}
-	inv.flight = f
 	gen := inv.gen
+	f := &scanFlight{gen: gen, done: make(chan struct{})}
+	inv.flight = f
 	inv.mu.Unlock()
 
 	s, err := p.scanRegion(ctx)
 	inv.mu.Lock()
-	inv.flight = nil
+	if inv.flight == f {
+		inv.flight = nil
+	}
 	if err == nil && inv.gen == gen {
 		inv.snap = s
 	}
