@@ -295,34 +295,9 @@ func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 		if h.Protocol == string(lb.ProtocolTCP) {
 			return nil, fmt.Errorf("TCP health checks are not supported for an ALB's %s target group", tg.Protocol)
 		}
-		if hc.Port != 0 {
-			h.Port = strconv.Itoa(int(hc.Port))
-		}
-		if hc.Interval != 0 {
-			h.Interval = int32(hc.Interval / time.Second)
-		}
-		if hc.Timeout != 0 {
-			h.Timeout = int32(hc.Timeout / time.Second)
-		}
-		if h.Timeout >= h.Interval {
-			h.Timeout = h.Interval - 1
-		}
-		if hc.HealthyThreshold != 0 {
-			h.Healthy = int32(hc.HealthyThreshold)
-		}
-		if hc.UnhealthyThreshold != 0 {
-			h.Unhealthy = int32(hc.UnhealthyThreshold)
-		}
+		overlayTiming(&h, hc)
 		if len(hc.SuccessCodes) > 0 {
-			var codes []string
-			for _, c := range hc.SuccessCodes {
-				if c.From == c.To {
-					codes = append(codes, strconv.Itoa(c.From))
-				} else {
-					codes = append(codes, fmt.Sprintf("%d-%d", c.From, c.To))
-				}
-			}
-			h.Matcher = strings.Join(codes, ",")
+			h.Matcher = matcher(hc.SuccessCodes)
 		}
 	}
 	targets := slices.Clone(tg.Targets)
@@ -330,6 +305,30 @@ func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 	targets = slices.Compact(targets)
 	return &targetGroup{Logical: tg.Name, Name: tgName(m.Owner, tg), Protocol: string(tg.Protocol), ProtocolVersion: "HTTP1", Port: port,
 		Health: h, Tags: m.AllTags(resourceTag(tg.Name)), Targets: targets}, nil
+}
+
+// overlayTiming lays the model's probe port, interval, timeout and
+// thresholds over h's defaults, ALB's and NLB's alike; the timeout stays
+// under the interval, as ELBv2 wants.
+func overlayTiming(h *health, hc *lb.HealthCheck) {
+	if hc.Port != 0 {
+		h.Port = strconv.Itoa(int(hc.Port))
+	}
+	if hc.Interval != 0 {
+		h.Interval = int32(hc.Interval / time.Second)
+	}
+	if hc.Timeout != 0 {
+		h.Timeout = int32(hc.Timeout / time.Second)
+	}
+	if h.Timeout >= h.Interval {
+		h.Timeout = h.Interval - 1
+	}
+	if hc.HealthyThreshold != 0 {
+		h.Healthy = int32(hc.HealthyThreshold)
+	}
+	if hc.UnhealthyThreshold != 0 {
+		h.Unhealthy = int32(hc.UnhealthyThreshold)
+	}
 }
 
 func sortTargets(ts []lb.Target) {

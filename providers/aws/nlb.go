@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -104,24 +103,7 @@ func streamGroup(m *lb.LoadBalancer, tg lb.TargetGroup, proto, logical string) (
 			}
 			h.Path = hc.Path
 		}
-		if hc.Port != 0 {
-			h.Port = strconv.Itoa(int(hc.Port))
-		}
-		if hc.Interval != 0 {
-			h.Interval = int32(hc.Interval / time.Second)
-		}
-		if hc.Timeout != 0 {
-			h.Timeout = int32(hc.Timeout / time.Second)
-		}
-		if h.Timeout >= h.Interval {
-			h.Timeout = h.Interval - 1
-		}
-		if hc.HealthyThreshold != 0 {
-			h.Healthy = int32(hc.HealthyThreshold)
-		}
-		if hc.UnhealthyThreshold != 0 {
-			h.Unhealthy = int32(hc.UnhealthyThreshold)
-		}
+		overlayTiming(&h, hc)
 		if len(hc.SuccessCodes) > 0 {
 			if h.Protocol == string(lb.ProtocolTCP) {
 				return nil, fmt.Errorf("aws: a TCP health check has no success codes")
@@ -627,14 +609,9 @@ func createStreamListener(l *listener) func(context.Context, *applier, *change) 
 
 // observeNLBListeners reads the NLB's listeners that carry our tags.
 func (p *Provider) observeNLBListeners(ctx context.Context, obs *observed, o lb.Owner) error {
-	var ls []elbtypes.Listener
-	pager := elbv2.NewDescribeListenersPaginator(p.elb, &elbv2.DescribeListenersInput{LoadBalancerArn: &obs.NLB.ARN})
-	for pager.HasMorePages() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return classify(err, "DescribeListeners", "")
-		}
-		ls = append(ls, page.Listeners...)
+	ls, err := p.listenersOf(ctx, obs.NLB.ARN)
+	if err != nil {
+		return err
 	}
 	var arns []string
 	for _, l := range ls {

@@ -198,15 +198,24 @@ func (p *Provider) observeOnce(ctx context.Context, o lb.Owner) (*observed, erro
 	return obs, nil
 }
 
-func (p *Provider) observeListeners(ctx context.Context, obs *observed, o lb.Owner) error {
+// listenersOf reads every listener of the load balancer arn, paged.
+func (p *Provider) listenersOf(ctx context.Context, arn string) ([]elbtypes.Listener, error) {
 	var ls []elbtypes.Listener
-	pager := elbv2.NewDescribeListenersPaginator(p.elb, &elbv2.DescribeListenersInput{LoadBalancerArn: &obs.LB.ARN})
+	pager := elbv2.NewDescribeListenersPaginator(p.elb, &elbv2.DescribeListenersInput{LoadBalancerArn: &arn})
 	for pager.HasMorePages() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return classify(err, "DescribeListeners", "")
+			return nil, classify(err, "DescribeListeners", "")
 		}
 		ls = append(ls, page.Listeners...)
+	}
+	return ls, nil
+}
+
+func (p *Provider) observeListeners(ctx context.Context, obs *observed, o lb.Owner) error {
+	ls, err := p.listenersOf(ctx, obs.LB.ARN)
+	if err != nil {
+		return err
 	}
 	var arns []string
 	rulesOf := map[string][]elbtypes.Rule{}
