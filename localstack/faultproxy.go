@@ -145,6 +145,11 @@ func StartFaultProxy(cfg FaultConfig) (*FaultProxy, error) {
 			// The SDK signed the Host it sent, the proxy's.
 			r.Out.Host = r.In.Host
 		},
+		// A connection of its own per request: the AWS query protocol
+		// POSTs, which net/http never retries on a pooled connection the
+		// target closed meanwhile (moto's server closes idle ones), and
+		// such a failure would read as a fault the proxy did not inject.
+		Transport: &http.Transport{DisableKeepAlives: true},
 		// Answers stream through as they come.
 		FlushInterval:  -1,
 		ModifyResponse: p.answered,
