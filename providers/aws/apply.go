@@ -196,29 +196,41 @@ func registerTargets(g *targetGroup, h *targetGroup) func(context.Context, *appl
 	}
 }
 
-// createLB creates want, after deleting old when it is a Recreate.
+// createLB creates the ALB want, after deleting old when it is a Recreate.
 func createLB(want, old *loadBalancer) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
-		if old != nil {
-			if err := deleteLB(old)(ctx, a, c); err != nil {
-				return err
-			}
-		}
-		out, err := a.p.elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(want.Name),
-			Type: elbtypes.LoadBalancerTypeEnumApplication, Scheme: elbtypes.LoadBalancerSchemeEnum(want.Scheme),
-			IpAddressType: elbtypes.IpAddressType(want.IPAddressType), Subnets: want.Subnets, Tags: elbTags(want.Tags),
-			SecurityGroups: a.lbGroupIDs(want.SecurityGroups)})
+		made, err := a.createELB(ctx, c, want, old, elbtypes.LoadBalancerTypeEnumApplication, a.lbGroupIDs(want.SecurityGroups))
 		if err != nil {
-			return classify(err, "CreateLoadBalancer", "")
+			return err
 		}
-		got := out.LoadBalancers[0]
-		a.lb = &loadBalancer{Name: want.Name, ARN: awssdk.ToString(got.LoadBalancerArn), DNSName: awssdk.ToString(got.DNSName)}
-		if got.State != nil {
-			a.lb.State = string(got.State.Code)
-		}
-		c.step.CloudID = a.lb.ARN
-		return a.setLBAttributes(ctx, a.lb.ARN, albAttributeDefaults, want.Attributes)
+		a.lb = made
+		return a.setLBAttributes(ctx, made.ARN, albAttributeDefaults, want.Attributes)
 	}
+}
+
+// createELB deletes old (a Recreate) and creates want as a load balancer
+// of type kind with security groups groups: the create of the ALB's step
+// and of the NLB's alike.
+func (a *applier) createELB(ctx context.Context, c *change, want, old *loadBalancer, kind elbtypes.LoadBalancerTypeEnum, groups []string) (*loadBalancer, error) {
+	if old != nil {
+		if err := deleteLB(old)(ctx, a, c); err != nil {
+			return nil, err
+		}
+	}
+	out, err := a.p.elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(want.Name),
+		Type: kind, Scheme: elbtypes.LoadBalancerSchemeEnum(want.Scheme),
+		IpAddressType: elbtypes.IpAddressType(want.IPAddressType), Subnets: want.Subnets, Tags: elbTags(want.Tags),
+		SecurityGroups: groups})
+	if err != nil {
+		return nil, classify(err, "CreateLoadBalancer", "")
+	}
+	got := out.LoadBalancers[0]
+	made := &loadBalancer{Name: want.Name, ARN: awssdk.ToString(got.LoadBalancerArn), DNSName: awssdk.ToString(got.DNSName)}
+	if got.State != nil {
+		made.State = string(got.State.Code)
+	}
+	c.step.CloudID = made.ARN
+	return made, nil
 }
 
 func updateLB(h, want *loadBalancer) func(context.Context, *applier, *change) error {

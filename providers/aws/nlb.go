@@ -561,26 +561,15 @@ func (a *applier) adoptNLB(want *state, have *observed) {
 	}
 }
 
-// createNLB creates want, after deleting old when it is a Recreate.
+// createNLB creates want, after deleting old when it is a Recreate; an
+// NLB gets no security groups.
 func createNLB(want, old *loadBalancer) func(context.Context, *applier, *change) error {
 	return func(ctx context.Context, a *applier, c *change) error {
-		if old != nil {
-			if err := deleteLB(old)(ctx, a, c); err != nil {
-				return err
-			}
-		}
-		out, err := a.p.elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(want.Name),
-			Type: elbtypes.LoadBalancerTypeEnumNetwork, Scheme: elbtypes.LoadBalancerSchemeEnum(want.Scheme),
-			IpAddressType: elbtypes.IpAddressType(want.IPAddressType), Subnets: want.Subnets, Tags: elbTags(want.Tags)})
+		made, err := a.createELB(ctx, c, want, old, elbtypes.LoadBalancerTypeEnumNetwork, nil)
 		if err != nil {
-			return classify(err, "CreateLoadBalancer", "")
+			return err
 		}
-		got := out.LoadBalancers[0]
-		a.nlb = &loadBalancer{Name: want.Name, ARN: awssdk.ToString(got.LoadBalancerArn), DNSName: awssdk.ToString(got.DNSName)}
-		if got.State != nil {
-			a.nlb.State = string(got.State.Code)
-		}
-		c.step.CloudID = a.nlb.ARN
+		a.nlb = made
 		return nil
 	}
 }
