@@ -31,7 +31,7 @@ all: build
 
 ## dev: start a local control plane, the controller and the emulated cloud with a sample Gateway.
 dev: host-tools cluster-binaries generate build
-	$(BIN)/cloudgate dev
+	$(BIN)/cloudgate-dev
 
 ## test: everything CI runs, including the Gateway API conformance suite's GATEWAY-HTTP profile.
 test: host-tools cluster-binaries generate fmt-check vet lint
@@ -51,8 +51,15 @@ fuzz:
 conformance: host-tools cluster-binaries generate
 	cd test/conformance && go test -count=1 -timeout $(TEST_TIMEOUT) .
 
+# What `cloudgate version` prints; a tree without git history builds as dev/unknown.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION)
+
+## build: bin/cloudgate (the controller, what the image holds) and bin/cloudgate-dev (make dev).
 build:
-	go build -o $(BIN)/cloudgate ./cmd/cloudgate
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/cloudgate ./cmd/cloudgate
+	go build -o $(BIN)/cloudgate-dev ./cmd/cloudgate-dev
 
 ## host-tools: the ip command (iproute2) that network namespaces need; installed when missing.
 host-tools:

@@ -1,14 +1,15 @@
-// Command cloudgate runs the Cloudgate controller, the emulated cloud on its
-// own, or a complete local development setup.
+// Command cloudgate runs the Cloudgate controller, or the emulated cloud on
+// its own. It is the binary of the container image, so it links no test
+// code; the local development setup is cmd/cloudgate-dev.
 //
 //	cloudgate [run] [flags]        the controller (in a cluster or against a kubeconfig)
 //	cloudgate emulated-cloud       the emulated cloud's API and data plane as a process
-//	cloudgate dev                  a local control plane, the emulated cloud, the
-//	                               controller and a sample Gateway that serves traffic
+//	cloudgate version              the version and revision this binary was built from
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -30,12 +31,14 @@ func main() {
 		err = runCommand(ctx, args)
 	case "emulated-cloud":
 		err = emulatedCloudCommand(ctx, args)
+	case "version":
+		versionCommand()
 	case "dev":
-		err = devCommand(ctx, args)
+		err = errors.New("the local development setup is its own binary now: run `make dev` or cloudgate-dev")
 	case "help":
-		fmt.Println("usage: cloudgate [run|emulated-cloud|dev] [flags]; cloudgate COMMAND -h for flags")
+		fmt.Println("usage: cloudgate [run|emulated-cloud|version] [flags]; cloudgate COMMAND -h for flags")
 	default:
-		err = fmt.Errorf("unknown command %q (want run, emulated-cloud or dev)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, emulated-cloud or version)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cloudgate:", err)

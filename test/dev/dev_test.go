@@ -25,17 +25,17 @@ func TestDevPrintsACurlThatAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "cloudgate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cloudgate")
+	bin := filepath.Join(t.TempDir(), "cloudgate-dev")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cloudgate-dev")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building cloudgate: %v\n%s", err, out)
+		t.Fatalf("building cloudgate-dev: %v\n%s", err, out)
 	}
 
 	// An address range of its own, so that a developer's running `make dev`
 	// or another test's cloud is never in the way.
 	rng := fmt.Sprintf("127.%d.0.0/16", 50+os.Getpid()%20)
-	cmd := exec.Command(bin, "dev", "--emulated-address-range", rng)
+	cmd := exec.Command(bin, "--emulated-address-range", rng)
 	cmd.Dir = root
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -64,9 +64,9 @@ func TestDevPrintsACurlThatAnswers(t *testing.T) {
 	select {
 	case url = <-urls:
 	case err := <-exited:
-		t.Fatalf("cloudgate dev exited before printing a curl command: %v\n%s", err, log.String())
+		t.Fatalf("cloudgate-dev exited before printing a curl command: %v\n%s", err, log.String())
 	case <-time.After(3 * time.Minute):
-		t.Fatalf("cloudgate dev printed no curl command in time:\n%s", log.String())
+		t.Fatalf("cloudgate-dev printed no curl command in time:\n%s", log.String())
 	}
 	if !strings.HasPrefix(url, "http://127.") {
 		t.Errorf("curl target %s is outside loopback", url)
@@ -94,15 +94,15 @@ func TestDevPrintsACurlThatAnswers(t *testing.T) {
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Fatalf("cloudgate dev exited with %v after Ctrl-C:\n%s", err, log.String())
+			t.Fatalf("cloudgate-dev exited with %v after Ctrl-C:\n%s", err, log.String())
 		}
 	case <-time.After(60 * time.Second):
-		t.Fatalf("cloudgate dev did not stop after Ctrl-C:\n%s", log.String())
+		t.Fatalf("cloudgate-dev did not stop after Ctrl-C:\n%s", log.String())
 	}
 	if !strings.Contains(log.String(), "Deleting the sample Gateway") {
 		t.Errorf("no cleanup step in the output:\n%s", log.String())
 	}
 	if _, err := (&http.Client{Timeout: time.Second}).Get(url); err == nil {
-		t.Errorf("%s still answers after cloudgate dev stopped", url)
+		t.Errorf("%s still answers after cloudgate-dev stopped", url)
 	}
 }

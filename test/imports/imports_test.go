@@ -29,13 +29,15 @@ var rules = []rule{
 		why: "mapping is pure: no cloud SDK, no API client, no provider"},
 	{pattern: "./mapping/lb", stdOnly: true,
 		why: "the model is shared by every provider and must stay free of dependencies"},
-	// `cloudgate dev` runs the local cluster, so the binary does link
+	// cmd/cloudgate-dev runs the local cluster, so it does link
 	// test/localcluster, test/netns and test/controlplane (infrastructure
-	// that lives under test/ because tests are its main user); never the
-	// testing package, the in-process harness or the tests themselves.
+	// that lives under test/ because tests are its main user); no command
+	// links the testing package, the in-process harness or the tests.
 	{pattern: "./cmd/...", forbidden: []string{"testing", module + "/test/harness", module + "/test/e2e",
 		module + "/test/conformance", module + "/test/dev", module + "/test/imports"},
-		why: "the controller binary links no test code"},
+		why: "the binaries link no test code"},
+	{pattern: "./cmd/cloudgate", forbidden: []string{module + "/test/", "sigs.k8s.io/controller-runtime/pkg/envtest", "helm.sh/"},
+		why: "the controller binary, the one in the image, links neither the local cluster nor envtest nor Helm"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package manager
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ import (
 func TestStartAWSProvider(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	provs, closeAll, err := startProviders(t.Context(), controllerOptions{Providers: "aws", ClusterName: "c", AWSSubnets: "subnet-a, subnet-b"})
+	provs, closeAll, err := startProviders(t.Context(), Options{Providers: "aws", ClusterName: "c", AWSSubnets: "subnet-a, subnet-b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func TestStartAWSProvider(t *testing.T) {
 	if len(provs) != 1 || provs[0].ControllerName() != aws.ControllerName {
 		t.Fatalf("providers = %v, want the aws provider", provs)
 	}
-	if _, _, err := startProviders(t.Context(), controllerOptions{Providers: "gcp"}); err == nil {
+	if _, _, err := startProviders(t.Context(), Options{Providers: "gcp"}); err == nil {
 		t.Error("--providers=gcp started, want an error")
 	}
 }

@@ -1,3 +1,12 @@
+// Command cloudgate-dev runs Cloudgate's main job on its embedded default:
+// a local cluster of processes (etcd, kube-apiserver,
+// kube-controller-manager and a process kubelet that runs Pods in network
+// namespaces), the controller with the in-process emulated cloud, and the
+// sample from deploy/examples/dev.yaml, whose echo Deployment runs as real
+// Pods. `make dev` runs it.
+//
+// It is a binary of its own because the local cluster lives under test/:
+// cmd/cloudgate, the binary users deploy, links none of it.
 package main
 
 import (
@@ -10,7 +19,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,20 +32,25 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/cloudgate-dev/cloudgate/cmd/internal/manager"
 	"github.com/cloudgate-dev/cloudgate/reconciler"
 	"github.com/cloudgate-dev/cloudgate/test/controlplane"
 	"github.com/cloudgate-dev/cloudgate/test/localcluster"
 )
 
-// devCommand runs Cloudgate's main job on its embedded default: a local
-// cluster of processes (etcd, kube-apiserver, kube-controller-manager and a
-// process kubelet that runs Pods in network namespaces), the controller with
-// the in-process emulated cloud, and the sample from deploy/examples/dev.yaml,
-// whose echo Deployment runs as real Pods.
-func devCommand(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	var o controllerOptions
-	o.bind(fs)
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := dev(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "cloudgate-dev:", err)
+		os.Exit(1)
+	}
+}
+
+func dev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("cloudgate-dev", flag.ContinueOnError)
+	var o manager.Options
+	o.Bind(fs)
 	sample := fs.String("sample", "", "manifest to apply (default deploy/examples/dev.yaml in the source tree)")
 	verbose := fs.Bool("v", false, "print the controller's logs")
 	if err := fs.Parse(args); err != nil {
@@ -72,7 +88,7 @@ func devCommand(ctx context.Context, args []string) error {
 	ctrlCtx, stopCtrl := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan struct{})
 	ctrlDone := make(chan error, 1)
-	go func() { ctrlDone <- runController(ctrlCtx, cp.REST, o, ready) }()
+	go func() { ctrlDone <- manager.Run(ctrlCtx, cp.REST, o, ready) }()
 	defer func() {
 		stopCtrl()
 		<-ctrlDone

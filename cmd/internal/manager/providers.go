@@ -1,0 +1,102 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/cloudgate-dev/cloudgate/providers"
+	"github.com/cloudgate-dev/cloudgate/providers/aws"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
+)
+
+// cloudAPICalls counts the cloud API calls of the providers that report
+// them, by operation and outcome (success, throttled, invalid, error).
+var cloudAPICalls = func() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudgate_cloud_api_calls_total",
+		Help: "Cloud API calls by provider, operation and outcome.",
+	}, []string{"provider", "operation", "outcome"})
+	metrics.Registry.MustRegister(c)
+	return c
+}()
+
+// startProviders builds the enabled providers. The emulated provider talks to
+// its cloud over HTTP even in-process, so that the adapter is always tested
+// the way it runs against a separate emulated cloud.
+func startProviders(ctx context.Context, o Options) ([]providers.Provider, func(), error) {
+	var out []providers.Provider
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	for _, name := range strings.Split(o.Providers, ",") {
+		switch strings.TrimSpace(name) {
+		case "emulated":
+			endpoint := o.EmulatedEndpoint
+			if endpoint == "" {
+				prefix, err := netip.ParsePrefix(o.AddressRange)
+				if err != nil {
+					closeAll()
+					return nil, nil, fmt.Errorf("--emulated-address-range: %w", err)
+				}
+				srv, err := cloud.Start(ctx, cloud.Config{AddressRange: prefix}, "127.0.0.1:0")
+				if err != nil {
+					closeAll()
+					return nil, nil, fmt.Errorf("starting the in-process emulated cloud: %w", err)
+				}
+				closers = append(closers, func() { _ = srv.Close() })
+				endpoint = srv.URL()
+			}
+			p, err := emulated.New(emulated.Config{Endpoint: endpoint})
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			out = append(out, p)
+		case "aws":
+			// Adaptive retries slow the whole client down when AWS
+			// throttles, instead of every Gateway retrying on its own.
+			opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMode(awssdk.RetryModeAdaptive)}
+			if o.AWSRegion != "" {
+				opts = append(opts, awsconfig.WithRegion(o.AWSRegion))
+			}
+			cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
+			}
+			cfg.APIOptions = append(cfg.APIOptions, aws.CountCalls(func(op, outcome string) {
+				cloudAPICalls.WithLabelValues("aws", op, outcome).Inc()
+			}))
+			var subnets []string
+			for _, s := range strings.Split(o.AWSSubnets, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					subnets = append(subnets, s)
+				}
+			}
+			p, err := aws.New(aws.Config{AWS: cfg, ClusterName: o.ClusterName, VPCID: o.AWSVPCID, Subnets: subnets})
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			out = append(out, p)
+		case "gcp":
+			closeAll()
+			return nil, nil, fmt.Errorf("provider %q is not implemented yet", name)
+		default:
+			closeAll()
+			return nil, nil, fmt.Errorf("unknown provider %q", name)
+		}
+	}
+	return out, closeAll, nil
+}
