@@ -11,7 +11,7 @@ import (
 
 func emulatedCloudCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("emulated-cloud", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:8090", "address of the emulated cloud's API")
+	listen := fs.String("listen", "127.0.0.1:8090", "address of the emulated cloud's API (port 0 picks a free one; the URL is printed)")
 	rng := fs.String("address-range", "127.100.0.0/16", "range load balancer addresses come from")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -20,6 +20,13 @@ func emulatedCloudCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--address-range: %w", err)
 	}
-	fmt.Printf("Emulated cloud API on http://%s, load balancer addresses from %s\n", *listen, prefix)
-	return cloud.Run(ctx, cloud.Config{AddressRange: prefix}, *listen)
+	srv, err := cloud.Start(ctx, cloud.Config{AddressRange: prefix}, *listen)
+	if err != nil {
+		return err
+	}
+	// The bound address, so that --listen 127.0.0.1:0 (a free port) tells
+	// whoever started this process where the API is.
+	fmt.Printf("Emulated cloud API on %s, load balancer addresses from %s\n", srv.URL(), prefix)
+	<-ctx.Done()
+	return srv.Close()
 }

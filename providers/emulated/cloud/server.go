@@ -74,14 +74,3 @@ func (s *Server) Close() error {
 	})
 	return s.closeErr
 }
-
-// Run serves the cloud on listenAddr until ctx is done, then closes it. It is
-// the body of `cloudgate emulated-cloud`.
-func Run(ctx context.Context, cfg Config, listenAddr string) error {
-	s, err := Start(ctx, cfg, listenAddr)
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	return s.Close()
-}
