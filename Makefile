@@ -25,7 +25,7 @@ export KUBEBUILDER_ASSETS := $(K8S_BIN)
 # Nested modules with their own go.mod: vetted, linted and tested separately.
 NESTED_MODULES := test/conformance
 
-.PHONY: all host-tools dev test fuzz lint vet fmt-check generate crds bench control-plane cluster-binaries build conformance clean
+.PHONY: all host-tools dev image push test fuzz lint vet fmt-check generate crds bench control-plane cluster-binaries build conformance clean
 
 all: build
 
@@ -61,9 +61,23 @@ build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/cloudgate ./cmd/cloudgate
 	go build -o $(BIN)/cloudgate-dev ./cmd/cloudgate-dev
 
-## host-tools: the ip command (iproute2) that network namespaces need; installed when missing.
+## host-tools: the ip command (iproute2) that network namespaces need, and the CA bundle the
+## image copies (ca-certificates); installed when missing.
 host-tools:
 	@command -v ip >/dev/null 2>&1 || { echo ">> installing iproute2"; apt-get update -qq && apt-get install -y -qq iproute2; }
+	@[ -f /etc/ssl/certs/ca-certificates.crt ] || { echo ">> installing ca-certificates"; apt-get update -qq && apt-get install -y -qq ca-certificates; }
+
+## image: the controller's multi-arch (linux/amd64, linux/arm64) OCI image, built without a
+## container engine, as an OCI layout in bin/image (tag $(VERSION)). Reproducible: the creation
+## time is SOURCE_DATE_EPOCH or the commit's time.
+image: host-tools
+	go run ./deploy/image/imagetool build -layout $(BIN)/image -version $(VERSION) -revision $(REVISION)
+
+## push: make push IMAGE=registry/repository[:tag] pushes bin/image, with docker login's credentials.
+push:
+	@[ -n "$(IMAGE)" ] || { echo "usage: make push IMAGE=registry/repository[:tag]"; exit 1; }
+	$(MAKE) image
+	go run ./deploy/image/imagetool push -layout $(BIN)/image $(IMAGE)
 
 ## control-plane: build etcd and kube-apiserver from the Go module proxy into bin/k8s (once).
 control-plane:
