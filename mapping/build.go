@@ -35,6 +35,7 @@ func Build(s *Snapshot) Result {
 	b := newBuilder(s)
 
 	params, gwProblem := b.gatewayParams()
+	res.Parameters = params.effective
 	b.certRefs = params.certRefs
 	if a := params.opts.AWS; a != nil {
 		// An account with raised quotas takes more rules and certificates:

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/cloudgate-dev/cloudgate/api/v1alpha1"
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
@@ -20,24 +22,27 @@ import (
 // others for objects stored under older CRDs. A bad value makes the
 // Gateway Accepted=False/InvalidParameters, naming the field.
 
-// mergeHealthCheck lays the fields spec sets over into.
-func mergeHealthCheck(into, spec *v1alpha1.HealthCheck) {
-	overlay(&into.Protocol, spec.Protocol)
-	overlay(&into.Path, spec.Path)
-	overlay(&into.Port, spec.Port)
-	overlay(&into.Interval, spec.Interval)
-	overlay(&into.Timeout, spec.Timeout)
-	overlay(&into.HealthyThreshold, spec.HealthyThreshold)
-	overlay(&into.UnhealthyThreshold, spec.UnhealthyThreshold)
-	if spec.SuccessCodes != nil {
-		into.SuccessCodes = spec.SuccessCodes
-	}
+// mergeHealthCheck lays the fields spec sets over into, and tells set
+// each field it sets, by its JSON name, with the value as written.
+func mergeHealthCheck(into, spec *v1alpha1.HealthCheck, set func(field, value string)) {
+	str := func(s string) string { return s }
+	num := func(n int32) string { return strconv.Itoa(int(n)) }
+	dur := func(d metav1.Duration) string { return seconds(d.Duration) }
+	overlay(&into.Protocol, spec.Protocol, "protocol", str, set)
+	overlay(&into.Path, spec.Path, "path", str, set)
+	overlay(&into.Port, spec.Port, "port", num, set)
+	overlay(&into.Interval, spec.Interval, "interval", dur, set)
+	overlay(&into.Timeout, spec.Timeout, "timeout", dur, set)
+	overlay(&into.HealthyThreshold, spec.HealthyThreshold, "healthyThreshold", num, set)
+	overlay(&into.UnhealthyThreshold, spec.UnhealthyThreshold, "unhealthyThreshold", num, set)
+	overlay(&into.SuccessCodes, spec.SuccessCodes, "successCodes", str, set)
 }
 
 // overlay sets *into to from when the more specific parameters set it.
-func overlay[T any](into **T, from *T) {
+func overlay[T any](into **T, from *T, field string, format func(T) string, set func(field, value string)) {
 	if from != nil {
 		*into = from
+		set(field, format(*from))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +73,9 @@ type gatewayParams struct {
 	// certRefs are the cloud certificates the parameters name, which every
 	// listener that terminates TLS serves after its certificateRefs'.
 	certRefs []paramCertRefs
+	// effective is every field the merge set, with its source, and the
+	// provider's defaults of the rest (Result.Parameters).
+	effective []Parameter
 }
 
 // paramCertRefs are the certificate references of one parameters field.
@@ -92,6 +96,39 @@ type mergedParams struct {
 	hasHealth bool
 	// A list is one field: the Gateway's replaces the class's.
 	certificateARNs, sslCertificates []string
+
+	// src is the parameters being laid over; from records, by path, the
+	// value and source of each field as it is set, so that the last
+	// writer of a field is its source (see Parameter).
+	src  ParameterSource
+	from map[string]Parameter
+}
+
+// set records that the parameters being merged set the field at path.
+func (m *mergedParams) set(path, value string) {
+	if m.from == nil {
+		m.from = map[string]Parameter{}
+	}
+	m.from[path] = Parameter{Path: path, Value: value, Source: m.src}
+}
+
+// unset forgets the fields under prefix that a field replaced as a whole.
+func (m *mergedParams) unset(prefix string) {
+	maps.DeleteFunc(m.from, func(k string, _ Parameter) bool { return strings.HasPrefix(k, prefix) })
+}
+
+// effective lists the fields the merge set, then the provider's defaults
+// of the fields it left unset (a default under a field replaced as a
+// whole, such as a list, is not shown again), sorted by path.
+func (m *mergedParams) effective(defaults map[string]string) []Parameter {
+	out := slices.Collect(maps.Values(m.from))
+	for path, v := range defaults {
+		if _, ok := m.from[path]; !ok {
+			out = append(out, Parameter{Path: path, Value: v, Source: ParameterSource{Kind: SourceDefault}})
+		}
+	}
+	slices.SortFunc(out, func(x, y Parameter) int { return strings.Compare(x.Path, y.Path) })
+	return out
 }
 
 // gatewayParams merges the class's and the Gateway's parameters and the
@@ -120,9 +157,13 @@ func (b *builder) gatewayParams() (gatewayParams, problem) {
 	}
 
 	m := mergedParams{tags: map[string]string{}}
-	for _, p := range []*v1alpha1.LoadBalancerParameters{classParams, gwParams} {
-		if p != nil {
-			mergeParams(&m, &p.Spec)
+	for _, p := range []struct {
+		kind   SourceKind
+		params *v1alpha1.LoadBalancerParameters
+	}{{SourceClass, classParams}, {SourceGateway, gwParams}} {
+		if p.params != nil {
+			m.src = ParameterSource{Kind: p.kind, Ref: p.params.Namespace + "/" + p.params.Name}
+			mergeParams(&m, &p.params.Spec)
 		}
 	}
 
@@ -131,17 +172,28 @@ func (b *builder) gatewayParams() (gatewayParams, problem) {
 		return gatewayParams{}, p
 	}
 	m.opts.Addresses = addrs
+	if len(addrs) > 0 {
+		m.src = ParameterSource{Kind: SourceGatewaySpec, Ref: "spec.addresses"}
+		m.set("addresses", strings.Join(addrs, ","))
+	}
 
 	if infra != nil {
 		// Annotations first, labels last: on the same key the label wins.
+		m.src = ParameterSource{Kind: SourceGatewaySpec, Ref: "spec.infrastructure.annotations"}
 		for k, v := range infra.Annotations {
 			m.tags[string(k)] = string(v)
+			m.set(tagPath(string(k)), string(v))
 		}
+		m.src = ParameterSource{Kind: SourceGatewaySpec, Ref: "spec.infrastructure.labels"}
 		for k, v := range infra.Labels {
 			m.tags[string(k)] = string(v)
+			m.set(tagPath(string(k)), string(v))
 		}
 	}
-	out := gatewayParams{opts: m.opts, tags: m.tags}
+	// Reserved keys never become tags (the CRD refuses them in the
+	// parameters; labels may carry them), so they are no parameter either.
+	maps.DeleteFunc(m.from, func(k string, _ Parameter) bool { return strings.HasPrefix(k, "tags["+reservedTagPrefix) })
+	out := gatewayParams{opts: m.opts, tags: m.tags, effective: m.effective(b.caps.ParameterDefaults)}
 	bad := paramsValueProblems(m)
 	if m.hasHealth {
 		hc, hcBad := healthCheck(m.health)
@@ -152,7 +204,11 @@ func (b *builder) gatewayParams() (gatewayParams, problem) {
 	out.certRefs = refs
 	bad = append(bad, refsBad...)
 	if len(bad) > 0 {
-		return invalid("parameters have invalid values: " + boundedList(bad, "; ", maxMessageBytes))
+		// The merged fields stay visible: they show where a bad value
+		// came from.
+		g, p := invalid("parameters have invalid values: " + boundedList(bad, "; ", maxMessageBytes))
+		g.effective = out.effective
+		return g, p
 	}
 	maps.DeleteFunc(out.tags, func(k, _ string) bool { return strings.HasPrefix(k, reservedTagPrefix) })
 	if len(out.tags) == 0 {
@@ -176,39 +232,56 @@ func mergeParams(m *mergedParams, spec *v1alpha1.LoadBalancerParametersSpec) {
 	opts := &m.opts
 	if spec.Scheme != nil {
 		opts.Scheme = lb.Scheme(*spec.Scheme)
+		m.set("scheme", string(*spec.Scheme))
 	}
 	if spec.IPAddressType != nil {
 		opts.IPAddressType = *spec.IPAddressType
+		m.set("ipAddressType", *spec.IPAddressType)
 	}
 	if spec.IdleTimeout != nil {
 		opts.IdleTimeout = spec.IdleTimeout.Duration
+		m.set("idleTimeout", seconds(opts.IdleTimeout))
 	}
 	if spec.DeletionProtection != nil {
 		opts.DeletionProtection = *spec.DeletionProtection
+		m.set("deletionProtection", strconv.FormatBool(*spec.DeletionProtection))
 	}
-	maps.Copy(m.tags, spec.Tags)
+	for k, v := range spec.Tags {
+		m.tags[k] = v
+		m.set(tagPath(k), v)
+	}
 	// accessLogs is one field: the Gateway's replaces the class's, and
 	// one that is not enabled turns the class's off.
 	if al := spec.AccessLogs; al != nil {
 		opts.AccessLogs = nil
+		m.unset("accessLogs.")
+		m.set("accessLogs.enabled", strconv.FormatBool(al.Enabled))
 		if al.Enabled {
 			opts.AccessLogs = &lb.AccessLogs{Bucket: al.Bucket, Prefix: al.Prefix}
+			m.set("accessLogs.bucket", al.Bucket)
+			if al.Prefix != "" {
+				m.set("accessLogs.prefix", al.Prefix)
+			}
 		}
 	}
 	if h := spec.HealthCheck; h != nil {
 		m.hasHealth = true
-		mergeHealthCheck(&m.health, h)
+		mergeHealthCheck(&m.health, h, func(field, value string) { m.set("healthCheck."+field, value) })
 	}
 	if e := spec.Emulated; e != nil {
 		if e.Address != nil {
 			emulatedOptions(opts).Address = *e.Address
+			m.set("emulated.address", *e.Address)
 		}
 		if len(e.ResponseHeaders) > 0 {
 			eo := emulatedOptions(opts)
 			if eo.ResponseHeaders == nil {
 				eo.ResponseHeaders = map[string]string{}
 			}
-			maps.Copy(eo.ResponseHeaders, e.ResponseHeaders)
+			for k, v := range e.ResponseHeaders {
+				eo.ResponseHeaders[k] = v
+				m.set("emulated.responseHeaders["+k+"]", v)
+			}
 		}
 	}
 	if a := spec.AWS; a != nil {
@@ -220,12 +293,17 @@ func mergeParams(m *mergedParams, spec *v1alpha1.LoadBalancerParametersSpec) {
 				opts.GCP = &lb.GCPOptions{}
 			}
 			opts.GCP.Region = g.Region
+			m.set("gcp.region", g.Region)
 		}
 		if len(g.SSLCertificates) > 0 {
 			m.sslCertificates = g.SSLCertificates
+			m.set("gcp.sslCertificates", strings.Join(g.SSLCertificates, ","))
 		}
 	}
 }
+
+// tagPath is a tag's path among the parameters: keys may hold dots.
+func tagPath(key string) string { return "tags[" + key + "]" }
 
 // mergeAWS lays the aws section over m: lists replace, maps merge by key,
 // quotas merge one by one.
@@ -236,57 +314,72 @@ func mergeAWS(m *mergedParams, a *v1alpha1.AWSParameters) {
 		}
 		return m.opts.AWS
 	}
-	mergeMap := func(dst *map[string]string, src map[string]string) {
+	mergeMap := func(field string, dst *map[string]string, src map[string]string) {
 		if *dst == nil {
 			*dst = map[string]string{}
 		}
-		maps.Copy(*dst, src)
+		for k, v := range src {
+			(*dst)[k] = v
+			m.set("aws."+field+"["+k+"]", v)
+		}
+	}
+	list := func(field string, dst *[]string, src []string) {
+		*dst = slices.Clone(src)
+		m.set("aws."+field, strings.Join(src, ","))
+	}
+	str := func(field string, dst *string, src string) {
+		*dst = src
+		m.set("aws."+field, src)
 	}
 	if len(a.Attributes) > 0 {
-		mergeMap(&o().Attributes, a.Attributes)
+		mergeMap("attributes", &o().Attributes, a.Attributes)
 	}
 	if len(a.TargetGroupAttributes) > 0 {
-		mergeMap(&o().TargetGroupAttributes, a.TargetGroupAttributes)
+		mergeMap("targetGroupAttributes", &o().TargetGroupAttributes, a.TargetGroupAttributes)
 	}
 	if len(a.Subnets) > 0 {
-		o().Subnets = slices.Clone(a.Subnets)
+		list("subnets", &o().Subnets, a.Subnets)
 	}
 	if len(a.SecurityGroups) > 0 {
-		o().SecurityGroups = slices.Clone(a.SecurityGroups)
+		list("securityGroups", &o().SecurityGroups, a.SecurityGroups)
 	}
 	if len(a.SourceRanges) > 0 {
-		o().SourceRanges = slices.Clone(a.SourceRanges)
+		list("sourceRanges", &o().SourceRanges, a.SourceRanges)
 	}
 	if a.BackendSecurityGroup != nil {
-		o().BackendSecurityGroup = *a.BackendSecurityGroup
+		str("backendSecurityGroup", &o().BackendSecurityGroup, *a.BackendSecurityGroup)
 	}
 	if a.SSLPolicy != nil {
-		o().SSLPolicy = *a.SSLPolicy
+		str("sslPolicy", &o().SSLPolicy, *a.SSLPolicy)
 	}
 	if a.TargetType != nil {
-		o().TargetType = *a.TargetType
+		str("targetType", &o().TargetType, *a.TargetType)
 	}
 	if a.DeregistrationDelay != nil {
 		d := a.DeregistrationDelay.Duration.Truncate(time.Second)
 		o().DeregistrationDelay = &d
+		m.set("aws.deregistrationDelay", seconds(d))
 	}
 	if q := a.Quotas; q != nil {
 		for _, f := range []struct {
-			dst *int
-			src *int32
+			field string
+			dst   *int
+			src   *int32
 		}{
-			{&o().Quotas.RulesPerLoadBalancer, q.RulesPerLoadBalancer},
-			{&o().Quotas.CertificatesPerLoadBalancer, q.CertificatesPerLoadBalancer},
-			{&o().Quotas.TargetGroupsPerLoadBalancer, q.TargetGroupsPerLoadBalancer},
-			{&o().Quotas.ListenersPerLoadBalancer, q.ListenersPerLoadBalancer},
+			{"rulesPerLoadBalancer", &o().Quotas.RulesPerLoadBalancer, q.RulesPerLoadBalancer},
+			{"certificatesPerLoadBalancer", &o().Quotas.CertificatesPerLoadBalancer, q.CertificatesPerLoadBalancer},
+			{"targetGroupsPerLoadBalancer", &o().Quotas.TargetGroupsPerLoadBalancer, q.TargetGroupsPerLoadBalancer},
+			{"listenersPerLoadBalancer", &o().Quotas.ListenersPerLoadBalancer, q.ListenersPerLoadBalancer},
 		} {
 			if f.src != nil {
 				*f.dst = int(*f.src)
+				m.set("aws.quotas."+f.field, strconv.Itoa(int(*f.src)))
 			}
 		}
 	}
 	if len(a.CertificateARNs) > 0 {
 		m.certificateARNs = a.CertificateARNs
+		m.set("aws.certificateARNs", strings.Join(a.CertificateARNs, ","))
 	}
 }
 

@@ -109,6 +109,13 @@ type Result struct {
 	// provider refuses elements by name, these are the routes to put in
 	// Snapshot.Refused.
 	Sources map[string][]RouteRef
+
+	// Parameters are the effective LoadBalancerParameters after the
+	// merge, one per field, each with where its value came from, sorted
+	// by path; nil when a parametersRef does not resolve. They are what
+	// LoadBalancer.Options and Tags were made of (`cloudgate describe`
+	// prints them).
+	Parameters []Parameter
 }
 
 // ClassResult is the status Cloudgate writes on a GatewayClass.

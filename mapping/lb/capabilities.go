@@ -126,6 +126,14 @@ type Capabilities struct {
 	// model's raised quotas (AWSOptions.Quotas) raise the limits that
 	// derive from them by as much: see WithQuotas.
 	Quotas Quotas
+
+	// ParameterDefaults are the values the provider uses for
+	// LoadBalancerParameters fields left unset, by the field's dotted path
+	// ("aws.sslPolicy", "idleTimeout"), as the provider would print them.
+	// Mapping only reports them (Result.Parameters, for describe); a field
+	// whose default depends on more than the parameters (a health check's
+	// on the target group's protocol) is left out.
+	ParameterDefaults map[string]string
 }
 
 // WithQuotas returns c with the limits that derive from a quota raised by

@@ -141,6 +141,18 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// The quotas these limits derive from, which the parameters'
 		// aws.quotas raise for an account with raised quotas.
 		Quotas: lb.Quotas{RulesPerLoadBalancer: maxRulesPerALB, CertificatesPerLoadBalancer: maxSNICertificates},
+		// What an unset field becomes, for describe (convert.go and
+		// options.go apply them).
+		ParameterDefaults: map[string]string{
+			"scheme":                  string(lb.SchemeInternetFacing),
+			"ipAddressType":           "ipv4",
+			"idleTimeout":             albAttributeDefaults["idle_timeout.timeout_seconds"] + "s",
+			"deletionProtection":      albAttributeDefaults["deletion_protection.enabled"],
+			"aws.sslPolicy":           defaultSSLPolicy,
+			"aws.targetType":          "ip",
+			"aws.deregistrationDelay": groupAttributeDefaults["deregistration_delay.timeout_seconds"] + "s",
+			"aws.sourceRanges":        "0.0.0.0/0 (and ::/0 when dualstack)",
+		},
 	}
 }
 
