@@ -144,7 +144,21 @@ func (p Plan) Count(a Action, k Kind) int {
 // Summary counts the changes by action and kind, in one line: "created 1
 // load balancer, 2 listeners, 20 rules, 10 target groups; deleted 1 rule";
 // "no changes" when there are none.
-func (p Plan) Summary() string {
+func (p Plan) Summary() string { return p.summary(past) }
+
+// future is how a PendingSummary says that an action is to be done.
+var future = map[Action]string{
+	ActionCreate:   "would create",
+	ActionUpdate:   "would update",
+	ActionRecreate: "would recreate",
+	ActionDelete:   "would delete",
+}
+
+// PendingSummary is Summary for a plan not applied (a dry run): "would
+// create 1 load balancer, 1 listener; would delete 1 rule".
+func (p Plan) PendingSummary() string { return p.summary(future) }
+
+func (p Plan) summary(verbs map[Action]string) string {
 	kinds := slices.Clone(kindOrder)
 	for _, s := range p.Steps {
 		if !slices.Contains(kinds, s.Kind) {
@@ -160,7 +174,7 @@ func (p Plan) Summary() string {
 			}
 		}
 		if len(counts) > 0 {
-			parts = append(parts, past[a]+" "+strings.Join(counts, ", "))
+			parts = append(parts, verbs[a]+" "+strings.Join(counts, ", "))
 		}
 	}
 	if len(parts) == 0 {

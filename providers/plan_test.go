@@ -63,6 +63,12 @@ func TestSummary(t *testing.T) {
 			if got := c.plan.Summary(); got != c.want {
 				t.Errorf("Summary() = %q, want %q", got, c.want)
 			}
+			// A dry run says the same in the conditional.
+			pending := strings.NewReplacer("created", "would create", "updated", "would update",
+				"recreated", "would recreate", "deleted", "would delete").Replace(c.want)
+			if got := c.plan.PendingSummary(); got != pending {
+				t.Errorf("PendingSummary() = %q, want %q", got, pending)
+			}
 			if changes := c.want != "no changes"; c.plan.Changes() != changes {
 				t.Errorf("Changes() = %v, want %v", c.plan.Changes(), changes)
 			}

@@ -125,18 +125,27 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 
-	snap, err := loadSnapshot(ctx, r.Client, r.apiReader(), &gc, &gw)
+	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: req.NamespacedName.String()})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	snap, err := loadSnapshot(ctx, r.Client, r.apiReader(), &gc, &gw, routes)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	snap.ClusterName = r.ClusterName
 	snap.Capabilities = provider.Capabilities()
-	out := r.realize(ctx, &gw, provider, snap)
+	var out realized
+	if dry, invalidValue := dryRunOf(&gw); dry {
+		out = r.plan(ctx, &gw, provider, snap, invalidValue)
+	} else {
+		out = r.realize(ctx, &gw, provider, snap)
+	}
 	res, status, cloud := out.res, out.status, out.cloud
 	invalid := errors.Is(cloud, providers.ErrInvalid)
 
 	var errs []error
-	if err := r.writeGatewayStatus(ctx, &gw, res, status, cloud); err != nil {
+	if err := r.writeGatewayStatus(ctx, &gw, out); err != nil {
 		errs = append(errs, err)
 	}
 	for _, kind := range []struct {
@@ -158,6 +167,10 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, cloud // back off
 	case len(errs) > 0:
 		return ctrl.Result{}, errors.Join(errs...)
+	case out.dryRun != nil:
+		// Plan again at the resync, as a drift repair would read again:
+		// not sooner, since nothing is provisioning.
+		return ctrl.Result{RequeueAfter: out.resync}, nil
 	case res.LoadBalancer != nil && cloud == nil && !status.Ready:
 		return ctrl.Result{RequeueAfter: notReadyRequeue}, nil
 	case cloud == nil:
@@ -174,6 +187,8 @@ type realized struct {
 	cloud  error
 	// resync is how long until the cloud is due to be read again.
 	resync time.Duration
+	// dryRun is set when the Gateway asked for a dry run (dryrun.go).
+	dryRun *dryRun
 }
 
 // realize builds the model and makes the cloud match it. When the cloud
@@ -344,10 +359,18 @@ func (r *GatewayReconciler) updateGatewayStatus(ctx context.Context, gw *gwv1.Ga
 
 // writeGatewayStatus merges mapping's verdict with the provider's and writes
 // it when it changed.
-func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gateway, res mapping.Result, st lb.Status, cloud error) error {
+func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gateway, out realized) error {
+	res, st, cloud := out.res, out.status, out.cloud
 	desired := res.Gateway
 	programmed := programmedCondition(gw.Generation, res, st, cloud)
+	if out.dryRun != nil && out.dryRun.programmed != nil {
+		programmed = *out.dryRun.programmed
+	}
 	desired.Conditions = boundConditions(setCondition(append([]metav1.Condition(nil), desired.Conditions...), programmed))
+	if out.dryRun != nil {
+		// Bounded on its own: the plan may use the API server's whole limit.
+		desired.Conditions = append(desired.Conditions, out.dryRun.condition)
+	}
 
 	listenerReady := map[gwv1.PortNumber]bool{}
 	if res.LoadBalancer != nil && cloud == nil {
@@ -359,7 +382,8 @@ func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gat
 	return r.updateGatewayStatus(ctx, gw, func(gw *gwv1.Gateway) *gwv1.Gateway {
 		now := metav1.Now()
 		next := gw.DeepCopy()
-		next.Status.Conditions = mergeConditions(gw.Status.Conditions, desired.Conditions, now)
+		// The dry run's condition goes with the dry run.
+		next.Status.Conditions = dropUnless(mergeConditions(gw.Status.Conditions, desired.Conditions, now), desired.Conditions, ConditionDryRun)
 		if cloud == nil {
 			// After a failed call the last addresses stay: the load
 			// balancer behind them most likely still serves.

@@ -96,7 +96,7 @@ func ignoreGone(err error) error {
 // classParameters returns the LoadBalancerParameters a class refers to, or
 // none when the reference is absent, of another kind, or does not resolve
 // (mapping then reports InvalidParameters).
-func classParameters(ctx context.Context, c client.Client, gc *gwv1.GatewayClass) ([]*v1alpha1.LoadBalancerParameters, error) {
+func classParameters(ctx context.Context, c client.Reader, gc *gwv1.GatewayClass) ([]*v1alpha1.LoadBalancerParameters, error) {
 	ref := gc.Spec.ParametersRef
 	if ref == nil || ref.Namespace == nil || string(ref.Group) != v1alpha1.GroupVersion.Group || string(ref.Kind) != v1alpha1.KindLoadBalancerParameters {
 		return nil, nil
@@ -104,7 +104,7 @@ func classParameters(ctx context.Context, c client.Client, gc *gwv1.GatewayClass
 	return getParameters(ctx, c, types.NamespacedName{Namespace: string(*ref.Namespace), Name: ref.Name})
 }
 
-func getParameters(ctx context.Context, c client.Client, key types.NamespacedName) ([]*v1alpha1.LoadBalancerParameters, error) {
+func getParameters(ctx context.Context, c client.Reader, key types.NamespacedName) ([]*v1alpha1.LoadBalancerParameters, error) {
 	var p v1alpha1.LoadBalancerParameters
 	if err := c.Get(ctx, key, &p); err != nil {
 		if apierrors.IsNotFound(err) {

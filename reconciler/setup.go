@@ -97,7 +97,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("gateway").
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: rateLimiter()}).
-		For(&gwv1.Gateway{}, gen).
+		// A dry run starts and ends with an annotation, which changes no
+		// generation.
+		For(&gwv1.Gateway{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, lifecycleChanged, dryRunChanged))).
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(e.forClass), gen)
 	for _, kind := range routeKinds() {
 		b = b.Watches(kind, handler.EnqueueRequestsFromMapFunc(e.forRoute), gen)

@@ -12,15 +12,46 @@ import (
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/cloudgate-dev/cloudgate/mapping"
+	"github.com/cloudgate-dev/cloudgate/providers"
 )
 
+// Snapshot reads through r, a reader of the API server without the
+// controller's field indexes, the same snapshot of gw that the reconciler
+// reads from its cache, with the provider's capabilities and the cluster
+// name its model needs: `cloudgate describe` builds the model the
+// controller builds. What only the controller remembers is missing: the
+// routes the cloud refused (Snapshot.Refused), which their status names.
+func Snapshot(ctx context.Context, r client.Reader, clusterName string, p providers.Provider, gc *gwv1.GatewayClass, gw *gwv1.Gateway) (*mapping.Snapshot, error) {
+	all, err := listRoutes(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	// What indexRouteGateway would find: the routes naming gw in their
+	// parentRefs or their status.
+	key := client.ObjectKeyFromObject(gw)
+	var routes []client.Object
+	for _, o := range all {
+		if routeGateways(o)[key] {
+			routes = append(routes, o)
+		}
+	}
+	s, err := loadSnapshot(ctx, r, r, gc, gw, routes)
+	if err != nil {
+		return nil, err
+	}
+	s.ClusterName = clusterName
+	s.Capabilities = p.Capabilities()
+	return s, nil
+}
+
 // loadSnapshot reads from the cache everything mapping.Build needs for one
-// Gateway. It reads only what the Gateway and its routes can refer to.
+// Gateway whose routes are given. It reads only what the Gateway and its
+// routes can refer to.
 //
 // Secrets are the exception: they are read from the API server (secrets), so
 // that the controller never caches the contents of every Secret in the
 // cluster; it watches only their metadata.
-func loadSnapshot(ctx context.Context, c client.Client, secrets client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway) (*mapping.Snapshot, error) {
+func loadSnapshot(ctx context.Context, c client.Reader, secrets client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway, routes []client.Object) (*mapping.Snapshot, error) {
 	s := &mapping.Snapshot{GatewayClass: gc, Gateway: gw}
 
 	params, err := classParameters(ctx, c, gc)
@@ -36,10 +67,6 @@ func loadSnapshot(ctx context.Context, c client.Client, secrets client.Reader, g
 		s.Parameters = append(s.Parameters, p...)
 	}
 
-	routes, err := listRoutes(ctx, c, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()})
-	if err != nil {
-		return nil, err
-	}
 	backendNamespaces := map[string]bool{}
 	for _, r := range routes {
 		switch r := r.(type) {

@@ -34,7 +34,9 @@ const (
 // emulated cloud and one namespace host for backends. Tests isolate themselves
 // by namespace.
 var suite struct {
-	rest  *rest.Config
+	rest *rest.Config
+	// cp makes users of their own (describe's read-only one).
+	cp    *controlplane.ControlPlane
 	c     client.Client
 	cloud *cloud.Server
 	ctl   *harness.Controller
@@ -65,6 +67,7 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = cp.Stop() }()
 	suite.rest = cp.REST
+	suite.cp = cp
 
 	host, err := netns.New()
 	if err != nil {
