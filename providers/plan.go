@@ -186,9 +186,15 @@ func (p Plan) summary(verbs map[Action]string) string {
 // String is the printable plan: the summary, then one line per step that
 // changes something, with its diff one field a line, then how many
 // resources stay as they are.
-func (p Plan) String() string {
+func (p Plan) String() string { return p.text(p.Summary()) }
+
+// Pending is String for a plan not applied (a dry run, describe): its
+// summary is PendingSummary.
+func (p Plan) Pending() string { return p.text(p.PendingSummary()) }
+
+func (p Plan) text(summary string) string {
 	var b strings.Builder
-	b.WriteString(p.Summary())
+	b.WriteString(summary)
 	unchanged := 0
 	for _, s := range p.Steps {
 		if s.Action == ActionNothing {

@@ -92,6 +92,10 @@ func TestPlanString(t *testing.T) {
 	if got := p.String(); got != want {
 		t.Errorf("String() =\n%s\nwant\n%s", got, want)
 	}
+	pending := "would create 1 target group; would update 1 rule" + want[strings.Index(want, "\n"):]
+	if got := p.Pending(); got != pending {
+		t.Errorf("Pending() =\n%s\nwant\n%s", got, pending)
+	}
 	if got, want := p.Steps[1].String(), `Update rule "http/ns/web/rule-0" (lb-1): differs from the model: match.path.value: "/" → "/a"; action.forward[0].weight: 1 → 2`; got != want {
 		t.Errorf("Step.String() =\n%s\nwant\n%s", got, want)
 	}

@@ -137,7 +137,7 @@ func (r *GatewayReconciler) plan(ctx context.Context, gw *gwv1.Gateway, p provid
 			cond.Message = prefix + "the cloud API failed while planning; retrying with backoff"
 			break
 		}
-		cond.Message = prefix + plan.PendingSummary() + pendingSteps(plan)
+		cond.Message = prefix + plan.Pending()
 		note = prefix + plan.PendingSummary()
 	}
 	cond.Message = bounded(cond.Message, maxDryRunMessage)
@@ -161,24 +161,12 @@ func (r *GatewayReconciler) plan(ctx context.Context, gw *gwv1.Gateway, p provid
 	return out
 }
 
-// pendingSteps lists the steps of a plan that change something, one a
-// line, as Plan.String does after its summary.
-func pendingSteps(p providers.Plan) string {
-	s := p.String()
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return s[i:]
-		}
-	}
-	return ""
-}
-
 // reportDryRun records the dry run's Event when its condition changes
 // (a new plan, or a new value of the annotation), so that a resync that
 // finds the same plan records nothing.
 func (r *GatewayReconciler) reportDryRun(ctx context.Context, gw *gwv1.Gateway, plan providers.Plan, cond metav1.Condition, note string) {
 	if l := log.FromContext(ctx).V(1); l.Enabled() {
-		l.Info("Dry run: plan not applied", "plan", plan.String())
+		l.Info("Dry run: plan not applied", "plan", plan.Pending())
 	}
 	if old := findCondition(gw.Status.Conditions, ConditionDryRun); old != nil && old.Reason == cond.Reason && old.Message == cond.Message {
 		return
