@@ -20,6 +20,13 @@ type Config struct {
 	BinDir string
 	// Progress receives build progress; nil discards it.
 	Progress io.Writer
+	// ServiceAccountAdmission turns on kube-apiserver's ServiceAccount
+	// admission plugin, which envtest turns off: every Pod then gets a
+	// ServiceAccount and the projected kube-api-access volume, as in a real
+	// cluster, and a Pod whose ServiceAccount does not exist is refused. Only a
+	// cluster that runs the serviceaccount controller (test/localcluster) can
+	// have it: without one, no namespace gets its "default" ServiceAccount.
+	ServiceAccountAdmission bool
 }
 
 // ControlPlane is a running etcd and kube-apiserver with the CRDs installed.
@@ -63,6 +70,9 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 			filepath.Join(cfg.Root, "deploy", "crds", "gateway-api"),
 		},
 		ErrorIfCRDPathMissing: true,
+	}
+	if cfg.ServiceAccountAdmission {
+		env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
 	}
 	restCfg, err := env.Start()
 	if err != nil {

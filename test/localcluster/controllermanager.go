@@ -19,9 +19,11 @@ import (
 )
 
 // controllers are the kube-controller-manager controllers the cluster runs:
-// what Deployments, Services and namespace deletion need, and the service
+// what Deployments, Services and namespace deletion need, the service
 // account controllers so that namespaces get their "default" ServiceAccount
-// as in a real cluster. Node lifecycle, scheduling-related and cloud
+// as in a real cluster, and the root CA publisher, whose kube-root-ca.crt
+// ConfigMap in every namespace is the ca.crt of each Pod's kube-api-access
+// volume. Node lifecycle, scheduling-related and cloud
 // controllers are left out: the process kubelet is the only node and the
 // scheduler.
 var controllers = []string{
@@ -32,7 +34,12 @@ var controllers = []string{
 	"garbage-collector-controller",
 	"serviceaccount-controller",
 	"serviceaccount-token-controller",
+	"root-ca-certificate-publisher-controller",
 }
+
+// rootCAConfigMap is the ConfigMap the root CA publisher keeps in every
+// namespace.
+const rootCAConfigMap = "kube-root-ca.crt"
 
 // controllerManager is a kube-controller-manager process.
 type controllerManager struct {
@@ -93,12 +100,17 @@ func startControllerManager(ctx context.Context, cp *controlplane.ControlPlane, 
 }
 
 // waitWorking waits until the controllers act: the serviceaccount controller
-// gives the "default" namespace its ServiceAccount soon after it starts.
+// gives the "default" namespace its ServiceAccount, and the root CA publisher
+// its kube-root-ca.crt, soon after they start. A Pod created before either
+// would be refused or could not start.
 func (m *controllerManager) waitWorking(ctx context.Context, client kubernetes.Interface) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	for {
 		_, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			_, err = client.CoreV1().ConfigMaps("default").Get(ctx, rootCAConfigMap, metav1.GetOptions{})
+		}
 		if err == nil {
 			return nil
 		}
@@ -109,7 +121,7 @@ func (m *controllerManager) waitWorking(ctx context.Context, client kubernetes.I
 		case <-m.exited:
 			return fmt.Errorf("kube-controller-manager exited (%v):\n%s", m.err, tail(m.logPath, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("kube-controller-manager did not create the default ServiceAccount in time:\n%s", tail(m.logPath, 20))
+			return fmt.Errorf("kube-controller-manager did not create the default ServiceAccount and %s in time:\n%s", rootCAConfigMap, tail(m.logPath, 20))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
