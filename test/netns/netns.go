@@ -98,6 +98,20 @@ func (h *Host) Listen(port int) (net.Listener, error) {
 	return l, err
 }
 
+// ListenAt opens a TCP listener inside the namespace at addr (host:port).
+// The namespace's loopback (127.0.0.0/8) is up, so a listener there is what
+// only the namespace's own processes reach: a stand-in inside the namespace
+// for a service on this side's loopback.
+func (h *Host) ListenAt(addr string) (net.Listener, error) {
+	var l net.Listener
+	err := h.do(func() error {
+		var err error
+		l, err = net.Listen("tcp", addr)
+		return err
+	})
+	return l, err
+}
+
 // do runs fn on an OS thread switched into the namespace. Sockets fn creates
 // stay in the namespace after the thread switches back.
 func (h *Host) do(fn func() error) error {

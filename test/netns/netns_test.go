@@ -2,6 +2,7 @@ package netns
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -37,5 +38,54 @@ func TestListenInNamespaceIsReachable(t *testing.T) {
 	h.Close()
 	if _, err := os.Stat("/run/netns/" + name); !os.IsNotExist(err) {
 		t.Fatalf("namespace %s still exists after Close", name)
+	}
+}
+
+// A listener on the namespace's loopback is reached from inside the
+// namespace, and the same address on this side is another socket.
+func TestListenAtLoopbackIsTheNamespaces(t *testing.T) {
+	h, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	l, err := h.ListenAt("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "inside")
+			c.Close()
+		}
+	}()
+	var got []byte
+	if err := h.do(func() error {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		got, err = io.ReadAll(c)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "inside" {
+		t.Fatalf("read %q from inside the namespace", got)
+	}
+	// Nothing here listens on that port (it was free inside the namespace,
+	// and is very likely free here): a refusal, not the namespace's server.
+	if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if string(b) == "inside" {
+			t.Fatalf("the namespace's loopback listener answered on this side's loopback")
+		}
 	}
 }
