@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,6 +41,11 @@ type Config struct {
 	// Log receives the process kubelet's and kube-controller-manager's
 	// diagnostics; nil discards them.
 	Log io.Writer
+	// HostForwards lists TCP addresses on this machine's loopback
+	// ("127.0.0.1:8080") that every Pod reaches at the same address inside
+	// its network namespace, as it reaches kube-apiserver: a service a test
+	// runs on the host (an emulated cloud's API) for a controller in a Pod.
+	HostForwards []string
 }
 
 // Cluster is a running local cluster.
@@ -115,6 +122,11 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if cfg.BinDir == "" {
 		cfg.BinDir = filepath.Join(cfg.Root, "bin", "k8s")
 	}
+	for _, a := range cfg.HostForwards {
+		if ap, err := netip.ParseAddrPort(a); err != nil || !ap.Addr().Is4() || !ap.Addr().IsLoopback() || ap.Port() == 0 {
+			return nil, fmt.Errorf("HostForwards: %q is not an IPv4 loopback address with a port", a)
+		}
+	}
 	removeStale()
 	// Build everything before anything runs, so that no apiserver idles
 	// through a first build of several minutes.
@@ -124,7 +136,12 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 
 	start := time.Now()
-	cp, err := controlplane.Start(ctx, controlplane.Config{Root: cfg.Root, BinDir: cfg.BinDir, Progress: cfg.Progress})
+	cp, err := controlplane.Start(ctx, controlplane.Config{
+		Root: cfg.Root, BinDir: cfg.BinDir, Progress: cfg.Progress,
+		// Pods get their ServiceAccount's token as in a real cluster; the
+		// serviceaccount controller below creates the ServiceAccounts.
+		ServiceAccountAdmission: true,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +153,12 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}()
 	c.dir, err = os.MkdirTemp("", stateDirPrefix+fmt.Sprint(os.Getpid())+"-")
 	if err != nil {
+		return nil, err
+	}
+	// Traversable by anyone, so that a container running as another user
+	// (runAsUser) can work in its Pod's directory, which is the default
+	// working directory and HOME.
+	if err := os.Chmod(c.dir, 0o711); err != nil {
 		return nil, err
 	}
 	if err := recordLeftovers(c.dir, cp.BinDir, cp.TempDirs()); err != nil {
@@ -152,6 +175,11 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		images[prefix] = bin
 	}
 
+	apiURL, err := url.Parse(cp.REST.Host)
+	if err != nil {
+		return nil, err
+	}
+	apiserver := apiURL.Host
 	client, err := kubernetes.NewForConfig(cp.REST)
 	if err != nil {
 		return nil, err
@@ -171,6 +199,9 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		dir:    c.dir,
 		images: newImageMap(images),
 		log:    cfg.Log,
+		// KUBERNETES_SERVICE_HOST and _PORT name the first: kube-apiserver
+		// at the address its serving certificate names.
+		forwards: append([]string{apiserver}, cfg.HostForwards...),
 	})
 	if err := c.kubelet.start(runCtx); err != nil {
 		return nil, err

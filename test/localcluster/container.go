@@ -34,8 +34,14 @@ type containerConfig struct {
 	logPath       string // the combined output of all runs (Cluster.LogPath)
 	recordDir     string // each run's timestamped records, for the kubelet API
 	restartPolicy corev1.RestartPolicy
-	notify        func()
-	log           func(format string, args ...any)
+	// killGrace is how long a container killed for failing its liveness
+	// or startup probe may take to stop: the Pod's grace period.
+	killGrace time.Duration
+	// ignore are listening sockets, as /proc/net/tcp names them, that the
+	// kubelet itself opened in the Pod's namespace.
+	ignore map[string]bool
+	notify func()
+	log    func(format string, args ...any)
 }
 
 // container supervises one container's process: it starts it in the Pod's
@@ -46,6 +52,7 @@ type container struct {
 	mu         sync.Mutex
 	pid        int
 	startedAt  time.Time // zero when not running
+	started    bool      // the startup probe passed (or there is none)
 	ready      bool
 	restarts   int32
 	waiting    *corev1.ContainerStateWaiting
@@ -87,14 +94,27 @@ func (c *container) run() {
 		}
 		started := time.Now()
 		stopProbe := make(chan struct{})
-		go c.watchReadiness(cmd.Process.Pid, started, stopProbe)
+		startupDone := make(chan struct{})
+		unhealthy := make(chan string, 1)
+		go c.watchReadiness(cmd.Process.Pid, started, startupDone, stopProbe)
+		go c.watchHealth(startupDone, unhealthy, stopProbe)
 
 		var halted bool
 		select {
 		case <-exited:
 		case <-c.stop:
 			halted = true
-			c.kill(cmd.Process.Pid, exited)
+			c.kill(cmd.Process.Pid, exited, c.grace)
+		case why := <-unhealthy:
+			// As a kubelet: kill it, and let the restart policy decide.
+			c.log("container %s: %s, killing it", c.spec.Name, why)
+			select {
+			case <-c.stop:
+				halted = true
+				c.kill(cmd.Process.Pid, exited, c.grace)
+			default:
+				c.kill(cmd.Process.Pid, exited, c.killGrace)
+			}
 		}
 		close(stopProbe)
 		// Status must not say the container ended before all it wrote can
@@ -102,14 +122,14 @@ func (c *container) run() {
 		output.wait(2 * time.Second)
 		term := terminatedState(cmd.ProcessState, started, cmd.Process.Pid)
 		if halted || !c.shouldRestart(term.ExitCode) {
-			c.update(func() { c.startedAt, c.ready, c.terminated = time.Time{}, false, term })
+			c.update(func() { c.startedAt, c.started, c.ready, c.terminated = time.Time{}, false, false, term })
 			return
 		}
 		if time.Since(started) > backoffReset {
 			backoff = initialBackoff
 		}
 		c.update(func() {
-			c.startedAt, c.ready, c.last = time.Time{}, false, term
+			c.startedAt, c.started, c.ready, c.last = time.Time{}, false, false, term
 			c.waiting = &corev1.ContainerStateWaiting{
 				Reason:  "CrashLoopBackOff",
 				Message: fmt.Sprintf("back-off %s restarting failed container %s", backoff, c.spec.Name),
@@ -135,10 +155,12 @@ func (c *container) shouldRestart(exitCode int32) bool {
 	}
 }
 
-// start starts the process inside the Pod's network namespace, its output
-// going to a new containerLog; exited closes when it has been waited for.
+// start starts the process inside the Pod's network namespace and a mount
+// namespace of its own, its output going to a new containerLog; exited
+// closes when it has been waited for.
 func (c *container) start() (*exec.Cmd, *containerLog, <-chan struct{}, error) {
-	if err := os.MkdirAll(c.proc.Dir, 0o755); err != nil {
+	argv, err := c.proc.wrapped()
+	if err != nil {
 		return nil, nil, nil, err
 	}
 	if err := os.MkdirAll(c.recordDir, 0o755); err != nil {
@@ -151,8 +173,10 @@ func (c *container) start() (*exec.Cmd, *containerLog, <-chan struct{}, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cmd := c.host.Command(c.proc.Argv[0], c.proc.Argv[1:]...)
-	cmd.Env, cmd.Dir = c.proc.Env, c.proc.Dir
+	cmd := c.host.Command(argv[0], argv[1:]...)
+	// The mount script changes to the working directory once the volumes
+	// are mounted, since it may be one of them.
+	cmd.Env, cmd.Dir = c.proc.Env, "/"
 	cmd.Stdout, cmd.Stderr = output.stdout, output.stderr
 	// Its own process group, so that halting reaches any children; and
 	// Pdeathsig, so that no backend outlives a killed test process.
@@ -166,6 +190,7 @@ func (c *container) start() (*exec.Cmd, *containerLog, <-chan struct{}, error) {
 	}
 	c.update(func() {
 		c.pid, c.startedAt, c.waiting, c.terminated = cmd.Process.Pid, time.Now(), nil, nil
+		c.started = c.spec.StartupProbe == nil
 		c.logs = append(c.logs, output)
 	})
 	exited := make(chan struct{})
@@ -192,13 +217,13 @@ func (c *container) output(previous bool) *containerLog {
 	return c.logs[i]
 }
 
-// kill sends SIGTERM to the process group, and SIGKILL after the grace
-// period, and waits for the process.
-func (c *container) kill(pid int, exited <-chan struct{}) {
+// kill sends SIGTERM to the process group, and SIGKILL after grace, and
+// waits for the process.
+func (c *container) kill(pid int, exited <-chan struct{}, grace time.Duration) {
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	select {
 	case <-exited:
-	case <-time.After(c.grace):
+	case <-time.After(grace):
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-exited
 	}

@@ -20,15 +20,57 @@
 //     CreateContainerConfigError). Status reports what the processes do.
 //   - Images are not pulled: Config.Images maps image name prefixes to local
 //     binaries, which are the images' entrypoints.
-//   - Processes are not chrooted and share the host's filesystem. Secret,
-//     ConfigMap and emptyDir volumes are files in a per-Pod directory, and
-//     every env value, command word, argument and working directory that
-//     starts with a volumeMount's mountPath is rewritten to that directory.
-//     This is simpler than a mount namespace with bind mounts, which would
-//     have to create the mountPath directories on the host's filesystem, and
-//     it covers what the conformance backends do (TLS_SERVER_CERT=/etc/…).
-//     A program that opens a hard-coded path under a mountPath will not find
-//     it. Volumes are written once, when the Pod starts.
+//   - Processes are not chrooted: they see the host's filesystem, with the
+//     Pod's volumes over it. Each container runs in a mount namespace of its
+//     own (`ip netns exec` makes one, with every mount a slave of the
+//     host's, so nothing mounted there reaches the host) where a shell
+//     bind-mounts each volumeMount's directory at its mountPath before it
+//     execs the program. A program that opens a fixed path
+//     (rest.InClusterConfig's /var/run/secrets/kubernetes.io/serviceaccount)
+//     finds the file there. Mount points missing on the host are created
+//     and removed again when the last Pod that needs them is gone (or by the
+//     next Start after a killed run); only what the cluster created is
+//     removed, and only when empty.
+//   - Volumes: secret, configMap, emptyDir, downwardAPI (fieldRef), and
+//     projected volumes of those plus serviceAccountToken, with items,
+//     defaultMode and fsGroup. Secret and ConfigMap contents are written
+//     once, when the Pod starts.
+//   - ServiceAccounts work as in a real cluster: kube-apiserver runs the
+//     ServiceAccount admission plugin (envtest turns it off; a Pod whose
+//     ServiceAccount does not exist is refused) and adds the kube-api-access
+//     volume; kube-controller-manager creates each namespace's "default"
+//     ServiceAccount and kube-root-ca.crt. A serviceAccountToken source is a
+//     TokenRequest for the Pod's ServiceAccount, bound to the Pod, with the
+//     source's audience and expirationSeconds; the token file is replaced
+//     (atomically) 80% into the token's lifetime, as a kubelet does. RBAC
+//     applies to the token as to any client.
+//   - kube-apiserver is reached from inside every Pod at the address its
+//     serving certificate names, 127.0.0.1:<its port>: the process kubelet
+//     listens there on the Pod's own loopback and copies each connection to
+//     the host's, so TLS is end to end. KUBERNETES_SERVICE_HOST,
+//     KUBERNETES_SERVICE_PORT (and _PORT_HTTPS, KUBERNETES_PORT) say so;
+//     the per-Service {SVC}_SERVICE_HOST variables are not set.
+//     Config.HostForwards adds more host loopback addresses reached the same
+//     way.
+//   - securityContext: runAsUser, runAsGroup, supplementalGroups and fsGroup
+//     (setpriv after the mounts; the image's binary must be executable by
+//     that user), runAsNonRoot (a container that would run as root is
+//     CreateContainerConfigError; these images have no USER, so runAsNonRoot
+//     needs runAsUser), allowPrivilegeEscalation false (no_new_privs),
+//     capabilities drop and add (the bounding set; adds reach only a root
+//     process) and readOnlyRootFilesystem (the root mount read-only in the
+//     container's mount namespace; volumes stay writable unless their
+//     volumeMount is readOnly, and other host mounts such as /dev/shm stay
+//     writable). Not applied: seccompProfile (no filter is loaded, whatever
+//     the profile), SELinux and AppArmor options, privileged (a root process
+//     has every capability anyway).
+//   - Probes: readiness, liveness and startup, with httpGet, tcpSocket and
+//     exec (run inside the container's namespaces, as its user). A liveness
+//     or startup probe that fails failureThreshold times kills the container
+//     (SIGTERM, then SIGKILL after the Pod's terminationGracePeriodSeconds)
+//     and the restart policy decides what follows. A container without a
+//     readiness probe is Ready once it listens on a TCP port (the
+//     forwarders' sockets do not count) or after two seconds.
 //   - Everything a cluster makes (processes, network namespaces, veth pairs,
 //     directories) is removed by Stop, and what a killed run left behind is
 //     removed by the next Start.
@@ -40,8 +82,10 @@
 // Cluster.LogPath.
 //
 // Not served: exec, attach and port-forward (the kubelet API answers 501),
-// liveness and startup probes, init containers, host networking, resource
-// limits.
+// init containers, host networking, resource requests and limits (ignored),
+// topology (one Node satisfies every spread constraint), a workingDir that
+// does not exist (the container fails to start), and other volume types.
 //
-// It needs root (network namespaces) and the ip command from iproute2.
+// It needs root (network and mount namespaces), the ip command from
+// iproute2, and sh, mount, setpriv and nsenter from util-linux.
 package localcluster

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path"
+	"net"
 	"slices"
 	"strings"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -26,10 +27,12 @@ func configErrorf(format string, args ...any) error {
 	return &configError{fmt.Sprintf(format, args...)}
 }
 
-// objects reads the Secrets and ConfigMaps a Pod refers to.
+// objects reads the Secrets and ConfigMaps a Pod refers to and issues its
+// ServiceAccount tokens.
 type objects interface {
 	secret(ctx context.Context, namespace, name string) (*corev1.Secret, error)
 	configMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
+	token(ctx context.Context, pod *corev1.Pod, src corev1.ServiceAccountTokenProjection) (*authenticationv1.TokenRequest, error)
 }
 
 // apiObjects reads them straight from the apiserver: Pods start rarely, and a
@@ -44,26 +47,56 @@ func (o apiObjects) configMap(ctx context.Context, ns, name string) (*corev1.Con
 	return o.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
-// process is how one container runs: the command line, environment and
-// working directory on the host.
-type process struct {
-	Argv []string
-	Env  []string
-	Dir  string
+// token asks for a token of the Pod's ServiceAccount bound to the Pod, as a
+// kubelet does: it stops working when the Pod is deleted.
+func (o apiObjects) token(ctx context.Context, pod *corev1.Pod, src corev1.ServiceAccountTokenProjection) (*authenticationv1.TokenRequest, error) {
+	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: src.ExpirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}
+	if src.Audience != "" {
+		tr.Spec.Audiences = []string{src.Audience}
+	}
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	return o.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, tr, metav1.CreateOptions{})
 }
 
-// processFor turns a container spec into a host process: binary is the
-// image's entrypoint, podDir the Pod's directory (the working directory
-// unless workingDir says otherwise) and volumeDirs the host directory of
-// each of the Pod's volumes.
-func processFor(ctx context.Context, objs objects, pod *corev1.Pod, c *corev1.Container, binary, podDir string, volumeDirs map[string]string, alloc corev1.ResourceList) (process, error) {
+// process is how one container runs: its command line, environment and
+// working directory as the container sees them, the volumes bind-mounted
+// into its mount namespace, and what its securityContext asks.
+type process struct {
+	Argv         []string
+	Env          []string
+	Dir          string
+	Mounts       []bindMount
+	ReadOnlyRoot bool
+	Security     security
+}
+
+// serviceEnv is the address every container reaches kube-apiserver at, for
+// the KUBERNETES_SERVICE_* variables a kubelet sets.
+type serviceEnv struct{ host, port string }
+
+// processFor turns a container spec into a process: binary is the image's
+// entrypoint, podDir the Pod's directory (the working directory unless
+// workingDir says otherwise) and volumeDirs the host directory of each of the
+// Pod's volumes. It also returns the mount points the container needs on the
+// host.
+func processFor(ctx context.Context, objs objects, pod *corev1.Pod, c *corev1.Container, binary, podDir string, volumeDirs map[string]string, alloc corev1.ResourceList, svc serviceEnv) (process, []mountPoint, error) {
+	sec, err := securityFor(pod, c)
+	if err != nil {
+		return process{}, nil, err
+	}
 	env, err := resolveEnv(ctx, objs, pod, c, alloc)
 	if err != nil {
-		return process{}, err
+		return process{}, nil, err
 	}
-	mounts, err := mountRewrites(c, volumeDirs)
+	mounts, points, err := containerMounts(c, volumeDirs)
 	if err != nil {
-		return process{}, err
+		return process{}, nil, err
 	}
 	lookup := func(name string) (string, bool) {
 		for i := len(env) - 1; i >= 0; i-- {
@@ -82,24 +115,33 @@ func processFor(ctx context.Context, objs objects, pod *corev1.Pod, c *corev1.Co
 	}
 	argv = append(argv, c.Args...)
 	for i := 1; i < len(argv); i++ {
-		argv[i] = rewritePath(expand(argv[i], lookup), mounts)
+		argv[i] = expand(argv[i], lookup)
 	}
-	p := process{Argv: argv, Dir: podDir}
+	p := process{Argv: argv, Dir: podDir, Mounts: mounts, ReadOnlyRoot: sec.readOnlyRoot, Security: sec}
 	if c.WorkingDir != "" {
-		p.Dir = rewritePath(c.WorkingDir, mounts)
+		p.Dir = c.WorkingDir
 	}
 	// No host environment leaks in: a container sees only what its spec
-	// says, plus what every kubelet sets.
+	// says, plus what every kubelet sets. The Service variables come first,
+	// so that the spec's own env can override them.
 	p.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOSTNAME=" + pod.Name,
 		"HOME=" + podDir,
 		ownerEnv(),
 	}
-	for _, e := range env {
-		p.Env = append(p.Env, e.name+"="+rewritePath(e.value, mounts))
+	if svc.host != "" {
+		p.Env = append(p.Env,
+			"KUBERNETES_SERVICE_HOST="+svc.host,
+			"KUBERNETES_SERVICE_PORT="+svc.port,
+			"KUBERNETES_SERVICE_PORT_HTTPS="+svc.port,
+			"KUBERNETES_PORT=tcp://"+net.JoinHostPort(svc.host, svc.port),
+		)
 	}
-	return p, nil
+	for _, e := range env {
+		p.Env = append(p.Env, e.name+"="+e.value)
+	}
+	return p, points, nil
 }
 
 type envVar struct{ name, value string }
@@ -333,48 +375,4 @@ func expand(s string, lookup func(string) (string, bool)) string {
 		}
 	}
 	return b.String()
-}
-
-// mount maps a container path to the host directory that stands for it.
-type mount struct{ containerPath, hostPath string }
-
-// mountRewrites lists a container's volume mounts, longest path first so that
-// a nested mount wins over its parent.
-func mountRewrites(c *corev1.Container, volumeDirs map[string]string) ([]mount, error) {
-	var mounts []mount
-	for _, m := range c.VolumeMounts {
-		dir, ok := volumeDirs[m.Name]
-		if !ok {
-			return nil, configErrorf("volumeMount %q refers to no volume the local cluster made", m.Name)
-		}
-		if m.SubPath != "" {
-			dir = path.Join(dir, m.SubPath)
-		}
-		mounts = append(mounts, mount{path.Clean(m.MountPath), dir})
-	}
-	slices.SortFunc(mounts, func(a, b mount) int { return len(b.containerPath) - len(a.containerPath) })
-	return mounts, nil
-}
-
-// rewritePath maps a value that is a path under a mountPath, alone or after
-// `--flag=`, to the host directory of that mount.
-func rewritePath(s string, mounts []mount) string {
-	if len(mounts) == 0 {
-		return s
-	}
-	if flag, value, ok := strings.Cut(s, "="); ok && strings.HasPrefix(value, "/") {
-		return flag + "=" + rewritePath(value, mounts)
-	}
-	for _, m := range mounts {
-		if s == m.containerPath {
-			return m.hostPath
-		}
-		if rest, ok := strings.CutPrefix(s, m.containerPath+"/"); ok {
-			return m.hostPath + "/" + rest
-		}
-		if m.containerPath == "/" && strings.HasPrefix(s, "/") {
-			return m.hostPath + s
-		}
-	}
-	return s
 }

@@ -2,9 +2,12 @@ package localcluster
 
 import (
 	"context"
+	"errors"
+	"os"
 	"slices"
 	"testing"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +25,10 @@ func (f fakeObjects) secret(_ context.Context, _, name string) (*corev1.Secret, 
 		return s, nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, name)
+}
+
+func (f fakeObjects) token(context.Context, *corev1.Pod, corev1.ServiceAccountTokenProjection) (*authenticationv1.TokenRequest, error) {
+	return nil, errors.New("fakeObjects issues no tokens")
 }
 
 func (f fakeObjects) configMap(_ context.Context, _, name string) (*corev1.ConfigMap, error) {
@@ -57,23 +64,40 @@ func TestProcessFor(t *testing.T) {
 		},
 		VolumeMounts: []corev1.VolumeMount{{Name: "tls", MountPath: "/etc/tls"}, {Name: "conf", MountPath: "/etc/conf/"}},
 	}
-	dirs := map[string]string{"tls": "/tmp/pod/volumes/tls", "conf": "/tmp/pod/volumes/conf"}
-	p, err := processFor(context.Background(), objs, pod, c, "/bin/echo-basic", "/tmp/pod", dirs, allocatable())
+	vols := t.TempDir()
+	dirs := map[string]string{"tls": vols + "/tls", "conf": vols + "/conf"}
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := serviceEnv{host: "127.0.0.1", port: "6443"}
+	p, points, err := processFor(context.Background(), objs, pod, c, "/bin/echo-basic", "/tmp/pod", dirs, allocatable(), svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantArgv := []string{"/bin/echo-basic", "--conf=/tmp/pod/volumes/conf/file", "p-abc", "$(POD_NAME)", "$(UNKNOWN)", "/tmp/pod/volumes/tls/crt", "/etc/tlsx"}
+	// Paths stay as the container sees them: the volumes are mounted there.
+	wantArgv := []string{"/bin/echo-basic", "--conf=/etc/conf/file", "p-abc", "$(POD_NAME)", "$(UNKNOWN)", "/etc/tls/crt", "/etc/tlsx"}
 	if !slices.Equal(p.Argv, wantArgv) {
 		t.Errorf("argv\n got %q\nwant %q", p.Argv, wantArgv)
 	}
-	for _, want := range []string{"CM_A=1", "CM_B=2", "POD_NAME=p-abc", "IP=198.18.0.2", "APP=x", "TOKEN=t0k", "NONE=", "URL=http://198.18.0.2:3000", "CERT=/tmp/pod/volumes/tls/crt", "HOSTNAME=p-abc"} {
+	for _, want := range []string{"CM_A=1", "CM_B=2", "POD_NAME=p-abc", "IP=198.18.0.2", "APP=x", "TOKEN=t0k", "NONE=", "URL=http://198.18.0.2:3000", "CERT=/etc/tls/crt", "HOSTNAME=p-abc",
+		"KUBERNETES_SERVICE_HOST=127.0.0.1", "KUBERNETES_SERVICE_PORT=6443"} {
 		if !slices.Contains(p.Env, want) {
 			t.Errorf("env lacks %s: %q", want, p.Env)
 		}
 	}
+	wantMounts := []bindMount{{source: dirs["tls"], target: "/etc/tls"}, {source: dirs["conf"], target: "/etc/conf"}}
+	if !slices.Equal(p.Mounts, wantMounts) {
+		t.Errorf("mounts\n got %+v\nwant %+v", p.Mounts, wantMounts)
+	}
+	wantPoints := []mountPoint{{path: "/etc/tls"}, {path: "/etc/conf"}}
+	if !slices.Equal(points, wantPoints) {
+		t.Errorf("mount points\n got %+v\nwant %+v", points, wantPoints)
+	}
 
 	c.Env = append(c.Env, corev1.EnvVar{Name: "X", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "missing"}, Key: "k"}}})
-	_, err = processFor(context.Background(), objs, pod, c, "/bin/echo-basic", "/tmp/pod", dirs, allocatable())
+	_, _, err = processFor(context.Background(), objs, pod, c, "/bin/echo-basic", "/tmp/pod", dirs, allocatable(), svc)
 	if _, ok := err.(*configError); !ok {
 		t.Errorf("a missing required Secret gave %v, want a configError", err)
 	}

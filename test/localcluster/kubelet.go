@@ -32,6 +32,9 @@ type kubeletConfig struct {
 	dir    string // the cluster's directory: Pod directories and logs
 	images *imageMap
 	log    io.Writer
+	// forwards are the host loopback addresses every Pod reaches at the
+	// same address, kube-apiserver's first.
+	forwards []string
 }
 
 // kubelet is the process kubelet: the Node, the scheduler, the Pod runner and
@@ -46,7 +49,8 @@ type kubelet struct {
 
 	mu       sync.Mutex
 	pods     map[string]*podRuntime // by namespace/name
-	cleanups sync.WaitGroup         // runtimes being torn down
+	mounts   *mountPoints
+	cleanups sync.WaitGroup // runtimes being torn down
 	logMu    sync.Mutex
 
 	cancel  context.CancelFunc
@@ -65,7 +69,8 @@ func newKubelet(cfg kubeletConfig) *kubelet {
 		objs:          apiObjects{cfg.client},
 		queue: workqueue.NewTypedRateLimitingQueue(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)),
-		pods: map[string]*podRuntime{},
+		pods:   map[string]*podRuntime{},
+		mounts: newMountPoints(cfg.dir),
 	}
 }
 
@@ -192,7 +197,11 @@ func (k *kubelet) sync(ctx context.Context, key string) (time.Duration, error) {
 }
 
 func (k *kubelet) startEnv() startEnv {
-	return startEnv{objs: k.objs, images: k.images, hostIP: hostIP, alloc: allocatable(), log: k.logf}
+	host, port, _ := net.SplitHostPort(k.forwards[0])
+	return startEnv{
+		objs: k.objs, images: k.images, hostIP: hostIP, alloc: allocatable(), log: k.logf,
+		mounts: k.mounts, forwards: k.forwards, svc: serviceEnv{host: host, port: port},
+	}
 }
 
 // finishDeletion stops the Pod's processes within its grace period and, once

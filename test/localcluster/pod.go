@@ -24,6 +24,12 @@ type startEnv struct {
 	hostIP string
 	alloc  corev1.ResourceList
 	log    func(format string, args ...any)
+	// mounts creates the mount points on the host.
+	mounts *mountPoints
+	// forwards are the host loopback addresses each Pod reaches at the
+	// same address in its namespace, kube-apiserver's first.
+	forwards []string
+	svc      serviceEnv
 }
 
 // podRuntime is what runs for one Pod: its network namespace, its directory
@@ -37,7 +43,11 @@ type podRuntime struct {
 	mu         sync.Mutex
 	startTime  metav1.Time
 	host       *netns.Host
-	containers []*container // nil until they started
+	forwarder  *forwarder
+	mounts     *mountPoints
+	held       []string           // mount points this Pod counts as a user of
+	stopTokens context.CancelFunc // stops the token refresher
+	containers []*container       // nil until they started
 	// waiting holds why each container has not started, while it has not.
 	waiting     map[string]*corev1.ContainerStateWaiting
 	terminating bool
@@ -111,6 +121,16 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 	withIPs.Status.PodIP, withIPs.Status.PodIPs = rt.host.Addr.String(), []corev1.PodIP{{IP: rt.host.Addr.String()}}
 	withIPs.Status.HostIP, withIPs.Status.HostIPs = env.hostIP, []corev1.HostIP{{IP: env.hostIP}}
 
+	if rt.forwarder == nil {
+		fw, err := forward(rt.host, env.forwards, env.log)
+		if err != nil {
+			env.log("Pod %s/%s: %v", pod.Namespace, pod.Name, err)
+			waitAll("ContainerCreating", err.Error())
+			return 5 * time.Second
+		}
+		rt.forwarder = fw
+	}
+
 	retry := func(err error) time.Duration {
 		var cfgErr *configError
 		if errors.As(err, &cfgErr) {
@@ -121,7 +141,10 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 		}
 		return 5 * time.Second
 	}
-	volumeDirs, err := writeVolumes(ctx, env.objs, withIPs, rt.dir)
+	if err := os.MkdirAll(rt.dir, 0o755); err != nil {
+		return retry(err)
+	}
+	vols, err := writeVolumes(ctx, env.objs, withIPs, rt.dir)
 	if err != nil {
 		return retry(err)
 	}
@@ -129,12 +152,14 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 		return retry(err)
 	}
 	var containers []*container
+	var points []mountPoint
 	for i := range pod.Spec.Containers {
 		spec := &pod.Spec.Containers[i]
-		proc, err := processFor(ctx, env.objs, withIPs, spec, images[i].binary, rt.dir, volumeDirs, env.alloc)
+		proc, pts, err := processFor(ctx, env.objs, withIPs, spec, images[i].binary, rt.dir, vols.dirs, env.alloc, env.svc)
 		if err != nil {
 			return retry(fmt.Errorf("container %s: %w", spec.Name, err))
 		}
+		points = append(points, pts...)
 		// Records are per UID: a Pod recreated under the same name has its
 		// own runs; the combined output file is per name, as Cluster.LogPath.
 		containers = append(containers, newContainer(containerConfig{
@@ -145,9 +170,21 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 			logPath:       filepath.Join(rt.logDir, spec.Name+".log"),
 			recordDir:     filepath.Join(rt.logDir, string(pod.UID), spec.Name),
 			restartPolicy: pod.Spec.RestartPolicy,
+			killGrace:     terminationGrace(pod),
+			ignore:        ignoredListeners(env.forwards),
 			notify:        rt.notify,
 			log:           env.log,
 		}))
+	}
+	held, err := env.mounts.acquire(points)
+	if err != nil {
+		return retry(err)
+	}
+	rt.mounts, rt.held = env.mounts, held
+	if len(vols.tokens) > 0 {
+		tokenCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		rt.stopTokens = stop
+		go refreshTokens(tokenCtx, env, withIPs, vols.tokens)
 	}
 	for _, c := range containers {
 		go c.run()
@@ -155,6 +192,52 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 	rt.containers = containers
 	clear(rt.waiting)
 	return 0
+}
+
+// refreshTokens keeps the Pod's ServiceAccount token files fresh, as a
+// kubelet's token manager does, until ctx ends with the Pod.
+func refreshTokens(ctx context.Context, env startEnv, pod *corev1.Pod, tokens []tokenFile) {
+	for {
+		next := 0
+		for i := range tokens {
+			if tokens[i].refreshAt.Before(tokens[next].refreshAt) {
+				next = i
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(tokens[next].refreshAt)):
+		}
+		if err := tokens[next].refresh(ctx, env.objs, pod); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			env.log("Pod %s/%s: refreshing its token %s: %v", pod.Namespace, pod.Name, tokens[next].path, err)
+			tokens[next].refreshAt = time.Now().Add(10 * time.Second)
+		}
+	}
+}
+
+// terminationGrace is how long a container killed for a failed liveness
+// probe may take to stop.
+func terminationGrace(pod *corev1.Pod) time.Duration {
+	if s := pod.Spec.TerminationGracePeriodSeconds; s != nil {
+		return time.Duration(*s) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// ignoredListeners are the forwarder's sockets as /proc/net/tcp shows them:
+// they are in every Pod's namespace and say nothing about its containers.
+func ignoredListeners(forwards []string) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range forwards {
+		if s, ok := procNetAddr(a); ok {
+			out[s] = true
+		}
+	}
+	return out
 }
 
 // unsupported names what in a Pod's spec the local cluster cannot honour.
@@ -201,6 +284,15 @@ func (rt *podRuntime) release() {
 	rt.releaseOnce.Do(func() {
 		rt.mu.Lock()
 		defer rt.mu.Unlock()
+		if rt.stopTokens != nil {
+			rt.stopTokens()
+		}
+		if rt.forwarder != nil {
+			rt.forwarder.close()
+		}
+		if rt.mounts != nil {
+			rt.mounts.release(rt.held)
+		}
 		if rt.host != nil {
 			rt.host.Close()
 		}

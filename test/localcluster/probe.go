@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -22,14 +23,20 @@ import (
 // the first requests of a test from racing the server's start.
 const settleTime = 2 * time.Second
 
-// watchReadiness tracks one run of the container until stop closes.
-func (c *container) watchReadiness(pid int, started time.Time, stop <-chan struct{}) {
+// watchReadiness tracks one run of the container until stop closes. The
+// readiness probe starts once the startup probe, if any, has passed.
+func (c *container) watchReadiness(pid int, started time.Time, startupDone, stop <-chan struct{}) {
+	select {
+	case <-startupDone:
+	case <-stop:
+		return
+	}
 	probe := c.spec.ReadinessProbe
 	if probe == nil {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if listening(pid) || time.Since(started) >= settleTime {
+			if listening(pid, c.ignore) || time.Since(started) >= settleTime {
 				c.setReady(true)
 				return
 			}
@@ -40,6 +47,49 @@ func (c *container) watchReadiness(pid int, started time.Time, stop <-chan struc
 			}
 		}
 	}
+	c.runProbe(probe, stop, func(ok bool) bool {
+		c.setReady(ok)
+		return true
+	})
+}
+
+// watchHealth runs the startup probe, then the liveness probe, for one run of
+// the container: it closes startupDone when the container has started, and
+// sends on unhealthy (once) when either probe has failed failureThreshold
+// times in a row, as a kubelet then kills the container.
+func (c *container) watchHealth(startupDone chan<- struct{}, unhealthy chan<- string, stop <-chan struct{}) {
+	if probe := c.spec.StartupProbe; probe != nil {
+		var passed bool
+		c.runProbe(probe, stop, func(ok bool) bool {
+			passed = ok
+			return false // the startup probe's verdict is final
+		})
+		if !passed {
+			select {
+			case <-stop:
+			default:
+				unhealthy <- "startup probe failed"
+			}
+			return
+		}
+		c.update(func() { c.started = true })
+	}
+	close(startupDone)
+	if probe := c.spec.LivenessProbe; probe != nil {
+		c.runProbe(probe, stop, func(ok bool) bool {
+			if !ok {
+				unhealthy <- "liveness probe failed"
+			}
+			return ok
+		})
+	}
+}
+
+// runProbe probes every period until stop closes, after the initial delay.
+// verdict hears each time the probe's state turns (successThreshold
+// successes or failureThreshold failures in a row) and says whether to go
+// on probing.
+func (c *container) runProbe(probe *corev1.Probe, stop <-chan struct{}, verdict func(ok bool) bool) {
 	period := seconds(probe.PeriodSeconds, 10)
 	timeout := seconds(probe.TimeoutSeconds, 1)
 	successes, failures := 0, 0
@@ -54,14 +104,14 @@ func (c *container) watchReadiness(pid int, started time.Time, stop <-chan struc
 		err := c.probeOnce(probe, timeout)
 		if err == nil {
 			successes, failures = successes+1, 0
-			if successes >= int(max(probe.SuccessThreshold, 1)) {
-				c.setReady(true)
+			if successes >= int(max(probe.SuccessThreshold, 1)) && !verdict(true) {
+				return
 			}
 			continue
 		}
 		successes, failures = 0, failures+1
-		if failures >= int(max(probe.FailureThreshold, 1)) {
-			c.setReady(false)
+		if failures >= int(max(probe.FailureThreshold, 1)) && !verdict(false) {
+			return
 		}
 	}
 }
@@ -73,7 +123,23 @@ func seconds(n, def int32) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// probeOnce runs one readiness check against the Pod's address. The probes
+// probeExec runs the command inside the container's namespaces (network and
+// mount, so its volumes are there) as the container's user.
+func (c *container) probeExec(ctx context.Context, command []string) error {
+	c.mu.Lock()
+	pid := c.pid
+	c.mu.Unlock()
+	args := []string{"--target", strconv.Itoa(pid), "--mount", "--net"}
+	if sec := c.proc.Security; sec.uid != nil {
+		args = append(args, "--setuid", strconv.FormatInt(*sec.uid, 10), "--setgid", strconv.FormatInt(*sec.gid, 10))
+	}
+	args = append(append(args, "--wdns="+c.proc.Dir, "--"), command...)
+	cmd := exec.CommandContext(ctx, "nsenter", args...)
+	cmd.Env = c.proc.Env
+	return cmd.Run()
+}
+
+// probeOnce runs one check against the Pod's address. The probes
 // run in this process, which reaches the Pod over its veth like a kubelet.
 func (c *container) probeOnce(p *corev1.Probe, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -96,9 +162,7 @@ func (c *container) probeOnce(p *corev1.Probe, timeout time.Duration) error {
 		}
 		return err
 	case p.Exec != nil && len(p.Exec.Command) > 0:
-		cmd := c.host.Command(p.Exec.Command[0], p.Exec.Command[1:]...)
-		cmd.Env, cmd.Dir = c.proc.Env, c.proc.Dir
-		return cmd.Run()
+		return c.probeExec(ctx, p.Exec.Command)
 	default:
 		return fmt.Errorf("this readiness probe type is not supported by the local cluster")
 	}
@@ -156,9 +220,10 @@ func (c *container) port(p intstr.IntOrString) (int, error) {
 }
 
 // listening reports whether the network namespace of pid has a listening TCP
-// socket. /proc/<pid>/net shows the namespace of that process, and the Pod's
-// namespace holds only its own processes.
-func listening(pid int) bool {
+// socket other than those in ignore. /proc/<pid>/net shows the namespace of
+// that process, and the Pod's namespace holds only its own processes and the
+// kubelet's forwarders.
+func listening(pid int, ignore map[string]bool) bool {
 	for _, table := range []string{"tcp", "tcp6"} {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
 		if err != nil {
@@ -168,7 +233,7 @@ func listening(pid int) bool {
 		s.Scan() // header
 		for s.Scan() {
 			fields := strings.Fields(s.Text())
-			if len(fields) > 3 && fields[3] == "0A" { // TCP_LISTEN
+			if len(fields) > 3 && fields[3] == "0A" && !ignore[fields[1]] { // TCP_LISTEN
 				f.Close()
 				return true
 			}

@@ -83,8 +83,8 @@ func removeLeftovers(clusterDir string) {
 	}
 }
 
-// removeStale kills processes and removes directories that clusters of dead
-// processes left. Network namespaces are test/netns's: it removes its own
+// removeStale kills processes and removes directories and mount points that
+// clusters of dead processes left. Network namespaces are test/netns's: it removes its own
 // stale ones when the first Pod's namespace is made.
 func removeStale() {
 	procs, _ := os.ReadDir("/proc")
@@ -102,13 +102,14 @@ func removeStale() {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), stateDirPrefix+"*"))
-	for _, dir := range dirs {
-		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), stateDirPrefix), "-")
-		pid, err := strconv.Atoi(pidText)
-		if err == nil && pid != os.Getpid() && !alive(pid) {
-			removeLeftovers(dir)
-			_ = os.RemoveAll(dir)
+	for _, dir := range clusterDirs() {
+		if dir.pid != os.Getpid() && !alive(dir.pid) {
+			removeLeftovers(dir.path)
+			// Its containers' mount namespaces die with the processes
+			// killed above; the mount points on the host stay unless
+			// removed, and another live cluster may use them too.
+			removeMountPoints(readMountPoints(dir.path), otherClustersMountPoints(dir.path))
+			_ = os.RemoveAll(dir.path)
 		}
 	}
 }

@@ -120,7 +120,7 @@ func (rt *podRuntime) containerStatus(spec *corev1.Container) corev1.ContainerSt
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.startedAt.Truncate(time.Second))}
 		cs.ContainerID = containerID(c.pid)
 		cs.Ready = c.ready
-		cs.Started = new(true)
+		cs.Started = new(c.started)
 	case c.terminated != nil:
 		cs.State.Terminated = c.terminated
 		cs.ContainerID = c.terminated.ContainerID
