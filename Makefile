@@ -56,9 +56,12 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-## build: bin/cloudgate (the controller, what the image holds) and bin/cloudgate-dev (make dev).
+## build: bin/cloudgate (the controller, what the image holds), bin/kubectl-cloudgate (a link
+## to it: kubectl finds the plugin `kubectl cloudgate describe` by that name on PATH) and
+## bin/cloudgate-dev (make dev).
 build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/cloudgate ./cmd/cloudgate
+	ln -sf cloudgate $(BIN)/kubectl-cloudgate
 	go build -o $(BIN)/cloudgate-dev ./cmd/cloudgate-dev
 
 ## host-tools: the ip command (iproute2) that network namespaces need, and the CA bundle the

@@ -18,9 +18,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +36,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/cloudgate-dev/cloudgate/cmd/internal/manager"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
 	"github.com/cloudgate-dev/cloudgate/reconciler"
 	"github.com/cloudgate-dev/cloudgate/test/controlplane"
 	"github.com/cloudgate-dev/cloudgate/test/localcluster"
@@ -82,6 +86,23 @@ func dev(ctx context.Context, args []string) error {
 		_ = cp.Stop()
 	}()
 
+	if o.EmulatedEndpoint == "" && slices.ContainsFunc(strings.Split(o.Providers, ","), func(p string) bool { return strings.TrimSpace(p) == "emulated" }) {
+		// The emulated cloud runs here, but at an address of its own that
+		// `cloudgate describe` can be pointed at, as it would be at the
+		// cloud of a deployed controller. It outlives ctx, as the
+		// controller does, and closes after it (defers run in reverse).
+		prefix, err := netip.ParsePrefix(o.AddressRange)
+		if err != nil {
+			return fmt.Errorf("--emulated-address-range: %w", err)
+		}
+		srv, err := cloud.Start(context.WithoutCancel(ctx), cloud.Config{AddressRange: prefix}, "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("starting the emulated cloud: %w", err)
+		}
+		defer func() { _ = srv.Close() }()
+		o.EmulatedEndpoint = srv.URL()
+	}
+
 	step("Starting the controller with the in-process emulated cloud")
 	// The controller outlives ctx (the interrupt) so that it can still remove
 	// the sample's load balancer and finalizer while we clean up.
@@ -127,12 +148,13 @@ func dev(ctx context.Context, args []string) error {
 	fmt.Printf(`
 Cloudgate is running.
 
-  export KUBECONFIG=%s PATH=%s:$PATH
+  export KUBECONFIG=%s PATH=%s:%s:$PATH
   kubectl get gateways,httproutes,pods -A
   curl %s
+  kubectl cloudgate describe gateway default/demo --emulated-endpoint %s --cluster-name %s
 
 Press Ctrl-C to stop; everything is cleaned up on exit.
-`, cp.Kubeconfig, filepath.Join(root, "bin", "k8s"), url)
+`, cp.Kubeconfig, filepath.Join(root, "bin", "k8s"), filepath.Join(root, "bin"), url, o.EmulatedEndpoint, o.ClusterName)
 	select {
 	case <-ctx.Done():
 	case err := <-ctrlDone:

@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +27,8 @@ import (
 )
 
 // readOnlyClient is a client of a user whose only rights are get, list and
-// watch on everything: a write through it fails.
-func readOnlyClient(t *testing.T) client.Client {
+// watch on everything (a write through it fails), and its kubeconfig.
+func readOnlyClient(t *testing.T) (client.Client, string) {
 	t.Helper()
 	group := "cloudgate-e2e-readers"
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: group},
@@ -49,7 +54,7 @@ func readOnlyClient(t *testing.T) client.Client {
 	if err := c.Create(ctxFor(t), probe); err == nil {
 		t.Fatal("the read-only user could create an object")
 	}
-	return c
+	return c, kubeconfig
 }
 
 // TestDescribe checks what describe reports for a class and a Gateway
@@ -100,7 +105,7 @@ func TestDescribe(t *testing.T) {
 		t.Fatalf("%d load balancers in the cloud, want 1", len(lbs))
 	}
 
-	reader := readOnlyClient(t)
+	reader, kubeconfig := readOnlyClient(t)
 	prov, err := emulated.New(emulated.Config{Endpoint: suite.cloud.URL()})
 	must(t, err)
 	before := getGateway(t, ns, "gw").ResourceVersion
@@ -180,6 +185,28 @@ func TestDescribe(t *testing.T) {
 	}
 	t.Logf("describe:\n%s", text)
 
+	// The same through the kubectl plugin, as a user runs it.
+	writes = cloudWrites()
+	plugin := kubectlPlugin(t)
+	out := plugin("describe", "gateway", ns+"/gw", "--kubeconfig", kubeconfig,
+		"--cluster-name", clusterName, "--emulated-endpoint", suite.cloud.URL(), "-o", "json")
+	var fromPlugin describe.Report
+	if err := json.Unmarshal(out, &fromPlugin); err != nil {
+		t.Fatalf("kubectl cloudgate describe -o json printed %v:\n%s", err, out)
+	}
+	if len(fromPlugin.Resources) == 0 || fromPlugin.Resources[0].CloudID != lbs[0].ID || !slices.Equal(fromPlugin.Parameters, rep.Parameters) {
+		t.Errorf("the plugin's report differs from the package's:\n%s", out)
+	}
+	// NAME with -n after it, kubectl's order; text by default.
+	out = plugin("describe", "gateway", "gw", "-n", ns, "--kubeconfig", kubeconfig,
+		"--cluster-name", clusterName, "--emulated-endpoint", suite.cloud.URL())
+	if !strings.Contains(string(out), "Gateway parametersRef "+ns+"/gw-params") || !strings.Contains(string(out), lbs[0].ID) {
+		t.Errorf("kubectl cloudgate describe printed:\n%s", out)
+	}
+	if w := cloudWrites(); w != writes {
+		t.Errorf("the plugin (or the controller meanwhile) wrote %d times to the cloud", w-writes)
+	}
+
 	// A route change the controller has not applied yet shows in the plan:
 	// a dry run holds it back.
 	setDryRun(t, ns, "gw", "true")
@@ -193,5 +220,33 @@ func TestDescribe(t *testing.T) {
 	if rep.Plan == nil || !strings.Contains(rep.Plan.Summary, "would create 1 rule") || !strings.Contains(rep.Plan.Text, `Create rule "http-80/`+ns+`/r2/`) ||
 		rep.Gateway.DryRun != "true" || len(rep.Routes) != 2 {
 		t.Errorf("after a new route in a dry run: plan %+v, dry run %q, %d routes", rep.Plan, rep.Gateway.DryRun, len(rep.Routes))
+	}
+}
+
+// kubectlPlugin builds cmd/cloudgate as kubectl-cloudgate and returns a
+// function that runs `kubectl cloudgate ARGS` with it on PATH (kubectl
+// from the control plane's binaries) and returns its standard output.
+func kubectlPlugin(t *testing.T) func(args ...string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "kubectl-cloudgate"), "github.com/cloudgate-dev/cloudgate/cmd/cloudgate")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building kubectl-cloudgate: %v\n%s", err, out)
+	}
+	kubectl := filepath.Join(suite.cp.BinDir, "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Fatalf("kubectl is not built (make cluster-binaries): %v", err)
+	}
+	return func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(kubectl, append([]string{"cloudgate"}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kubectl cloudgate %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		return out
 	}
 }
