@@ -18,6 +18,8 @@ import (
 type fakeObjects struct {
 	secrets    map[string]*corev1.Secret
 	configMaps map[string]*corev1.ConfigMap
+	// tokens issues tokens; nil issues none.
+	tokens func(src corev1.ServiceAccountTokenProjection) (*authenticationv1.TokenRequest, error)
 }
 
 func (f fakeObjects) secret(_ context.Context, _, name string) (*corev1.Secret, error) {
@@ -27,8 +29,11 @@ func (f fakeObjects) secret(_ context.Context, _, name string) (*corev1.Secret, 
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, name)
 }
 
-func (f fakeObjects) token(context.Context, *corev1.Pod, corev1.ServiceAccountTokenProjection) (*authenticationv1.TokenRequest, error) {
-	return nil, errors.New("fakeObjects issues no tokens")
+func (f fakeObjects) token(_ context.Context, _ *corev1.Pod, src corev1.ServiceAccountTokenProjection) (*authenticationv1.TokenRequest, error) {
+	if f.tokens == nil {
+		return nil, errors.New("fakeObjects issues no tokens")
+	}
+	return f.tokens(src)
 }
 
 func (f fakeObjects) configMap(_ context.Context, _, name string) (*corev1.ConfigMap, error) {

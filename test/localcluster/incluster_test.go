@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -27,6 +28,7 @@ type inclusterReport struct {
 	Host          string
 	Namespace     string
 	User          string
+	BoundPod      []string
 	ListConfigMap string
 	ListSecrets   string
 	SecretsDenied bool
@@ -170,6 +172,7 @@ func TestInCluster(t *testing.T) {
 		}{
 			{r.Namespace == ns, "the namespace file says " + r.Namespace},
 			{r.User == "system:serviceaccount:"+ns+":reader", "authenticated as " + r.User},
+			{len(r.BoundPod) == 1 && r.BoundPod[0] == pod.Name, fmt.Sprintf("the token is bound to Pod %q, not to this Pod", r.BoundPod)},
 			{r.ListConfigMap == "", "listing ConfigMaps, which the Role allows: " + r.ListConfigMap},
 			{r.SecretsDenied, "listing Secrets, which no Role allows, was not refused with 403: " + r.ListSecrets},
 			{r.UID == 65532 && r.GID == 65533, "uid and gid are not runAsUser and runAsGroup"},
@@ -268,6 +271,33 @@ func TestInCluster(t *testing.T) {
 			if _, err := os.Stat(p); err != nil {
 				t.Errorf("mount point %s of a running Pod: %v", p, err)
 			}
+		}
+	})
+
+	t.Run("a failing startup probe restarts the container, which never starts", func(t *testing.T) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "never-starts"},
+			Spec: corev1.PodSpec{
+				TerminationGracePeriodSeconds: new(int64(2)),
+				Containers: []corev1.Container{{
+					Name: "c", Image: "test.local/sh", Args: []string{"-c", "sleep 600"},
+					StartupProbe: &corev1.Probe{
+						ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9)}},
+						PeriodSeconds:    1,
+						FailureThreshold: 2,
+					},
+				}},
+			},
+		}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got := waitPodIn(t, ctx, client, ns, pod.Name, func(p *corev1.Pod) bool {
+			return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+		})
+		cs := got.Status.ContainerStatuses[0]
+		if cs.Started == nil || *cs.Started || cs.Ready {
+			t.Errorf("a container whose startup probe never passed: started %v, ready %v", cs.Started, cs.Ready)
 		}
 	})
 

@@ -29,6 +29,7 @@ type Report struct {
 	Host          string
 	Namespace     string
 	User          string
+	BoundPod      []string
 	ListConfigMap string
 	ListSecrets   string
 	SecretsDenied bool
@@ -72,6 +73,7 @@ func main() {
 	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err == nil {
 		r.User = review.Status.UserInfo.Username
+		r.BoundPod = review.Status.UserInfo.Extra["authentication.kubernetes.io/pod-name"]
 	} else {
 		r.User = "error: " + err.Error()
 	}
