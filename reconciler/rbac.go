@@ -1,13 +1,28 @@
 package reconciler
 
 // The permissions the controller needs; `make generate` writes them to
-// deploy/rbac/role.yaml.
+// deploy/rbac/role.yaml, and from there into the Helm chart's ClusterRole
+// and Role. Each verb is one the controller calls:
+//   - Gateways and GatewayClasses: read, and patch (their finalizers);
+//     routes: read. Status of all of them: written with Update; patch stays
+//     for a status write that moves to Patch.
+//   - Services, EndpointSlices, Namespaces, ReferenceGrants,
+//     LoadBalancerParameters: read (watched through the cache). Secrets are
+//     watched as metadata only, and read when a listener references one.
+//   - events.k8s.io events: the Gateway reconciler's recorder, in each
+//     Gateway's namespace.
+//   - In the controller's own namespace only (namespace= below; the chart
+//     puts the release namespace there): the leader-election Lease, which
+//     client-go's LeaseLock gets, creates and updates, and the core/v1 Events
+//     that controller-runtime's leader election still records.
 //
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;httproutes;grpcroutes;tlsroutes;tcproutes;udproutes,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;tlsroutes;tcproutes;udproutes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status,verbs=update;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=referencegrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloudgate.dev,resources=loadbalancerparameters,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services;secrets;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=cloudgate-system,resources=leases,verbs=get;create;update
+// +kubebuilder:rbac:groups="",namespace=cloudgate-system,resources=events,verbs=create;patch
