@@ -91,11 +91,14 @@ control-plane:
 cluster-binaries:
 	go run ./test/controlplane/build -all
 
-## generate: deepcopy code and CRDs (ours from controller-gen, Gateway API's from its module).
+## generate: deepcopy code and CRDs (ours from controller-gen, Gateway API's from its module),
+## RBAC from the markers in reconciler/rbac.go, and from those the Helm chart's RBAC template and
+## CRD copies and the kustomize base rendered from the chart (deploy/helm/chartgen).
 generate: $(CONTROLLER_GEN) crds
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=deploy/crds
 	$(CONTROLLER_GEN) rbac:roleName=cloudgate paths=./reconciler/... output:rbac:artifacts:config=deploy/rbac
+	go run ./deploy/helm/generate
 
 crds:
 	@dir="$(GATEWAY_API_DIR)"; [ -n "$$dir" ] || { echo "cannot find the sigs.k8s.io/gateway-api module"; exit 1; }
