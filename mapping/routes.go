@@ -139,7 +139,7 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 	if msg, ok := b.refused[r.ref()]; ok {
 		// Bounded like every message: the reconciler's text is static but
 		// not written for a condition.
-		rs.refused = boundedList([]string{"The cloud refused this route's configuration: " + msg}, "", maxMessageBytes)
+		rs.refused = boundedList([]string{refusedPrefix + msg}, "", maxMessageBytes)
 	}
 	for _, res := range r.rules(b) {
 		rs.rules = append(rs.rules, res.state)

@@ -19,8 +19,8 @@ import (
 // controller's field indexes, the same snapshot of gw that the reconciler
 // reads from its cache, with the provider's capabilities and the cluster
 // name its model needs: `cloudgate describe` builds the model the
-// controller builds. What only the controller remembers is missing: the
-// routes the cloud refused (Snapshot.Refused), which their status names.
+// controller builds. The routes the cloud refused (Snapshot.Refused), which
+// the controller remembers, are found by the status it gave them.
 func Snapshot(ctx context.Context, r client.Reader, clusterName string, p providers.Provider, gc *gwv1.GatewayClass, gw *gwv1.Gateway) (*mapping.Snapshot, error) {
 	all, err := listRoutes(ctx, r)
 	if err != nil {
@@ -39,9 +39,56 @@ func Snapshot(ctx context.Context, r client.Reader, clusterName string, p provid
 	if err != nil {
 		return nil, err
 	}
+	s.Refused = refusedByStatus(routes, gc, key)
 	s.ClusterName = clusterName
 	s.Capabilities = p.Capabilities()
 	return s, nil
+}
+
+// refusedByStatus finds the routes the controller left out because the
+// cloud refused them, by the status it gave them for the Gateway key:
+// what the controller remembers (observations) and a reader without its
+// memory does not.
+func refusedByStatus(routes []client.Object, gc *gwv1.GatewayClass, key types.NamespacedName) map[mapping.RouteRef]string {
+	var out map[mapping.RouteRef]string
+	for _, o := range routes {
+		p, ok := partsOf(o)
+		if !ok {
+			continue
+		}
+		for _, ps := range p.status.Parents {
+			ns := o.GetNamespace()
+			if ps.ParentRef.Namespace != nil {
+				ns = string(*ps.ParentRef.Namespace)
+			}
+			if ps.ControllerName != gc.Spec.ControllerName || ns != key.Namespace || string(ps.ParentRef.Name) != key.Name {
+				continue
+			}
+			accepted := findCondition(ps.Conditions, string(gwv1.RouteConditionAccepted))
+			if msg, ok := mapping.RefusedByCloud(accepted, o.GetGeneration()); ok {
+				if out == nil {
+					out = map[mapping.RouteRef]string{}
+				}
+				out[mapping.RouteRef{Kind: routeKind(o), Namespace: o.GetNamespace(), Name: o.GetName()}] = msg
+			}
+		}
+	}
+	return out
+}
+
+// routeKind is a route's kind, as mapping.RouteRef names it.
+func routeKind(o client.Object) string {
+	switch o.(type) {
+	case *gwv1.GRPCRoute:
+		return "GRPCRoute"
+	case *gwv1.TLSRoute:
+		return "TLSRoute"
+	case *gwv1.TCPRoute:
+		return "TCPRoute"
+	case *gwv1.UDPRoute:
+		return "UDPRoute"
+	}
+	return "HTTPRoute"
 }
 
 // loadSnapshot reads from the cache everything mapping.Build needs for one

@@ -11,8 +11,9 @@
 //
 // Rules: it only reads. It gets and lists through a client.Reader, and asks
 // the provider only for Plan, which reads the cloud and never writes to it;
-// it needs no more than get, list and watch on the objects the controller
-// reads. It does not see what only the running controller remembers (the
-// routes the cloud refused are known by their status, not left out of the
-// plan).
+// it needs no more than get and list on the objects the controller reads
+// (Secrets included, for TLS listeners). What only the running controller
+// remembers, the routes the cloud refused, it finds by the status the
+// controller gave them, and leaves them out of the plan as the controller
+// does.
 package describe

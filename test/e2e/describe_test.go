@@ -250,3 +250,36 @@ func kubectlPlugin(t *testing.T) func(args ...string) []byte {
 		return out
 	}
 }
+
+// TestDescribeLeavesOutRefusedRoutes checks that describe plans what the
+// controller applies when the cloud refused a route: the route is left
+// out (its status says why), so a Gateway in its steady state shows no
+// changes rather than the refused rule as one to create.
+func TestDescribeLeavesOutRefusedRoutes(t *testing.T) {
+	ns := namespace(t)
+	c := suite.cloud.Cloud()
+	c.RefuseRules("refused-in-describe")
+	defer c.RefuseRules("")
+	backend(t, ns, "web")
+	create(t, gateway(ns, "gw", httpListener("http", 80)),
+		route(ns, "good", "gw", []string{"good.example"}, rule(pathMatch(gwv1.PathMatchPathPrefix, "/"), backendRef("web", 1))),
+		route(ns, "refused-in-describe", "gw", []string{"bad.example"}, rule(pathMatch(gwv1.PathMatchPathPrefix, "/"), backendRef("web", 1))))
+	routeParentCondition(t, ns, "refused-in-describe", "Accepted", metav1.ConditionFalse, string(gwv1.RouteReasonUnsupportedValue))
+	addr := programmedAddress(t, ns, "gw")
+	expectBackend(t, "GET", "http://"+addr+"/", "good.example", nil, "web")
+
+	prov, err := emulated.New(emulated.Config{Endpoint: suite.cloud.URL()})
+	must(t, err)
+	rep, err := describe.Describe(ctxFor(t), describe.Config{Reader: suite.c, ClusterName: clusterName, Providers: []providers.Provider{prov}},
+		types.NamespacedName{Namespace: ns, Name: "gw"})
+	must(t, err)
+	if rep.Plan == nil || rep.Plan.Summary != "no changes" {
+		t.Errorf("describe's plan with a refused route: %+v, want no changes", rep.Plan)
+	}
+	if len(rep.Routes) != 2 {
+		t.Errorf("describe lists %d routes, want the refused one too", len(rep.Routes))
+	}
+	if text := rep.String(); !strings.Contains(text, "The cloud refused this route's configuration") {
+		t.Errorf("describe does not say the route was refused:\n%s", text)
+	}
+}
