@@ -274,6 +274,31 @@ func TestInCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("an exec probe runs inside the container's mounts, as its user", func(t *testing.T) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "exec-probe"},
+			Spec: corev1.PodSpec{
+				SecurityContext: &corev1.PodSecurityContext{RunAsUser: new(int64(65532))},
+				Containers: []corev1.Container{{
+					Name: "c", Image: "test.local/sh",
+					Args: []string{"-c", "sleep 1; id -u > /data/ready; sleep 600"},
+					// /data/ready exists only under the container's mount of
+					// the volume, and names the user that wrote it.
+					ReadinessProbe: &corev1.Probe{
+						ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", "test \"$(cat /data/ready)\" = \"$(id -u)\""}}},
+						PeriodSeconds: 1,
+					},
+					VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+				}},
+				Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			},
+		}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitPodIn(t, ctx, client, ns, pod.Name, isReady)
+	})
+
 	t.Run("a failing startup probe restarts the container, which never starts", func(t *testing.T) {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "never-starts"},
