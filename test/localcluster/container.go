@@ -30,7 +30,8 @@ type containerConfig struct {
 	spec          *corev1.Container
 	imageID       string
 	proc          process
-	host          *netns.Host
+	host          *netns.Host // nil for a hostNetwork Pod
+	podIP         string
 	logPath       string // the combined output of all runs (Cluster.LogPath)
 	recordDir     string // each run's timestamped records, for the kubelet API
 	restartPolicy corev1.RestartPolicy
@@ -173,7 +174,14 @@ func (c *container) start() (*exec.Cmd, *containerLog, <-chan struct{}, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cmd := c.host.Command(argv[0], argv[1:]...)
+	var cmd *exec.Cmd
+	if c.host != nil {
+		cmd = c.host.Command(argv[0], argv[1:]...)
+	} else {
+		// A hostNetwork Pod still gets a mount namespace of its own, made
+		// as `ip netns exec` makes one: every mount a slave of the host's.
+		cmd = exec.Command("unshare", append([]string{"--mount", "--propagation", "slave", "--"}, argv...)...)
+	}
 	// The mount script changes to the working directory once the volumes
 	// are mounted, since it may be one of them.
 	cmd.Env, cmd.Dir = c.proc.Env, "/"

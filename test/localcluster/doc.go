@@ -52,6 +52,13 @@
 //     the per-Service {SVC}_SERVICE_HOST variables are not set.
 //     Config.HostForwards adds more host loopback addresses reached the same
 //     way.
+//   - hostNetwork Pods run in the host's network namespace (still each
+//     container in a mount namespace of its own), with the Node's address,
+//     127.0.0.1, as Pod IP. Their ports are the host's, so two replicas that
+//     listen on one port collide, as on a real Node; and Kubernetes refuses
+//     loopback addresses in EndpointSlices, so a Service cannot select them.
+//     Without a readiness probe, such a container is Ready once a socket it
+//     holds listens.
 //   - securityContext: runAsUser, runAsGroup, supplementalGroups and fsGroup
 //     (setpriv after the mounts; the image's binary must be executable by
 //     that user), runAsNonRoot (a container that would run as root is
@@ -82,7 +89,7 @@
 // Cluster.LogPath.
 //
 // Not served: exec, attach and port-forward (the kubelet API answers 501),
-// init containers, host networking, resource requests and limits (ignored),
+// init containers, resource requests and limits (ignored),
 // topology (one Node satisfies every spread constraint), a workingDir that
 // does not exist (the container fails to start), and other volume types.
 //

@@ -191,6 +191,35 @@ func TestInCluster(t *testing.T) {
 		t.Logf("the Pod reached kube-apiserver at %s", r.Host)
 	})
 
+	t.Run("a hostNetwork Pod reaches the apiserver and the host directly", func(t *testing.T) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "host-network"},
+			Spec: corev1.PodSpec{
+				HostNetwork:        true,
+				ServiceAccountName: "reader",
+				RestartPolicy:      corev1.RestartPolicyNever,
+				SecurityContext:    &corev1.PodSecurityContext{RunAsUser: new(int64(65532))},
+				Containers: []corev1.Container{{
+					Name: "c", Image: "test.local/incluster:v1",
+					Env: []corev1.EnvVar{{Name: "HOST_SERVICE", Value: "http://" + hostL.Addr().String() + "/"}},
+				}},
+			},
+		}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got := waitPodIn(t, ctx, client, ns, pod.Name, func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+		})
+		if got.Status.PodIP != hostIP {
+			t.Errorf("a hostNetwork Pod's IP is %q, want the Node's %s", got.Status.PodIP, hostIP)
+		}
+		r := readReport(t, c.LogPath(ns, pod.Name, "c"))
+		if r.User != "system:serviceaccount:"+ns+":reader" || r.ListConfigMap != "" || !r.SecretsDenied || r.HostService != "from the host" || r.UID != 65532 {
+			t.Errorf("report %+v", r)
+		}
+	})
+
 	t.Run("automountServiceAccountToken false mounts no token", func(t *testing.T) {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "no-token"},

@@ -42,7 +42,8 @@ type podRuntime struct {
 
 	mu         sync.Mutex
 	startTime  metav1.Time
-	host       *netns.Host
+	host       *netns.Host // nil for a hostNetwork Pod
+	podIP      string      // empty until the Pod's network is there
 	forwarder  *forwarder
 	mounts     *mountPoints
 	held       []string           // mount points this Pod counts as a user of
@@ -106,22 +107,21 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 		return 10 * time.Second
 	}
 
-	if rt.host == nil {
+	switch {
+	case pod.Spec.HostNetwork:
+		// The host's network: no namespace and no forwarders; kube-apiserver
+		// and everything else on loopback are there already.
+		rt.podIP = env.hostIP
+	case rt.host == nil:
 		host, err := netns.New()
 		if err != nil {
 			env.log("Pod %s/%s: creating its network namespace: %v", pod.Namespace, pod.Name, err)
 			waitAll("ContainerCreating", "creating the Pod's network namespace failed: "+err.Error())
 			return 5 * time.Second
 		}
-		rt.host = host
+		rt.host, rt.podIP = host, host.Addr.String()
 	}
-	// The processes' environment may name the Pod's IPs (fieldRef
-	// status.podIP), which the API object does not have yet.
-	withIPs := pod.DeepCopy()
-	withIPs.Status.PodIP, withIPs.Status.PodIPs = rt.host.Addr.String(), []corev1.PodIP{{IP: rt.host.Addr.String()}}
-	withIPs.Status.HostIP, withIPs.Status.HostIPs = env.hostIP, []corev1.HostIP{{IP: env.hostIP}}
-
-	if rt.forwarder == nil {
+	if rt.host != nil && rt.forwarder == nil {
 		fw, err := forward(rt.host, env.forwards, env.log)
 		if err != nil {
 			env.log("Pod %s/%s: %v", pod.Namespace, pod.Name, err)
@@ -130,6 +130,11 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 		}
 		rt.forwarder = fw
 	}
+	// The processes' environment may name the Pod's IPs (fieldRef
+	// status.podIP), which the API object does not have yet.
+	withIPs := pod.DeepCopy()
+	withIPs.Status.PodIP, withIPs.Status.PodIPs = rt.podIP, []corev1.PodIP{{IP: rt.podIP}}
+	withIPs.Status.HostIP, withIPs.Status.HostIPs = env.hostIP, []corev1.HostIP{{IP: env.hostIP}}
 
 	retry := func(err error) time.Duration {
 		var cfgErr *configError
@@ -167,6 +172,7 @@ func (rt *podRuntime) ensureStarted(ctx context.Context, env startEnv, pod *core
 			imageID:       images[i].id,
 			proc:          proc,
 			host:          rt.host,
+			podIP:         rt.podIP,
 			logPath:       filepath.Join(rt.logDir, spec.Name+".log"),
 			recordDir:     filepath.Join(rt.logDir, string(pod.UID), spec.Name),
 			restartPolicy: pod.Spec.RestartPolicy,
@@ -245,8 +251,6 @@ func unsupported(pod *corev1.Pod) string {
 	switch {
 	case len(pod.Spec.InitContainers) > 0:
 		return "init containers are not supported by the local cluster"
-	case pod.Spec.HostNetwork:
-		return "hostNetwork Pods are not supported by the local cluster"
 	}
 	return ""
 }

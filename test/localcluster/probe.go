@@ -36,7 +36,7 @@ func (c *container) watchReadiness(pid int, started time.Time, startupDone, stop
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if listening(pid, c.ignore) || time.Since(started) >= settleTime {
+			if listening(pid, c.host == nil, c.ignore) || time.Since(started) >= settleTime {
 				c.setReady(true)
 				return
 			}
@@ -154,7 +154,7 @@ func (c *container) probeOnce(p *corev1.Probe, timeout time.Duration) error {
 		}
 		host := p.TCPSocket.Host
 		if host == "" {
-			host = c.host.Addr.String()
+			host = c.podIP
 		}
 		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err == nil {
@@ -175,7 +175,7 @@ func (c *container) probeHTTP(ctx context.Context, g *corev1.HTTPGetAction) erro
 	}
 	host := g.Host
 	if host == "" {
-		host = c.host.Addr.String()
+		host = c.podIP
 	}
 	scheme := "http"
 	if g.Scheme == corev1.URISchemeHTTPS {
@@ -219,11 +219,20 @@ func (c *container) port(p intstr.IntOrString) (int, error) {
 	return 0, fmt.Errorf("no container port named %q", p.StrVal)
 }
 
-// listening reports whether the network namespace of pid has a listening TCP
-// socket other than those in ignore. /proc/<pid>/net shows the namespace of
-// that process, and the Pod's namespace holds only its own processes and the
-// kubelet's forwarders.
-func listening(pid int, ignore map[string]bool) bool {
+// listening reports whether the container listens on a TCP port. In a Pod's
+// own network namespace that is any listening socket other than those in
+// ignore: /proc/<pid>/net shows the namespace of that process, and the
+// namespace holds only the Pod's processes and the kubelet's forwarders. On
+// the host's network (hostNetwork) it must be a socket the process itself
+// holds.
+func listening(pid int, hostNetwork bool, ignore map[string]bool) bool {
+	var held map[string]bool
+	if hostNetwork {
+		held = socketInodes(pid)
+		if len(held) == 0 {
+			return false
+		}
+	}
 	for _, table := range []string{"tcp", "tcp6"} {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
 		if err != nil {
@@ -233,7 +242,10 @@ func listening(pid int, ignore map[string]bool) bool {
 		s.Scan() // header
 		for s.Scan() {
 			fields := strings.Fields(s.Text())
-			if len(fields) > 3 && fields[3] == "0A" && !ignore[fields[1]] { // TCP_LISTEN
+			if len(fields) <= 9 || fields[3] != "0A" || ignore[fields[1]] { // 0A: TCP_LISTEN
+				continue
+			}
+			if !hostNetwork || held[fields[9]] {
 				f.Close()
 				return true
 			}
@@ -241,4 +253,21 @@ func listening(pid int, ignore map[string]bool) bool {
 		f.Close()
 	}
 	return false
+}
+
+// socketInodes lists the inodes of the sockets a process holds open.
+func socketInodes(pid int) map[string]bool {
+	out := map[string]bool{}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		target, err := os.Readlink(dir + "/" + e.Name())
+		if err != nil {
+			continue
+		}
+		if inode, ok := strings.CutPrefix(target, "socket:["); ok {
+			out[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	return out
 }

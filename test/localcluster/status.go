@@ -22,8 +22,8 @@ func (rt *podRuntime) status(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 		HostIPs:   []corev1.HostIP{{IP: hostIP}},
 		StartTime: &rt.startTime,
 	}
-	if rt.host != nil {
-		s.PodIP = rt.host.Addr.String()
+	if rt.podIP != "" {
+		s.PodIP = rt.podIP
 		s.PodIPs = []corev1.PodIP{{IP: s.PodIP}}
 	}
 
@@ -77,7 +77,7 @@ func (rt *podRuntime) status(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 		return c
 	}
 	s.Conditions = []corev1.PodCondition{
-		cond(corev1.PodReadyToStartContainers, rt.host != nil, "", ""),
+		cond(corev1.PodReadyToStartContainers, rt.podIP != "", "", ""),
 		cond(corev1.PodInitialized, true, "", ""),
 		cond(corev1.PodReady, allReady, "ContainersNotReady", notReadyMsg),
 		cond(corev1.ContainersReady, allReady, "ContainersNotReady", notReadyMsg),
