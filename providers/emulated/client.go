@@ -23,13 +23,19 @@ type APIError struct {
 	StatusCode int
 	Code       string
 	Message    string
+	// RequestID is the id the cloud gave the request (its X-Request-Id
+	// header), empty when the answer had none.
+	RequestID string
 	// Elements are the parts of the spec a 400 refuses, as the cloud names
 	// them; Ensure reports them as model names in a *providers.InvalidError.
 	Elements []cloud.Element
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("emulated cloud: %d %s: %s", e.StatusCode, e.Code, e.Message)
+	if e.RequestID == "" {
+		return fmt.Sprintf("emulated cloud: %d %s: %s", e.StatusCode, e.Code, e.Message)
+	}
+	return fmt.Sprintf("emulated cloud: %d %s: %s (request id %s)", e.StatusCode, e.Code, e.Message, e.RequestID)
 }
 
 // Unwrap makes a refused configuration (400) match providers.ErrInvalid, so the
@@ -58,6 +64,8 @@ type client struct {
 	http *retryablehttp.Client
 	// pageSize is the list page size asked for; 0 takes the cloud's default.
 	pageSize int
+	// count, when set, hears of every call (Config.CountCall).
+	count func(operation, outcome string)
 }
 
 // list returns every load balancer with the name (if set) and all the tags,
@@ -81,7 +89,7 @@ func (c *client) list(ctx context.Context, name string, tags map[string]string) 
 	var all []cloud.LoadBalancer
 	for {
 		var page cloud.List
-		if err := c.do(ctx, http.MethodGet, "/v1/loadbalancers?"+q.Encode(), nil, &page); err != nil {
+		if err := c.do(ctx, OpList, http.MethodGet, "/v1/loadbalancers?"+q.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)
@@ -98,23 +106,32 @@ func (c *client) list(ctx context.Context, name string, tags map[string]string) 
 
 func (c *client) create(ctx context.Context, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
 	var out cloud.LoadBalancer
-	err := c.do(ctx, http.MethodPost, "/v1/loadbalancers", in, &out)
+	err := c.do(ctx, OpCreate, http.MethodPost, "/v1/loadbalancers", in, &out)
 	return out, err
 }
 
 func (c *client) replace(ctx context.Context, id string, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
 	var out cloud.LoadBalancer
-	err := c.do(ctx, http.MethodPut, "/v1/loadbalancers/"+url.PathEscape(id), in, &out)
+	err := c.do(ctx, OpReplace, http.MethodPut, "/v1/loadbalancers/"+url.PathEscape(id), in, &out)
 	return out, err
 }
 
 func (c *client) delete(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/loadbalancers/"+url.PathEscape(id), nil, nil)
+	return c.do(ctx, OpDelete, http.MethodDelete, "/v1/loadbalancers/"+url.PathEscape(id), nil, nil)
 }
 
-// do sends one API request (retried by retryablehttp) and decodes the answer
-// into out, or the error body into an *APIError.
-func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+// do sends one API call (retried by retryablehttp), reports its outcome to
+// c.count, and decodes the answer into out, or the error body into an
+// *APIError.
+func (c *client) do(ctx context.Context, op, method, path string, in, out any) error {
+	err := c.send(ctx, method, path, in, out)
+	if c.count != nil {
+		c.count(op, Outcome(err))
+	}
+	return err
+}
+
+func (c *client) send(ctx context.Context, method, path string, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -140,7 +157,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("emulated cloud: read response: %w", err)
 	}
 	if resp.StatusCode >= 300 {
-		e := &APIError{StatusCode: resp.StatusCode}
+		e := &APIError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get(cloud.RequestIDHeader)}
 		var wire cloud.Error
 		if json.Unmarshal(data, &wire) == nil && wire.Code != "" {
 			e.Code, e.Message, e.Elements = wire.Code, wire.Message, wire.Elements

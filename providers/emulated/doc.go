@@ -20,6 +20,13 @@
 // certificates at fault, as the cloud's error body names them, so that the
 // reconciler can leave out the routes behind them.
 //
+// Config.CountCall hears of every API call, after the retries, by operation
+// (OpList, OpCreate, OpReplace, OpDelete) and outcome (Outcome: success,
+// throttled for 429, invalid for 400, not-found for 404, error for the rest),
+// for the controller's cloudgate_cloud_api_calls_total. Errors carry the
+// cloud's code and request id (APIError.RequestID), and so do refusals'
+// messages: they reach Events and logs, never conditions.
+//
 // Rules of this package:
 //   - A load balancer without our ownership tags is never changed or deleted,
 //     even when it has the name we want: Ensure refuses with an error wrapping

@@ -45,6 +45,11 @@ type Config struct {
 	// cloud's default (cloud.DefaultPageSize), and the cloud caps it at
 	// cloud.MaxPageSize.
 	ListPageSize int
+	// CountCall, when set, is told of every API call once it is over (after
+	// the retries above) with its operation (OpList, ...) and outcome
+	// (Outcome), for metrics. It runs on the calling goroutine and must not
+	// block.
+	CountCall func(operation, outcome string)
 }
 
 // Defaults of Config.
@@ -92,7 +97,7 @@ func New(cfg Config) (*Provider, error) {
 		rc.HTTPClient.Timeout = 30 * time.Second
 	}
 	return &Provider{
-		api:    &client{base: strings.TrimRight(cfg.Endpoint, "/"), http: rc, pageSize: cfg.ListPageSize},
+		api:    &client{base: strings.TrimRight(cfg.Endpoint, "/"), http: rc, pageSize: cfg.ListPageSize, count: cfg.CountCall},
 		logger: logger,
 	}, nil
 }
@@ -342,7 +347,13 @@ func refused(desired *lb.LoadBalancer, err error) error {
 	for _, tg := range desired.TargetGroups {
 		known[cloud.Element{Kind: cloud.ElementTargetGroup, Name: tg.Name}] = true
 	}
-	out := &providers.InvalidError{Message: e.Message, Cause: e}
+	// The code and request id go with the cloud's words, for the Events
+	// and logs that report a refusal (never a condition).
+	msg := e.Message + " (" + e.Code
+	if e.RequestID != "" {
+		msg += ", request id " + e.RequestID
+	}
+	out := &providers.InvalidError{Message: msg + ")", Cause: e}
 	for _, el := range e.Elements {
 		if known[el] && !slices.Contains(out.Elements, el.Name) {
 			out.Elements = append(out.Elements, el.Name)

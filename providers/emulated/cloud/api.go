@@ -81,6 +81,11 @@ const (
 	CodeInternal        = "InternalError"
 )
 
+// RequestIDHeader is the response header that holds the id the cloud gave the
+// request, on every answer of the API (errors included), for support cases
+// and logs.
+const RequestIDHeader = "X-Request-Id"
+
 // Error is the body of every error response, and the error the Cloud's Go
 // methods return.
 type Error struct {

@@ -30,7 +30,10 @@
 //
 // Errors are JSON Error values: {"code": "...", "message": "..."}; a refused
 // spec adds "elements": [{"kind": "rule", "name": "..."}], the innermost
-// parts at fault (listener, rule, stream, targetGroup, certificate).
+// parts at fault (listener, rule, stream, targetGroup, certificate). Every
+// answer of the API, success or error, carries an X-Request-Id header
+// (RequestIDHeader) that clients report with their errors. Throttling is
+// 429 Throttled; 503 ServiceUnavailable is an outage, not a rate limit.
 //
 // Rules of this package: every change is validated in full (dataplane.Compile)
 // before any socket or stored record changes, so a refused request leaves the

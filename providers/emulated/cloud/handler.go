@@ -3,6 +3,8 @@ package cloud
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,12 +37,21 @@ func (c *Cloud) Handler() http.Handler {
 			controls.ServeHTTP(w, r)
 			return
 		}
+		// Every answer of the API carries a request id, as real clouds'
+		// do, so that a client can name the one call that failed.
+		w.Header().Set(RequestIDHeader, newRequestID())
 		if status, ok := c.admit(r.Method, c.concerns(r)); ok {
 			writeError(w, errorf(status, codeFor(status), "injected fault"))
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// newRequestID is 16 random hex digits: unique enough to find one call in a
+// log, and nothing a client could read meaning into.
+func newRequestID() string {
+	return fmt.Sprintf("%016x", rand.Uint64())
 }
 
 func (c *Cloud) handleCreate(w http.ResponseWriter, r *http.Request) {
