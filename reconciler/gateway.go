@@ -61,6 +61,8 @@ type GatewayReconciler struct {
 	ResyncPeriod time.Duration
 
 	observed observations
+	// routeClock times route changes (metrics_routes.go); nil times none.
+	routeClock *routeClock
 }
 
 func (r *GatewayReconciler) apiReader() client.Reader {
@@ -80,10 +82,11 @@ func (r *GatewayReconciler) resyncPeriod(p providers.Provider) time.Duration {
 	return DefaultResyncPeriod
 }
 
-// event records an event on the Gateway when a recorder is set.
+// event records an event on the Gateway when a recorder is set; a note
+// longer than the API server takes is cut.
 func (r *GatewayReconciler) event(gw *gwv1.Gateway, eventType, reason, action, note string) {
 	if r.Events != nil {
-		r.Events.Eventf(gw, nil, eventType, reason, action, "%s", note)
+		r.Events.Eventf(gw, nil, eventType, reason, action, "%s", bounded(note, maxEventNote))
 	}
 }
 
@@ -161,6 +164,9 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if err := r.writeRouteStatuses(ctx, req.NamespacedName, kind.routes, kind.desired); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(errs) == 0 && cloud == nil && programmedCondition(gw.Generation, res, status, cloud).Status == metav1.ConditionTrue {
+		r.routesProgrammed(snap, res, time.Now())
 	}
 	switch {
 	case cloud != nil && !invalid:
@@ -246,7 +252,7 @@ func (r *GatewayReconciler) ensure(ctx context.Context, gw *gwv1.Gateway, p prov
 		var done providers.Result
 		done, out.cloud = p.Ensure(ctx, res.LoadBalancer)
 		out.status = done.Status
-		r.reportApplied(ctx, gw, done.Applied)
+		r.reportApplied(ctx, gw, providerLabel(p), done.Applied)
 	}
 	switch {
 	case errors.Is(out.cloud, providers.ErrInvalid):
@@ -347,14 +353,21 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 // updateGatewayStatus writes next(gw)'s status when it differs from gw's
 // (writeStatus retries conflicts).
 func (r *GatewayReconciler) updateGatewayStatus(ctx context.Context, gw *gwv1.Gateway, next func(*gwv1.Gateway) *gwv1.Gateway) error {
-	return writeStatus(ctx, r.Client, r.apiReader(), gw, func(cur *gwv1.Gateway) (*gwv1.Gateway, bool) {
+	var was, written *gwv1.Gateway
+	err := writeStatus(ctx, r.Client, r.apiReader(), gw, func(cur *gwv1.Gateway) (*gwv1.Gateway, bool) {
 		n := next(cur)
 		changed := !equality.Semantic.DeepEqual(cur.Status, n.Status)
+		was, written = nil, nil
 		if changed {
 			log.FromContext(ctx).V(1).Info("Updating Gateway status")
+			was, written = cur, n
 		}
 		return n, changed
 	})
+	if err == nil && written != nil {
+		r.reportGatewayRefusals(was, written)
+	}
+	return err
 }
 
 // writeGatewayStatus merges mapping's verdict with the provider's and writes

@@ -18,13 +18,14 @@ const (
 
 // reportApplied tells what a plan changed in the cloud, when it changed
 // anything: the whole plan in the log at V(1), its summary in one Event on
-// the Gateway. A plan that changed nothing (every steady-state resync)
+// the Gateway, its steps in cloudgate_plan_steps_applied_total. A plan that changed nothing (every steady-state resync)
 // reports nothing. It runs after errors too: what ran before one did
 // happen.
-func (r *GatewayReconciler) reportApplied(ctx context.Context, gw *gwv1.Gateway, applied providers.Plan) {
+func (r *GatewayReconciler) reportApplied(ctx context.Context, gw *gwv1.Gateway, provider string, applied providers.Plan) {
 	if !applied.Changes() {
 		return
 	}
+	countApplied(provider, applied)
 	if l := log.FromContext(ctx).V(1); l.Enabled() { // a plan of thousands of rules prints long
 		l.Info("Applied plan", "plan", applied.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/client-go/tools/events"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -28,7 +29,7 @@ func TestReportAppliedRecordsOneEventPerPlanWithChanges(t *testing.T) {
 		{providers.Plan{Steps: []providers.Step{step(providers.ActionNothing, providers.KindLoadBalancer), step(providers.ActionDelete, providers.KindRule)}},
 			"Normal LoadBalancerUpdated deleted 1 rule"},
 	} {
-		r.reportApplied(context.Background(), gw, c.plan)
+		r.reportApplied(context.Background(), gw, "plans-test", c.plan)
 		var got string
 		select {
 		case got = <-rec.Events:
@@ -39,6 +40,21 @@ func TestReportAppliedRecordsOneEventPerPlanWithChanges(t *testing.T) {
 		}
 		if len(rec.Events) != 0 {
 			t.Errorf("plan %q: more than one event", c.plan.Summary())
+		}
+	}
+	// The steps that did something, and only those, are counted.
+	for _, c := range []struct {
+		kind   providers.Kind
+		action providers.Action
+		want   float64
+	}{
+		{providers.KindLoadBalancer, providers.ActionCreate, 1},
+		{providers.KindRule, providers.ActionCreate, 1},
+		{providers.KindRule, providers.ActionDelete, 1},
+		{providers.KindLoadBalancer, providers.ActionNothing, 0},
+	} {
+		if got := testutil.ToFloat64(planSteps.WithLabelValues("plans-test", string(c.kind), string(c.action))); got != c.want {
+			t.Errorf("%s %s steps counted %v, want %v", c.action, c.kind, got, c.want)
 		}
 	}
 }

@@ -38,13 +38,20 @@ func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.
 // writeRouteStatus writes one route's status when it changed (writeStatus
 // retries conflicts).
 func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, gwKey types.NamespacedName, route client.Object, want []gwv1.RouteParentStatus) error {
-	return writeStatus(ctx, r.Client, r.apiReader(), route, func(cur client.Object) (client.Object, bool) {
+	var was, written client.Object
+	err := writeStatus(ctx, r.Client, r.apiReader(), route, func(cur client.Object) (client.Object, bool) {
 		next, changed := r.nextRouteStatus(gwKey, cur, want)
+		was, written = nil, nil
 		if changed {
 			log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(cur))
+			was, written = cur, next
 		}
 		return next, changed
 	})
+	if err == nil && written != nil {
+		r.reportRouteRefusals(gwKey, was, written)
+	}
+	return err
 }
 
 // nextRouteStatus returns route with our parent statuses for gwKey replaced by

@@ -92,8 +92,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 
+	ours := make(map[gwv1.GatewayController]bool, len(byName))
+	for name := range byName {
+		ours[name] = true
+	}
+	if err := mgr.Add(registerWhileRunning{gatewayCollector{reader: c, ours: ours, timeout: 5 * time.Second}}); err != nil {
+		return err
+	}
+	clock := &routeClock{}
 	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName,
-		APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("cloudgate"), ResyncPeriod: cfg.ResyncPeriod}
+		APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("cloudgate"), ResyncPeriod: cfg.ResyncPeriod,
+		routeClock: clock}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("gateway").
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: rateLimiter()}).
@@ -102,7 +111,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		For(&gwv1.Gateway{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, lifecycleChanged, dryRunChanged))).
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(e.forClass), gen)
 	for _, kind := range routeKinds() {
-		b = b.Watches(kind, handler.EnqueueRequestsFromMapFunc(e.forRoute), gen)
+		b = b.Watches(kind, routeChanges{next: handler.EnqueueRequestsFromMapFunc(e.forRoute), clock: clock}, gen)
 	}
 	return b.
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(e.forService)).
