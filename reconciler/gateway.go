@@ -165,7 +165,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 && cloud == nil && programmedCondition(gw.Generation, res, status, cloud).Status == metav1.ConditionTrue {
+	if len(errs) == 0 && cloud == nil && out.programmed(gw.Generation).Status == metav1.ConditionTrue {
 		r.routesProgrammed(snap, res, time.Now())
 	}
 	switch {
@@ -195,6 +195,14 @@ type realized struct {
 	resync time.Duration
 	// dryRun is set when the Gateway asked for a dry run (dryrun.go).
 	dryRun *dryRun
+}
+
+// programmed is the Gateway's Programmed condition after this reconcile.
+func (out realized) programmed(gen int64) metav1.Condition {
+	if out.dryRun != nil && out.dryRun.programmed != nil {
+		return *out.dryRun.programmed
+	}
+	return programmedCondition(gen, out.res, out.status, out.cloud)
 }
 
 // realize builds the model and makes the cloud match it. When the cloud
@@ -330,6 +338,7 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 	}
 	for _, p := range r.Providers {
 		if err := p.Delete(ctx, r.owner(gw)); err != nil {
+			r.event(gw, corev1.EventTypeWarning, "CloudError", "Delete", "Deleting the load balancer failed; retrying with backoff: "+err.Error())
 			return fmt.Errorf("deleting the load balancer from %s: %w", p.ControllerName(), err)
 		}
 	}
@@ -375,10 +384,7 @@ func (r *GatewayReconciler) updateGatewayStatus(ctx context.Context, gw *gwv1.Ga
 func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gateway, out realized) error {
 	res, st, cloud := out.res, out.status, out.cloud
 	desired := res.Gateway
-	programmed := programmedCondition(gw.Generation, res, st, cloud)
-	if out.dryRun != nil && out.dryRun.programmed != nil {
-		programmed = *out.dryRun.programmed
-	}
+	programmed := out.programmed(gw.Generation)
 	desired.Conditions = boundConditions(setCondition(append([]metav1.Condition(nil), desired.Conditions...), programmed))
 	if out.dryRun != nil {
 		// Bounded on its own: the plan may use the API server's whole limit.

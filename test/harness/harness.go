@@ -89,7 +89,9 @@ func (c *Controller) newProvider() (providers.Provider, error) {
 	if c.cfg.NewProvider != nil {
 		return c.cfg.NewProvider()
 	}
-	return emulated.New(emulated.Config{Endpoint: c.Cloud.URL()})
+	// Counted as the controller binary counts, so that tests read the
+	// same metrics.
+	return emulated.New(emulated.Config{Endpoint: c.Cloud.URL(), CountCall: reconciler.CountCloudCalls("emulated")})
 }
 
 // startManager starts a new manager with a new provider (so nothing is
