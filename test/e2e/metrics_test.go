@@ -187,9 +187,6 @@ func TestMetricsAndEvents(t *testing.T) {
 	if d := calls(t, emulated.OpCreate, emulated.OutcomeSuccess) - createsBefore; d != 1 {
 		t.Errorf("%v successful CreateLoadBalancer calls counted for one new Gateway, want 1", d)
 	}
-	if d := calls(t, emulated.OpList, emulated.OutcomeSuccess) - listsBefore; d < 1 {
-		t.Errorf("no successful ListLoadBalancers call counted")
-	}
 	// The steps counted are the steps the plan Events summed up.
 	eventually(t, 10*time.Second, func() error {
 		steps := stepCounts(t)
@@ -241,6 +238,11 @@ func TestMetricsAndEvents(t *testing.T) {
 		t.Errorf("a resync with no route change added %v route timings", m-n)
 	}
 	expectBackend(t, "GET", url+"v2", "", nil, "web")
+	// The change was planned on a fresh read (the first plan of a
+	// controller just restarted by another test may not need one).
+	if d := calls(t, emulated.OpList, emulated.OutcomeSuccess) - listsBefore; d < 1 {
+		t.Errorf("no successful ListLoadBalancers call counted")
+	}
 
 	// A throttling cloud: the calls count as throttled, and the Gateway's
 	// Warning Event carries the cloud's code and request id, which its
