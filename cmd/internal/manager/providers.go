@@ -8,29 +8,18 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/cloudgate-dev/cloudgate/providers"
 	"github.com/cloudgate-dev/cloudgate/providers/aws"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
+	"github.com/cloudgate-dev/cloudgate/reconciler"
 )
-
-// cloudAPICalls counts the cloud API calls of the providers that report
-// them, by operation and outcome (success, throttled, invalid, error).
-var cloudAPICalls = func() *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cloudgate_cloud_api_calls_total",
-		Help: "Cloud API calls by provider, operation and outcome.",
-	}, []string{"provider", "operation", "outcome"})
-	metrics.Registry.MustRegister(c)
-	return c
-}()
 
 // startProviders builds the enabled providers. The emulated provider talks to
 // its cloud over HTTP even in-process, so that the adapter is always tested
-// the way it runs against a separate emulated cloud.
+// the way it runs against a separate emulated cloud. Both count their calls
+// into reconciler's cloudgate_cloud_api_calls_total.
 func startProviders(ctx context.Context, o Options) ([]providers.Provider, func(), error) {
 	var out []providers.Provider
 	var closers []func()
@@ -57,7 +46,7 @@ func startProviders(ctx context.Context, o Options) ([]providers.Provider, func(
 				closers = append(closers, func() { _ = srv.Close() })
 				endpoint = srv.URL()
 			}
-			p, err := emulated.New(emulated.Config{Endpoint: endpoint})
+			p, err := emulated.New(emulated.Config{Endpoint: endpoint, CountCall: reconciler.CountCloudCalls("emulated")})
 			if err != nil {
 				closeAll()
 				return nil, nil, err
@@ -75,9 +64,7 @@ func startProviders(ctx context.Context, o Options) ([]providers.Provider, func(
 				closeAll()
 				return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
 			}
-			cfg.APIOptions = append(cfg.APIOptions, aws.CountCalls(func(op, outcome string) {
-				cloudAPICalls.WithLabelValues("aws", op, outcome).Inc()
-			}))
+			cfg.APIOptions = append(cfg.APIOptions, aws.CountCalls(reconciler.CountCloudCalls("aws")))
 			var subnets []string
 			for _, s := range strings.Split(o.AWSSubnets, ",") {
 				if s = strings.TrimSpace(s); s != "" {
