@@ -232,6 +232,8 @@ func TestMetricsAndEvents(t *testing.T) {
 	n, sum := routeTimings(t)
 	if took := sum - sumBefore; took <= 0 || took > time.Since(start).Seconds() {
 		t.Errorf("the route change was timed at %vs; it took at most %v", took, time.Since(start))
+	} else {
+		t.Logf("a route change took %.3fs to Programmed", took)
 	}
 	time.Sleep(suiteResync * 3 / 2) // at least one drift resync
 	if m, _ := routeTimings(t); m != n {
@@ -251,6 +253,7 @@ func TestMetricsAndEvents(t *testing.T) {
 	suite.cloud.Cloud().InjectOwnerFault(uid, http.StatusTooManyRequests, 0)
 	t.Cleanup(func() { suite.cloud.Cloud().ClearOwnerFault(uid) })
 	timed, _ = routeTimings(t)
+	faulted := time.Now()
 	updateRoute(t, ns, "r", func(r *gwv1.HTTPRoute) {
 		r.Spec.Rules[0].Matches = []gwv1.HTTPRouteMatch{pathMatch(gwv1.PathMatchPathPrefix, "/v3")}
 	})
@@ -281,6 +284,18 @@ func TestMetricsAndEvents(t *testing.T) {
 	if n, _ := routeTimings(t); n != timed {
 		t.Errorf("a route change the cloud has not taken was timed")
 	}
+	// No hot loop: the Gateway backs off (100ms, doubling), so five
+	// failed reconciles take at least 1.5s; half of that is the bound.
+	eventually(t, 20*time.Second, func() error {
+		if d := calls(t, emulated.OpList, emulated.OutcomeThrottled) - throttledBefore; d < 5 {
+			return fmt.Errorf("%v throttled calls so far", d)
+		}
+		return nil
+	})
+	throttled := time.Now()
+	if took := throttled.Sub(faulted); took < 750*time.Millisecond {
+		t.Errorf("five throttled reconciles within %v: no backoff", took)
+	}
 	suite.cloud.Cloud().ClearOwnerFault(uid)
 	programmedAddress(t, ns, "gw")
 	expectBackend(t, "GET", url+"v3", "", nil, "web")
@@ -290,6 +305,18 @@ func TestMetricsAndEvents(t *testing.T) {
 		}
 		return nil
 	})
+	var list eventsv1.EventList
+	must(t, suite.c.List(ctxFor(t), &list, client.InNamespace(ns)))
+	for _, e := range list.Items {
+		if e.Reason == "CloudError" {
+			count := 1
+			if e.Series != nil {
+				count = int(e.Series.Count)
+			}
+			t.Logf("%.1fs of throttling: %d CloudError events (%.0f throttled calls), first note %q",
+				throttled.Sub(faulted).Seconds(), count, calls(t, emulated.OpList, emulated.OutcomeThrottled)-throttledBefore, e.Note)
+		}
+	}
 
 	// Refusals, each with a Warning Event named by its reason: a route's
 	// (on the route), a listener's and the Gateway's (on the Gateway).
