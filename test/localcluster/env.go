@@ -68,9 +68,13 @@ func (o apiObjects) token(ctx context.Context, pod *corev1.Pod, src corev1.Servi
 // working directory as the container sees them, the volumes bind-mounted
 // into its mount namespace, and what its securityContext asks.
 type process struct {
-	Argv         []string
-	Env          []string
-	Dir          string
+	Argv []string
+	Env  []string
+	Dir  string
+	// DirInMounts says Dir is the container's own workingDir, a path in its
+	// view of the filesystem (after the mounts); the default, the Pod's
+	// directory, is a host path that a mount may cover.
+	DirInMounts  bool
 	Mounts       []bindMount
 	ReadOnlyRoot bool
 	Security     security
@@ -119,7 +123,7 @@ func processFor(ctx context.Context, objs objects, pod *corev1.Pod, c *corev1.Co
 	}
 	p := process{Argv: argv, Dir: podDir, Mounts: mounts, ReadOnlyRoot: sec.readOnlyRoot, Security: sec}
 	if c.WorkingDir != "" {
-		p.Dir = c.WorkingDir
+		p.Dir, p.DirInMounts = c.WorkingDir, true
 	}
 	// No host environment leaks in: a container sees only what its spec
 	// says, plus what every kubelet sets. The Service variables come first,

@@ -121,23 +121,52 @@ func makeMountPoint(p string, file bool) error {
 // Volumes are mounted before the root turns read-only, because a bind mount
 // takes the read-only flag of the mount its source lies on.
 //
-// Arguments: rootro|rootrw, then "ro|rw source target" per mount, "--", the
+// Every source is opened before the first mount and mounted from its
+// descriptor (/proc/self/fd/N names the directory itself, not its path),
+// because a mount can hide the path of a later mount's source: an emptyDir
+// at /tmp, as most charts' read-only-root Pods have, covers the cluster's
+// directory under /tmp where every volume lives. bash, not sh, for the
+// descriptors: dash's redirections stop at fd 9.
+//
+// A container's own workingDir is entered after the mounts (it may be in a
+// volume); the default, the Pod's directory on the host, before them, since
+// a mount may hide its path as it may hide the sources'. The program, too,
+// is opened before the mounts and run from its descriptor when a mount
+// covers its path (the image's binary is a host file, not part of a root
+// filesystem of its own as in a real container).
+//
+// Arguments: rootro|rootrw, cdfirst|cdlast, the index of the program in the
+// command line or -1, then "ro|rw source target" per mount, "--", the
 // working directory and the command line.
 const mountScript = `set -e
-root=$1; shift
+root=$1 cd=$2 exe=$3; shift 3
+modes=() fds=() targets=()
 while [ "$1" != -- ]; do
-	mount --bind "$2" "$3"
-	if [ "$1" = ro ]; then mount -o remount,bind,ro "$3"; fi
+	exec {fd}<"$2"
+	modes+=("$1") fds+=("$fd") targets+=("$3")
 	shift 3
 done
 shift
+dir=$1; shift
+args=("$@")
+if [ "$exe" -ge 0 ]; then
+	exec {efd}<"${args[exe]}"
+	args[exe]=/proc/self/fd/$efd
+fi
+if [ "$cd" = cdfirst ]; then cd "$dir"; fi
+for i in "${!fds[@]}"; do
+	mount --bind "/proc/self/fd/${fds[i]}" "${targets[i]}"
+	if [ "${modes[i]}" = ro ]; then mount -o remount,bind,ro "${targets[i]}"; fi
+	fd=${fds[i]}
+	exec {fd}<&-
+done
 if [ "$root" = rootro ]; then mount -o remount,bind,ro /; fi
-cd "$1"; shift
-exec "$@"
+if [ "$cd" = cdlast ]; then cd "$dir"; fi
+exec "${args[@]}"
 `
 
 // wrapped is the command line that runs a process in its own mount
-// namespace: sh runs mountScript, which execs setpriv when the
+// namespace: bash runs mountScript, which execs setpriv when the
 // securityContext asks for it, which execs the container's command line; so
 // the pid the kubelet started is the container's program in the end.
 func (p process) wrapped() ([]string, error) {
@@ -145,12 +174,24 @@ func (p process) wrapped() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	argv := []string{"/bin/sh", "-c", mountScript, "sh"}
+	argv := []string{"/bin/bash", "-c", mountScript, "bash"}
 	if p.ReadOnlyRoot {
 		argv = append(argv, "rootro")
 	} else {
 		argv = append(argv, "rootrw")
 	}
+	if p.DirInMounts {
+		argv = append(argv, "cdlast")
+	} else {
+		argv = append(argv, "cdfirst")
+	}
+	exe := -1
+	for _, m := range p.Mounts {
+		if len(p.Argv) > 0 && strings.HasPrefix(p.Argv[0], m.target+"/") {
+			exe = len(cmd) - len(p.Argv)
+		}
+	}
+	argv = append(argv, strconv.Itoa(exe))
 	for _, m := range p.Mounts {
 		mode := "rw"
 		if m.readOnly {

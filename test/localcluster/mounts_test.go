@@ -162,3 +162,68 @@ func TestRemoveStaleMountPoints(t *testing.T) {
 		}
 	}
 }
+
+// A volume mounted over the directory that holds the other volumes (an
+// emptyDir at /tmp, while the cluster's directory is under /tmp) must not
+// hide their sources: the script opens every source before the first mount.
+func TestMountScriptSourceUnderAnEarlierMount(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatalf("unshare (util-linux) is needed: %v", err)
+	}
+	base := t.TempDir()
+	// The "cluster directory" holds both volumes; the first mount covers it.
+	dirs := map[string]string{"tmp": filepath.Join(base, "tmp-volume"), "token": filepath.Join(base, "token-volume")}
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dirs["token"], "token"), []byte("t0k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &corev1.Container{VolumeMounts: []corev1.VolumeMount{
+		{Name: "tmp", MountPath: base},
+		{Name: "token", MountPath: base + "/secrets", ReadOnly: true},
+	}}
+	mounts, _, err := containerMounts(c, dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The working directory (the Pod's, by default) is under the covered
+	// directory too.
+	work := filepath.Join(base, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "marker"), []byte("here:"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// And so is the program, as the image's binary is when a test builds it
+	// under the temporary directory.
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	program := filepath.Join(work, "cat")
+	if err := os.WriteFile(program, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := process{Argv: []string{program, "marker", base + "/secrets/token"}, Dir: work, Mounts: mounts}
+	argv, err := p.wrapped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// `ip netns exec` gives each container such a namespace: new, and a
+	// slave of the host's mounts.
+	out, err := exec.Command("unshare", append([]string{"--mount", "--propagation", "slave"}, argv...)...).CombinedOutput()
+	if err != nil || string(out) != "here:t0k" {
+		t.Fatalf("reading the token through the mounts: %v: %q", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dirs["tmp"], "secrets", "token")); !os.IsNotExist(err) {
+		t.Errorf("the token's mount point leaked into the host's view of the tmp volume: %v", err)
+	}
+}
