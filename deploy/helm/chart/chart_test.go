@@ -222,6 +222,11 @@ func TestDeployment(t *testing.T) {
 }
 
 func TestLeaderElectionOff(t *testing.T) {
+	_, err := chart.Render(chart.Release{Name: release, Namespace: namespace,
+		Values: map[string]any{"clusterName": "a", "leaderElection": map[string]any{"enabled": false}}})
+	if err == nil || !strings.Contains(err.Error(), "leaderElection.enabled=false needs replicaCount 1") {
+		t.Errorf("two replicas without leader election: %v, want an error", err)
+	}
 	m := render(t, map[string]any{"clusterName": "a", "leaderElection": map[string]any{"enabled": false}, "replicaCount": 1})
 	d := typed[appsv1.Deployment](t, m, "Deployment", release)
 	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
@@ -340,5 +345,15 @@ func TestServiceMonitorOptional(t *testing.T) {
 		"metrics": map[string]any{"service": map[string]any{"enabled": false}, "serviceMonitor": map[string]any{"enabled": true}}}})
 	if err == nil || !strings.Contains(err.Error(), "metrics.service.enabled") {
 		t.Errorf("a ServiceMonitor without the Service: %v, want an error naming metrics.service.enabled", err)
+	}
+}
+
+// A budget for one replica would block node drains for good.
+func TestPodDisruptionBudgetNeedsTwoReplicas(t *testing.T) {
+	if render(t, values(t, "default")).Find("PodDisruptionBudget", release) == nil {
+		t.Error("no PodDisruptionBudget for two replicas")
+	}
+	if pdb := render(t, map[string]any{"clusterName": "a", "replicaCount": 1}).Find("PodDisruptionBudget", release); pdb != nil {
+		t.Error("a PodDisruptionBudget for a single replica")
 	}
 }
