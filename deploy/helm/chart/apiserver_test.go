@@ -2,9 +2,12 @@ package chart_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,6 +61,8 @@ func TestInstallsOnAPIServer(t *testing.T) {
 	}
 	install(ctx, t, c, aws, "edge-system")
 
+	restricted(ctx, t, c, render(t, values(t, "default")))
+
 	user := "system:serviceaccount:" + namespace + ":" + release
 	for _, a := range []struct {
 		attrs authorizationv1.ResourceAttributes
@@ -82,5 +87,32 @@ func TestInstallsOnAPIServer(t *testing.T) {
 			t.Errorf("%s may %s %s/%s %s in %q: %v, want %v (%s)", user, a.attrs.Verb, a.attrs.Group, a.attrs.Resource,
 				a.attrs.Subresource, a.attrs.Namespace, sar.Status.Allowed, a.allow, sar.Status.Reason)
 		}
+	}
+}
+
+// restricted checks that the controller's Pod passes the restricted Pod
+// Security Standard: the API server's PodSecurity admission, enforcing it on
+// the release namespace, admits a Pod made from the Deployment's template
+// (created as a dry run: no kubelet here would run it).
+func restricted(ctx context.Context, t *testing.T, c client.Client, m *chart.Manifests) {
+	t.Helper()
+	ns := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		t.Fatal(err)
+	}
+	ns.Labels = map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}
+	if err := c.Update(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	d := typed[appsv1.Deployment](t, m, "Deployment", release)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "cloudgate-psa", Namespace: namespace}, Spec: d.Spec.Template.Spec}
+	if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
+		t.Errorf("the restricted Pod Security Standard refuses the controller's Pod: %v", err)
+	}
+	// The check itself works: a Pod that may escalate is refused.
+	bad := pod.DeepCopy()
+	bad.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+	if err := c.Create(ctx, bad, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "allowPrivilegeEscalation") {
+		t.Errorf("a Pod without allowPrivilegeEscalation=false: %v, want PodSecurity's refusal", err)
 	}
 }
