@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -363,4 +364,45 @@ func TestMetricsAndEvents(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGatewayCountFollowsRestartAndClass checks cloudgate_gateways across a
+// controller restart (a new manager reports from its own cache) and a move
+// to a class of another controller (no longer ours, not counted at all).
+func TestGatewayCountFollowsRestartAndClass(t *testing.T) {
+	ns := namespace(t)
+	base := map[string]float64{}
+	for _, s := range []string{"True", "False", "Unknown"} {
+		base[s] = gateways(t, s)
+	}
+	expect := func(what string, want map[string]float64) {
+		t.Helper()
+		eventually(t, 10*time.Second, func() error {
+			for s, d := range want {
+				if got := gateways(t, s) - base[s]; got != d {
+					return fmt.Errorf("%s: cloudgate_gateways{programmed=%q} moved by %v, want %v", what, s, got, d)
+				}
+			}
+			return nil
+		})
+	}
+	create(t, gateway(ns, "gw", httpListener("http", 80)))
+	programmedAddress(t, ns, "gw")
+	expect("programmed", map[string]float64{"True": 1, "False": 0, "Unknown": 0})
+
+	must(t, suite.ctl.Restart(ctxFor(t), suite.harness))
+	expect("after a restart", map[string]float64{"True": 1, "False": 0, "Unknown": 0})
+
+	other := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "metrics-other"},
+		Spec: gwv1.GatewayClassSpec{ControllerName: "example.com/other"}}
+	create(t, other)
+	t.Cleanup(func() { _ = suite.c.Delete(context.Background(), other) })
+	updateGateway(t, ns, "gw", func(gw *gwv1.Gateway) { gw.Spec.GatewayClassName = "metrics-other" })
+	eventually(t, 30*time.Second, func() error {
+		if lbs := cloudLoadBalancers(t, ns, "gw"); len(lbs) != 0 {
+			return fmt.Errorf("the load balancer of a Gateway given to another controller is still there")
+		}
+		return nil
+	})
+	expect("moved to another controller's class", map[string]float64{"True": 0, "False": 0, "Unknown": 0})
 }
