@@ -20,15 +20,22 @@ import (
 func TestControllerAcceptsArgs(t *testing.T) {
 	root := filepath.Join(chart.Dir(), "..", "..", "..")
 	bin := filepath.Join(t.TempDir(), "cloudgate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cloudgate")
+	// The image's build flags (deploy/image), so that this shares Go's build
+	// cache with the image's test.
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", bin, "./cmd/cloudgate")
 	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/cloudgate: %v\n%s", err, out)
 	}
 	emulated := map[string]any{"clusterName": "a", "providers": []any{"emulated"}, "emulated": map[string]any{"endpoint": "http://192.0.2.1:8090"},
 		"logLevel": 3, "extraArgs": []any{"--emulated-address-range=127.101.0.0/16"}}
-	for name, vals := range map[string]map[string]any{"default": values(t, "default"), "aws": values(t, "aws"),
-		"gcp": values(t, "gcp"), "emulated": emulated} {
+	cases := map[string]map[string]any{"default": values(t, "default"), "aws": values(t, "aws"),
+		"gcp": values(t, "gcp"), "emulated": emulated}
+	for name, vals := range exampleValues(t) {
+		cases[name] = vals
+	}
+	for name, vals := range cases {
 		t.Run(name, func(t *testing.T) {
 			d := typed[appsv1.Deployment](t, render(t, vals), "Deployment", release)
 			c := d.Spec.Template.Spec.Containers[0]
