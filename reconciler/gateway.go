@@ -151,16 +151,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.writeGatewayStatus(ctx, &gw, out); err != nil {
 		errs = append(errs, err)
 	}
-	for _, kind := range []struct {
-		routes  []client.Object
-		desired map[types.NamespacedName][]gwv1.RouteParentStatus
-	}{
-		{objects(snap.HTTPRoutes), res.Routes},
-		{objects(snap.GRPCRoutes), res.GRPCRoutes},
-		{objects(snap.TLSRoutes), res.TLSRoutes},
-		{objects(snap.TCPRoutes), res.TCPRoutes},
-		{objects(snap.UDPRoutes), res.UDPRoutes},
-	} {
+	for _, kind := range routeSets(snap, res) {
 		if err := r.writeRouteStatuses(ctx, req.NamespacedName, kind.routes, kind.desired); err != nil {
 			errs = append(errs, err)
 		}
@@ -296,6 +287,25 @@ func routeGenerations(s *mapping.Snapshot) map[mapping.RouteRef]int64 {
 	add("TCPRoute", objects(s.TCPRoutes))
 	add("UDPRoute", objects(s.UDPRoutes))
 	return out
+}
+
+// routeSet is one kind's routes of a snapshot beside the parent statuses
+// mapping computed for them.
+type routeSet struct {
+	routes  []client.Object
+	desired map[types.NamespacedName][]gwv1.RouteParentStatus
+}
+
+// routeSets lists the snapshot's routes kind by kind, for what is done to
+// every route alike (status writes, route timings).
+func routeSets(snap *mapping.Snapshot, res mapping.Result) []routeSet {
+	return []routeSet{
+		{objects(snap.HTTPRoutes), res.Routes},
+		{objects(snap.GRPCRoutes), res.GRPCRoutes},
+		{objects(snap.TLSRoutes), res.TLSRoutes},
+		{objects(snap.TCPRoutes), res.TCPRoutes},
+		{objects(snap.UDPRoutes), res.UDPRoutes},
+	}
 }
 
 // objects converts a typed route slice for the kind-neutral status writer.

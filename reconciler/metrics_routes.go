@@ -108,16 +108,7 @@ func (r *GatewayReconciler) routesProgrammed(snap *mapping.Snapshot, res mapping
 	if r.routeClock == nil {
 		return
 	}
-	for _, kind := range []struct {
-		routes  []client.Object
-		desired map[types.NamespacedName][]gwv1.RouteParentStatus
-	}{
-		{objects(snap.HTTPRoutes), res.Routes},
-		{objects(snap.GRPCRoutes), res.GRPCRoutes},
-		{objects(snap.TLSRoutes), res.TLSRoutes},
-		{objects(snap.TCPRoutes), res.TCPRoutes},
-		{objects(snap.UDPRoutes), res.UDPRoutes},
-	} {
+	for _, kind := range routeSets(snap, res) {
 		for _, route := range kind.routes {
 			if !acceptedByAny(kind.desired[client.ObjectKeyFromObject(route)]) {
 				continue

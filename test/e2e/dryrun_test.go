@@ -21,11 +21,22 @@ import (
 // occurrence (a repeated event counts its series).
 func events(t *testing.T, ns, gw, reason string) []string {
 	t.Helper()
+	var notes []string
+	for _, e := range gatewayEvents(t, ns, gw, func(e eventsv1.Event) bool { return e.Reason == reason }) {
+		notes = append(notes, e.Type+": "+e.Note)
+	}
+	return notes
+}
+
+// gatewayEvents returns the Gateway's events that keep accepts, each as many
+// times as it occurred (a repeated event counts its series).
+func gatewayEvents(t *testing.T, ns, gw string, keep func(eventsv1.Event) bool) []eventsv1.Event {
+	t.Helper()
 	var list eventsv1.EventList
 	must(t, suite.c.List(ctxFor(t), &list, client.InNamespace(ns)))
-	var notes []string
+	var out []eventsv1.Event
 	for _, e := range list.Items {
-		if e.Regarding.Kind != "Gateway" || e.Regarding.Name != gw || e.Reason != reason {
+		if e.Regarding.Kind != "Gateway" || e.Regarding.Name != gw || !keep(e) {
 			continue
 		}
 		n := 1
@@ -33,10 +44,10 @@ func events(t *testing.T, ns, gw, reason string) []string {
 			n = int(e.Series.Count)
 		}
 		for range n {
-			notes = append(notes, e.Type+": "+e.Note)
+			out = append(out, e)
 		}
 	}
-	return notes
+	return out
 }
 
 // setDryRun sets the Gateway's dry-run annotation, or removes it for "".

@@ -17,21 +17,11 @@ import (
 // Gateway, one per occurrence (a repeated event counts its series).
 func planEvents(t *testing.T, ns, gw string) []string {
 	t.Helper()
-	var list eventsv1.EventList
-	must(t, suite.c.List(ctxFor(t), &list, client.InNamespace(ns)))
 	var notes []string
-	for _, e := range list.Items {
-		if e.Regarding.Kind != "Gateway" || e.Regarding.Name != gw || e.Type != corev1.EventTypeNormal ||
-			(e.Reason != "LoadBalancerCreated" && e.Reason != "LoadBalancerUpdated") {
-			continue
-		}
-		n := 1
-		if e.Series != nil {
-			n = int(e.Series.Count)
-		}
-		for range n {
-			notes = append(notes, e.Reason+": "+e.Note)
-		}
+	for _, e := range gatewayEvents(t, ns, gw, func(e eventsv1.Event) bool {
+		return e.Type == corev1.EventTypeNormal && (e.Reason == "LoadBalancerCreated" || e.Reason == "LoadBalancerUpdated")
+	}) {
+		notes = append(notes, e.Reason+": "+e.Note)
 	}
 	return notes
 }
