@@ -121,6 +121,11 @@ func TestHelmInstall(t *testing.T) {
 
 	leader, holder := waitLeader(ctx, t, c, pods)
 	t.Logf("leader: Pod %s (Lease holder %s)", leader.Name, holder)
+	// controller-runtime names the holder after the hostname, which the
+	// kubelet sets to the Pod's name: the Lease and /metrics agree.
+	if !strings.HasPrefix(holder, leader.Name+"_") {
+		t.Errorf("the Lease holder %q is not the Pod %s that says it leads", holder, leader.Name)
+	}
 
 	t.Run("metrics", func(t *testing.T) {
 		m := scrape(t, leader)

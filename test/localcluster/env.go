@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -71,6 +72,10 @@ type process struct {
 	Argv []string
 	Env  []string
 	Dir  string
+	// Hostname, when set, is the hostname of the process's own UTS
+	// namespace; empty keeps the host's (a hostNetwork Pod's, as a kubelet
+	// does).
+	Hostname string
 	// DirInMounts says Dir is the container's own workingDir, a path in its
 	// view of the filesystem (after the mounts); the default, the Pod's
 	// directory, is a host path that a mount may cover.
@@ -125,12 +130,15 @@ func processFor(ctx context.Context, objs objects, pod *corev1.Pod, c *corev1.Co
 	if c.WorkingDir != "" {
 		p.Dir, p.DirInMounts = c.WorkingDir, true
 	}
+	if !pod.Spec.HostNetwork {
+		p.Hostname = podHostname(pod)
+	}
 	// No host environment leaks in: a container sees only what its spec
 	// says, plus what every kubelet sets. The Service variables come first,
 	// so that the spec's own env can override them.
 	p.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOSTNAME=" + pod.Name,
+		"HOSTNAME=" + cmp.Or(p.Hostname, pod.Name),
 		"HOME=" + podDir,
 		ownerEnv(),
 	}
@@ -379,4 +387,13 @@ func expand(s string, lookup func(string) (string, bool)) string {
 		}
 	}
 	return b.String()
+}
+
+// podHostname is the hostname a kubelet gives a Pod's containers:
+// spec.hostname, else the Pod's name cut to 63 characters (a DNS label).
+func podHostname(pod *corev1.Pod) string {
+	if pod.Spec.Hostname != "" {
+		return pod.Spec.Hostname
+	}
+	return strings.TrimRight(pod.Name[:min(len(pod.Name), 63)], "-.")
 }

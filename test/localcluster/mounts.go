@@ -135,11 +135,15 @@ func makeMountPoint(p string, file bool) error {
 // covers its path (the image's binary is a host file, not part of a root
 // filesystem of its own as in a real container).
 //
+// The process has a UTS namespace of its own when it has a hostname (wrapped
+// runs the script through unshare --uts); the script sets it.
+//
 // Arguments: rootro|rootrw, cdfirst|cdlast, the index of the program in the
-// command line or -1, then "ro|rw source target" per mount, "--", the
-// working directory and the command line.
+// command line or -1, the hostname or "", then "ro|rw source target" per
+// mount, "--", the working directory and the command line.
 const mountScript = `set -e
-root=$1 cd=$2 exe=$3; shift 3
+root=$1 cd=$2 exe=$3 hn=$4; shift 4
+if [ -n "$hn" ]; then printf %s "$hn" > /proc/sys/kernel/hostname; fi
 modes=() fds=() targets=()
 while [ "$1" != -- ]; do
 	exec {fd}<"$2"
@@ -166,7 +170,7 @@ exec "${args[@]}"
 `
 
 // wrapped is the command line that runs a process in its own mount
-// namespace: bash runs mountScript, which execs setpriv when the
+// namespace (and UTS namespace, for its hostname): bash runs mountScript, which execs setpriv when the
 // securityContext asks for it, which execs the container's command line; so
 // the pid the kubelet started is the container's program in the end.
 func (p process) wrapped() ([]string, error) {
@@ -174,7 +178,11 @@ func (p process) wrapped() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	argv := []string{"/bin/bash", "-c", mountScript, "bash"}
+	var argv []string
+	if p.Hostname != "" {
+		argv = []string{"unshare", "--uts", "--"}
+	}
+	argv = append(argv, "/bin/bash", "-c", mountScript, "bash")
 	if p.ReadOnlyRoot {
 		argv = append(argv, "rootro")
 	} else {
@@ -191,7 +199,7 @@ func (p process) wrapped() ([]string, error) {
 			exe = len(cmd) - len(p.Argv)
 		}
 	}
-	argv = append(argv, strconv.Itoa(exe))
+	argv = append(argv, strconv.Itoa(exe), p.Hostname)
 	for _, m := range p.Mounts {
 		mode := "rw"
 		if m.readOnly {

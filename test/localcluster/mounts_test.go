@@ -227,3 +227,24 @@ func TestMountScriptSourceUnderAnEarlierMount(t *testing.T) {
 		t.Errorf("the token's mount point leaked into the host's view of the tmp volume: %v", err)
 	}
 }
+
+// A container gets its Pod's hostname in a UTS namespace of its own, and
+// the host keeps its name.
+func TestHostnameIsThePods(t *testing.T) {
+	before, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := process{Argv: []string{"cat", "/proc/sys/kernel/hostname"}, Dir: "/", Hostname: "cloudgate-5d8f-x2kq"}
+	argv, err := p.wrapped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("unshare", append([]string{"--mount", "--propagation", "slave"}, argv...)...).CombinedOutput()
+	if err != nil || string(out) != "cloudgate-5d8f-x2kq\n" {
+		t.Fatalf("the container's hostname: %v: %q", err, out)
+	}
+	if after, _ := os.Hostname(); after != before {
+		t.Errorf("the host's name changed from %q to %q", before, after)
+	}
+}

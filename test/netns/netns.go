@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -146,10 +147,20 @@ func (h *Host) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
 }
 
-// Close deletes the namespace; the veth pair goes with it.
+// Close deletes the namespace; the veth pair goes with it. `ip netns del`
+// can fail for a moment (the namespace's file is busy while another
+// process's mount namespace is being made from the host's), so it is tried
+// again until the file is gone, for a few seconds.
 func (h *Host) Close() {
 	h.closeOnce.Do(func() {
-		_ = exec.Command("ip", "netns", "del", h.Name).Run()
+		path := filepath.Join("/run/netns", h.Name)
+		for wait := 10 * time.Millisecond; ; wait *= 2 {
+			_ = exec.Command("ip", "netns", "del", h.Name).Run()
+			if _, err := os.Stat(path); os.IsNotExist(err) || wait > 2*time.Second {
+				break
+			}
+			time.Sleep(wait)
+		}
 		_ = exec.Command("ip", "link", "del", h.hostLink).Run()
 	})
 }
