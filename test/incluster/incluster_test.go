@@ -25,6 +25,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -118,6 +119,8 @@ func TestHelmInstall(t *testing.T) {
 	gwKey := client.ObjectKey{Namespace: "default", Name: "demo"}
 	addr := waitProgrammed(ctx, t, c, gwKey)
 	waitServes(ctx, t, "http://"+addr+"/", http.StatusOK, 60*time.Second)
+	// Events are written with the ServiceAccount's RBAC too.
+	waitEvent(ctx, t, c, gwKey, "LoadBalancerCreated")
 
 	leader, holder := waitLeader(ctx, t, c, pods)
 	t.Logf("leader: Pod %s (Lease holder %s)", leader.Name, holder)
@@ -513,6 +516,24 @@ func get(ctx context.Context, url string) (int, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, body, err
+}
+
+// waitEvent waits for an Event of reason about the Gateway.
+func waitEvent(ctx context.Context, t *testing.T, c client.Client, gw client.ObjectKey, reason string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var list eventsv1.EventList
+		if err := c.List(ctx, &list, client.InNamespace(gw.Namespace)); err == nil {
+			for _, e := range list.Items {
+				if e.Regarding.Kind == "Gateway" && e.Regarding.Name == gw.Name && e.Reason == reason {
+					return
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Errorf("no %s Event on Gateway %s: the controller could not write Events", reason, gw)
 }
 
 func waitGone(ctx context.Context, t *testing.T, c client.Client, obj client.Object) {
