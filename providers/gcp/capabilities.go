@@ -1,0 +1,46 @@
+package gcp
+
+import "github.com/cloudgate-dev/cloudgate/mapping/lb"
+
+// ControllerName is the GatewayClass controllerName the provider serves.
+const ControllerName = "cloudgate.dev/gcp"
+
+// capabilities are what this slice realizes on a regional Application
+// Load Balancer, no more.
+func capabilities() lb.Capabilities {
+	exactRegex := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
+	return lb.Capabilities{
+		Provider: "gcp",
+		// TCP (a target TCP proxy), UDP and TLS passthrough (passthrough
+		// Network Load Balancers, which need VM backends) are not in this
+		// slice.
+		Protocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		// Regexes are RE2, as GCP's are, matched against the whole value.
+		PathMatch:   map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true},
+		HeaderMatch: exactRegex,
+		QueryMatch:  exactRegex,
+		// Invalid backends and fixed responses are fault-injection aborts
+		// in front of an empty backend service (urlmap.go).
+		InvalidBackendShare:    true,
+		FixedResponse:          true,
+		RequestHeaderModifier:  true,
+		ResponseHeaderModifier: true,
+		BackendHeaderModifier:  true,
+		Redirect:               true,
+		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
+		// A full-path rewrite is realized on exact path matches only (GCP
+		// rewrites the matched prefix); others are refused by rule.
+		Rewrite:         true,
+		Mirror:          true,
+		MirrorPercent:   true,
+		RequestTimeout:  true,
+		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefGCP: true},
+		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
+			lb.ProtocolH2C: true},
+
+		MaxRulesPerListener:        maxRouteRulesPerMatch,
+		MaxTargetGroupsPerAction:   maxBackendsPerURLMap,
+		MaxMirrorsPerRule:          1,
+		MaxCertificatesPerListener: maxCertsPerProxy,
+	}
+}

@@ -1,0 +1,350 @@
+package gcp
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
+)
+
+// Load-balancing schemes: regional external and regional internal
+// Application Load Balancers (Envoy-based, with advanced traffic
+// management).
+const (
+	schemeExternal = "EXTERNAL_MANAGED"
+	schemeInternal = "INTERNAL_MANAGED"
+)
+
+// maxRatePerEndpoint is the RATE balancing mode's per-endpoint capacity.
+// GCE_VM_IP_PORT backends of a managed load balancer need a balancing mode
+// with a capacity; the figure is set high so that it spreads load without
+// ever capping it.
+const maxRatePerEndpoint = 1e6
+
+// converter turns one model into the desired state. It is pure: the
+// observed URL maps only lend their rule priorities, so that priorities
+// stay put across changes.
+type converter struct {
+	m   *lb.LoadBalancer
+	loc location
+	// prev holds the observed priorities: by URL map name, path matcher
+	// name and rule name.
+	prev map[string]map[string]map[string]int32
+	// refusals collects what the cloud cannot express, by model element.
+	refusals refusals
+	labels   labels
+}
+
+// desired is the pure conversion of m: the state to reach, and notes on
+// how the model was realized (labels rewritten or refused). Everything GCP
+// cannot express comes back as one *providers.InvalidError naming every
+// element at fault.
+func desired(m *lb.LoadBalancer, loc location, have *state) (*state, []string, error) {
+	c := &converter{m: m, loc: loc, prev: priorities(have), labels: sanitizeLabels(m.Tags)}
+	s := c.convert()
+	if err := c.refusals.err(); err != nil {
+		return nil, nil, err
+	}
+	return s, c.labels.Notes, nil
+}
+
+func (c *converter) scheme() string {
+	if c.m.Options.Scheme == lb.SchemeInternal {
+		return schemeInternal
+	}
+	return schemeExternal
+}
+
+func (c *converter) desc(logical string) *string {
+	return proto.String(description(c.m.Owner, logical))
+}
+
+func (c *converter) convert() *state {
+	s := &state{Endpoints: map[string][]*computepb.NetworkEndpoint{}}
+	o := c.m.Owner
+	for _, l := range c.m.Listeners {
+		if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
+			c.refusals.add(l.Name, fmt.Sprintf("a %s listener (this slice of the GCP provider serves HTTP and HTTPS only)", l.Protocol))
+		}
+	}
+	if len(c.m.Listeners) == 0 {
+		return s
+	}
+	// The sink takes what the URL map answers by itself (no match, fixed
+	// responses, invalid backends): an empty backend service behind a
+	// fault-injection abort at 100%, which answers before any backend is
+	// chosen.
+	s.Backends = append(s.Backends, &computepb.BackendService{
+		Name:                proto.String(c.sinkName()),
+		Description:         c.desc(logicalSink),
+		LoadBalancingScheme: proto.String(c.scheme()),
+		Protocol:            proto.String("HTTP"),
+	})
+	for _, tg := range c.m.TargetGroups {
+		c.targetGroup(s, tg)
+	}
+	var ip string
+	switch len(c.m.Options.Addresses) {
+	case 0:
+		a := &computepb.Address{
+			Name:        proto.String(name(o, tagAddress, logicalLB, c.scheme())),
+			Description: c.desc(logicalLB),
+			Labels:      c.userLabels(),
+		}
+		if c.scheme() == schemeInternal {
+			a.AddressType = proto.String("INTERNAL")
+			a.Subnetwork = proto.String(c.loc.Subnetwork)
+		} else {
+			a.AddressType = proto.String("EXTERNAL")
+			a.NetworkTier = proto.String("PREMIUM")
+		}
+		s.Addresses = append(s.Addresses, a)
+		ip = c.loc.regional("addresses", a.GetName())
+	case 1:
+		ip = c.m.Options.Addresses[0]
+	default:
+		c.refusals.add("", fmt.Sprintf("%d addresses (every forwarding rule of a Gateway shares one)", len(c.m.Options.Addresses)))
+		return s
+	}
+	for _, l := range c.m.Listeners {
+		if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
+			continue
+		}
+		um := c.urlMap(l)
+		s.URLMaps = append(s.URLMaps, um)
+		umLink := c.loc.regional("urlMaps", um.GetName())
+		var target string
+		if l.Protocol == lb.ProtocolHTTP {
+			p := &computepb.TargetHttpProxy{Name: proto.String(name(o, tagHTTPProxy, l.Name)), Description: c.desc(l.Name), UrlMap: proto.String(umLink)}
+			s.HTTPProxies = append(s.HTTPProxies, p)
+			target = c.loc.regional("targetHttpProxies", p.GetName())
+		} else {
+			p := &computepb.TargetHttpsProxy{Name: proto.String(name(o, tagHTTPSProxy, l.Name)), Description: c.desc(l.Name), UrlMap: proto.String(umLink)}
+			p.SslCertificates = c.certificates(s, l)
+			s.HTTPSProxies = append(s.HTTPSProxies, p)
+			target = c.loc.regional("targetHttpsProxies", p.GetName())
+		}
+		port := strconv.Itoa(int(l.Port))
+		fr := &computepb.ForwardingRule{
+			// A forwarding rule can change only its target and labels in
+			// place: the port, address, scheme and network are in the name.
+			Name:                proto.String(name(o, tagForwarding, l.Name, port, ip, c.scheme(), c.loc.Network, string(l.Protocol))),
+			Description:         c.desc(l.Name),
+			IPAddress:           proto.String(ip),
+			IPProtocol:          proto.String("TCP"),
+			PortRange:           proto.String(port + "-" + port),
+			LoadBalancingScheme: proto.String(c.scheme()),
+			Target:              proto.String(target),
+			Network:             proto.String(c.loc.Network),
+			Labels:              c.userLabels(),
+		}
+		if c.scheme() == schemeInternal {
+			fr.Subnetwork = proto.String(c.loc.Subnetwork)
+		} else {
+			fr.NetworkTier = proto.String("PREMIUM")
+		}
+		s.Rules = append(s.Rules, fr)
+	}
+	return s
+}
+
+// userLabels is a copy of the sanitized labels (nil for none), one per
+// resource so that no two resources share a map.
+func (c *converter) userLabels() map[string]string {
+	if len(c.labels.Labels) == 0 {
+		return nil
+	}
+	return maps.Clone(c.labels.Labels)
+}
+
+func (c *converter) sinkName() string { return name(c.m.Owner, tagBackend, logicalSink) }
+
+func (c *converter) backendName(tg string) string { return name(c.m.Owner, tagBackend, tg) }
+
+// targetGroup adds a target group's health check, network endpoint group
+// (with its endpoints) and backend service.
+func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
+	o := c.m.Owner
+	hc := c.healthCheck(tg)
+	if hc == nil {
+		return
+	}
+	s.HealthChecks = append(s.HealthChecks, hc)
+	// A NEG cannot change in place: its zone and network are in the name.
+	neg := &computepb.NetworkEndpointGroup{
+		Name:                proto.String(name(o, tagNEG, tg.Name, c.loc.Zone, c.loc.Network, c.loc.Subnetwork)),
+		Description:         c.desc(tg.Name),
+		NetworkEndpointType: proto.String("GCE_VM_IP_PORT"),
+		Network:             proto.String(c.loc.Network),
+		Subnetwork:          proto.String(c.loc.Subnetwork),
+	}
+	s.NEGs = append(s.NEGs, neg)
+	eps := make([]*computepb.NetworkEndpoint, 0, len(tg.Targets))
+	for _, t := range tg.Targets {
+		eps = append(eps, &computepb.NetworkEndpoint{IpAddress: proto.String(t.IP), Port: proto.Int32(t.Port)})
+	}
+	s.Endpoints[neg.GetName()] = eps
+	bsProtocol := map[lb.Protocol]string{lb.ProtocolHTTP: "HTTP", lb.ProtocolHTTPS: "HTTPS", lb.ProtocolH2C: "HTTP2"}[tg.Protocol]
+	s.Backends = append(s.Backends, &computepb.BackendService{
+		Name:                ptr(c.backendName(tg.Name)),
+		Description:         c.desc(tg.Name),
+		LoadBalancingScheme: ptr(c.scheme()),
+		Protocol:            ptr(bsProtocol),
+		HealthChecks:        []string{c.loc.regional("healthChecks", hc.GetName())},
+		Backends: []*computepb.Backend{{
+			Group:              ptr(c.loc.zonal("networkEndpointGroups", neg.GetName())),
+			BalancingMode:      ptr("RATE"),
+			MaxRatePerEndpoint: ptr(float32(maxRatePerEndpoint)),
+			CapacityScaler:     ptr(float32(1)),
+		}},
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// healthCheck is the probe of tg's endpoints: HTTP, HTTPS or HTTP/2 as
+// the group speaks, on each endpoint's own port unless the model names
+// one, with the model's timings or GCP's defaults (5s interval, 5s
+// timeout, 2 healthy, 2 unhealthy) written out, so that an observed check
+// compares equal.
+func (c *converter) healthCheck(tg lb.TargetGroup) *computepb.HealthCheck {
+	h := lb.HealthCheck{}
+	if tg.HealthCheck != nil {
+		h = *tg.HealthCheck
+	}
+	if len(h.SuccessCodes) > 0 && !slices.Equal(h.SuccessCodes, []lb.CodeRange{{From: 200, To: 200}}) {
+		c.refusals.add(tg.Name, "health-check success codes other than 200 (GCP's HTTP health checks take 200 only)")
+		return nil
+	}
+	protocol := h.Protocol
+	if protocol == "" {
+		protocol = tg.Protocol
+	}
+	interval, timeout := int32(5), int32(5)
+	if h.Interval > 0 {
+		interval = int32(h.Interval.Seconds())
+	}
+	if h.Timeout > 0 {
+		timeout = int32(h.Timeout.Seconds())
+	}
+	// GCP refuses a timeout above the interval.
+	timeout = min(timeout, interval)
+	healthy, unhealthy := int32(2), int32(2)
+	if h.HealthyThreshold > 0 {
+		healthy = int32(h.HealthyThreshold)
+	}
+	if h.UnhealthyThreshold > 0 {
+		unhealthy = int32(h.UnhealthyThreshold)
+	}
+	port := func() (*string, *int32) {
+		if h.Port > 0 {
+			return ptr("USE_FIXED_PORT"), ptr(h.Port)
+		}
+		return ptr("USE_SERVING_PORT"), nil
+	}
+	path := h.Path
+	if path == "" {
+		path = "/"
+	}
+	hc := &computepb.HealthCheck{
+		Name:               ptr(name(c.m.Owner, tagHealthCheck, tg.Name)),
+		Description:        c.desc(tg.Name),
+		CheckIntervalSec:   ptr(interval),
+		TimeoutSec:         ptr(timeout),
+		HealthyThreshold:   ptr(healthy),
+		UnhealthyThreshold: ptr(unhealthy),
+	}
+	spec, p := port()
+	switch protocol {
+	case lb.ProtocolHTTP:
+		hc.Type = ptr("HTTP")
+		hc.HttpHealthCheck = &computepb.HTTPHealthCheck{PortSpecification: spec, Port: p, RequestPath: ptr(path)}
+	case lb.ProtocolHTTPS:
+		hc.Type = ptr("HTTPS")
+		hc.HttpsHealthCheck = &computepb.HTTPSHealthCheck{PortSpecification: spec, Port: p, RequestPath: ptr(path)}
+	case lb.ProtocolH2C:
+		hc.Type = ptr("HTTP2")
+		hc.Http2HealthCheck = &computepb.HTTP2HealthCheck{PortSpecification: spec, Port: p, RequestPath: ptr(path)}
+	case lb.ProtocolTCP:
+		hc.Type = ptr("TCP")
+		hc.TcpHealthCheck = &computepb.TCPHealthCheck{PortSpecification: spec, Port: p}
+	default:
+		c.refusals.add(tg.Name, fmt.Sprintf("a %s target group behind an Application Load Balancer", tg.Protocol))
+		return nil
+	}
+	return hc
+}
+
+// certificates are an HTTPS listener's certificates as the proxy names
+// them, uploading the PEM ones. A PEM certificate's name covers its
+// content: a rotated Secret is a new certificate, created (and switched
+// to) before the old one is deleted, so the listener never lacks one.
+func (c *converter) certificates(s *state, l lb.Listener) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, vh := range l.VirtualHosts {
+		for _, cert := range vh.Certificates {
+			if seen[cert.Name] {
+				continue
+			}
+			seen[cert.Name] = true
+			if cert.Ref != nil {
+				if cert.Ref.Kind != lb.CertificateRefGCP {
+					c.refusals.add(cert.Name, fmt.Sprintf("a %s certificate reference", cert.Ref.Kind))
+					continue
+				}
+				out = append(out, c.loc.regional("sslCertificates", cert.Ref.ID))
+				continue
+			}
+			sum := sha256.Sum256(append(slices.Clone(cert.CertPEM), cert.KeyPEM...))
+			n := name(c.m.Owner, tagCertificate, cert.Name, hex.EncodeToString(sum[:]))
+			if !slices.ContainsFunc(s.Certificates, func(x *computepb.SslCertificate) bool { return x.GetName() == n }) {
+				s.Certificates = append(s.Certificates, &computepb.SslCertificate{
+					Name:        ptr(n),
+					Description: c.desc(cert.Name),
+					Type:        ptr("SELF_MANAGED"),
+					Certificate: ptr(string(cert.CertPEM)),
+					PrivateKey:  ptr(string(cert.KeyPEM)),
+				})
+			}
+			out = append(out, c.loc.regional("sslCertificates", n))
+		}
+	}
+	return out
+}
+
+// refusals gathers what GCP cannot express, so that one InvalidError names
+// every element at fault (in the order met, each feature once).
+type refusals struct {
+	elements []string
+	features []string
+}
+
+func (r *refusals) add(element, feature string) {
+	if element != "" && !slices.Contains(r.elements, element) {
+		r.elements = append(r.elements, element)
+	}
+	msg := feature
+	if element != "" {
+		msg = fmt.Sprintf("%s (at %s)", feature, element)
+	}
+	if !slices.Contains(r.features, msg) {
+		r.features = append(r.features, msg)
+	}
+}
+
+func (r *refusals) err() error {
+	if len(r.features) == 0 {
+		return nil
+	}
+	return &providers.InvalidError{Elements: r.elements, Message: "GCP cannot express " + strings.Join(r.features, "; ")}
+}
