@@ -4,6 +4,7 @@
 //
 //	cloudgate [run] [flags]        the controller (in a cluster or against a kubeconfig)
 //	cloudgate emulated-cloud       the emulated cloud's API and data plane as a process
+//	cloudgate gcp-double           a stateful double of the GCP compute API as a process
 //	cloudgate version              the version and revision this binary was built from
 //	cloudgate describe gateway NS/NAME
 //	                               what the controller makes of a Gateway: effective
@@ -66,6 +67,8 @@ func runSubcommand(ctx context.Context, cmd string, args []string) error {
 		err = runCommand(ctx, args)
 	case "emulated-cloud":
 		err = emulatedCloudCommand(ctx, args)
+	case "gcp-double":
+		err = gcpDoubleCommand(ctx, args)
 	case "version":
 		versionCommand()
 	case "dev":
@@ -73,9 +76,9 @@ func runSubcommand(ctx context.Context, cmd string, args []string) error {
 	case "describe":
 		err = describeCommand(ctx, args, os.Stdout)
 	case "help":
-		fmt.Println("usage: cloudgate [run|emulated-cloud|describe|version] [flags]; cloudgate COMMAND -h for flags")
+		fmt.Println("usage: cloudgate [run|emulated-cloud|gcp-double|describe|version] [flags]; cloudgate COMMAND -h for flags")
 	default:
-		err = fmt.Errorf("unknown command %q (want run, emulated-cloud, describe or version)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, emulated-cloud, gcp-double, describe or version)", cmd)
 	}
 	return err
 }
