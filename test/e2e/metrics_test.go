@@ -390,7 +390,9 @@ func TestGatewayCountFollowsRestartAndClass(t *testing.T) {
 	programmedAddress(t, ns, "gw")
 	expect("programmed", map[string]float64{"True": 1, "False": 0, "Unknown": 0})
 
-	must(t, suite.ctl.Restart(ctxFor(t), suite.harness))
+	// The restarted controller serves the rest of the suite: its context
+	// must outlive this test's.
+	must(t, suite.ctl.Restart(context.Background(), suite.harness))
 	expect("after a restart", map[string]float64{"True": 1, "False": 0, "Unknown": 0})
 
 	other := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "metrics-other"},
