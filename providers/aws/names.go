@@ -29,21 +29,7 @@ func name(o lb.Owner, readable string, parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(append([]string{nameScheme, o.Cluster, o.UID}, parts...), "\x00")))
 	hash := hex.EncodeToString(h[:])[:10]
 	budget := maxName - len(nameScheme) - len(hash) - 2
-	var b strings.Builder
-	for _, r := range strings.ToLower(readable) {
-		if b.Len() >= budget {
-			break
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			if s := b.String(); s != "" && !strings.HasSuffix(s, "-") {
-				b.WriteByte('-')
-			}
-		}
-	}
-	mid := strings.Trim(b.String(), "-")
+	mid := providers.Readable(readable, budget)
 	if mid == "" {
 		return nameScheme + "-" + hash
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
 )
 
 // nameScheme versions the naming scheme: a change of scheme changes every
@@ -53,21 +54,7 @@ func name(o lb.Owner, kind string, parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(append([]string{nameScheme, o.Cluster, o.UID, kind}, parts...), "\x00")))
 	hash := hex.EncodeToString(h[:])[:hashLen]
 	budget := readableBudget - len(kind) - 1
-	var b strings.Builder
-	for _, r := range strings.ToLower(o.Name) {
-		if b.Len() >= budget {
-			break
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			if s := b.String(); s != "" && !strings.HasSuffix(s, "-") {
-				b.WriteByte('-')
-			}
-		}
-	}
-	mid := strings.Trim(b.String(), "-")
+	mid := providers.Readable(o.Name, budget)
 	if mid == "" {
 		return nameScheme + "-" + kind + "-" + hash
 	}
