@@ -62,10 +62,12 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 			features.SupportGatewayHTTPListenerIsolation,
 			// Rule names are accepted and carried by nothing that breaks.
 			features.SupportHTTPRouteNamedRouteRule,
-			// Scheme and port live in the same lb.Redirect.
 			features.SupportHTTPRouteSchemeRedirect,
-			features.SupportHTTPRoutePortRedirect,
 		)
+		// Its tests redirect to ports other than the scheme's.
+		if caps.RedirectPort {
+			names = append(names, features.SupportHTTPRoutePortRedirect)
+		}
 		// Its test replaces full paths and prefixes.
 		if caps.PrefixRedirect {
 			names = append(names, features.SupportHTTPRoutePathRedirect)
@@ -95,8 +97,9 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		}
 		if caps.Rewrite {
 			names = append(names, features.SupportHTTPRouteHostRewrite)
-			// Its test replaces full paths and prefixes.
-			if caps.PrefixRewrite {
+			// Its test replaces full paths (on PathPrefix matches) and
+			// prefixes.
+			if caps.PrefixRewrite && caps.FullPathRewriteOnAnyMatch {
 				names = append(names, features.SupportHTTPRoutePathRewrite)
 			}
 		}

@@ -108,7 +108,9 @@
 //     (mergeParams says why).
 //   - Health checks: the parameters' healthCheck, merged field by field,
 //     goes on every lb.TargetGroup (HTTP, gRPC, mirror and stream ones);
-//     bad merged values make the Gateway InvalidParameters.
+//     bad merged values make the Gateway InvalidParameters, as do success
+//     codes other than 200 alone on a provider without
+//     lb.Capabilities.HealthCheckSuccessCodes (naming it).
 //   - The aws section goes to lb.AWSOptions: lists (subnets, securityGroups,
 //     sourceRanges) replace the class's, maps (attributes,
 //     targetGroupAttributes) merge by key, quotas merge one by one;
@@ -123,9 +125,10 @@
 //     listener needs no certificateRefs. A kind the provider lacks makes
 //     the listener ResolvedRefs=False/InvalidCertificateRef, naming the
 //     field and the provider, and is left out.
-//   - Capabilities that only some providers have (redirect status codes,
-//     prefix rewrites and redirects, backendRef header modifiers, fixed
-//     responses, request and backend timeouts apart) are checked where
+//   - Capabilities that only some providers have (redirect status codes
+//     and ports, prefix rewrites and redirects, full-path rewrites on rules
+//     with other than Exact path matches, backendRef header modifiers,
+//     fixed responses, request and backend timeouts apart) are checked where
 //     the value is converted: a route asking for one its provider lacks is
 //     Accepted=False/UnsupportedValue naming the feature and the provider.
 //     A rule with no valid backend needs FixedResponse for its 500.

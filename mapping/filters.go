@@ -184,6 +184,11 @@ func missingConfig(t gwv1.HTTPRouteFilterType) problem {
 // for: 301 and 302 are Core, the others Extended.
 var redirectCodes = map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true}
 
+// schemePorts are the ports a redirect to a scheme goes to when it names
+// none (lb.Redirect.Port): naming that port changes nothing, so a provider
+// without Capabilities.RedirectPort realizes it too.
+var schemePorts = map[string]int32{"http": 80, "https": 443}
+
 func (b *builder) redirect(f *gwv1.HTTPRequestRedirectFilter) (*lb.Redirect, problem) {
 	if !b.caps.Redirect {
 		return nil, unsupportedValue("HTTPRoute filter RequestRedirect is not supported by provider %s", b.caps.Provider)
@@ -212,6 +217,9 @@ func (b *builder) redirect(f *gwv1.HTTPRequestRedirectFilter) (*lb.Redirect, pro
 	}
 	if f.Port != nil {
 		r.Port = *f.Port
+		if !b.caps.RedirectPort && r.Port != schemePorts[r.Scheme] {
+			return nil, unsupportedValue("RequestRedirect port %d is not supported by provider %s, whose redirects keep the request's port or use the scheme's", r.Port, b.caps.Provider)
+		}
 	}
 	if f.Path != nil {
 		p, prob := pathModifier(f.Path)
@@ -347,22 +355,30 @@ func (b *builder) ruleTimeouts(t *gwv1.HTTPRouteTimeouts) (*lb.Timeouts, problem
 	return &out, problem{}
 }
 
-// checkPrefixRewrite enforces what ReplacePrefixMatch needs: every match
-// of the rule must be a PathPrefix match, or there is no prefix to replace.
-func checkPrefixRewrite(fs filterSet, matches []ruleMatch) problem {
+// checkPathRewrite enforces what a path modifier needs of the rule's
+// matches: ReplacePrefixMatch a PathPrefix match in every one, or there is
+// no prefix to replace; a URLRewrite's ReplaceFullPath, on a provider
+// without Capabilities.FullPathRewriteOnAnyMatch, an Exact match in every
+// one (a redirect's full path needs nothing of the match).
+func (b *builder) checkPathRewrite(fs filterSet, matches []ruleMatch) problem {
 	var p *lb.PathRewrite
+	rewrite := false
 	switch {
 	case fs.redirect != nil && fs.redirect.Path != nil:
 		p = fs.redirect.Path
 	case fs.rewrite != nil && fs.rewrite.Path != nil:
-		p = fs.rewrite.Path
+		p, rewrite = fs.rewrite.Path, true
 	}
-	if p == nil || p.Type != lb.RewritePrefix {
+	if p == nil {
 		return problem{}
 	}
 	for _, rm := range matches {
-		if m := rm.m; m.Path == nil || m.Path.Type != lb.MatchPrefix {
+		m := rm.m
+		switch {
+		case p.Type == lb.RewritePrefix && (m.Path == nil || m.Path.Type != lb.MatchPrefix):
 			return unsupportedValue("path modifier ReplacePrefixMatch needs every match of its rule to be a PathPrefix match")
+		case p.Type == lb.RewriteFullPath && rewrite && !b.caps.FullPathRewriteOnAnyMatch && (m.Path == nil || m.Path.Type != lb.MatchExact):
+			return unsupportedValue("URLRewrite path modifier ReplaceFullPath is not supported by provider %s on a rule whose matches are not all Exact path matches", b.caps.Provider)
 		}
 	}
 	return problem{}

@@ -195,18 +195,32 @@ func (b *builder) gatewayParams() (gatewayParams, problem) {
 	maps.DeleteFunc(m.from, func(k string, _ Parameter) bool { return strings.HasPrefix(k, "tags["+reservedTagPrefix) })
 	out := gatewayParams{opts: m.opts, tags: m.tags, effective: m.effective(b.caps.ParameterDefaults)}
 	bad := paramsValueProblems(m)
+	var unsupported []string
 	if m.hasHealth {
 		hc, hcBad := healthCheck(m.health)
 		out.healthCheck = hc
 		bad = append(bad, hcBad...)
+		if hc != nil && !b.caps.HealthCheckSuccessCodes && len(hc.SuccessCodes) > 0 &&
+			!slices.Equal(hc.SuccessCodes, []lb.CodeRange{{From: 200, To: 200}}) {
+			unsupported = append(unsupported, "healthCheck.successCodes "+quote(*m.health.SuccessCodes)+` (only "200" is)`)
+		}
 	}
 	refs, refsBad := certRefs(m)
 	out.certRefs = refs
 	bad = append(bad, refsBad...)
-	if len(bad) > 0 {
+	if len(bad) > 0 || len(unsupported) > 0 {
+		// What the provider lacks comes first: it is short (success
+		// codes are bounded), and the invalid values share the bound.
+		var msg []string
+		if len(unsupported) > 0 {
+			msg = append(msg, fmt.Sprintf("parameters ask for what provider %s does not support: %s", b.caps.Provider, strings.Join(unsupported, "; ")))
+		}
+		if len(bad) > 0 {
+			msg = append(msg, "parameters have invalid values: "+boundedList(bad, "; ", maxMessageBytes-len(strings.Join(msg, ""))))
+		}
 		// The merged fields stay visible: they show where a bad value
 		// came from.
-		g, p := invalid("parameters have invalid values: " + boundedList(bad, "; ", maxMessageBytes))
+		g, p := invalid(strings.Join(msg, "; "))
 		g.effective = out.effective
 		return g, p
 	}

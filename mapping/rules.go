@@ -111,7 +111,7 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 	filters := b.ruleFilters(kind, routeNamespace, spec.filters)
 	res.invalidate(filters.invalid)
 	res.unresolved(filters.refs)
-	res.invalidate(checkPrefixRewrite(filters.set, res.state.matches))
+	res.invalidate(b.checkPathRewrite(filters.set, res.state.matches))
 	timeouts, p := b.ruleTimeouts(spec.timeouts)
 	res.invalidate(p)
 	retry, p := b.ruleRetry(spec.retry)

@@ -45,18 +45,32 @@ type Capabilities struct {
 	// ResponseHeaders are realized (each also needs the Action-level flag
 	// above of its direction).
 	BackendHeaderModifier bool
-	// Redirect covers Redirect's scheme, hostname, port and full path;
+	// Redirect covers Redirect's scheme, hostname and full path;
 	// RedirectStatusCodes lists the status codes it may answer with (of
 	// 301, 302, 303, 307 and 308), and PrefixRedirect whether Redirect.Path
 	// may be of type RewritePrefix.
 	Redirect            bool
 	RedirectStatusCodes map[int]bool
 	PrefixRedirect      bool
-	// Rewrite covers Rewrite's hostname and full path; PrefixRewrite
-	// whether Rewrite.Path may be of type RewritePrefix.
+	// RedirectPort says whether Redirect.Port may name any port. Without
+	// it the only port allowed is the one a zero Port derives anyway (80
+	// for Scheme http, 443 for https), since a cloud whose redirects keep
+	// the request's port or use the scheme's (as GCP's do) has nowhere to
+	// put another.
+	RedirectPort bool
+	// Rewrite covers Rewrite's hostname, and its full path on rules whose
+	// path match is Exact; PrefixRewrite whether Rewrite.Path may be of
+	// type RewritePrefix.
 	Rewrite       bool
 	PrefixRewrite bool
-	Mirror        bool
+	// FullPathRewriteOnAnyMatch says whether a Rewrite.Path of type
+	// RewriteFullPath may go on a rule whose path match is not Exact
+	// (Prefix, Regex). A cloud that rewrites only the part of the path its
+	// match matched (as GCP does) replaces the whole path on exact matches
+	// alone.
+	FullPathRewriteOnAnyMatch bool
+
+	Mirror bool
 	// MirrorPercent says whether a Mirror may carry less than 100 percent.
 	MirrorPercent bool
 	// RequestTimeout and BackendTimeout say whether Timeouts.Request and
@@ -88,6 +102,11 @@ type Capabilities struct {
 	CertificateRefs map[CertificateRefKind]bool
 	// BackendProtocols lists the TargetGroup protocols it can speak.
 	BackendProtocols map[Protocol]bool
+	// HealthCheckSuccessCodes says whether HealthCheck.SuccessCodes may
+	// list codes other than 200 alone. Without it SuccessCodes is empty
+	// or 200: some clouds' HTTP probes (GCP's) count 200 as healthy and
+	// nothing else.
+	HealthCheckSuccessCodes bool
 	// GRPC lists the Listener protocols on which the provider carries gRPC:
 	// it accepts HTTP/2 from clients there (prior knowledge on HTTP, ALPN
 	// "h2" on HTTPS) and keeps HTTP/2 all the way to H2C target groups. gRPC

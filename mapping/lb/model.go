@@ -379,7 +379,8 @@ type Redirect struct {
 	// Port is the redirect's port. Zero derives it as the Gateway API says:
 	// the well-known port of Scheme when Scheme is set, otherwise the
 	// listener's port. Ports 80 for http and 443 for https are left out of
-	// the Location header.
+	// the Location header. Another port than the one zero derives from
+	// Scheme needs Capabilities.RedirectPort.
 	Port int32 `json:"port,omitempty"`
 	// Path of type RewritePrefix needs Capabilities.PrefixRedirect.
 	Path *PathRewrite `json:"path,omitempty"`
@@ -390,7 +391,9 @@ type Redirect struct {
 // Rewrite changes the forwarded request. Empty fields keep the request's value.
 type Rewrite struct {
 	Hostname string `json:"hostname,omitempty"`
-	// Path of type RewritePrefix needs Capabilities.PrefixRewrite.
+	// Path of type RewritePrefix needs Capabilities.PrefixRewrite; of
+	// type RewriteFullPath, on a rule whose path match is not Exact,
+	// Capabilities.FullPathRewriteOnAnyMatch.
 	Path *PathRewrite `json:"path,omitempty"`
 }
 
@@ -510,7 +513,8 @@ type HealthCheck struct {
 	UnhealthyThreshold int `json:"unhealthyThreshold,omitempty"`
 	// SuccessCodes are the status codes of a healthy HTTP or HTTPS answer,
 	// as sorted, disjoint ranges within 200-499, used as Path is; empty is
-	// the provider's default (200, or 200-399).
+	// the provider's default (200, or 200-399). Anything but 200 alone
+	// needs Capabilities.HealthCheckSuccessCodes.
 	SuccessCodes []CodeRange `json:"successCodes,omitempty"`
 }
 

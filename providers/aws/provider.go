@@ -117,13 +117,21 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// ALB's query-string conditions ignore case in names and values.
 		QueryMatchIgnoresCase: true,
 		// Rule transforms: host-header-rewrite for the hostname,
-		// url-rewrite for full paths and prefixes (convertRewrite).
-		Rewrite:             true,
-		PrefixRewrite:       true,
-		MethodMatch:         true,
-		FixedResponse:       true,
+		// url-rewrite for full paths and prefixes (convertRewrite); a
+		// full path replaces the whole path ("^[^?]*") whatever the
+		// rule's path match.
+		Rewrite:                   true,
+		PrefixRewrite:             true,
+		FullPathRewriteOnAnyMatch: true,
+		MethodMatch:               true,
+		FixedResponse:             true,
+		// A redirect action's Port takes any port (convertAction).
 		Redirect:            true,
+		RedirectPort:        true,
 		RedirectStatusCodes: map[int]bool{301: true, 302: true},
+		// A target group's health check Matcher takes codes and ranges
+		// (matcher).
+		HealthCheckSuccessCodes: true,
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolTCP: true, lb.ProtocolUDP: true},
 		// 100 rules per ALB, less the catch-all 404 of each VirtualHost.

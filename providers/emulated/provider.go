@@ -147,12 +147,15 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		Redirect:               true,
 		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
 		PrefixRedirect:         true,
+		RedirectPort:           true,
 		Rewrite:                true,
 		PrefixRewrite:          true,
-		Mirror:                 true,
-		MirrorPercent:          true,
-		RequestTimeout:         true,
-		BackendTimeout:         true,
+		// The data plane rewrites the whole path whatever matched it.
+		FullPathRewriteOnAnyMatch: true,
+		Mirror:                    true,
+		MirrorPercent:             true,
+		RequestTimeout:            true,
+		BackendTimeout:            true,
 		// Retries on lb.Retry's terms, with exponential backoff from its
 		// base interval (dataplane/retry.go).
 		Retry:               true,
@@ -161,6 +164,9 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// TLS listeners pass TLS through or end it with the Stream's
 		// certificate (dataplane/tcp.go), chosen per connection by SNI.
 		TLSTerminate: true,
+		// Health checks are stored as they come (not probed), success
+		// codes included.
+		HealthCheckSuccessCodes: true,
 		// Listeners accept HTTP/2 (prior knowledge on HTTP, ALPN h2 on HTTPS) and
 		// H2C target groups keep it HTTP/2 to the backend, which gRPC needs.
 		GRPC:             map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},

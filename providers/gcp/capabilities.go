@@ -29,7 +29,7 @@ func capabilities() lb.Capabilities {
 		Redirect:               true,
 		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
 		// A full-path rewrite is realized on exact path matches only (GCP
-		// rewrites the matched prefix); others are refused by rule.
+		// rewrites the matched prefix): FullPathRewriteOnAnyMatch below.
 		Rewrite:         true,
 		Mirror:          true,
 		MirrorPercent:   true,
@@ -37,6 +37,15 @@ func capabilities() lb.Capabilities {
 		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefGCP: true},
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolH2C: true},
+
+		// Not realized, so that mapping refuses them by route or Gateway:
+		// redirects keep the request's port or use the scheme's (no port
+		// to set); GCP rewrites the prefix a route rule matched, the whole
+		// path on exact matches only; HTTP health checks count 200 alone
+		// as healthy.
+		RedirectPort:              false,
+		FullPathRewriteOnAnyMatch: false,
+		HealthCheckSuccessCodes:   false,
 
 		MaxRulesPerListener:        maxRouteRulesPerMatch,
 		MaxTargetGroupsPerAction:   maxBackendsPerURLMap,

@@ -87,11 +87,15 @@ var featureModels = []featureModel{
 	}},
 	{"HealthChecks", always, func(s *suite, o lb.Owner) *lb.LoadBalancer {
 		// Every provider takes health checks, whether its data plane
-		// probes or not.
+		// probes or not; 200 alone is a success code every provider takes.
+		codes := []lb.CodeRange{{From: 200, To: 200}}
+		if s.env.Provider.Capabilities().HealthCheckSuccessCodes {
+			codes = []lb.CodeRange{{From: 200, To: 299}, {From: 302, To: 302}}
+		}
 		m := s.httpModel(o, s.rule("health", lb.Match{Path: prefix("/")}))
 		m.TargetGroups[0].HealthCheck = &lb.HealthCheck{Protocol: lb.ProtocolHTTP, Path: "/healthz", Port: s.env.Target.Port,
 			Interval: 10 * time.Second, Timeout: 5 * time.Second, HealthyThreshold: 2, UnhealthyThreshold: 3,
-			SuccessCodes: []lb.CodeRange{{From: 200, To: 299}, {From: 302, To: 302}}}
+			SuccessCodes: codes}
 		return m
 	}},
 	{"InvalidBackendShare", func(c lb.Capabilities) bool { return c.InvalidBackendShare }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
@@ -119,7 +123,12 @@ var featureModels = []featureModel{
 	}},
 	{"Redirects", func(c lb.Capabilities) bool { return c.Redirect && len(c.RedirectStatusCodes) > 0 }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
 		caps := s.env.Provider.Capabilities()
-		// One rule per status code the provider answers with.
+		// One rule per status code the provider answers with. Without
+		// RedirectPort the port is the scheme's own, which mapping allows.
+		port := int32(443)
+		if caps.RedirectPort {
+			port = 8443
+		}
 		var rules []lb.Rule
 		for i, code := range []int{301, 302, 303, 307, 308} {
 			if !caps.RedirectStatusCodes[code] {
@@ -130,19 +139,27 @@ var featureModels = []featureModel{
 				path = &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/new"}
 			}
 			rules = append(rules, lb.Rule{Name: fmt.Sprintf("contract/redirect/rule-%d/match-0", i), Match: lb.Match{Path: prefix(fmt.Sprintf("/old%d", code))},
-				Action: lb.Action{Redirect: &lb.Redirect{Scheme: "https", Hostname: "example.org", Port: 8443, StatusCode: code, Path: path}}})
+				Action: lb.Action{Redirect: &lb.Redirect{Scheme: "https", Hostname: "example.org", Port: port, StatusCode: code, Path: path}}})
 		}
 		return s.httpModel(o, rules...)
 	}},
 	{"Rewrites", func(c lb.Capabilities) bool { return c.Rewrite }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
-		full := s.rule("rewrite-full", lb.Match{Path: prefix("/")})
-		full.Action.Rewrite = &lb.Rewrite{Hostname: "backend.example", Path: &lb.PathRewrite{Type: lb.RewriteFullPath, Value: "/index"}}
-		if !s.env.Provider.Capabilities().PrefixRewrite {
-			return s.httpModel(o, full)
+		caps := s.env.Provider.Capabilities()
+		// A full path on an Exact match is all a provider without
+		// FullPathRewriteOnAnyMatch is sent.
+		rules := []lb.Rule{s.rule("rewrite-exact", lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/old"}})}
+		rules[0].Action.Rewrite = &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewriteFullPath, Value: "/new"}}
+		if caps.PrefixRewrite {
+			prefixed := s.rule("rewrite-prefix", lb.Match{Path: prefix("/api")})
+			prefixed.Action.Rewrite = &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/"}}
+			rules = append(rules, prefixed)
 		}
-		prefixed := s.rule("rewrite-prefix", lb.Match{Path: prefix("/api")})
-		prefixed.Action.Rewrite = &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/"}}
-		return s.httpModel(o, prefixed, full)
+		full := s.rule("rewrite-full", lb.Match{Path: prefix("/")})
+		full.Action.Rewrite = &lb.Rewrite{Hostname: "backend.example"}
+		if caps.FullPathRewriteOnAnyMatch {
+			full.Action.Rewrite.Path = &lb.PathRewrite{Type: lb.RewriteFullPath, Value: "/index"}
+		}
+		return s.httpModel(o, append(rules, full)...)
 	}},
 	{"MirrorsAndTimeouts", func(c lb.Capabilities) bool { return c.Mirror || c.RequestTimeout || c.BackendTimeout }, func(s *suite, o lb.Owner) *lb.LoadBalancer {
 		caps := s.env.Provider.Capabilities()
