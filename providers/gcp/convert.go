@@ -326,25 +326,35 @@ func (c *converter) certificates(s *state, l lb.Listener) []string {
 // every element at fault (in the order met, each feature once).
 type refusals struct {
 	elements []string
-	features []string
+	found    []refusal
 }
+
+type refusal struct{ element, feature string }
 
 func (r *refusals) add(element, feature string) {
 	if element != "" && !slices.Contains(r.elements, element) {
 		r.elements = append(r.elements, element)
 	}
-	msg := feature
-	if element != "" {
-		msg = fmt.Sprintf("%s (at %s)", feature, element)
-	}
-	if !slices.Contains(r.features, msg) {
-		r.features = append(r.features, msg)
+	if f := (refusal{element, feature}); !slices.Contains(r.found, f) {
+		r.found = append(r.found, f)
 	}
 }
 
+// err is the refusals as one error. InvalidError's text names the
+// elements; each feature names its own only when there are several.
 func (r *refusals) err() error {
-	if len(r.features) == 0 {
+	if len(r.found) == 0 {
 		return nil
 	}
-	return &providers.InvalidError{Elements: r.elements, Message: "GCP cannot express " + strings.Join(r.features, "; ")}
+	var msgs []string
+	for _, f := range r.found {
+		msg := f.feature
+		if f.element != "" && len(r.elements) > 1 {
+			msg = fmt.Sprintf("%s (at %s)", f.feature, f.element)
+		}
+		if !slices.Contains(msgs, msg) {
+			msgs = append(msgs, msg)
+		}
+	}
+	return &providers.InvalidError{Elements: r.elements, Message: "GCP cannot express " + strings.Join(msgs, "; ")}
 }

@@ -31,6 +31,11 @@ type Env struct {
 	// checks that the refusal names that rule and no other. Nil means the
 	// cloud refuses nothing lb.Validate accepts, and the case is skipped.
 	RefuseRule func(r *lb.Rule)
+	// UserTag is how the cloud writes a user tag, on clouds whose tags
+	// have rules of their own (GCP labels: lowercase letters, digits, "_"
+	// and "-"); nil means as it is. Ownership tags are not user tags: the
+	// Cloud reports them by their own keys, wherever it keeps them.
+	UserTag func(key, value string) (string, string)
 }
 
 // Cloud lets the suite see the cloud directly.
@@ -275,9 +280,12 @@ func (s *suite) ownershipAndUserTags() {
 	}
 	s.ensure(m)
 	for _, r := range s.owned(o) {
-		want := map[string]string{
-			lb.TagCluster: o.Cluster, lb.TagGateway: o.Key(), lb.TagGatewayUID: o.UID,
-			"team": "payments", "example.com/cost": "42", "cloudgate.dev/custom": "kept",
+		want := map[string]string{lb.TagCluster: o.Cluster, lb.TagGateway: o.Key(), lb.TagGatewayUID: o.UID}
+		for k, v := range map[string]string{"team": "payments", "example.com/cost": "42", "cloudgate.dev/custom": "kept"} {
+			if s.env.UserTag != nil {
+				k, v = s.env.UserTag(k, v)
+			}
+			want[k] = v
 		}
 		for k, v := range want {
 			if r.Tags[k] != v {

@@ -201,6 +201,18 @@ func (d *Double) parse(r *http.Request) (*request, *apiError) {
 	segs = segs[2:]
 	var scope string
 	switch segs[0] {
+	case "aggregated":
+		c := collections[segs[len(segs)-1]]
+		if len(segs) != 2 || r.Method != http.MethodGet || c == nil || c.name == "operations" {
+			return nil, errorf(http.StatusNotFound, "notFound", "gcptest does not serve %s %s", r.Method, r.URL.Path)
+		}
+		id := c.global
+		if c.zonal != "" && c.global == "" {
+			id = c.zonal
+		} else if c.regional != "" && c.global == "" {
+			id = c.regional
+		}
+		return &request{scope: "aggregated", coll: c, verb: "aggregatedList", http: r, method: "compute." + id + ".aggregatedList"}, nil
 	case "global":
 		scope, segs = "global", segs[1:]
 	case "regions", "zones":
@@ -275,6 +287,8 @@ func (d *Double) dispatch(req *request) ([]byte, *apiError) {
 	switch req.verb {
 	case "list":
 		return d.list(req)
+	case "aggregatedList":
+		return d.aggregatedList(req)
 	case "get":
 		d.mu.Lock()
 		defer d.mu.Unlock()

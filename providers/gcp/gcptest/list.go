@@ -73,6 +73,69 @@ func (d *Double) list(req *request) ([]byte, *apiError) {
 	return b, nil
 }
 
+// aggregatedList answers a collection's aggregatedList: every region and
+// zone the double serves, filtered, by scope ("regions/R", "zones/Z"),
+// each scope's items sorted by name. It answers in one page whatever
+// maxResults says (the provider lists a few objects per Gateway).
+func (d *Double) aggregatedList(req *request) ([]byte, *apiError) {
+	f, aerr := parseFilter(req.http.URL.Query().Get("filter"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	scopes := []string{"regions/" + d.region}
+	for _, z := range d.zones {
+		scopes = append(scopes, "zones/"+z)
+	}
+	field := req.coll.name
+	items := map[string]any{}
+	for _, scope := range scopes {
+		if !req.coll.in(scope) {
+			continue
+		}
+		prefix := "projects/" + d.project + "/" + scope + "/" + req.coll.name + "/"
+		d.mu.Lock()
+		var names []string
+		byName := map[string]json.RawMessage{}
+		for ref, obj := range d.objects {
+			if !strings.HasPrefix(ref, prefix) {
+				continue
+			}
+			b, err := protojson.Marshal(d.present(obj))
+			if err != nil {
+				d.mu.Unlock()
+				return nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: marshal: %v", err)
+			}
+			var fields map[string]any
+			if err := json.Unmarshal(b, &fields); err != nil {
+				d.mu.Unlock()
+				return nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: %v", err)
+			}
+			if f.matches(fields) {
+				names = append(names, nameOf(ref))
+				byName[nameOf(ref)] = b
+			}
+		}
+		d.mu.Unlock()
+		if len(names) == 0 {
+			items[scope] = map[string]any{"warning": map[string]any{"code": "NO_RESULTS_ON_PAGE", "message": "There are no results for scope '" + scope + "' on this page."}}
+			continue
+		}
+		sort.Strings(names)
+		list := make([]json.RawMessage, 0, len(names))
+		for _, n := range names {
+			list = append(list, byName[n])
+		}
+		items[scope] = map[string]any{field: list}
+	}
+	b, _ := json.Marshal(map[string]any{
+		"kind":     "compute#" + req.coll.kind + "AggregatedList",
+		"id":       "projects/" + d.project + "/aggregated/" + req.coll.name,
+		"selfLink": SelfLinkBase + "projects/" + d.project + "/aggregated/" + req.coll.name,
+		"items":    items,
+	})
+	return b, nil
+}
+
 // page reads maxResults and pageToken and returns the slice [start, end)
 // of n sorted items to answer, and the token of the next page. Tokens are
 // offsets: a list that changes between pages may skip or repeat an item,
