@@ -18,10 +18,14 @@ type Options struct {
 	AWSRegion        string
 	AWSVPCID         string
 	AWSSubnets       string
-	// GCPProject and GCPRegion parse so that deployments can already carry
-	// them; the gcp provider itself is not implemented yet.
-	GCPProject   string
-	GCPRegion    string
+	// The gcp provider's location and endpoint (Config of providers/gcp).
+	GCPProject               string
+	GCPRegion                string
+	GCPZone                  string
+	GCPNetwork               string
+	GCPSubnetwork            string
+	GCPEndpoint              string
+	GCPWithoutAuthentication bool
 	MetricsAddr  string
 	ProbeAddr    string
 	ResyncPeriod time.Duration
@@ -39,14 +43,19 @@ type Options struct {
 // Bind registers the options as flags of fs, with their defaults.
 func (o *Options) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.ClusterName, "cluster-name", "default", "name of this cluster in cloud ownership tags; must be unique per cloud account")
-	fs.StringVar(&o.Providers, "providers", "emulated", "comma-separated providers to enable (emulated, aws)")
+	fs.StringVar(&o.Providers, "providers", "emulated", "comma-separated providers to enable (emulated, aws, gcp)")
 	fs.StringVar(&o.EmulatedEndpoint, "emulated-endpoint", "", "URL of a running emulated cloud API; empty starts one in this process")
 	fs.StringVar(&o.AddressRange, "emulated-address-range", "127.100.0.0/16", "address range of the in-process emulated cloud")
 	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region of the aws provider; empty takes the SDK's default chain (AWS_REGION, shared config); the endpoint comes from AWS_ENDPOINT_URL")
 	fs.StringVar(&o.AWSVPCID, "aws-vpc-id", "", "VPC of the aws provider's target groups; empty takes the subnets' VPC")
 	fs.StringVar(&o.AWSSubnets, "aws-subnets", "", "comma-separated subnets of internet-facing ALBs; empty discovers them by the tag kubernetes.io/role/elb=1")
-	fs.StringVar(&o.GCPProject, "gcp-project", "", "GCP project of the gcp provider (the gcp provider is not implemented yet)")
-	fs.StringVar(&o.GCPRegion, "gcp-region", "", "GCP region of the gcp provider's regional resources (the gcp provider is not implemented yet)")
+	fs.StringVar(&o.GCPProject, "gcp-project", "", "GCP project of the gcp provider (required with it)")
+	fs.StringVar(&o.GCPRegion, "gcp-region", "", "GCP region of the gcp provider's regional load balancers (required with it)")
+	fs.StringVar(&o.GCPZone, "gcp-zone", "", "zone of the network endpoint groups of endpoints whose EndpointSlice reports no zone; empty means <region>-b")
+	fs.StringVar(&o.GCPNetwork, "gcp-network", "default", "VPC network of the gcp provider's load balancers and endpoints (a name or a projects/P/global/networks/N path)")
+	fs.StringVar(&o.GCPSubnetwork, "gcp-subnetwork", "", "subnetwork of internal addresses and endpoints (a name in the region or a path); empty leaves it to GCP")
+	fs.StringVar(&o.GCPEndpoint, "gcp-endpoint", "", "Compute Engine API root; empty is https://compute.googleapis.com (set it to a `cloudgate gcp-double` URL to try the provider without a project)")
+	fs.BoolVar(&o.GCPWithoutAuthentication, "gcp-without-authentication", false, "send no credentials to the Compute Engine API (only for the GCP double); otherwise Application Default Credentials (GKE Workload Identity)")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics endpoint address; 0 disables it")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "health probe address; 0 disables it")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", 0, "how often each Gateway's cloud resources are read again to repair drift, jittered by ±25%; 0 means each provider's default (emulated: 10m; aws: 10m up to 92 Gateways, then 6.5s per Gateway, keeping resyncs at 2 ELBv2 Describe calls per second)")

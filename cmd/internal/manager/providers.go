@@ -13,6 +13,7 @@ import (
 	"github.com/cloudgate-dev/cloudgate/providers/aws"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated/cloud"
+	"github.com/cloudgate-dev/cloudgate/providers/gcp"
 	"github.com/cloudgate-dev/cloudgate/reconciler"
 )
 
@@ -78,8 +79,16 @@ func startProviders(ctx context.Context, o Options) ([]providers.Provider, func(
 			}
 			out = append(out, p)
 		case "gcp":
-			closeAll()
-			return nil, nil, fmt.Errorf("provider %q is not implemented yet", name)
+			p, err := gcp.New(ctx, gcp.Config{
+				Project: o.GCPProject, Region: o.GCPRegion, Zone: o.GCPZone, Network: o.GCPNetwork, Subnetwork: o.GCPSubnetwork,
+				Endpoint: o.GCPEndpoint, WithoutAuthentication: o.GCPWithoutAuthentication,
+				CountCall: reconciler.CountCloudCalls("gcp"),
+			})
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			out = append(out, p)
 		default:
 			closeAll()
 			return nil, nil, fmt.Errorf("unknown provider %q", name)

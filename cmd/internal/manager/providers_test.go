@@ -1,9 +1,11 @@
 package manager
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cloudgate-dev/cloudgate/providers/aws"
+	"github.com/cloudgate-dev/cloudgate/providers/gcp"
 )
 
 // TestStartAWSProvider checks the --providers=aws wiring; it makes no AWS
@@ -19,7 +21,21 @@ func TestStartAWSProvider(t *testing.T) {
 	if len(provs) != 1 || provs[0].ControllerName() != aws.ControllerName {
 		t.Fatalf("providers = %v, want the aws provider", provs)
 	}
-	if _, _, err := startProviders(t.Context(), Options{Providers: "gcp"}); err == nil {
-		t.Error("--providers=gcp started, want an error")
+}
+
+// TestStartGCPProvider checks the --providers=gcp wiring: the project and
+// region are required, and it makes no call when it starts.
+func TestStartGCPProvider(t *testing.T) {
+	if _, _, err := startProviders(t.Context(), Options{Providers: "gcp"}); err == nil || !strings.Contains(err.Error(), "--gcp-project") {
+		t.Errorf("--providers=gcp without a project: error %v, want one naming --gcp-project", err)
+	}
+	provs, closeAll, err := startProviders(t.Context(), Options{Providers: "gcp", GCPProject: "p", GCPRegion: "europe-west1",
+		GCPEndpoint: "http://127.0.0.1:9", GCPWithoutAuthentication: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	if len(provs) != 1 || provs[0].ControllerName() != gcp.ControllerName {
+		t.Fatalf("providers = %v, want the gcp provider", provs)
 	}
 }
