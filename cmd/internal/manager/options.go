@@ -26,10 +26,10 @@ type Options struct {
 	GCPSubnetwork            string
 	GCPEndpoint              string
 	GCPWithoutAuthentication bool
-	MetricsAddr  string
-	ProbeAddr    string
-	ResyncPeriod time.Duration
-	Concurrency  int
+	MetricsAddr              string
+	ProbeAddr                string
+	ResyncPeriod             time.Duration
+	Concurrency              int
 
 	LeaderElect bool
 	// LeaderElectionNamespace empty lets controller-runtime pick the
