@@ -68,6 +68,9 @@ type Provider struct {
 	// proxySubnetChecked plus proxySubnetTTL.
 	mu                 sync.Mutex
 	proxySubnetChecked time.Time
+	// gateways are the owners (by UID) with a load balancer, as this
+	// process last planned them, for the resync period.
+	gateways map[string]bool
 }
 
 const proxySubnetTTL = 10 * time.Minute
@@ -222,6 +225,7 @@ func (p *Provider) planNotes(ctx context.Context, m *lb.LoadBalancer) ([]*change
 		}
 	}
 	resolveAddresses(want, have)
+	p.seen(m.Owner, !empty || len(have.resources()) > 0)
 	return plan(want, have), have, notes, nil
 }
 
@@ -349,4 +353,52 @@ func (p *Provider) status(ctx context.Context, m *lb.LoadBalancer, have *state, 
 		st.Message = "provisioning"
 	}
 	return st, nil
+}
+
+// The drift resync's read budget. Compute Engine's rate quotas are per
+// project and per minute: 1,500 list requests and 1,500 get requests by
+// default (the "Compute Engine rate quotas" page, ListRequestsPerMinutePerProject
+// and ReadRequestsPerMinutePerProject), shared with every other tool of the
+// project and refilled at the start of each minute; a request over it is a
+// 403 rateLimitExceeded (retried, transport.go). A resync of one Gateway
+// costs listsPerResync calls (nine regional lists, one aggregated NEG
+// list, one endpoint list per NEG that holds endpoints: 11 for a Gateway
+// with one backend), so resyncing N Gateways in period P costs
+// N*listsPerResync/P lists per minute; resyncBudget keeps that at a fifth
+// of the quota.
+const (
+	listsPerResync = 11
+	resyncBudget   = 300 // list calls per minute
+	minResync      = 10 * time.Minute
+)
+
+// DefaultResyncPeriod is how often the reconciler reads a Gateway's load
+// balancer again to repair drift when --resync-period is 0: 10 minutes up
+// to 272 Gateways, then longer in proportion (about 37 minutes for 1,000
+// Gateways). The Gateways counted are those this process has planned.
+func (p *Provider) DefaultResyncPeriod() time.Duration {
+	p.mu.Lock()
+	n := len(p.gateways)
+	p.mu.Unlock()
+	return resyncPeriodFor(n)
+}
+
+// resyncPeriodFor is the period that spends resyncBudget on n Gateways.
+func resyncPeriodFor(n int) time.Duration {
+	return max(minResync, time.Duration(n*listsPerResync)*time.Minute/resyncBudget)
+}
+
+// seen records that o's load balancer exists (or not), for the resync
+// period.
+func (p *Provider) seen(o lb.Owner, exists bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gateways == nil {
+		p.gateways = map[string]bool{}
+	}
+	if exists {
+		p.gateways[o.UID] = true
+	} else {
+		delete(p.gateways, o.UID)
+	}
 }

@@ -1,8 +1,10 @@
 package gcp
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -22,7 +24,7 @@ const (
 )
 
 // retryPolicy is how the HTTP client under every Compute Engine client
-// retries: 429 and 5xx (but 501) and connection errors, with exponential
+// retries: 429, 403 rateLimitExceeded, 5xx (but 501) and connection errors, with exponential
 // backoff that honours Retry-After; never another 4xx, which a retry
 // cannot fix. The apiv1 REST clients retry nothing themselves.
 type retryPolicy struct {
@@ -68,8 +70,24 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return true, nil
 	case c >= 500 && c != http.StatusNotImplemented:
 		return true, nil
+	case c == http.StatusForbidden:
+		// Compute Engine answers a rate quota exceeded with 403 and the
+		// reason rateLimitExceeded (or userRateLimitExceeded), not 429.
+		return rateLimited(resp), nil
 	}
 	return false, nil
+}
+
+// rateLimited reads a 403's reason, and puts the body back for whoever
+// reads the answer next.
+func rateLimited(resp *http.Response) bool {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(b, []byte(`"rateLimitExceeded"`)) || bytes.Contains(b, []byte(`"userRateLimitExceeded"`))
 }
 
 type countingTransport struct {
@@ -91,6 +109,8 @@ func outcomeOf(resp *http.Response, err error) string {
 	case c < 300:
 		return OutcomeSuccess
 	case c == http.StatusTooManyRequests:
+		return OutcomeThrottled
+	case c == http.StatusForbidden && rateLimited(resp):
 		return OutcomeThrottled
 	case c == http.StatusNotFound:
 		return OutcomeNotFound
