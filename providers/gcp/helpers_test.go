@@ -2,6 +2,13 @@ package gcp
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,4 +125,33 @@ func (e *testEnv) PlantForeign(ctx context.Context, o lb.Owner) (providertest.Re
 		}
 	}
 	return providertest.Resource{}, nil
+}
+
+// selfSigned is a fresh certificate and key for host, in PEM.
+func selfSigned(t *testing.T, host string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+// liveModel is testModel with a certificate the API accepts.
+func liveModel(t *testing.T) *lb.LoadBalancer {
+	m := testModel()
+	c := &m.Listeners[1].VirtualHosts[0].Certificates[0]
+	c.CertPEM, c.KeyPEM = selfSigned(t, "example.com")
+	return m
 }
