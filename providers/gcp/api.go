@@ -35,6 +35,7 @@ type clients struct {
 	rules       *compute.ForwardingRulesClient
 	httpProxies *compute.RegionTargetHttpProxiesClient
 	tlsProxies  *compute.RegionTargetHttpsProxiesClient
+	tcpProxies  *compute.RegionTargetTcpProxiesClient
 	urlMaps     *compute.RegionUrlMapsClient
 	backends    *compute.RegionBackendServicesClient
 	checks      *compute.RegionHealthChecksClient
@@ -61,6 +62,8 @@ func newClients(ctx context.Context, httpClient *http.Client, endpoint string) (
 	c.httpProxies, err = compute.NewRegionTargetHttpProxiesRESTClient(ctx, opts...)
 	mk(err)
 	c.tlsProxies, err = compute.NewRegionTargetHttpsProxiesRESTClient(ctx, opts...)
+	mk(err)
+	c.tcpProxies, err = compute.NewRegionTargetTcpProxiesRESTClient(ctx, opts...)
 	mk(err)
 	c.urlMaps, err = compute.NewRegionUrlMapsRESTClient(ctx, opts...)
 	mk(err)

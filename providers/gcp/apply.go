@@ -136,6 +136,9 @@ func (a *applier) create(ctx context.Context, c *change) error {
 	case *computepb.TargetHttpsProxy:
 		call = "regionTargetHttpsProxies.insert"
 		op, err = api.tlsProxies.Insert(ctx, &computepb.InsertRegionTargetHttpsProxyRequest{Project: loc.Project, Region: loc.Region, TargetHttpsProxyResource: m})
+	case *computepb.TargetTcpProxy:
+		call = "regionTargetTcpProxies.insert"
+		op, err = api.tcpProxies.Insert(ctx, &computepb.InsertRegionTargetTcpProxyRequest{Project: loc.Project, Region: loc.Region, TargetTcpProxyResource: m})
 	case *computepb.Address:
 		call = "addresses.insert"
 		op, err = api.addresses.Insert(ctx, &computepb.InsertAddressRequest{Project: loc.Project, Region: loc.Region, AddressResource: m})
@@ -202,6 +205,8 @@ func (a *applier) get(ctx context.Context, want proto.Message) (proto.Message, e
 		return api.httpProxies.Get(ctx, &computepb.GetRegionTargetHttpProxyRequest{Project: loc.Project, Region: loc.Region, TargetHttpProxy: n})
 	case *computepb.TargetHttpsProxy:
 		return api.tlsProxies.Get(ctx, &computepb.GetRegionTargetHttpsProxyRequest{Project: loc.Project, Region: loc.Region, TargetHttpsProxy: n})
+	case *computepb.TargetTcpProxy:
+		return api.tcpProxies.Get(ctx, &computepb.GetRegionTargetTcpProxyRequest{Project: loc.Project, Region: loc.Region, TargetTcpProxy: n})
 	case *computepb.Address:
 		return api.addresses.Get(ctx, &computepb.GetAddressRequest{Project: loc.Project, Region: loc.Region, Address: n})
 	case *computepb.ForwardingRule:
@@ -272,8 +277,8 @@ func (a *applier) update(ctx context.Context, c *change) error {
 				RegionSetLabelsRequestResource: &computepb.RegionSetLabelsRequest{Labels: w.GetLabels(), LabelFingerprint: h.LabelFingerprint}}))
 		}
 	default:
-		// NEGs and certificates never change in place: a change of them is
-		// in their names (convert.go).
+		// NEGs, certificates and TCP proxies never change in place: a
+		// change of them is in their names (convert.go).
 		return fmt.Errorf("gcp: no update for %T", c.Want)
 	}
 	for _, op := range ops {
@@ -338,6 +343,9 @@ func (a *applier) delete(ctx context.Context, c *change) error {
 	case *computepb.TargetHttpsProxy:
 		call = "regionTargetHttpsProxies.delete"
 		op, err = api.tlsProxies.Delete(ctx, &computepb.DeleteRegionTargetHttpsProxyRequest{Project: loc.Project, Region: loc.Region, TargetHttpsProxy: n})
+	case *computepb.TargetTcpProxy:
+		call = "regionTargetTcpProxies.delete"
+		op, err = api.tcpProxies.Delete(ctx, &computepb.DeleteRegionTargetTcpProxyRequest{Project: loc.Project, Region: loc.Region, TargetTcpProxy: n})
 	case *computepb.Address:
 		call = "addresses.delete"
 		op, err = api.addresses.Delete(ctx, &computepb.DeleteAddressRequest{Project: loc.Project, Region: loc.Region, Address: n})

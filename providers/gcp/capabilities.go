@@ -11,10 +11,11 @@ func capabilities() lb.Capabilities {
 	exactRegex := map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchRegex: true}
 	return lb.Capabilities{
 		Provider: "gcp",
-		// TCP (a target TCP proxy), UDP and TLS passthrough (passthrough
-		// Network Load Balancers, which need VM backends) are not in this
-		// slice.
-		Protocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
+		// TCP is a target TCP proxy (a regional external proxy Network
+		// Load Balancer). UDP and TLS passthrough need passthrough Network
+		// Load Balancers, whose backends are VMs or instance groups, not
+		// Pod IPs: not offered.
+		Protocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolTCP: true},
 		// Regexes are RE2, as GCP's are, matched against the whole value.
 		PathMatch:   map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true},
 		HeaderMatch: exactRegex,
@@ -36,7 +37,7 @@ func capabilities() lb.Capabilities {
 		RequestTimeout:  true,
 		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefGCP: true},
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
-			lb.ProtocolH2C: true},
+			lb.ProtocolH2C: true, lb.ProtocolTCP: true},
 
 		// Not realized, so that mapping refuses them by route or Gateway:
 		// redirects keep the request's port or use the scheme's (no port

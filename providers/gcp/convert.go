@@ -30,6 +30,10 @@ const (
 // ever capping it.
 const maxRatePerEndpoint = 1e6
 
+// maxConnectionsPerEndpoint is the CONNECTION balancing mode's
+// per-endpoint capacity, likewise.
+const maxConnectionsPerEndpoint = 1e6
+
 // converter turns one model into the desired state. It is pure: the
 // observed URL maps only lend their rule priorities, so that priorities
 // stay put across changes.
@@ -72,8 +76,13 @@ func (c *converter) convert() *state {
 	s := &state{Endpoints: map[string][]*computepb.NetworkEndpoint{}}
 	o := c.m.Owner
 	for _, l := range c.m.Listeners {
-		if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
-			c.refusals.add(l.Name, fmt.Sprintf("a %s listener (this slice of the GCP provider serves HTTP and HTTPS only)", l.Protocol))
+		switch l.Protocol {
+		case lb.ProtocolHTTP, lb.ProtocolHTTPS, lb.ProtocolTCP:
+		default:
+			// UDP and TLS passthrough need a passthrough Network Load
+			// Balancer, whose backends are VMs or instance groups, not
+			// the Pods' IPs: Capabilities leaves them out.
+			c.refusals.add(l.Name, fmt.Sprintf("a %s listener (the GCP provider serves HTTP, HTTPS and TCP)", l.Protocol))
 		}
 	}
 	if len(c.m.Listeners) == 0 {
@@ -82,13 +91,15 @@ func (c *converter) convert() *state {
 	// The sink takes what the URL map answers by itself (no match, fixed
 	// responses, invalid backends): an empty backend service behind a
 	// fault-injection abort at 100%, which answers before any backend is
-	// chosen.
-	s.Backends = append(s.Backends, &computepb.BackendService{
-		Name:                proto.String(c.sinkName()),
-		Description:         c.desc(logicalSink),
-		LoadBalancingScheme: proto.String(c.scheme()),
-		Protocol:            proto.String("HTTP"),
-	})
+	// chosen. TCP listeners have no URL map.
+	if slices.ContainsFunc(c.m.Listeners, func(l lb.Listener) bool { return l.Protocol == lb.ProtocolHTTP || l.Protocol == lb.ProtocolHTTPS }) {
+		s.Backends = append(s.Backends, &computepb.BackendService{
+			Name:                proto.String(c.sinkName()),
+			Description:         c.desc(logicalSink),
+			LoadBalancingScheme: proto.String(c.scheme()),
+			Protocol:            proto.String("HTTP"),
+		})
+	}
 	for _, tg := range c.m.TargetGroups {
 		c.targetGroup(s, tg)
 	}
@@ -116,6 +127,12 @@ func (c *converter) convert() *state {
 		return s
 	}
 	for _, l := range c.m.Listeners {
+		if l.Protocol == lb.ProtocolTCP {
+			if target := c.tcpProxy(s, l); target != "" {
+				s.Rules = append(s.Rules, c.forwardingRule(l, ip, target))
+			}
+			continue
+		}
 		if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
 			continue
 		}
@@ -133,28 +150,63 @@ func (c *converter) convert() *state {
 			s.HTTPSProxies = append(s.HTTPSProxies, p)
 			target = c.loc.regional("targetHttpsProxies", p.GetName())
 		}
-		port := strconv.Itoa(int(l.Port))
-		fr := &computepb.ForwardingRule{
-			// A forwarding rule can change only its target and labels in
-			// place: the port, address, scheme and network are in the name.
-			Name:                proto.String(name(o, tagForwarding, l.Name, port, ip, c.scheme(), c.loc.Network, string(l.Protocol))),
-			Description:         c.desc(l.Name),
-			IPAddress:           proto.String(ip),
-			IPProtocol:          proto.String("TCP"),
-			PortRange:           proto.String(port + "-" + port),
-			LoadBalancingScheme: proto.String(c.scheme()),
-			Target:              proto.String(target),
-			Network:             proto.String(c.loc.Network),
-			Labels:              c.userLabels(),
-		}
-		if c.scheme() == schemeInternal {
-			fr.Subnetwork = proto.String(c.loc.Subnetwork)
-		} else {
-			fr.NetworkTier = proto.String("PREMIUM")
-		}
-		s.Rules = append(s.Rules, fr)
+		s.Rules = append(s.Rules, c.forwardingRule(l, ip, target))
 	}
 	return s
+}
+
+// forwardingRule is listener l's rule: its port on the address ip, to
+// target.
+func (c *converter) forwardingRule(l lb.Listener, ip, target string) *computepb.ForwardingRule {
+	o := c.m.Owner
+	port := strconv.Itoa(int(l.Port))
+	fr := &computepb.ForwardingRule{
+		// A forwarding rule can change only its target and labels in
+		// place: the port, address, scheme and network are in the name.
+		Name:                proto.String(name(o, tagForwarding, l.Name, port, ip, c.scheme(), c.loc.Network, string(l.Protocol))),
+		Description:         c.desc(l.Name),
+		IPAddress:           proto.String(ip),
+		IPProtocol:          proto.String("TCP"),
+		PortRange:           proto.String(port + "-" + port),
+		LoadBalancingScheme: proto.String(c.scheme()),
+		Target:              proto.String(target),
+		Network:             proto.String(c.loc.Network),
+		Labels:              c.userLabels(),
+	}
+	if c.scheme() == schemeInternal {
+		fr.Subnetwork = proto.String(c.loc.Subnetwork)
+	} else {
+		fr.NetworkTier = proto.String("PREMIUM")
+	}
+	return fr
+}
+
+// tcpProxy adds a TCP listener's target TCP proxy (a regional external
+// proxy Network Load Balancer) and returns its link, or "" when its stream
+// cannot be expressed. A TCP listener's connections all go to its first
+// Stream; a target TCP proxy forwards to one backend service, so the
+// stream must have exactly one backend. The proxy cannot change its
+// service in place (the regional API has no setBackendService): the
+// service is in its name.
+func (c *converter) tcpProxy(s *state, l lb.Listener) string {
+	if len(l.Streams) == 0 {
+		c.refusals.add(l.Name, "a TCP listener without a stream")
+		return ""
+	}
+	st := l.Streams[0]
+	if len(st.Backends) != 1 || st.Backends[0].TargetGroup == "" {
+		c.refusals.add(st.Name, "a TCP stream without exactly one valid backend (a target TCP proxy forwards to one backend service)")
+		return ""
+	}
+	bs := c.loc.regional("backendServices", c.backendName(st.Backends[0].TargetGroup))
+	p := &computepb.TargetTcpProxy{
+		Name:        proto.String(name(c.m.Owner, tagTCPProxy, l.Name, bs)),
+		Description: c.desc(l.Name),
+		Service:     proto.String(bs),
+		ProxyHeader: proto.String("NONE"),
+	}
+	s.TCPProxies = append(s.TCPProxies, p)
+	return c.loc.regional("targetTcpProxies", p.GetName())
 }
 
 // userLabels is a copy of the sanitized labels (nil for none), one per
@@ -193,20 +245,29 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 		eps = append(eps, &computepb.NetworkEndpoint{IpAddress: proto.String(t.IP), Port: proto.Int32(t.Port)})
 	}
 	s.Endpoints[neg.GetName()] = eps
-	bsProtocol := map[lb.Protocol]string{lb.ProtocolHTTP: "HTTP", lb.ProtocolHTTPS: "HTTPS", lb.ProtocolH2C: "HTTP2"}[tg.Protocol]
+	bsProtocol := map[lb.Protocol]string{lb.ProtocolHTTP: "HTTP", lb.ProtocolHTTPS: "HTTPS", lb.ProtocolH2C: "HTTP2", lb.ProtocolTCP: "TCP"}[tg.Protocol]
 	s.Backends = append(s.Backends, &computepb.BackendService{
 		Name:                ptr(c.backendName(tg.Name)),
 		Description:         c.desc(tg.Name),
 		LoadBalancingScheme: ptr(c.scheme()),
 		Protocol:            ptr(bsProtocol),
 		HealthChecks:        []string{c.loc.regional("healthChecks", hc.GetName())},
-		Backends: []*computepb.Backend{{
-			Group:              ptr(c.loc.zonal("networkEndpointGroups", neg.GetName())),
-			BalancingMode:      ptr("RATE"),
-			MaxRatePerEndpoint: ptr(float32(maxRatePerEndpoint)),
-			CapacityScaler:     ptr(float32(1)),
-		}},
+		Backends:            []*computepb.Backend{c.backendOf(tg, neg)},
 	})
+}
+
+// backendOf is a NEG as a backend service's backend. A proxy Network Load
+// Balancer balances connections, an Application Load Balancer requests;
+// either needs a capacity, set high so that it spreads load without ever
+// capping it.
+func (c *converter) backendOf(tg lb.TargetGroup, neg *computepb.NetworkEndpointGroup) *computepb.Backend {
+	b := &computepb.Backend{Group: ptr(c.loc.zonal("networkEndpointGroups", neg.GetName())), CapacityScaler: ptr(float32(1))}
+	if tg.Protocol == lb.ProtocolTCP {
+		b.BalancingMode, b.MaxConnectionsPerEndpoint = ptr("CONNECTION"), ptr(int32(maxConnectionsPerEndpoint))
+	} else {
+		b.BalancingMode, b.MaxRatePerEndpoint = ptr("RATE"), ptr(float32(maxRatePerEndpoint))
+	}
+	return b
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -201,3 +201,42 @@ func TestNoProxyOnlySubnet(t *testing.T) {
 		t.Errorf("it wrote %v", got)
 	}
 }
+
+// TestTCPListener checks a TCP listener: a target TCP proxy in front of a
+// TCP backend service of CONNECTION-balanced NEGs, on the Gateway's
+// address; and the refusal of a stream a TCP proxy cannot carry.
+func TestTCPListener(t *testing.T) {
+	e := newTestEnv(t, gcptest.Config{})
+	m := &lb.LoadBalancer{Owner: testOwner,
+		Listeners: []lb.Listener{{Name: "tcp-5432", Port: 5432, Protocol: lb.ProtocolTCP,
+			Streams: []lb.Stream{{Name: "db/pg/rule-0", Backends: []lb.WeightedBackend{{TargetGroup: "db/pg:5432", Weight: 1}}}}}},
+		TargetGroups: []lb.TargetGroup{{Name: "db/pg:5432", Protocol: lb.ProtocolTCP, Targets: []lb.Target{{IP: "10.0.0.5", Port: 5432}}}},
+	}
+	res := e.ensure(t, m)
+	if !res.Status.Ready || !res.Status.Listeners["tcp-5432"].Ready {
+		t.Errorf("status = %+v, want ready", res.Status)
+	}
+	proxies := gcptest.Objects[*computepb.TargetTcpProxy](e.d)
+	services := gcptest.Objects[*computepb.BackendService](e.d)
+	if len(proxies) != 1 || len(services) != 1 || !strings.HasSuffix(proxies[0].GetService(), "/"+services[0].GetName()) {
+		t.Fatalf("proxies %v, backend services %v: want one proxy on the one service", proxies, services)
+	}
+	if bs := services[0]; bs.GetProtocol() != "TCP" || bs.GetBackends()[0].GetBalancingMode() != "CONNECTION" {
+		t.Errorf("backend service protocol %s, balancing %s; want TCP, CONNECTION", bs.GetProtocol(), bs.GetBackends()[0].GetBalancingMode())
+	}
+	rules := gcptest.Objects[*computepb.ForwardingRule](e.d)
+	if len(rules) != 1 || rules[0].GetPortRange() != "5432-5432" || !strings.Contains(rules[0].GetTarget(), "/targetTcpProxies/") {
+		t.Errorf("forwarding rules %v, want one on 5432 to the TCP proxy", rules)
+	}
+	e.d.ResetCalls()
+	e.ensure(t, m)
+	if got := writes(e.d.Calls()); len(got) != 0 {
+		t.Errorf("a no-op wrote %v", got)
+	}
+	m.Listeners[0].Streams[0].Backends = append(m.Listeners[0].Streams[0].Backends, lb.WeightedBackend{Weight: 1})
+	_, err := e.prov.Ensure(t.Context(), m)
+	var inv *providers.InvalidError
+	if !errors.As(err, &inv) || !slices.Equal(inv.Elements, []string{"db/pg/rule-0"}) {
+		t.Errorf("a TCP stream with two backends: error %v, want a refusal naming the stream", err)
+	}
+}

@@ -35,6 +35,7 @@ const (
 	tagHealthCheck = "hc"
 	tagNEG         = "neg"
 	tagCertificate = "crt"
+	tagTCPProxy    = "tp"
 	logicalLB      = "loadbalancer"
 	logicalSink    = "sink"
 	// readableBudget is what the Gateway's name may take, kind included:

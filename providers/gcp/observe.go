@@ -22,7 +22,7 @@ func ownerFilter(o lb.Owner) *string {
 }
 
 // observe lists the region's resources whose description records o as
-// their owner, and the endpoints of its NEGs: nine lists, one aggregated
+// their owner, and the endpoints of its NEGs: ten lists, one aggregated
 // list of NEGs over every zone, and one endpoint list per NEG that holds
 // any. What carries our name but not our record is left out: it is not
 // ours (checkNames refuses to create over it).
@@ -74,6 +74,9 @@ func (p *Provider) observe(ctx context.Context, o lb.Owner) (*state, error) {
 	}
 	if s.HTTPSProxies, err = listOwned(c.tlsProxies.List(ctx, &computepb.ListRegionTargetHttpsProxiesRequest{Project: loc.Project, Region: loc.Region, Filter: f}), mine); err != nil {
 		return nil, classify(err, "regionTargetHttpsProxies.list", "")
+	}
+	if s.TCPProxies, err = listOwned(c.tcpProxies.List(ctx, &computepb.ListRegionTargetTcpProxiesRequest{Project: loc.Project, Region: loc.Region, Filter: f}), mine); err != nil {
+		return nil, classify(err, "regionTargetTcpProxies.list", "")
 	}
 	if s.Addresses, err = listOwned(c.addresses.List(ctx, &computepb.ListAddressesRequest{Project: loc.Project, Region: loc.Region, Filter: f}), mine); err != nil {
 		return nil, classify(err, "addresses.list", "")

@@ -361,20 +361,20 @@ func (p *Provider) status(ctx context.Context, m *lb.LoadBalancer, have *state, 
 // and ReadRequestsPerMinutePerProject), shared with every other tool of the
 // project and refilled at the start of each minute; a request over it is a
 // 403 rateLimitExceeded (retried, transport.go). A resync of one Gateway
-// costs listsPerResync calls (nine regional lists, one aggregated NEG
-// list, one endpoint list per NEG that holds endpoints: 11 for a Gateway
-// with one backend), so resyncing N Gateways in period P costs
+// costs listsPerResync calls (ten regional lists, one aggregated NEG
+// list, one endpoint list per NEG that holds endpoints; a Gateway
+// with one backend: 12), so resyncing N Gateways in period P costs
 // N*listsPerResync/P lists per minute; resyncBudget keeps that at a fifth
 // of the quota.
 const (
-	listsPerResync = 11
+	listsPerResync = 12
 	resyncBudget   = 300 // list calls per minute
 	minResync      = 10 * time.Minute
 )
 
 // DefaultResyncPeriod is how often the reconciler reads a Gateway's load
 // balancer again to repair drift when --resync-period is 0: 10 minutes up
-// to 272 Gateways, then longer in proportion (about 37 minutes for 1,000
+// to 250 Gateways, then longer in proportion (40 minutes for 1,000
 // Gateways). The Gateways counted are those this process has planned.
 func (p *Provider) DefaultResyncPeriod() time.Duration {
 	p.mu.Lock()

@@ -13,8 +13,8 @@ func TestResyncPeriodFor(t *testing.T) {
 		want     time.Duration
 	}{
 		{0, 10 * time.Minute},
-		{272, 10 * time.Minute},
-		{1000, 36*time.Minute + 40*time.Second},
+		{250, 10 * time.Minute},
+		{1000, 40 * time.Minute},
 	} {
 		if got := resyncPeriodFor(c.gateways); got.Round(time.Second) != c.want {
 			t.Errorf("resyncPeriodFor(%d) = %s, want %s", c.gateways, got, c.want)

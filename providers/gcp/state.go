@@ -19,6 +19,7 @@ const (
 	kindURLMap      providers.Kind = "URL map"
 	kindHTTPProxy   providers.Kind = "target HTTP proxy"
 	kindHTTPSProxy  providers.Kind = "target HTTPS proxy"
+	kindTCPProxy    providers.Kind = "target TCP proxy"
 )
 
 // resource is one Compute Engine resource of a load balancer: its kind,
@@ -54,6 +55,7 @@ type state struct {
 	Certificates []*computepb.SslCertificate
 	HTTPProxies  []*computepb.TargetHttpProxy
 	HTTPSProxies []*computepb.TargetHttpsProxy
+	TCPProxies   []*computepb.TargetTcpProxy
 	Addresses    []*computepb.Address
 	Rules        []*computepb.ForwardingRule
 }
@@ -86,6 +88,9 @@ func (s *state) resources() []resource {
 	}
 	for _, r := range s.HTTPSProxies {
 		add(kindHTTPSProxy, r)
+	}
+	for _, r := range s.TCPProxies {
+		add(kindTCPProxy, r)
 	}
 	for _, r := range s.Addresses {
 		add(providers.KindLoadBalancer, r)
