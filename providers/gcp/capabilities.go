@@ -52,5 +52,10 @@ func capabilities() lb.Capabilities {
 		MaxTargetGroupsPerAction:   maxBackendsPerURLMap,
 		MaxMirrorsPerRule:          1,
 		MaxCertificatesPerListener: maxCertsPerProxy,
+		// What an unset field becomes, for describe (convert.go).
+		ParameterDefaults: map[string]string{
+			"scheme":        string(lb.SchemeInternetFacing) + " (EXTERNAL_MANAGED)",
+			"ipAddressType": "ipv4",
+		},
 	}
 }

@@ -206,6 +206,9 @@ func (p *Provider) planNotes(ctx context.Context, m *lb.LoadBalancer) ([]*change
 		if err := m.Validate(); err != nil {
 			return nil, nil, nil, &providers.InvalidError{Message: err.Error(), Cause: err}
 		}
+		if err := checkOptions(m.Options, p.loc); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	have, err := p.observe(ctx, m.Owner)
 	if err != nil {
