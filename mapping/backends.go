@@ -256,16 +256,32 @@ func (b *builder) targets(svc types.NamespacedName, portName string) []lb.Target
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
 				continue
 			}
+			zone := ""
+			if ep.Zone != nil {
+				zone = *ep.Zone
+			}
 			for _, ip := range ep.Addresses {
 				if a, err := netip.ParseAddr(ip); err == nil {
-					out = append(out, lb.Target{IP: a.String(), Port: *port})
+					out = append(out, lb.Target{IP: a.String(), Port: *port, Zone: zone})
 				}
 			}
 		}
 	}
+	// The same address may sit in two slices while they are being updated,
+	// and then the two may report different zones (one written before the
+	// node had its zone label). IP:port is what a target is, so it is kept
+	// once, with the first zone in this order: a known zone before none,
+	// then by name. That choice depends on the zones only, never on the
+	// order of the slices.
+	unknown := func(z string) int {
+		if z == "" {
+			return 1
+		}
+		return 0
+	}
 	slices.SortFunc(out, func(x, y lb.Target) int {
-		return cmp.Or(cmp.Compare(x.IP, y.IP), cmp.Compare(x.Port, y.Port))
+		return cmp.Or(cmp.Compare(x.IP, y.IP), cmp.Compare(x.Port, y.Port),
+			cmp.Compare(unknown(x.Zone), unknown(y.Zone)), cmp.Compare(x.Zone, y.Zone))
 	})
-	// The same address may sit in two slices while they are being updated.
-	return slices.Compact(out)
+	return slices.CompactFunc(out, func(x, y lb.Target) bool { return x.IP == y.IP && x.Port == y.Port })
 }

@@ -535,8 +535,15 @@ const (
 	MaxHealthCheckThreshold = 10
 )
 
-// Target is one endpoint.
+// Target is one endpoint. IP and Port identify it: a TargetGroup holds
+// each IP:Port once.
 type Target struct {
 	IP   string `json:"ip"`
 	Port int32  `json:"port"`
+	// Zone is the zone the EndpointSlice endpoint reports (endpoints[].zone,
+	// which the EndpointSlice controller sets from the node's
+	// topology.kubernetes.io/zone label); empty when the slice does not
+	// say. Providers that group targets by zone (GCP's zonal network
+	// endpoint groups) need it; the others ignore it.
+	Zone string `json:"zone,omitempty"`
 }

@@ -173,6 +173,7 @@ func registerTargets(g *targetGroup, h *targetGroup) func(context.Context, *appl
 		var add, remove []elbtypes.TargetDescription
 		for _, t := range g.Targets {
 			if !slices.Contains(have, t) {
+				// No AvailabilityZone (t.Zone): ELBv2 finds it for an address in the VPC, and only one outside it needs one.
 				add = append(add, elbtypes.TargetDescription{Id: awssdk.String(t.IP), Port: awssdk.Int32(t.Port)})
 			}
 		}

@@ -300,9 +300,7 @@ func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 			h.Matcher = matcher(hc.SuccessCodes)
 		}
 	}
-	targets := slices.Clone(tg.Targets)
-	sortTargets(targets)
-	targets = slices.Compact(targets)
+	targets := elbTargets(tg.Targets)
 	return &targetGroup{Logical: tg.Name, Name: tgName(m.Owner, tg), Protocol: string(tg.Protocol), ProtocolVersion: "HTTP1", Port: port,
 		Health: h, Tags: m.AllTags(resourceTag(tg.Name)), Targets: targets}, nil
 }
@@ -329,6 +327,18 @@ func overlayTiming(h *health, hc *lb.HealthCheck) {
 	if hc.UnhealthyThreshold != 0 {
 		h.Unhealthy = int32(hc.UnhealthyThreshold)
 	}
+}
+
+// elbTargets is ts as ELBv2 holds them: each IP:port once, sorted, and
+// without the zone, which registerTargets does not send. Observed targets
+// have none either, so a zone never makes a target look changed.
+func elbTargets(ts []lb.Target) []lb.Target {
+	var out []lb.Target
+	for _, t := range ts {
+		out = append(out, lb.Target{IP: t.IP, Port: t.Port})
+	}
+	sortTargets(out)
+	return slices.Compact(out)
 }
 
 func sortTargets(ts []lb.Target) {

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -106,6 +107,44 @@ func TestOutcome(t *testing.T) {
 	} {
 		if got := outcome(c.err); got != c.want {
 			t.Errorf("outcome(%v) = %s, want %s", c.err, got, c.want)
+		}
+	}
+}
+
+// A target's zone is not AWS's to know (registerTargets sends none, and
+// observed targets have none): a zoned model converts to the very groups
+// of the same model without zones, so a zone never makes a target look
+// registered anew, and a TCP and a UDP group whose targets report
+// different zones still share a TCP_UDP listener.
+func TestZonesAreNotSent(t *testing.T) {
+	p := &Provider{}
+	subnets := []string{"subnet-a", "subnet-b"}
+	zoned := func(m *lb.LoadBalancer) *lb.LoadBalancer {
+		for i := range m.TargetGroups {
+			ts := slices.Clone(m.TargetGroups[i].Targets)
+			for j := range ts {
+				ts[j].Zone = fmt.Sprintf("zone-%d-%d", i, j)
+			}
+			m.TargetGroups[i].Targets = ts
+		}
+		return m
+	}
+	for _, model := range []func() *lb.LoadBalancer{gatewayModel, tcpModel, dnsModel} {
+		plain, err := p.desired(model(), subnets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.desired(zoned(model()), subnets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Groups) != len(plain.Groups) || len(got.Groups) == 0 {
+			t.Fatalf("%d groups with zones, %d without", len(got.Groups), len(plain.Groups))
+		}
+		for i, g := range got.Groups {
+			if g.Logical != plain.Groups[i].Logical || !slices.Equal(g.Targets, plain.Groups[i].Targets) {
+				t.Errorf("group %s has targets %+v with zones, want %+v as without", g.Logical, g.Targets, plain.Groups[i].Targets)
+			}
 		}
 	}
 }

@@ -111,9 +111,7 @@ func streamGroup(m *lb.LoadBalancer, tg lb.TargetGroup, proto, logical string) (
 			h.Matcher = matcher(hc.SuccessCodes)
 		}
 	}
-	targets := slices.Clone(tg.Targets)
-	sortTargets(targets)
-	targets = slices.Compact(targets)
+	targets := elbTargets(tg.Targets)
 	return &targetGroup{Logical: logical, Name: streamTGName(m.Owner, logical, proto), Protocol: proto, Port: streamGroupPort,
 		Health: h, Tags: m.AllTags(resourceTag(logical)), Targets: targets}, nil
 }
@@ -342,10 +340,7 @@ func (b *nlbBuilder) sameBackends(tcp, udp []lb.WeightedBackend) ([]lb.WeightedB
 			continue
 		}
 		tg, ug := b.groups[t.TargetGroup], b.groups[u.TargetGroup]
-		tt, ut := slices.Clone(tg.Targets), slices.Clone(ug.Targets)
-		sortTargets(tt)
-		sortTargets(ut)
-		if !slices.Equal(slices.Compact(tt), slices.Compact(ut)) {
+		if !slices.Equal(elbTargets(tg.Targets), elbTargets(ug.Targets)) {
 			return nil, false
 		}
 		logical := base(t, "/tcp") + "/tcp_udp"

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
@@ -307,10 +308,33 @@ func toWire(desired *lb.LoadBalancer) cloud.LoadBalancer {
 		Tags: desired.AllTags(resourceID),
 		Spec: cloud.Spec{
 			Listeners:    desired.Listeners,
-			TargetGroups: desired.TargetGroups,
+			TargetGroups: withoutZones(desired.TargetGroups),
 			Options:      desired.Options,
 		},
 	}
+}
+
+// withoutZones is groups with their targets' zones cleared. The emulated
+// cloud has no zones: sent along, a zone alone would show in plans and
+// make the cloud rewrite a load balancer whose traffic stays the same.
+// The groups are copied only when a target has a zone (desired is not
+// ours to change).
+func withoutZones(groups []lb.TargetGroup) []lb.TargetGroup {
+	zoned := slices.ContainsFunc(groups, func(g lb.TargetGroup) bool {
+		return slices.ContainsFunc(g.Targets, func(t lb.Target) bool { return t.Zone != "" })
+	})
+	if !zoned {
+		return groups
+	}
+	out := slices.Clone(groups)
+	for i := range out {
+		ts := slices.Clone(out[i].Targets)
+		for j := range ts {
+			ts[j].Zone = ""
+		}
+		out[i].Targets = ts
+	}
+	return out
 }
 
 // Naming scheme v1: "cg-" + readable slug of namespace-name (at most 40

@@ -170,3 +170,37 @@ func ensureApplied(t *testing.T, p *emulated.Provider, m *lb.LoadBalancer) provi
 	}
 	return res
 }
+
+// The emulated cloud has no zones: a target's zone is not sent, a change
+// of zone alone plans and writes nothing, and the caller's model keeps
+// its zones.
+func TestZonesStayOutOfTheCloud(t *testing.T) {
+	srv := startCloud(t)
+	p := newProvider(t, srv)
+	target := deadTarget(t)
+	target.Zone = "zone-a"
+	m := simple(owner("zones"), 8080, target)
+	ensure(t, p, m)
+	lbs := srv.Cloud().List(cloud.ListOptions{})
+	if len(lbs) != 1 || len(lbs[0].Spec.TargetGroups) != 1 {
+		t.Fatalf("the cloud holds %+v, want one load balancer with one target group", lbs)
+	}
+	if got := lbs[0].Spec.TargetGroups[0].Targets; len(got) != 1 || got[0] != (lb.Target{IP: target.IP, Port: target.Port}) {
+		t.Errorf("the cloud holds the targets %+v, want %s:%d without a zone", got, target.IP, target.Port)
+	}
+	if got := m.TargetGroups[0].Targets[0].Zone; got != "zone-a" {
+		t.Errorf("Ensure changed the model's zone to %q", got)
+	}
+
+	m.TargetGroups[0].Targets[0].Zone = "zone-b"
+	if pl := planOf(t, srv, p, m); pl.Changes() {
+		t.Errorf("a change of zone alone plans:\n%s", pl)
+	}
+	srv.Cloud().ResetStats()
+	if res := ensureApplied(t, p, m); res.Applied.Changes() {
+		t.Errorf("a change of zone alone applied:\n%s", res.Applied)
+	}
+	if st := srv.Cloud().Stats(); st.Writes() != 0 {
+		t.Errorf("a change of zone alone cost %d writes", st.Writes())
+	}
+}
