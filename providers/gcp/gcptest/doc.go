@@ -27,6 +27,9 @@
 //     a fraction of them, optionally only for one method, optionally after the
 //     change was applied (a lost answer). Calls are counted by method id, the
 //     Discovery name such as "compute.regionUrlMaps.insert".
+//   - Hooks (hooks.go) run before and after the calls of one method, outside
+//     the double's lock, so that a test can edit an object between a
+//     client's read and its write, or act right after a write took effect.
 //
 // What it does not do: IAM, quotas, health checking (backends report no
 // health), traffic, asynchronous failures of operations, and most

@@ -80,6 +80,7 @@ type Double struct {
 	calls     map[string]int
 	faults    []*Fault
 	faulted   int
+	hooks     []*Hook
 	rnd       *rand.Rand
 	now       func() time.Time
 	timeouts  waitTimeouts
@@ -165,19 +166,29 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
+	hooks, call := d.hooksFor(req.method, r)
+	runHooks(hooks, call, false)
 	fault := d.count(req.method)
-	if fault != nil && !fault.AfterApply {
-		writeError(w, fault.apiError())
-		return
+	var body []byte
+	if fault == nil || fault.AfterApply {
+		body, aerr = d.dispatch(req)
 	}
-	body, aerr := d.dispatch(req)
-	if fault != nil {
-		// The change (if any) happened; the answer is lost.
-		writeError(w, fault.apiError())
-		return
+	switch {
+	case fault != nil:
+		// With AfterApply, the change (if any) happened; the answer is
+		// lost either way.
+		aerr = fault.apiError()
+	case aerr != nil:
+		d.logger.Info("Refused request", "method", req.method, "path", r.URL.Path, "error", aerr)
+	}
+	if hooks != nil {
+		call.Code = http.StatusOK
+		if aerr != nil {
+			call.Code = aerr.code
+		}
+		runHooks(hooks, call, true)
 	}
 	if aerr != nil {
-		d.logger.Info("Refused request", "method", req.method, "path", r.URL.Path, "error", aerr)
 		writeError(w, aerr)
 		return
 	}
