@@ -164,6 +164,12 @@ func (a *applier) create(ctx context.Context, c *change) error {
 		}
 		err = nil
 	}
+	if neg, ok := c.Want.(*computepb.NetworkEndpointGroup); ok && hasCode(err, http.StatusNotFound) {
+		// The zone does not exist (EndpointSlices carry what their
+		// writer put there): retrying cannot help.
+		return &providers.InvalidError{Elements: nonEmpty(element(c)), Cause: err,
+			Message: fmt.Sprintf("endpoints in zone %q, which %s does not have", negZone(neg, loc), loc.Project)}
+	}
 	if err != nil {
 		return classify(err, call, element(c))
 	}

@@ -231,20 +231,43 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 		return
 	}
 	s.HealthChecks = append(s.HealthChecks, hc)
-	// A NEG cannot change in place: its zone and network are in the name.
-	neg := &computepb.NetworkEndpointGroup{
-		Name:                proto.String(name(o, tagNEG, tg.Name, c.loc.Zone, c.loc.Network, c.loc.Subnetwork)),
-		Description:         c.desc(tg.Name),
-		NetworkEndpointType: proto.String("GCE_VM_IP_PORT"),
-		Network:             proto.String(c.loc.Network),
-		Subnetwork:          proto.String(c.loc.Subnetwork),
-	}
-	s.NEGs = append(s.NEGs, neg)
-	eps := make([]*computepb.NetworkEndpoint, 0, len(tg.Targets))
+	// One NEG per zone the targets report (a zonal NEG holds endpoints of
+	// its zone only), in zone order; targets of no zone go to the
+	// default one, as does an empty group, so that its backend service
+	// always has a backend.
+	byZone := map[string][]*computepb.NetworkEndpoint{}
 	for _, t := range tg.Targets {
-		eps = append(eps, &computepb.NetworkEndpoint{IpAddress: proto.String(t.IP), Port: proto.Int32(t.Port)})
+		z := t.Zone
+		if z == "" {
+			z = c.loc.Zone
+		}
+		if !strings.HasPrefix(z, c.loc.Region+"-") {
+			c.refusals.add(tg.Name, fmt.Sprintf("endpoints in zone %q, outside the load balancer's region %s", z, c.loc.Region))
+			return
+		}
+		byZone[z] = append(byZone[z], &computepb.NetworkEndpoint{IpAddress: proto.String(t.IP), Port: proto.Int32(t.Port)})
 	}
-	s.Endpoints[neg.GetName()] = eps
+	if len(byZone) == 0 {
+		byZone[c.loc.Zone] = nil
+	}
+	var backends []*computepb.Backend
+	for _, z := range slices.Sorted(maps.Keys(byZone)) {
+		// A NEG cannot change in place: its zone and network are in the
+		// name.
+		neg := &computepb.NetworkEndpointGroup{
+			Name:                proto.String(name(o, tagNEG, tg.Name, z, c.loc.Network, c.loc.Subnetwork)),
+			Description:         c.desc(tg.Name),
+			NetworkEndpointType: proto.String("GCE_VM_IP_PORT"),
+			Network:             proto.String(c.loc.Network),
+			Zone:                proto.String("projects/" + c.loc.Project + "/zones/" + z),
+		}
+		if c.loc.Subnetwork != "" {
+			neg.Subnetwork = proto.String(c.loc.Subnetwork)
+		}
+		s.NEGs = append(s.NEGs, neg)
+		s.Endpoints[neg.GetName()] = byZone[z]
+		backends = append(backends, c.backendOf(tg, neg, z))
+	}
 	bsProtocol := map[lb.Protocol]string{lb.ProtocolHTTP: "HTTP", lb.ProtocolHTTPS: "HTTPS", lb.ProtocolH2C: "HTTP2", lb.ProtocolTCP: "TCP"}[tg.Protocol]
 	s.Backends = append(s.Backends, &computepb.BackendService{
 		Name:                ptr(c.backendName(tg.Name)),
@@ -252,7 +275,7 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 		LoadBalancingScheme: ptr(c.scheme()),
 		Protocol:            ptr(bsProtocol),
 		HealthChecks:        []string{c.loc.regional("healthChecks", hc.GetName())},
-		Backends:            []*computepb.Backend{c.backendOf(tg, neg)},
+		Backends:            backends,
 	})
 }
 
@@ -260,8 +283,9 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 // Balancer balances connections, an Application Load Balancer requests;
 // either needs a capacity, set high so that it spreads load without ever
 // capping it.
-func (c *converter) backendOf(tg lb.TargetGroup, neg *computepb.NetworkEndpointGroup) *computepb.Backend {
-	b := &computepb.Backend{Group: ptr(c.loc.zonal("networkEndpointGroups", neg.GetName())), CapacityScaler: ptr(float32(1))}
+func (c *converter) backendOf(tg lb.TargetGroup, neg *computepb.NetworkEndpointGroup, zone string) *computepb.Backend {
+	link := fmt.Sprintf("projects/%s/zones/%s/networkEndpointGroups/%s", c.loc.Project, zone, neg.GetName())
+	b := &computepb.Backend{Group: ptr(link), CapacityScaler: ptr(float32(1))}
 	if tg.Protocol == lb.ProtocolTCP {
 		b.BalancingMode, b.MaxConnectionsPerEndpoint = ptr("CONNECTION"), ptr(int32(maxConnectionsPerEndpoint))
 	} else {

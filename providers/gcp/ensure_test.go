@@ -240,3 +240,54 @@ func TestTCPListener(t *testing.T) {
 		t.Errorf("a TCP stream with two backends: error %v, want a refusal naming the stream", err)
 	}
 }
+
+// TestZonalNEGs checks that endpoints go to a NEG in the zone their
+// EndpointSlice reports (the default zone when it reports none), each NEG
+// a backend of the group's backend service; and that a zone outside the
+// region, or one the project lacks, is refused naming the group.
+func TestZonalNEGs(t *testing.T) {
+	e := newTestEnv(t, gcptest.Config{})
+	m := liveModel(t)
+	m.TargetGroups[0].Targets = []lb.Target{
+		{IP: "10.0.0.1", Port: 8080, Zone: testRegion + "-c"},
+		{IP: "10.0.0.2", Port: 8080, Zone: testRegion + "-d"},
+		{IP: "10.0.0.3", Port: 8080},
+	}
+	e.ensure(t, m)
+	bsName := name(testOwner, tagBackend, "default/api:80")
+	var bs *computepb.BackendService
+	for _, b := range gcptest.Objects[*computepb.BackendService](e.d) {
+		if b.GetName() == bsName {
+			bs = b
+		}
+	}
+	if bs == nil || len(bs.GetBackends()) != 3 {
+		t.Fatalf("backend service %s: %v, want 3 backends (one NEG per zone)", bsName, bs)
+	}
+	for _, b := range bs.GetBackends() {
+		neg, ok := gcptest.Get[*computepb.NetworkEndpointGroup](e.d, b.GetGroup())
+		if !ok {
+			t.Fatalf("backend %s: no such NEG", b.GetGroup())
+		}
+		eps := e.d.NetworkEndpoints(b.GetGroup())
+		zone := lastSegment(neg.GetZone())
+		want := map[string]string{testRegion + "-c": "10.0.0.1", testRegion + "-d": "10.0.0.2", testZone: "10.0.0.3"}[zone]
+		if len(eps) != 1 || eps[0].GetIpAddress() != want {
+			t.Errorf("NEG in %s holds %v, want %s", zone, eps, want)
+		}
+	}
+	e.d.ResetCalls()
+	e.ensure(t, m)
+	if got := writes(e.d.Calls()); len(got) != 0 {
+		t.Errorf("a no-op wrote %v", got)
+	}
+	for _, zone := range []string{"us-east1-b", testRegion + "-z"} {
+		bad := liveModel(t)
+		bad.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.0.1", Port: 8080, Zone: zone}}
+		_, err := e.prov.Ensure(t.Context(), bad)
+		var inv *providers.InvalidError
+		if !errors.As(err, &inv) || !slices.Contains(inv.Elements, "default/api:80") || !strings.Contains(err.Error(), zone) {
+			t.Errorf("endpoints in zone %s: error %v, want a refusal naming default/api:80 and the zone", zone, err)
+		}
+	}
+}

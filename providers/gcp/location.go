@@ -10,8 +10,9 @@ import (
 type location struct {
 	Project string
 	Region  string
-	// Zone holds the network endpoint groups: the model has no zone per
-	// target yet, so every endpoint is placed in this one.
+	// Zone holds the network endpoint group of targets whose
+	// EndpointSlice reports no zone (each other target goes to a NEG in
+	// its own zone).
 	Zone string
 	// Network and Subnetwork are the VPC of the forwarding rules and of
 	// the endpoints (paths such as "projects/p/global/networks/default").
