@@ -291,3 +291,26 @@ func TestZonalNEGs(t *testing.T) {
 		}
 	}
 }
+
+// TestListenerChangesProtocol checks a listener that turns from HTTP to
+// HTTPS on its port: GCP refuses a second forwarding rule on the same IP
+// and port, so the old rule goes before the new one is made.
+func TestListenerChangesProtocol(t *testing.T) {
+	e := newTestEnv(t, gcptest.Config{})
+	m := liveModel(t)
+	m.Listeners = m.Listeners[:1]
+	e.ensure(t, m)
+	certPEM, keyPEM := selfSigned(t, "example.com")
+	m.Listeners[0].Protocol = lb.ProtocolHTTPS
+	for i := range m.Listeners[0].VirtualHosts {
+		m.Listeners[0].VirtualHosts[i].Certificates = []lb.Certificate{{Name: "default/tls", CertPEM: certPEM, KeyPEM: keyPEM}}
+	}
+	e.ensure(t, m)
+	rules := gcptest.Objects[*computepb.ForwardingRule](e.d)
+	if len(rules) != 1 || !strings.Contains(rules[0].GetTarget(), "/targetHttpsProxies/") {
+		t.Fatalf("forwarding rules %v, want one to an HTTPS proxy", rules)
+	}
+	if n := len(gcptest.Objects[*computepb.TargetHttpProxy](e.d)); n != 0 {
+		t.Errorf("%d target HTTP proxies left", n)
+	}
+}

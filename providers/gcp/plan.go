@@ -76,7 +76,36 @@ func plan(want, have *state) []*change {
 			}
 		}
 	}
-	return out
+	return portsFirst(out)
+}
+
+// portsFirst moves the delete of a forwarding rule before the creates of
+// forwarding rules when a created one takes its address and port (a
+// listener that changed protocol, so kind of proxy, on the same port):
+// GCP refuses two rules on one IP and port, so here the old rule must go
+// first, and the listener is down between the two calls.
+func portsFirst(cs []*change) []*change {
+	taken := map[string]bool{}
+	for _, c := range cs {
+		if r, ok := c.Want.(*computepb.ForwardingRule); ok && c.Step.Action == providers.ActionCreate {
+			taken[r.GetIPAddress()+" "+r.GetPortRange()] = true
+		}
+	}
+	var early, rest []*change
+	for _, c := range cs {
+		if r, ok := c.Have.(*computepb.ForwardingRule); ok && c.Step.Action == providers.ActionDelete && taken[r.GetIPAddress()+" "+r.GetPortRange()] {
+			early = append(early, c)
+			continue
+		}
+		rest = append(rest, c)
+	}
+	if len(early) == 0 {
+		return cs
+	}
+	i := slices.IndexFunc(rest, func(c *change) bool {
+		return c.Step.Kind == providers.KindListener && c.Step.Action == providers.ActionCreate
+	})
+	return slices.Concat(rest[:i], early, rest[i:])
 }
 
 func key(r resource) string { return string(r.Kind) + "\x00" + r.Name() }
