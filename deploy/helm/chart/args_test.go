@@ -29,8 +29,10 @@ func TestControllerAcceptsArgs(t *testing.T) {
 	}
 	emulated := map[string]any{"clusterName": "a", "providers": []any{"emulated"}, "emulated": map[string]any{"endpoint": "http://192.0.2.1:8090"},
 		"logLevel": 3, "extraArgs": []any{"--emulated-address-range=127.101.0.0/16"}}
+	gcpDouble := map[string]any{"clusterName": "a", "providers": []any{"gcp"}, "gcp": map[string]any{"project": "cloudgate-test",
+		"region": "us-central1", "endpoint": "http://192.0.2.1:8091", "withoutAuthentication": true}}
 	cases := map[string]map[string]any{"default": values(t, "default"), "aws": values(t, "aws"),
-		"gcp": values(t, "gcp"), "emulated": emulated}
+		"gcp": values(t, "gcp"), "emulated": emulated, "gcp-double": gcpDouble}
 	for name, vals := range exampleValues(t) {
 		cases[name] = vals
 	}

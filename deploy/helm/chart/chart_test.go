@@ -112,6 +112,12 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"unknown provider", "clusterName: a\nproviders: [azure]", []string{"/providers/0"}},
 		{"cluster name with capitals", "clusterName: Prod_1", []string{"/clusterName"}},
 		{"bad duration", "clusterName: a\nleaderElection: {leaseDuration: 15}", []string{"/leaderElection/leaseDuration"}},
+		{"gcp zone without its letter", "clusterName: a\ngcp: {zone: europe-west1}", []string{"/gcp/zone"}},
+		{"gcp network path of a subnetwork", "clusterName: a\ngcp: {network: projects/p/regions/europe-west1/subnetworks/s}", []string{"/gcp/network"}},
+		{"gcp subnetwork in global", "clusterName: a\ngcp: {subnetwork: projects/p/global/subnetworks/s}", []string{"/gcp/subnetwork"}},
+		{"gcp endpoint without a scheme", "clusterName: a\ngcp: {endpoint: 127.0.0.1:8091}", []string{"/gcp/endpoint"}},
+		{"gcp project number", "clusterName: a\ngcp: {project: '123456789012'}", []string{"/gcp/project"}},
+		{"gcp withoutAuthentication as a string", "clusterName: a\ngcp: {withoutAuthentication: 'yes'}", []string{"/gcp/withoutAuthentication"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var v map[string]any
@@ -218,6 +224,40 @@ func TestDeployment(t *testing.T) {
 	}
 	if d.Spec.Template.Spec.ServiceAccountName != release {
 		t.Errorf("serviceAccountName %q, want %q", d.Spec.Template.Spec.ServiceAccountName, release)
+	}
+}
+
+// The gcp provider's optional flags are passed only when their value is
+// set, so that the controller's defaults (network "default", zone
+// <region>-b, Compute Engine's endpoint, credentials) apply otherwise.
+func TestGCPArgs(t *testing.T) {
+	gcpArgs := func(t *testing.T, gcp map[string]any) []string {
+		t.Helper()
+		m := render(t, map[string]any{"clusterName": "a", "providers": []any{"gcp"}, "gcp": gcp})
+		var out []string
+		for _, a := range typed[appsv1.Deployment](t, m, "Deployment", release).Spec.Template.Spec.Containers[0].Args {
+			if strings.HasPrefix(a, "--gcp-") {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	got := gcpArgs(t, map[string]any{"project": "my-project", "region": "us-central1"})
+	if want := []string{"--gcp-project=my-project", "--gcp-region=us-central1"}; !slices.Equal(got, want) {
+		t.Errorf("project and region only: args %q, want %q", got, want)
+	}
+	got = gcpArgs(t, map[string]any{"project": "cloudgate-test", "region": "us-central1", "zone": "us-central1-a",
+		"network": "vpc", "subnetwork": "nodes", "endpoint": "http://127.0.0.1:8091", "withoutAuthentication": true})
+	want := []string{"--gcp-project=cloudgate-test", "--gcp-region=us-central1", "--gcp-zone=us-central1-a", "--gcp-network=vpc",
+		"--gcp-subnetwork=nodes", "--gcp-endpoint=http://127.0.0.1:8091", "--gcp-without-authentication"}
+	if !slices.Equal(got, want) {
+		t.Errorf("every gcp value: args %q, want %q", got, want)
+	}
+
+	_, err := chart.Render(chart.Release{Name: release, Namespace: namespace, Values: map[string]any{"clusterName": "a", "providers": []any{"gcp"},
+		"gcp": map[string]any{"project": "my-project", "region": "us-central1", "withoutAuthentication": true}}})
+	if err == nil || !strings.Contains(err.Error(), "needs gcp.endpoint") {
+		t.Errorf("withoutAuthentication without an endpoint: %v, want an error naming gcp.endpoint", err)
 	}
 }
 
