@@ -256,13 +256,16 @@ func (b *builder) targets(svc types.NamespacedName, portName string) []lb.Target
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
 				continue
 			}
-			zone := ""
+			zone, node := "", ""
 			if ep.Zone != nil {
 				zone = *ep.Zone
 			}
+			if ep.NodeName != nil {
+				node = *ep.NodeName
+			}
 			for _, ip := range ep.Addresses {
 				if a, err := netip.ParseAddr(ip); err == nil {
-					out = append(out, lb.Target{IP: a.String(), Port: *port, Zone: zone})
+					out = append(out, lb.Target{IP: a.String(), Port: *port, Zone: zone, Node: node})
 				}
 			}
 		}
@@ -271,7 +274,7 @@ func (b *builder) targets(svc types.NamespacedName, portName string) []lb.Target
 	// and then the two may report different zones (one written before the
 	// node had its zone label). IP:port is what a target is, so it is kept
 	// once, with the first zone in this order: a known zone before none,
-	// then by name. That choice depends on the zones only, never on the
+	// then by name (and likewise its node). That choice depends on the zones only, never on the
 	// order of the slices.
 	unknown := func(z string) int {
 		if z == "" {
@@ -281,7 +284,8 @@ func (b *builder) targets(svc types.NamespacedName, portName string) []lb.Target
 	}
 	slices.SortFunc(out, func(x, y lb.Target) int {
 		return cmp.Or(cmp.Compare(x.IP, y.IP), cmp.Compare(x.Port, y.Port),
-			cmp.Compare(unknown(x.Zone), unknown(y.Zone)), cmp.Compare(x.Zone, y.Zone))
+			cmp.Compare(unknown(x.Zone), unknown(y.Zone)), cmp.Compare(x.Zone, y.Zone),
+			cmp.Compare(unknown(x.Node), unknown(y.Node)), cmp.Compare(x.Node, y.Node))
 	})
 	return slices.CompactFunc(out, func(x, y lb.Target) bool { return x.IP == y.IP && x.Port == y.Port })
 }

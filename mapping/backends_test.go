@@ -13,7 +13,7 @@ import (
 // known zone first by name, in either order of the slices.
 func TestTargetZones(t *testing.T) {
 	want := []lb.Target{
-		{IP: "10.1.0.1", Port: 8080, Zone: "zone-b"},
+		{IP: "10.1.0.1", Port: 8080, Zone: "zone-b", Node: "node-1"},
 		{IP: "10.1.0.2", Port: 8080, Zone: "zone-a"},
 		{IP: "10.1.0.3", Port: 8080},
 		{IP: "10.1.0.4", Port: 8080, Zone: "zone-a"}, // zone-c in the other slice

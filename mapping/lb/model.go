@@ -546,4 +546,9 @@ type Target struct {
 	// say. Providers that group targets by zone (GCP's zonal network
 	// endpoint groups) need it; the others ignore it.
 	Zone string `json:"zone,omitempty"`
+	// Node is the name of the node the endpoint runs on (endpoints[].nodeName);
+	// empty when the slice does not say. On GKE it is the VM instance's
+	// name, which GCP's GCE_VM_IP_PORT network endpoints must carry; the
+	// other providers ignore it.
+	Node string `json:"node,omitempty"`
 }

@@ -314,14 +314,14 @@ func toWire(desired *lb.LoadBalancer) cloud.LoadBalancer {
 	}
 }
 
-// withoutZones is groups with their targets' zones cleared. The emulated
+// withoutZones is groups with their targets' zones (and nodes) cleared. The emulated
 // cloud has no zones: sent along, a zone alone would show in plans and
 // make the cloud rewrite a load balancer whose traffic stays the same.
 // The groups are copied only when a target has a zone (desired is not
 // ours to change).
 func withoutZones(groups []lb.TargetGroup) []lb.TargetGroup {
 	zoned := slices.ContainsFunc(groups, func(g lb.TargetGroup) bool {
-		return slices.ContainsFunc(g.Targets, func(t lb.Target) bool { return t.Zone != "" })
+		return slices.ContainsFunc(g.Targets, func(t lb.Target) bool { return t.Zone != "" || t.Node != "" })
 	})
 	if !zoned {
 		return groups
@@ -330,7 +330,7 @@ func withoutZones(groups []lb.TargetGroup) []lb.TargetGroup {
 	for i := range out {
 		ts := slices.Clone(out[i].Targets)
 		for j := range ts {
-			ts[j].Zone = ""
+			ts[j].Zone, ts[j].Node = "", ""
 		}
 		out[i].Targets = ts
 	}

@@ -408,7 +408,10 @@ func (a *applier) endpoints(ctx context.Context, cs []*change) error {
 			err = api.await(ctx, op)
 		}
 		if err != nil {
-			return classify(err, call, a.negs[neg].Logical)
+			// Not a refusal of the model: an attach retried after its
+			// answer was lost finds its endpoints there (400), and the
+			// next plan reads the NEG again.
+			return fmt.Errorf("%s %s (%s): %w", call, neg, a.negs[neg].Logical, err)
 		}
 	}
 	for _, c := range cs {

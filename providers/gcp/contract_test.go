@@ -13,7 +13,7 @@ import (
 func TestContract(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) providertest.Env {
 		e := newTestEnv(t, gcptest.Config{})
-		return providertest.Env{Provider: e.prov, Cloud: e, Target: lb.Target{IP: "10.132.0.10", Port: 8080},
+		return providertest.Env{Provider: e.prov, Cloud: e, Target: lb.Target{IP: "10.132.0.10", Port: 8080, Node: "node-a"},
 			UserTag: func(k, v string) (string, string) { return labelText(k), labelText(v) },
 			// GCP rewrites the prefix a route rule matched: a full-path
 			// rewrite on a prefix match cannot be expressed.

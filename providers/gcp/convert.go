@@ -245,7 +245,11 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 			c.refusals.add(tg.Name, fmt.Sprintf("endpoints in zone %q, outside the load balancer's region %s", z, c.loc.Region))
 			return
 		}
-		byZone[z] = append(byZone[z], &computepb.NetworkEndpoint{IpAddress: proto.String(t.IP), Port: proto.Int32(t.Port)})
+		if t.Node == "" {
+			c.refusals.add(tg.Name, fmt.Sprintf("endpoint %s:%d without a node name in its EndpointSlice (a GCE_VM_IP_PORT network endpoint names the VM instance it runs on)", t.IP, t.Port))
+			return
+		}
+		byZone[z] = append(byZone[z], &computepb.NetworkEndpoint{IpAddress: proto.String(t.IP), Port: proto.Int32(t.Port), Instance: proto.String(t.Node)})
 	}
 	if len(byZone) == 0 {
 		byZone[c.loc.Zone] = nil

@@ -55,8 +55,8 @@ func testModel() *lb.LoadBalancer {
 			}},
 		},
 		TargetGroups: []lb.TargetGroup{
-			{Name: "default/api:80", Protocol: lb.ProtocolHTTP, Targets: []lb.Target{{IP: "10.0.0.1", Port: 8080}, {IP: "10.0.0.2", Port: 8080}}},
-			{Name: "default/web:80", Protocol: lb.ProtocolH2C, Targets: []lb.Target{{IP: "10.0.0.3", Port: 80}},
+			{Name: "default/api:80", Protocol: lb.ProtocolHTTP, Targets: []lb.Target{{IP: "10.0.0.1", Port: 8080, Node: "node-a"}, {IP: "10.0.0.2", Port: 8080, Node: "node-a"}}},
+			{Name: "default/web:80", Protocol: lb.ProtocolH2C, Targets: []lb.Target{{IP: "10.0.0.3", Port: 80, Node: "node-a"}},
 				HealthCheck: &lb.HealthCheck{Path: "/healthz", Interval: 10 * time.Second, Timeout: 3 * time.Second}},
 		},
 	}

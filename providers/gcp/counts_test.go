@@ -20,7 +20,7 @@ func bigModel(t *testing.T) *lb.LoadBalancer {
 		tg := fmt.Sprintf("default/svc-%d:80", i)
 		g := lb.TargetGroup{Name: tg, Protocol: lb.ProtocolHTTP}
 		for j := range 3 {
-			g.Targets = append(g.Targets, lb.Target{IP: fmt.Sprintf("10.0.%d.%d", i, j+1), Port: 8080})
+			g.Targets = append(g.Targets, lb.Target{IP: fmt.Sprintf("10.0.%d.%d", i, j+1), Port: 8080, Node: "node-a"})
 		}
 		m.TargetGroups = append(m.TargetGroups, g)
 	}
@@ -72,7 +72,7 @@ func TestCallCounts(t *testing.T) {
 		t.Errorf("a no-op wrote %v", w)
 	}
 	ep := measure("endpoint change (one Pod added)", func() {
-		m.TargetGroups[3].Targets = append(m.TargetGroups[3].Targets, lb.Target{IP: "10.0.3.9", Port: 8080})
+		m.TargetGroups[3].Targets = append(m.TargetGroups[3].Targets, lb.Target{IP: "10.0.3.9", Port: 8080, Node: "node-a"})
 	})
 	if w := writes(ep); !maps.Equal(w, map[string]int{"networkEndpointGroups.attachNetworkEndpoints": 1}) {
 		t.Errorf("an endpoint change wrote %v, want one attach", w)

@@ -69,7 +69,7 @@ func TestEnsureChanges(t *testing.T) {
 		vh.Rules[1].Match.Path.Value = "/x2"
 	}, map[string]int{"regionUrlMaps.update": 1})
 	step("an endpoint change", func(m *lb.LoadBalancer) {
-		m.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.0.2", Port: 8080}, {IP: "10.0.0.9", Port: 8080}}
+		m.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.0.2", Port: 8080, Node: "node-a"}, {IP: "10.0.0.9", Port: 8080, Node: "node-a"}}
 	}, map[string]int{"networkEndpointGroups.attachNetworkEndpoints": 1, "networkEndpointGroups.detachNetworkEndpoints": 1})
 	step("a label change", func(m *lb.LoadBalancer) { m.Tags = map[string]string{"team": "payments"} },
 		map[string]int{"addresses.setLabels": 1, "forwardingRules.setLabels": 2})
@@ -85,7 +85,7 @@ func TestEnsureChanges(t *testing.T) {
 		got = append(got, endpointKey(ep))
 	}
 	slices.Sort(got)
-	if want := []string{"10.0.0.2:8080", "10.0.0.9:8080"}; !slices.Equal(got, want) {
+	if want := []string{"10.0.0.2:8080@node-a", "10.0.0.9:8080@node-a"}; !slices.Equal(got, want) {
 		t.Errorf("NEG endpoints = %v, want %v", got, want)
 	}
 	if err := e.prov.Delete(t.Context(), m.Owner); err != nil {
@@ -210,7 +210,7 @@ func TestTCPListener(t *testing.T) {
 	m := &lb.LoadBalancer{Owner: testOwner,
 		Listeners: []lb.Listener{{Name: "tcp-5432", Port: 5432, Protocol: lb.ProtocolTCP,
 			Streams: []lb.Stream{{Name: "db/pg/rule-0", Backends: []lb.WeightedBackend{{TargetGroup: "db/pg:5432", Weight: 1}}}}}},
-		TargetGroups: []lb.TargetGroup{{Name: "db/pg:5432", Protocol: lb.ProtocolTCP, Targets: []lb.Target{{IP: "10.0.0.5", Port: 5432}}}},
+		TargetGroups: []lb.TargetGroup{{Name: "db/pg:5432", Protocol: lb.ProtocolTCP, Targets: []lb.Target{{IP: "10.0.0.5", Port: 5432, Node: "node-a"}}}},
 	}
 	res := e.ensure(t, m)
 	if !res.Status.Ready || !res.Status.Listeners["tcp-5432"].Ready {
@@ -244,14 +244,15 @@ func TestTCPListener(t *testing.T) {
 // TestZonalNEGs checks that endpoints go to a NEG in the zone their
 // EndpointSlice reports (the default zone when it reports none), each NEG
 // a backend of the group's backend service; and that a zone outside the
-// region, or one the project lacks, is refused naming the group.
+// region, or one the project lacks, and an endpoint without a node (GCP's
+// endpoints name their VM instance) are refused naming the group.
 func TestZonalNEGs(t *testing.T) {
 	e := newTestEnv(t, gcptest.Config{})
 	m := liveModel(t)
 	m.TargetGroups[0].Targets = []lb.Target{
-		{IP: "10.0.0.1", Port: 8080, Zone: testRegion + "-c"},
-		{IP: "10.0.0.2", Port: 8080, Zone: testRegion + "-d"},
-		{IP: "10.0.0.3", Port: 8080},
+		{IP: "10.0.0.1", Port: 8080, Zone: testRegion + "-c", Node: "node-a"},
+		{IP: "10.0.0.2", Port: 8080, Zone: testRegion + "-d", Node: "node-a"},
+		{IP: "10.0.0.3", Port: 8080, Node: "node-a"},
 	}
 	e.ensure(t, m)
 	bsName := name(testOwner, tagBackend, "default/api:80")
@@ -281,13 +282,17 @@ func TestZonalNEGs(t *testing.T) {
 	if got := writes(e.d.Calls()); len(got) != 0 {
 		t.Errorf("a no-op wrote %v", got)
 	}
-	for _, zone := range []string{"us-east1-b", testRegion + "-z"} {
+	for _, c := range []struct{ zone, node, want string }{
+		{"us-east1-b", "node-a", "us-east1-b"},
+		{testRegion + "-z", "node-a", testRegion + "-z"},
+		{testZone, "", "without a node name"},
+	} {
 		bad := liveModel(t)
-		bad.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.0.1", Port: 8080, Zone: zone}}
+		bad.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.0.1", Port: 8080, Zone: c.zone, Node: c.node}}
 		_, err := e.prov.Ensure(t.Context(), bad)
 		var inv *providers.InvalidError
-		if !errors.As(err, &inv) || !slices.Contains(inv.Elements, "default/api:80") || !strings.Contains(err.Error(), zone) {
-			t.Errorf("endpoints in zone %s: error %v, want a refusal naming default/api:80 and the zone", zone, err)
+		if !errors.As(err, &inv) || !slices.Contains(inv.Elements, "default/api:80") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("an endpoint in zone %q on node %q: error %v, want a refusal naming default/api:80 and %q", c.zone, c.node, err, c.want)
 		}
 	}
 }

@@ -110,8 +110,10 @@ func portsFirst(cs []*change) []*change {
 
 func key(r resource) string { return string(r.Kind) + "\x00" + r.Name() }
 
+// endpointKey is what tells a NEG's endpoints apart: GCP's own identity
+// of a GCE_VM_IP_PORT endpoint, its instance, IP and port.
 func endpointKey(e *computepb.NetworkEndpoint) string {
-	return e.GetIpAddress() + ":" + itoa(e.GetPort())
+	return e.GetIpAddress() + ":" + itoa(e.GetPort()) + "@" + lastSegment(e.GetInstance())
 }
 
 // planEndpoints attaches the endpoints a NEG lacks and detaches those it

@@ -188,9 +188,9 @@ func TestPlanCertificateRotationSwitchesBeforeDelete(t *testing.T) {
 func TestPlanEndpointChange(t *testing.T) {
 	have := asObserved(mustDesired(t, testModel(), nil))
 	m := testModel()
-	m.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.0.2", Port: 8080}, {IP: "10.0.0.9", Port: 8080}}
+	m.TargetGroups[0].Targets = []lb.Target{{IP: "10.0.0.2", Port: 8080, Node: "node-a"}, {IP: "10.0.0.9", Port: 8080, Node: "node-a"}}
 	got := calls(plan(mustDesired(t, m, have), have))
-	want := []string{"Create network endpoint default/api:80/10.0.0.9:8080", "Delete network endpoint default/api:80/10.0.0.1:8080"}
+	want := []string{"Create network endpoint default/api:80/10.0.0.9:8080@node-a", "Delete network endpoint default/api:80/10.0.0.1:8080@node-a"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("calls (-want +got):\n%s", d)
 	}

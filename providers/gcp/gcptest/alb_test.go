@@ -32,8 +32,8 @@ func albGraph(t *testing.T, e *env) []string {
 		Project: project, Zone: zone, NetworkEndpointGroup: "neg",
 		NetworkEndpointGroupsAttachEndpointsRequestResource: &computepb.NetworkEndpointGroupsAttachEndpointsRequest{
 			NetworkEndpoints: []*computepb.NetworkEndpoint{
-				{IpAddress: proto.String("10.0.0.1"), Port: proto.Int32(8080)},
-				{IpAddress: proto.String("10.0.0.2"), Port: proto.Int32(8080)},
+				{IpAddress: proto.String("10.0.0.1"), Port: proto.Int32(8080), Instance: proto.String("vm-1")},
+				{IpAddress: proto.String("10.0.0.2"), Port: proto.Int32(8080), Instance: proto.String("vm-1")},
 			}}})
 	wait(t, o, err)
 

@@ -117,6 +117,12 @@ func checkEndpoints(neg *computepb.NetworkEndpointGroup, eps []*computepb.Networ
 		if e.Port == nil {
 			port = neg.GetDefaultPort()
 		}
+		// The API reference: instance "is required for network endpoints
+		// of type GCE_VM_IP and GCE_VM_IP_PORT". The double has no VMs to
+		// check it against: only its presence is checked.
+		if t := neg.GetNetworkEndpointType(); (t == "GCE_VM_IP_PORT" || t == "GCE_VM_IP") && e.GetInstance() == "" {
+			return invalid("Invalid value for field 'networkEndpoints.instance': an endpoint of a %s network endpoint group names its VM instance", t)
+		}
 		if neg.GetNetworkEndpointType() == "GCE_VM_IP_PORT" && (port < 1 || port > 65535) {
 			return invalid("Invalid value for field 'networkEndpoints.port': %d (and the group has no defaultPort)", port)
 		}
