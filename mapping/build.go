@@ -96,6 +96,8 @@ type builder struct {
 	// slices are EndpointSlices by the Service they belong to.
 	slices  map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	secrets map[types.NamespacedName]*corev1.Secret
+	// configMaps hold CA bundles for client certificate validation.
+	configMaps map[types.NamespacedName]*corev1.ConfigMap
 	// grants are ReferenceGrants by their (target) namespace.
 	grants map[string][]*gwv1beta1.ReferenceGrant
 	// refused is Snapshot.Refused.
@@ -117,6 +119,7 @@ func newBuilder(s *Snapshot) *builder {
 		services:   map[types.NamespacedName]*corev1.Service{},
 		slices:     map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 		secrets:    map[types.NamespacedName]*corev1.Secret{},
+		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
 		grants:     map[string][]*gwv1beta1.ReferenceGrant{},
 		refused:    s.Refused,
 	}
@@ -148,6 +151,11 @@ func newBuilder(s *Snapshot) *builder {
 	for _, o := range s.Secrets {
 		if o != nil {
 			b.secrets[key(o.Namespace, o.Name)] = o
+		}
+	}
+	for _, o := range s.ConfigMaps {
+		if o != nil {
+			b.configMaps[key(o.Namespace, o.Name)] = o
 		}
 	}
 	for _, o := range s.ReferenceGrants {
@@ -201,6 +209,9 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 			"Gateway has nothing valid to program", b.gen)
 	}
 	st.Conditions = append(st.Conditions, accepted, programmed)
+	if c := insecureFrontendCondition(listeners, b.gen); c != nil && gwProblem.ok() {
+		st.Conditions = append(st.Conditions, *c)
+	}
 	for _, l := range listeners {
 		st.Listeners = append(st.Listeners, l.status(b.gen, gwProblem.ok()))
 	}

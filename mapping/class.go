@@ -35,8 +35,9 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // the provider's capabilities cover every part the feature's conformance
 // tests exercise. Features this mapping does not implement (CORS,
 // session persistence, static addresses, infrastructure propagation,
-// client certificates, listener filters, address routability, backendRef
-// URLRewrite) are never claimed, whatever the provider can.
+// backend client certificates, ClusterTrustBundle CA references, listener
+// filters, address routability, backendRef URLRewrite) are never claimed,
+// whatever the provider can.
 // GatewayRouteHostnameIntersectionPrecedence is rule and Stream order
 // (comparePrecedence, streams), which every provider realizes.
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
@@ -136,6 +137,15 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		}
 		if caps.MisdirectedRequests {
 			names = append(names, features.SupportGatewayHTTPSListenerDetectMisdirectedRequests)
+		}
+		// Its tests serve HTTPRoutes on HTTPS listeners with per-port and
+		// default validation; the fallback's add a Gateway condition
+		// (InsecureFrontendValidationMode), which mapping sets.
+		if caps.ClientValidation {
+			names = append(names, features.SupportGatewayFrontendClientCertificateValidation)
+			if caps.ClientValidationInsecureFallback {
+				names = append(names, features.SupportGatewayFrontendClientCertificateValidationInsecureFallback)
+			}
 		}
 	}
 	// GRPCRoute's Core is exact service and method matching (exact lb

@@ -132,6 +132,7 @@ func cloneSnapshot(s *Snapshot) *Snapshot {
 	c.Services = cloneAll(s.Services, (*corev1.Service).DeepCopy)
 	c.EndpointSlices = cloneAll(s.EndpointSlices, (*discoveryv1.EndpointSlice).DeepCopy)
 	c.Secrets = cloneAll(s.Secrets, (*corev1.Secret).DeepCopy)
+	c.ConfigMaps = cloneAll(s.ConfigMaps, (*corev1.ConfigMap).DeepCopy)
 	c.ReferenceGrants = cloneAll(s.ReferenceGrants, (*gwv1beta1.ReferenceGrant).DeepCopy)
 	return &c
 }

@@ -46,25 +46,27 @@ func emulatedCaps() lb.Capabilities {
 		InvalidBackendShare: true,
 		FixedResponse:       true,
 
-		RequestHeaderModifier:     true,
-		ResponseHeaderModifier:    true,
-		BackendHeaderModifier:     true,
-		Redirect:                  true,
-		RedirectStatusCodes:       map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
-		PrefixRedirect:            true,
-		RedirectPort:              true,
-		Rewrite:                   true,
-		PrefixRewrite:             true,
-		FullPathRewriteOnAnyMatch: true,
-		HealthCheckSuccessCodes:   true,
-		Mirror:                    true,
-		MirrorPercent:             true,
-		RequestTimeout:            true,
-		BackendTimeout:            true,
-		Retry:                     true,
-		RetryBackoff:              true,
-		MisdirectedRequests:       true,
-		TLSTerminate:              true,
+		RequestHeaderModifier:            true,
+		ResponseHeaderModifier:           true,
+		BackendHeaderModifier:            true,
+		Redirect:                         true,
+		RedirectStatusCodes:              map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
+		PrefixRedirect:                   true,
+		RedirectPort:                     true,
+		Rewrite:                          true,
+		PrefixRewrite:                    true,
+		FullPathRewriteOnAnyMatch:        true,
+		HealthCheckSuccessCodes:          true,
+		Mirror:                           true,
+		MirrorPercent:                    true,
+		RequestTimeout:                   true,
+		BackendTimeout:                   true,
+		Retry:                            true,
+		RetryBackoff:                     true,
+		MisdirectedRequests:              true,
+		TLSTerminate:                     true,
+		ClientValidation:                 true,
+		ClientValidationInsecureFallback: true,
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true,
 			lb.ProtocolTCP: true, lb.ProtocolUDP: true},
 		GRPC: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
@@ -181,6 +183,10 @@ func loadSnapshot(t testing.TB, path string) *Snapshot {
 			}
 			o.StringData = nil
 			s.Secrets = append(s.Secrets, o)
+		case "ConfigMap":
+			o := &corev1.ConfigMap{}
+			into(o)
+			s.ConfigMaps = append(s.ConfigMaps, o)
 		case "ReferenceGrant":
 			o := &gwv1beta1.ReferenceGrant{}
 			into(o)
@@ -216,8 +222,8 @@ type goldenOut struct {
 	Sources map[string][]RouteRef `json:"sources,omitempty"`
 }
 
-// render turns a Result into stable YAML. Certificates and keys become
-// digests (a golden should not hold key material twice), and empty
+// render turns a Result into stable YAML. Certificates, keys and CA
+// bundles become digests (a golden should not hold key material twice), and empty
 // lastTransitionTimes are dropped.
 func render(t *testing.T, s *Snapshot, res Result) []byte {
 	t.Helper()
@@ -265,7 +271,7 @@ func scrub(v any) any {
 			switch {
 			case k == "lastTransitionTime" && x == nil:
 				delete(v, k)
-			case k == "certPEM" || k == "keyPEM":
+			case k == "certPEM" || k == "keyPEM" || k == "pem":
 				sum := sha256.Sum256([]byte(fmt.Sprint(x)))
 				v[k] = "sha256:" + hex.EncodeToString(sum[:8])
 			default:

@@ -28,6 +28,9 @@ type listenerState struct {
 	refs       problem // set: ResolvedRefs=False with this reason
 	kinds      []gwv1.RouteGroupKind
 	certs      []lb.Certificate
+	// clientValidation is the client certificate validation of an HTTPS
+	// listener's port (spec.tls.frontend), nil for none.
+	clientValidation *lb.ClientValidation
 	attached   int32
 }
 
@@ -73,6 +76,19 @@ func (b *builder) evaluateListeners() []*listenerState {
 			l.kinds, kindProblem = b.supportedKinds(spec, l.protocol)
 			if l.terminate {
 				l.certs, l.refs = b.listenerCerts(spec)
+			}
+			// The Gateway's frontend validation applies to listeners
+			// "handling HTTPS traffic": HTTPS ones, not TLS in mode
+			// Terminate.
+			if l.protocol == lb.ProtocolHTTPS {
+				var accepted, refs problem
+				l.clientValidation, accepted, refs = b.clientValidation(spec)
+				if !accepted.ok() {
+					l.accepted = accepted
+				}
+				if l.refs.ok() {
+					l.refs = refs
+				}
 			}
 			if l.refs.ok() {
 				l.refs = kindProblem

@@ -52,10 +52,12 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 			return compareHostSpecificity(listeners[x].hostname, listeners[y].hostname)
 		})
 		proto := listeners[idx[0]].protocol
+		// Every HTTPS listener of a port has the port's client validation.
 		ml := lb.Listener{
-			Name:     fmt.Sprintf("%s-%d", strings.ToLower(string(proto)), port),
-			Port:     port,
-			Protocol: proto,
+			Name:             fmt.Sprintf("%s-%d", strings.ToLower(string(proto)), port),
+			Port:             port,
+			Protocol:         proto,
+			ClientValidation: listeners[idx[0]].clientValidation,
 		}
 		if listeners[idx[0]].stream() {
 			ml.Streams = streams(listeners, idx, routes, groups, src)

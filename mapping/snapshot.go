@@ -50,6 +50,9 @@ type Snapshot struct {
 	EndpointSlices  []*discoveryv1.EndpointSlice
 	Secrets         []*corev1.Secret
 	ReferenceGrants []*gwv1beta1.ReferenceGrant
+	// ConfigMaps are those the Gateway's spec.tls.frontend
+	// caCertificateRefs may name (the reconciler may pass more).
+	ConfigMaps []*corev1.ConfigMap
 
 	// Refused names the routes whose model elements the cloud refused (the
 	// reconciler finds them through Result.Sources from the elements a

@@ -100,6 +100,16 @@ type Capabilities struct {
 	// PEM certificates only; mapping then reports references given in the
 	// parameters on every listener that would serve them.
 	CertificateRefs map[CertificateRefKind]bool
+	// ClientValidation says whether an HTTPS Listener can carry a
+	// ClientValidation of mode AllowValidOnly: ask each client for a
+	// certificate and refuse the handshake unless it chains to the CA
+	// bundles. ClientValidationInsecureFallback says whether it can also
+	// carry mode AllowInsecureFallback (ask, but let every client in).
+	// Without them mapping refuses the HTTPS listeners that ask for
+	// validation (serving them without would skip the authentication the
+	// user asked for).
+	ClientValidation                 bool
+	ClientValidationInsecureFallback bool
 	// BackendProtocols lists the TargetGroup protocols it can speak.
 	BackendProtocols map[Protocol]bool
 	// HealthCheckSuccessCodes says whether HealthCheck.SuccessCodes may

@@ -183,7 +183,48 @@ type Listener struct {
 	// specific first, as VirtualHosts are. TCP and UDP: the first Stream takes
 	// every connection (or datagram flow).
 	Streams []Stream `json:"streams,omitempty"`
+	// ClientValidation, on an HTTPS listener only, asks every client for a
+	// certificate during the handshake and checks it against CA bundles
+	// (the Gateway's spec.tls.frontend; Capabilities.ClientValidation).
+	// It is per port, as the Gateway API's per-port configuration is: every
+	// VirtualHost of the listener shares it. Nil asks for none.
+	ClientValidation *ClientValidation `json:"clientValidation,omitempty"`
 }
+
+// ClientValidation is mutual TLS on a listener: the trust anchors client
+// certificates are checked against, and what happens to a client without a
+// valid one.
+type ClientValidation struct {
+	// CABundles are the trust anchors, at least one: a client certificate
+	// is valid when it chains to a certificate of any of them.
+	CABundles []CABundle `json:"caBundles"`
+	// Mode says whether a client without a valid certificate is let in.
+	Mode ClientValidationMode `json:"mode"`
+}
+
+// CABundle is a PEM bundle of one or more CA certificates.
+type CABundle struct {
+	// Name is a stable logical id: the ConfigMap's "namespace/name".
+	Name string `json:"name"`
+	// PEM holds CERTIFICATE blocks; CA certificates are public.
+	PEM []byte `json:"pem"`
+}
+
+// ClientValidationMode says how a listener treats a client certificate
+// that is missing or does not verify.
+type ClientValidationMode string
+
+// Client validation modes, as the Gateway API names them.
+const (
+	// ClientValidationAllowValidOnly completes the handshake only with a
+	// client that presents a certificate that chains to CABundles.
+	ClientValidationAllowValidOnly ClientValidationMode = "AllowValidOnly"
+	// ClientValidationAllowInsecureFallback asks for a certificate but
+	// lets every client in, with a valid certificate, an invalid one or
+	// none, leaving authorization to the backends
+	// (Capabilities.ClientValidationInsecureFallback).
+	ClientValidationAllowInsecureFallback ClientValidationMode = "AllowInsecureFallback"
+)
 
 // Stream is where a layer-4 listener sends a connection: a TCPRoute, UDPRoute
 // or TLSRoute rule.

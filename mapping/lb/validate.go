@@ -1,6 +1,9 @@
 package lb
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 )
@@ -54,6 +57,14 @@ func (l *LoadBalancer) Validate() error {
 			errs = append(errs, fmt.Errorf("listener %q: a %s listener takes streams, not virtual hosts", ls.Name, ls.Protocol))
 		case !streamListener && len(ls.Streams) > 0:
 			errs = append(errs, fmt.Errorf("listener %q: a %s listener takes virtual hosts, not streams", ls.Name, ls.Protocol))
+		}
+		if cv := ls.ClientValidation; cv != nil {
+			if ls.Protocol != ProtocolHTTPS {
+				errs = append(errs, fmt.Errorf("listener %q: client validation on a %s listener", ls.Name, ls.Protocol))
+			}
+			if err := cv.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("listener %q: %w", ls.Name, err))
+			}
 		}
 		streams := map[string]bool{}
 		for _, st := range ls.Streams {
@@ -238,6 +249,62 @@ func (c Certificate) validate() error {
 		return fmt.Errorf("certificate %q: needs a PEM chain and key, or a reference", c.Name)
 	}
 	return nil
+}
+
+// validate checks a client validation's mode and bundles: each named
+// once and holding only CERTIFICATE blocks that parse, at least one.
+func (cv *ClientValidation) validate() error {
+	var errs []error
+	switch cv.Mode {
+	case ClientValidationAllowValidOnly, ClientValidationAllowInsecureFallback:
+	default:
+		errs = append(errs, fmt.Errorf("client validation: unknown mode %q", cv.Mode))
+	}
+	if len(cv.CABundles) == 0 {
+		errs = append(errs, errors.New("client validation without a CA bundle"))
+	}
+	seen := map[string]bool{}
+	for _, b := range cv.CABundles {
+		if b.Name == "" || seen[b.Name] {
+			errs = append(errs, fmt.Errorf("client validation: missing or duplicate CA bundle name %q", b.Name))
+		}
+		seen[b.Name] = true
+		if _, err := ParseCABundle(b.PEM); err != nil {
+			errs = append(errs, fmt.Errorf("client validation: CA bundle %q: %w", b.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseCABundle returns the certificates of a PEM bundle: one or more
+// CERTIFICATE blocks, nothing else but whitespace between them. Mapping,
+// Validate and data planes read bundles by this one rule, so that a bundle
+// mapping accepts is never refused further on.
+func ParseCABundle(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("a PEM block of type %q, not CERTIFICATE", block.Type)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, errors.New("a CERTIFICATE block that does not parse")
+		}
+		out = append(out, c)
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, errors.New("data that is not PEM")
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no CERTIFICATE block")
+	}
+	return out, nil
 }
 
 // validate checks a health check's own fields; nil is valid.

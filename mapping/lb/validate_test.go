@@ -1,7 +1,14 @@
 package lb
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"testing"
 	"time"
 )
@@ -91,6 +98,64 @@ func TestValidateSharedPorts(t *testing.T) {
 		{"http and udp", []Listener{l(ProtocolHTTP, 80), l(ProtocolUDP, 80)}, false},
 	} {
 		m := &LoadBalancer{Owner: Owner{Namespace: "ns", Name: "gw"}, Listeners: tc.listeners}
+		if err := m.Validate(); (err == nil) != tc.valid {
+			t.Errorf("%s: Validate() = %v, want valid %v", tc.name, err, tc.valid)
+		}
+	}
+}
+
+// testCAPEM is a self-signed CA certificate in PEM, made for the test.
+func testCAPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestValidateClientValidation(t *testing.T) {
+	ca := testCAPEM(t)
+	cert := Certificate{Name: "ns/cert", CertPEM: []byte("chain"), KeyPEM: []byte("key")}
+	good := ClientValidation{Mode: ClientValidationAllowValidOnly, CABundles: []CABundle{{Name: "ns/ca", PEM: ca}}}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*Listener)
+		valid bool
+	}{
+		{"valid only", func(*Listener) {}, true},
+		{"fallback", func(l *Listener) { l.ClientValidation.Mode = ClientValidationAllowInsecureFallback }, true},
+		{"two bundles in one", func(l *Listener) { l.ClientValidation.CABundles[0].PEM = append(append([]byte{}, ca...), ca...) }, true},
+		{"unknown mode", func(l *Listener) { l.ClientValidation.Mode = "Sometimes" }, false},
+		{"no mode", func(l *Listener) { l.ClientValidation.Mode = "" }, false},
+		{"no bundle", func(l *Listener) { l.ClientValidation.CABundles = nil }, false},
+		{"empty bundle", func(l *Listener) { l.ClientValidation.CABundles[0].PEM = nil }, false},
+		{"not PEM", func(l *Listener) { l.ClientValidation.CABundles[0].PEM = []byte("garbage") }, false},
+		{"PEM then garbage", func(l *Listener) { l.ClientValidation.CABundles[0].PEM = append(append([]byte{}, ca...), "x"...) }, false},
+		{"a key, not a certificate", func(l *Listener) {
+			l.ClientValidation.CABundles[0].PEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})
+		}, false},
+		{"bad certificate", func(l *Listener) {
+			l.ClientValidation.CABundles[0].PEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}})
+		}, false},
+		{"duplicate bundle", func(l *Listener) {
+			l.ClientValidation.CABundles = append(l.ClientValidation.CABundles, l.ClientValidation.CABundles[0])
+		}, false},
+		{"unnamed bundle", func(l *Listener) { l.ClientValidation.CABundles[0].Name = "" }, false},
+		{"on HTTP", func(l *Listener) { l.Protocol, l.VirtualHosts[0].Certificates = ProtocolHTTP, nil }, false},
+	} {
+		m := httpsModel(cert, nil)
+		cv := good
+		cv.CABundles = append([]CABundle(nil), good.CABundles...)
+		m.Listeners[0].ClientValidation = &cv
+		tc.edit(&m.Listeners[0])
 		if err := m.Validate(); (err == nil) != tc.valid {
 			t.Errorf("%s: Validate() = %v, want valid %v", tc.name, err, tc.valid)
 		}
