@@ -411,8 +411,10 @@ func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gat
 	return r.updateGatewayStatus(ctx, gw, func(gw *gwv1.Gateway) *gwv1.Gateway {
 		now := metav1.Now()
 		next := gw.DeepCopy()
-		// The dry run's condition goes with the dry run.
-		next.Status.Conditions = dropUnless(mergeConditions(gw.Status.Conditions, desired.Conditions, now), desired.Conditions, ConditionDryRun)
+		// The dry run's condition goes with the dry run, and
+		// InsecureFrontendValidationMode with the insecure mode.
+		next.Status.Conditions = dropUnless(mergeConditions(gw.Status.Conditions, desired.Conditions, now), desired.Conditions,
+			ConditionDryRun, string(gwv1.GatewayConditionInsecureFrontendValidationMode))
 		if cloud == nil {
 			// After a failed call the last addresses stay: the load
 			// balancer behind them most likely still serves.

@@ -15,6 +15,9 @@ const (
 	indexGatewayClass = "cloudgate.gatewayClass"
 	// indexGatewaySecret: Gateway by "namespace/name" of each certificateRef.
 	indexGatewaySecret = "cloudgate.gatewaySecret"
+	// indexGatewayConfigMap: Gateway by "namespace/name" of each ConfigMap
+	// its spec.tls.frontend caCertificateRefs name.
+	indexGatewayConfigMap = "cloudgate.gatewayConfigMap"
 	// indexGatewayParameters: Gateway by "namespace/name" of its parametersRef.
 	indexGatewayParameters = "cloudgate.gatewayParameters"
 	// indexGatewayUsesSelector: Gateway by "true" when a listener selects route
@@ -43,6 +46,7 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			return []string{string(o.(*gwv1.Gateway).Spec.GatewayClassName)}
 		}},
 		{&gwv1.Gateway{}, indexGatewaySecret, gatewaySecretKeys},
+		{&gwv1.Gateway{}, indexGatewayConfigMap, gatewayConfigMapKeys},
 		{&gwv1.Gateway{}, indexGatewayParameters, func(o client.Object) []string {
 			gw := o.(*gwv1.Gateway)
 			if ref := gatewayParametersRef(gw); ref != nil {
@@ -95,6 +99,41 @@ func gatewaySecretKeys(o client.Object) []string {
 				ns = string(*ref.Namespace)
 			}
 			out = append(out, ns+"/"+string(ref.Name))
+		}
+	}
+	return out
+}
+
+// gatewayConfigMapKeys names the ConfigMaps the Gateway's client
+// certificate validation refers to, default and per port, each once.
+func gatewayConfigMapKeys(o client.Object) []string {
+	gw := o.(*gwv1.Gateway)
+	if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {
+		return nil
+	}
+	f := gw.Spec.TLS.Frontend
+	validations := []*gwv1.FrontendTLSValidation{f.Default.Validation}
+	for _, pp := range f.PerPort {
+		validations = append(validations, pp.TLS.Validation)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range validations {
+		if v == nil {
+			continue
+		}
+		for _, ref := range v.CACertificateRefs {
+			if ref.Group != "" || ref.Kind != "ConfigMap" {
+				continue
+			}
+			ns := gw.Namespace
+			if ref.Namespace != nil {
+				ns = string(*ref.Namespace)
+			}
+			if k := ns + "/" + string(ref.Name); !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
 		}
 	}
 	return out

@@ -7,8 +7,9 @@ package reconciler
 //     routes: read. Status of all of them: written with Update; patch stays
 //     for a status write that moves to Patch.
 //   - Services, EndpointSlices, Namespaces, ReferenceGrants,
-//     LoadBalancerParameters: read (watched through the cache). Secrets are
-//     watched as metadata only, and read when a listener references one.
+//     LoadBalancerParameters: read (watched through the cache). Secrets and
+//     ConfigMaps are watched as metadata only, and read when a listener
+//     (a certificate) or spec.tls.frontend (a CA bundle) references one.
 //   - events.k8s.io events: the Gateway reconciler's recorder, in each
 //     Gateway's namespace.
 //   - In the controller's own namespace only (namespace= below; the chart
@@ -21,7 +22,7 @@ package reconciler
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status,verbs=update;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=referencegrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloudgate.dev,resources=loadbalancerparameters,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=services;secrets;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services;secrets;configmaps;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=cloudgate-system,resources=leases,verbs=get;create;update

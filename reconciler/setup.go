@@ -119,6 +119,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		// Metadata only: a change to a referenced Secret wakes its Gateways,
 		// but no Secret's data sits in the cache.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(e.forSecret), builder.OnlyMetadata).
+		// The same for the ConfigMaps that hold client validation CAs.
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(e.forConfigMap), builder.OnlyMetadata).
 		Watches(&gwv1beta1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(e.forReferenceGrant)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.forNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&v1alpha1.LoadBalancerParameters{}, handler.EnqueueRequestsFromMapFunc(e.forParameters), gen).

@@ -95,10 +95,12 @@ func routeKind(o client.Object) string {
 // Gateway whose routes are given. It reads only what the Gateway and its
 // routes can refer to.
 //
-// Secrets are the exception: they are read from the API server (secrets), so
-// that the controller never caches the contents of every Secret in the
-// cluster; it watches only their metadata.
-func loadSnapshot(ctx context.Context, c client.Reader, secrets client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway, routes []client.Object) (*mapping.Snapshot, error) {
+// Secrets and ConfigMaps are the exception: they are read from the API
+// server (uncached), only those the Gateway's listeners and client
+// certificate validation name, so that the controller never caches the
+// contents of every Secret and ConfigMap in the cluster; it watches only
+// their metadata.
+func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway, routes []client.Object) (*mapping.Snapshot, error) {
 	s := &mapping.Snapshot{GatewayClass: gc, Gateway: gw}
 
 	params, err := classParameters(ctx, c, gc)
@@ -163,12 +165,23 @@ func loadSnapshot(ctx context.Context, c client.Reader, secrets client.Reader, g
 	for _, key := range gatewaySecretKeys(gw) {
 		ns, name, _ := cutKey(key)
 		var sec corev1.Secret
-		switch err := secrets.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); {
+		switch err := uncached.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return nil, err
 		default:
 			s.Secrets = append(s.Secrets, &sec)
+		}
+	}
+	for _, key := range gatewayConfigMapKeys(gw) {
+		ns, name, _ := cutKey(key)
+		var cm corev1.ConfigMap
+		switch err := uncached.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &cm); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, err
+		default:
+			s.ConfigMaps = append(s.ConfigMaps, &cm)
 		}
 	}
 

@@ -80,6 +80,12 @@ func (e enqueuer) forSecret(ctx context.Context, o client.Object) []reconcile.Re
 	return requests(out)
 }
 
+func (e enqueuer) forConfigMap(ctx context.Context, o client.Object) []reconcile.Request {
+	out := map[types.NamespacedName]bool{}
+	e.gatewaysBy(ctx, indexGatewayConfigMap, o.GetNamespace()+"/"+o.GetName(), out)
+	return requests(out)
+}
+
 // forReferenceGrant enqueues the Gateways whose references the grant may
 // allow or, once deleted, forbid: Gateways in the namespaces it grants from
 // (certificate refs) and the Gateways of routes there (backend refs).

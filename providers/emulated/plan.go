@@ -144,10 +144,35 @@ func (pt part) step(a providers.Action, cloudID, why string) providers.Step {
 }
 
 type listenerView struct {
-	Port         int32       `json:"port"`
-	Protocol     lb.Protocol `json:"protocol"`
-	VirtualHosts []hostView  `json:"virtualHosts,omitempty"`
-	Streams      []string    `json:"streams,omitempty"`
+	Port             int32                 `json:"port"`
+	Protocol         lb.Protocol           `json:"protocol"`
+	ClientValidation *clientValidationView `json:"clientValidation,omitempty"`
+	VirtualHosts     []hostView            `json:"virtualHosts,omitempty"`
+	Streams          []string              `json:"streams,omitempty"`
+}
+
+// clientValidationView shows CA bundles by name and digest: they are
+// public, but a plan's diff of PEM would be all base64.
+type clientValidationView struct {
+	Mode      lb.ClientValidationMode `json:"mode"`
+	CABundles []caBundleView          `json:"caBundles"`
+}
+
+type caBundleView struct {
+	Name   string `json:"name" diff:"key"`
+	SHA256 string `json:"sha256"`
+}
+
+func newClientValidationView(cv *lb.ClientValidation) *clientValidationView {
+	if cv == nil {
+		return nil
+	}
+	v := &clientValidationView{Mode: cv.Mode}
+	for _, b := range cv.CABundles {
+		sum := sha256.Sum256(b.PEM)
+		v.CABundles = append(v.CABundles, caBundleView{Name: b.Name, SHA256: hex.EncodeToString(sum[:])})
+	}
+	return v
 }
 
 type hostView struct {
@@ -197,7 +222,7 @@ func parts(s cloud.Spec) []part {
 		return ns
 	}
 	for _, l := range s.Listeners {
-		lv := listenerView{Port: l.Port, Protocol: l.Protocol}
+		lv := listenerView{Port: l.Port, Protocol: l.Protocol, ClientValidation: newClientValidationView(l.ClientValidation)}
 		var inner []part
 		for _, vh := range l.VirtualHosts {
 			hv := hostView{Hostname: vh.Hostname, Certificates: names(vh.Certificates)}

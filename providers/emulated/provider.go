@@ -164,6 +164,11 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// TLS listeners pass TLS through or end it with the Stream's
 		// certificate (dataplane/tcp.go), chosen per connection by SNI.
 		TLSTerminate: true,
+		// HTTPS listeners ask clients for certificates and check them
+		// against the CA bundles, or let every client in for the insecure
+		// fallback (dataplane/compile.go, compileClientValidation).
+		ClientValidation:                 true,
+		ClientValidationInsecureFallback: true,
 		// Health checks are stored as they come (not probed), success
 		// codes included.
 		HealthCheckSuccessCodes: true,

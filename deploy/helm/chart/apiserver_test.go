@@ -71,12 +71,14 @@ func TestInstallsOnAPIServer(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "patch", Group: "gateway.networking.k8s.io", Resource: "gateways"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "gateway.networking.k8s.io", Resource: "httproutes", Subresource: "status"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "watch", Resource: "secrets"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "configmaps"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "events.k8s.io", Resource: "events"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: namespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: namespace, Verb: "create", Resource: "events"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "default", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "gateway.networking.k8s.io", Resource: "gateways"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "secrets"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "configmaps"}, false},
 	} {
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: user, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}, ResourceAttributes: &a.attrs}}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -54,7 +55,11 @@ type table struct {
 	hosts    hostTable[*vhost]
 	// firstCert is the listener's fallback certificate for a TLS hello that
 	// matches no virtual host and no catch-all.
-	firstCert       *tls.Certificate
+	firstCert *tls.Certificate
+	// clientTLS is an HTTPS listener's TLS configuration when it asks
+	// clients for certificates (lb.Listener.ClientValidation); nil uses
+	// the port's own, which asks for none.
+	clientTLS       *tls.Config
 	responseHeaders [][2]string
 	// streams routes a TCP, UDP or TLS listener's connections; nil for HTTP
 	// and HTTPS (stream.go).
@@ -346,7 +351,64 @@ func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration
 			v.rules = append(v.rules, cr)
 		}
 	}
+	if cv := l.ClientValidation; cv != nil {
+		cfg, err := compileClientValidation(l.Protocol, cv, t)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		t.clientTLS = cfg
+	}
 	return t, errors.Join(errs...)
+}
+
+// compileClientValidation builds the TLS configuration of an HTTPS
+// listener that asks clients for certificates: AllowValidOnly completes
+// the handshake only with a certificate that chains to the bundles
+// (RequireAndVerifyClientCert); AllowInsecureFallback asks for one and
+// lets every client in, with a valid certificate, an invalid one or none
+// (RequestClientCert: Go would refuse an invalid one in any mode that
+// verifies, and the Gateway API wants it let in).
+//
+// Session tickets are off: a resumed session skips the certificate
+// check, so a client let in before its CA left the bundle (or before the
+// mode changed) could come back without one.
+func compileClientValidation(p lb.Protocol, cv *lb.ClientValidation, t *table) (*tls.Config, error) {
+	if p != lb.ProtocolHTTPS {
+		return nil, fmt.Errorf("client validation on a %s listener", p)
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// The ALPN protocols http.Server offers itself: a configuration
+		// from GetConfigForClient replaces its own.
+		NextProtos:             []string{"h2", "http/1.1"},
+		GetCertificate:         func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) { return t.certificate(hello.ServerName) },
+		SessionTicketsDisabled: true,
+	}
+	switch cv.Mode {
+	case lb.ClientValidationAllowValidOnly:
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	case lb.ClientValidationAllowInsecureFallback:
+		cfg.ClientAuth = tls.RequestClientCert
+	default:
+		return nil, fmt.Errorf("unknown client validation mode %q", cv.Mode)
+	}
+	pool := x509.NewCertPool()
+	var errs []error
+	for _, b := range cv.CABundles {
+		certs, err := lb.ParseCABundle(b.PEM)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CA bundle %q: %w", b.Name, err))
+			continue
+		}
+		for _, c := range certs {
+			pool.AddCert(c)
+		}
+	}
+	if len(cv.CABundles) == 0 {
+		errs = append(errs, errors.New("client validation without a CA bundle"))
+	}
+	cfg.ClientCAs = pool
+	return cfg, errors.Join(errs...)
 }
 
 func compileRule(r lb.Rule, groups map[string]*group) (rule, error) {

@@ -210,6 +210,11 @@ func (s *Server) openHTTP(p *port, t *table) error {
 			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 				return p.table.Load().certificate(hello.ServerName)
 			},
+			// Read per handshake, so that a table swap changes client
+			// validation for the next connection; nil keeps this config.
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				return p.table.Load().clientTLS, nil
+			},
 		}
 		serve = func() error { return srv.ServeTLS(ln, "", "") }
 	}
