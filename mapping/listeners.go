@@ -31,7 +31,7 @@ type listenerState struct {
 	// clientValidation is the client certificate validation of an HTTPS
 	// listener's port (spec.tls.frontend), nil for none.
 	clientValidation *lb.ClientValidation
-	attached   int32
+	attached         int32
 }
 
 // valid listeners take routes: accepted and distinct from the others.
