@@ -125,6 +125,25 @@
 //     listener needs no certificateRefs. A kind the provider lacks makes
 //     the listener ResolvedRefs=False/InvalidCertificateRef, naming the
 //     field and the provider, and is left out.
+//   - Client certificate validation (frontend.go): the Gateway's
+//     spec.tls.frontend applies to HTTPS listeners only (TLS listeners in
+//     mode Terminate are not "handling HTTPS traffic"); a perPort entry
+//     replaces the default on its port, one without validation turning it
+//     off there. Since it is per port it is lb.Listener.ClientValidation,
+//     shared by every VirtualHost. caCertificateRefs name core ConfigMaps
+//     whose ca.crt holds PEM certificates (lb.ParseCABundle); several are
+//     pooled. Any other kind, ClusterTrustBundle included, is
+//     InvalidCACertificateKind; a missing ConfigMap, key or bad PEM
+//     InvalidCACertificateRef; another namespace without a ReferenceGrant
+//     RefNotPermitted (ResolvedRefs=False, the first reference at fault);
+//     the listener is served with the references that resolve, and is
+//     Accepted=False/NoValidCACertificate when none does. A provider
+//     without lb.Capabilities.ClientValidation (or ...InsecureFallback for
+//     that mode) gets the listener Accepted=False/UnsupportedValue: serving
+//     it without would skip the check, or keep out clients the user let
+//     in. The Gateway gets InsecureFrontendValidationMode=True
+//     (ConfigurationChanged), naming them, while a served listener is in
+//     mode AllowInsecureFallback.
 //   - Capabilities that only some providers have (redirect status codes
 //     and ports, prefix rewrites and redirects, full-path rewrites on rules
 //     with other than Exact path matches, backendRef header modifiers,

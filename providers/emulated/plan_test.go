@@ -139,6 +139,49 @@ func TestPlanRedactsCertificateKeys(t *testing.T) {
 	}
 }
 
+// TestPlanShowsClientValidation: turning client certificate validation on,
+// or changing its mode, updates the listener, and the plan names the CA
+// bundles by digest, not by their PEM.
+func TestPlanShowsClientValidation(t *testing.T) {
+	srv := startCloud(t)
+	p := newProvider(t, srv)
+	server := selfSigned(t, "server", "a.example.com")
+	ca := selfSigned(t, "ca", "ca.example.com")
+	m := &lb.LoadBalancer{
+		Owner: owner("plan-mtls"),
+		Listeners: []lb.Listener{{Name: "https", Port: 8443, Protocol: lb.ProtocolHTTPS, VirtualHosts: []lb.VirtualHost{{
+			Hostname: "a.example.com", Certificates: []lb.Certificate{server},
+			Rules: []lb.Rule{forward("all", lb.Match{}, to("g", 1))},
+		}}}},
+		TargetGroups: []lb.TargetGroup{group("g", deadTarget(t))},
+	}
+	ensure(t, p, m)
+
+	m.Listeners[0].ClientValidation = &lb.ClientValidation{Mode: lb.ClientValidationAllowValidOnly,
+		CABundles: []lb.CABundle{{Name: "apps/ca", PEM: ca.CertPEM}}}
+	pl := planOf(t, srv, p, m)
+	if got, want := pl.Summary(), "updated 1 listener"; got != want {
+		t.Errorf("plan of client validation: %q, want %q\n%s", got, want, pl)
+	}
+	text := pl.String()
+	if !strings.Contains(text, "clientValidation: none → ") || !strings.Contains(text, `"apps/ca"`) || !strings.Contains(text, `"AllowValidOnly"`) {
+		t.Errorf("the plan does not show the client validation it adds:\n%s", text)
+	}
+	if strings.Contains(text, "CERTIFICATE") {
+		t.Errorf("the plan prints the CA bundle's PEM:\n%s", text)
+	}
+	ensure(t, p, m)
+	if pl := planOf(t, srv, p, m); pl.Summary() != "no changes" {
+		t.Errorf("plan after applying it: %q, want nothing\n%s", pl.Summary(), pl)
+	}
+
+	m.Listeners[0].ClientValidation.Mode = lb.ClientValidationAllowInsecureFallback
+	pl = planOf(t, srv, p, m)
+	if got, want := pl.Summary(), "updated 1 listener"; got != want || !strings.Contains(pl.String(), `"AllowInsecureFallback"`) {
+		t.Errorf("plan of a mode change: %q, want %q naming the mode\n%s", got, want, pl)
+	}
+}
+
 // TestDeleteIsThePlanAgainstTheEmptyModel reads the Delete's plan in the
 // provider's log.
 func TestDeleteIsThePlanAgainstTheEmptyModel(t *testing.T) {

@@ -40,6 +40,12 @@
 // net/http keeps a request's Host out of its header map, so header matches
 // on Host read Request.Host and request modifiers of Host change the Host
 // sent upstream (route.go, filters.go).
+// An HTTPS listener with lb.Listener.ClientValidation asks each client for a
+// certificate: AllowValidOnly completes only handshakes whose certificate
+// chains to the CA bundles, AllowInsecureFallback lets every client in. The
+// TLS configuration is read from the current table at each handshake, so a
+// swap changes it for the next connection; session tickets are off on such
+// listeners, since a resumed session skips the check.
 // H2C target groups are reached with HTTP/2 prior knowledge through their own
 // Transport; listeners accept HTTP/1.1, HTTP/2 over TLS and HTTP/2 prior
 // knowledge on plain HTTP.
