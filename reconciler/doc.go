@@ -6,9 +6,9 @@
 // and only when it changed. It is level-based: it looks at the whole state,
 // never at which event woke it.
 //
-// Watches on routes, Services, EndpointSlices, Secrets, ReferenceGrants,
-// LoadBalancerParameters, Namespaces and GatewayClasses enqueue only the
-// Gateways they affect, found through field indexes (indexes.go). A mirror's
+// Watches on routes, Services, EndpointSlices, Secrets and ConfigMaps (both
+// metadata only), ReferenceGrants, LoadBalancerParameters, Namespaces and
+// GatewayClasses enqueue only the Gateways they affect, found through field indexes (indexes.go). A mirror's
 // Service is indexed and loaded exactly like a backendRef's.
 //
 // Cloud calls (observations.go): a reconcile whose model is the one the cloud
