@@ -21,7 +21,7 @@ func TestDescribeRefusesBadInvocations(t *testing.T) {
 		{[]string{"gateway"}, "describe takes: gateway"},
 		{[]string{"gateway", "a/b", "-o", "xml"}, `unknown output format "xml"`},
 		{[]string{"gateway", "a/b"}, "--emulated-endpoint is required"},
-		{[]string{"gateway", "a/b", "--providers", "gcp", "--emulated-endpoint", "http://127.0.0.1:1"}, "not implemented"},
+		{[]string{"gateway", "a/b", "--providers", "gcp", "--emulated-endpoint", "http://127.0.0.1:1"}, "--gcp-project"},
 	} {
 		err := describeCommandQuiet(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

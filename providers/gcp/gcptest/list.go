@@ -27,31 +27,10 @@ func (d *Double) list(req *request) ([]byte, *apiError) {
 		return nil, aerr
 	}
 	prefix := "projects/" + d.project + "/" + req.scope + "/" + req.coll.name + "/"
-	d.mu.Lock()
-	var names []string
-	items := map[string]json.RawMessage{}
-	for ref, obj := range d.objects {
-		if !strings.HasPrefix(ref, prefix) {
-			continue
-		}
-		out := d.present(obj)
-		b, err := protojson.Marshal(out)
-		if err != nil {
-			d.mu.Unlock()
-			return nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: marshal: %v", err)
-		}
-		var fields map[string]any
-		if err := json.Unmarshal(b, &fields); err != nil {
-			d.mu.Unlock()
-			return nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: %v", err)
-		}
-		if f.matches(fields) {
-			names = append(names, nameOf(ref))
-			items[nameOf(ref)] = b
-		}
+	names, items, aerr := d.matching(prefix, f)
+	if aerr != nil {
+		return nil, aerr
 	}
-	d.mu.Unlock()
-	sort.Strings(names)
 	start, end, next, aerr := page(req.http, len(names))
 	if aerr != nil {
 		return nil, aerr
@@ -73,6 +52,34 @@ func (d *Double) list(req *request) ([]byte, *apiError) {
 	return b, nil
 }
 
+// matching is the objects under prefix that f matches, as presented, by
+// name; names sorted.
+func (d *Double) matching(prefix string, f *filter) ([]string, map[string]json.RawMessage, *apiError) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var names []string
+	items := map[string]json.RawMessage{}
+	for ref, obj := range d.objects {
+		if !strings.HasPrefix(ref, prefix) {
+			continue
+		}
+		b, err := protojson.Marshal(d.present(obj))
+		if err != nil {
+			return nil, nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: marshal: %v", err)
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(b, &fields); err != nil {
+			return nil, nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: %v", err)
+		}
+		if f.matches(fields) {
+			names = append(names, nameOf(ref))
+			items[nameOf(ref)] = b
+		}
+	}
+	sort.Strings(names)
+	return names, items, nil
+}
+
 // aggregatedList answers a collection's aggregatedList: every region and
 // zone the double serves, filtered, by scope ("regions/R", "zones/Z"),
 // each scope's items sorted by name. It answers in one page whatever
@@ -92,35 +99,14 @@ func (d *Double) aggregatedList(req *request) ([]byte, *apiError) {
 		if !req.coll.in(scope) {
 			continue
 		}
-		prefix := "projects/" + d.project + "/" + scope + "/" + req.coll.name + "/"
-		d.mu.Lock()
-		var names []string
-		byName := map[string]json.RawMessage{}
-		for ref, obj := range d.objects {
-			if !strings.HasPrefix(ref, prefix) {
-				continue
-			}
-			b, err := protojson.Marshal(d.present(obj))
-			if err != nil {
-				d.mu.Unlock()
-				return nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: marshal: %v", err)
-			}
-			var fields map[string]any
-			if err := json.Unmarshal(b, &fields); err != nil {
-				d.mu.Unlock()
-				return nil, errorf(http.StatusInternalServerError, "backendError", "gcptest: %v", err)
-			}
-			if f.matches(fields) {
-				names = append(names, nameOf(ref))
-				byName[nameOf(ref)] = b
-			}
+		names, byName, aerr := d.matching("projects/"+d.project+"/"+scope+"/"+req.coll.name+"/", f)
+		if aerr != nil {
+			return nil, aerr
 		}
-		d.mu.Unlock()
 		if len(names) == 0 {
 			items[scope] = map[string]any{"warning": map[string]any{"code": "NO_RESULTS_ON_PAGE", "message": "There are no results for scope '" + scope + "' on this page."}}
 			continue
 		}
-		sort.Strings(names)
 		list := make([]json.RawMessage, 0, len(names))
 		for _, n := range names {
 			list = append(list, byName[n])
