@@ -1,8 +1,10 @@
 package mapping
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +34,13 @@ func TestCapabilityFlagsLiftTheirRefusals(t *testing.T) {
 				return anyRule(m, func(r lb.Rule) bool {
 					rw := r.Action.Rewrite
 					return rw != nil && rw.Path != nil && rw.Path.Type == lb.RewriteFullPath && r.Match.Path.Type != lb.MatchExact
+				})
+			}},
+		{"caps-cors", func(c *lb.Capabilities) { c.CORS = true }, "filter CORS",
+			func(m *lb.LoadBalancer) bool {
+				return anyRule(m, func(r lb.Rule) bool {
+					c := r.Action.CORS
+					return c != nil && slices.Equal(c.AllowMethods, []string{"GET", "PUT"}) && c.MaxAge == time.Hour
 				})
 			}},
 		{"caps-health-check-success-codes", func(c *lb.Capabilities) { c.HealthCheckSuccessCodes = true }, "healthCheck.successCodes",

@@ -33,8 +33,8 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // supportedFeatures lists only what Build realizes with these
 // capabilities: a feature is claimed when this mapping implements it and
 // the provider's capabilities cover every part the feature's conformance
-// tests exercise. Features this mapping does not implement (CORS,
-// session persistence, static addresses, infrastructure propagation,
+// tests exercise. Features this mapping does not implement (session
+// persistence, static addresses, infrastructure propagation,
 // backend client certificates, ClusterTrustBundle CA references, listener
 // filters, address routability, backendRef URLRewrite) are never claimed,
 // whatever the provider can.
@@ -134,6 +134,11 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		// listing HTTP among its backend protocols.
 		if caps.BackendProtocols[lb.ProtocolHTTP] {
 			names = append(names, features.SupportHTTPRouteBackendProtocolWebSocket)
+		}
+		// Its test sends preflights, which lb.CORS has the load balancer
+		// answer itself.
+		if caps.CORS {
+			names = append(names, features.SupportHTTPRouteCORS)
 		}
 		if caps.MisdirectedRequests {
 			names = append(names, features.SupportGatewayHTTPSListenerDetectMisdirectedRequests)

@@ -158,23 +158,30 @@
 //     those of the listeners before it (spec order) is
 //     Accepted=False/UnsupportedValue. The rest of the Gateway is served.
 //   - Filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect,
-//     URLRewrite and RequestMirror on rules; the two header modifiers on
+//     URLRewrite, RequestMirror and CORS on rules; the two header modifiers on
 //     backendRefs. A filter the provider lacks, any other filter type
-//     (ExtensionRef, CORS, ExternalAuth), a retry (or its backoff) the
+//     (ExtensionRef, ExternalAuth), a retry (or its backoff) the
 //     provider lacks and session persistence make the whole route
 //     Accepted=False/UnsupportedValue, naming the filter and provider; repeated filters and RequestRedirect with URLRewrite give
 //     IncompatibleFilters. Upstream lets an implementation drop only the bad
 //     rules (PartiallyInvalid); Cloudgate leaves the route out instead, so
 //     traffic never reaches a rule the user wrote differently.
+//   - CORS becomes lb.CORS on the rule's action, whatever the action (a
+//     redirect's and a 500's responses get its headers too, and their
+//     preflights are answered), with the lists in the user's order and
+//     maxAge 0 (a filter stored before the CRD defaulted it) as the API's
+//     default, 5 seconds. HTTPRouteCORS is claimed with
+//     lb.Capabilities.CORS. A preflight must match the rule to be
+//     answered: a rule whose method match is not OPTIONS never sees one.
 //   - A mirror's backend resolves exactly as a backendRef does (Service
 //     lookup, ReferenceGrant with the route's kind in from, same reasons);
 //     one that does not resolve sets ResolvedRefs=False and is dropped, the
 //     route stays. Percent and fraction become lb.Mirror.Percent.
 //   - A rule with no valid backend (none given, as with only header
 //     modifiers, or none resolving) answers 500; a RequestRedirect rule needs
-//     no backend. A 500 keeps only the response header modifier: request
-//     modifiers, rewrites, mirrors, timeouts and retries have no request
-//     to act on.
+//     no backend. A 500 keeps only the response header modifier and CORS:
+//     request modifiers, rewrites, mirrors, timeouts and retries have no
+//     request to act on.
 //   - Retry (retry.go): an HTTPRoute rule's retry becomes lb.Retry on its
 //     forward action (a redirect has nothing to retry), with attempts
 //     defaulting to 1 and bounded by lb.MaxRetryAttempts, codes sorted,

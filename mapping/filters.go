@@ -14,6 +14,7 @@ type filterSet struct {
 	redirect          *lb.Redirect
 	rewrite           *lb.Rewrite
 	mirrors           []lb.Mirror
+	cors              *lb.CORS
 	// groups are the mirrors' target groups.
 	groups []lb.TargetGroup
 }
@@ -35,6 +36,7 @@ var singleUse = []gwv1.HTTPRouteFilterType{
 	gwv1.HTTPRouteFilterResponseHeaderModifier,
 	gwv1.HTTPRouteFilterRequestRedirect,
 	gwv1.HTTPRouteFilterURLRewrite,
+	gwv1.HTTPRouteFilterCORS,
 }
 
 // ruleFilters converts a rule's filters. Every filter is checked against
@@ -82,8 +84,12 @@ func (b *builder) ruleFilters(kind routeKind, routeNamespace string, filters []g
 				res.set.mirrors = append(res.set.mirrors, m)
 				res.set.groups = appendGroup(res.set.groups, tg)
 			}
+		case gwv1.HTTPRouteFilterCORS:
+			c, p := b.cors(f.CORS)
+			invalid(p)
+			res.set.cors = c
 		default:
-			// ExtensionRef, CORS, ExternalAuth and types added later.
+			// ExtensionRef, ExternalAuth and types added later.
 			invalid(unsupportedValue("%s filter %s is not supported by provider %s", kind, f.Type, b.caps.Provider))
 		}
 	}
@@ -277,6 +283,40 @@ func pathModifier(m *gwv1.HTTPPathModifier) (*lb.PathRewrite, problem) {
 		return nil, unsupportedValue("path modifier type %s is not supported", m.Type)
 	}
 	return nil, unsupportedValue("path modifier type %s needs its value", m.Type)
+}
+
+// defaultCORSMaxAge is the API's default maxAge, for CORS filters stored
+// before the CRD defaulted it.
+const defaultCORSMaxAge = 5 * time.Second
+
+// cors converts a CORS filter; its values were checked by validateCORS.
+// The lists are kept in the user's order, which is the order of the
+// headers' values.
+func (b *builder) cors(f *gwv1.HTTPCORSFilter) (*lb.CORS, problem) {
+	if !b.caps.CORS {
+		return nil, unsupportedValue("HTTPRoute filter CORS is not supported by provider %s", b.caps.Provider)
+	}
+	if f == nil {
+		return nil, missingConfig(gwv1.HTTPRouteFilterCORS)
+	}
+	c := &lb.CORS{MaxAge: time.Duration(f.MaxAge) * time.Second}
+	if f.MaxAge == 0 {
+		c.MaxAge = defaultCORSMaxAge
+	}
+	for _, o := range f.AllowOrigins {
+		c.AllowOrigins = append(c.AllowOrigins, string(o))
+	}
+	for _, m := range f.AllowMethods {
+		c.AllowMethods = append(c.AllowMethods, string(m))
+	}
+	for _, h := range f.AllowHeaders {
+		c.AllowHeaders = append(c.AllowHeaders, string(h))
+	}
+	for _, h := range f.ExposeHeaders {
+		c.ExposeHeaders = append(c.ExposeHeaders, string(h))
+	}
+	c.AllowCredentials = f.AllowCredentials != nil && *f.AllowCredentials
+	return c, problem{}
 }
 
 // mirror converts a RequestMirror filter. bad makes the route invalid (the

@@ -64,6 +64,7 @@ func emulatedCaps() lb.Capabilities {
 		Retry:                            true,
 		RetryBackoff:                     true,
 		MisdirectedRequests:              true,
+		CORS:                             true,
 		TLSTerminate:                     true,
 		ClientValidation:                 true,
 		ClientValidationInsecureFallback: true,

@@ -131,6 +131,7 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 		Rewrite:         fs.rewrite,
 		Mirrors:         fs.mirrors,
 		Timeouts:        timeouts,
+		CORS:            fs.cors,
 	}
 	switch {
 	case fs.redirect != nil:
@@ -149,11 +150,13 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 		// Nothing valid to forward to (no backendRefs, as in a rule with
 		// only header modifiers, or none valid): the API asks for an
 		// error (HTTP 500, gRPC UNAVAILABLE). Only the response modifier
-		// still has something to act on; mirroring requests whose answer
-		// is a fixed error would load a backend for traffic the user's
-		// configuration fails.
+		// and CORS (which lets a page's script read the error, and
+		// answers its preflights) still have something to act on;
+		// mirroring requests whose answer is a fixed error would load a
+		// backend for traffic the user's configuration fails.
 		act = failure(kind)
 		act.ResponseHeaders = fs.response
+		act.CORS = fs.cors
 		if !b.caps.FixedResponse {
 			res.invalidate(unsupportedValue("a rule with no valid backend answers %d, but provider %s cannot answer with a fixed response",
 				act.FixedResponse.StatusCode, b.caps.Provider))

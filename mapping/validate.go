@@ -63,6 +63,14 @@ package mapping
 //	                                                 rules ("/" first, path characters, %XX, 1-1024 bytes);
 //	                                                 ReplacePrefixMatch: "" or the same
 //	backendRefs[].weight                           0-1000000
+//	cors.allowOrigins[] (HTTPRoute)                "*" alone, or the CRD's pattern (lb.ValidCORSOrigin): http or
+//	                                                 https "://", a host of labels (A-Z a-z 0-9 '-') with an
+//	                                                 optional leading "*.", or "*"; an optional port 1-65535; at
+//	                                                 most 253 bytes; at most 64 entries
+//	cors.allowMethods[] (HTTPRoute)                an HTTP method as for matches, or "*" alone; at most 9
+//	cors.allowHeaders[], cors.exposeHeaders[]      RFC 9110 token, at most 256 bytes; at most 64 entries; "*"
+//	  (HTTPRoute)                                    alone in allowHeaders
+//	cors.maxAge (HTTPRoute)                        not negative (0, from CRDs without the default, becomes 5)
 //
 // Checked where the value is converted (filters.go, matches.go, grpc.go):
 // filter, match and path modifier types, redirect scheme (http, https) and
@@ -92,6 +100,8 @@ import (
 	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
 // valueErrors collects the bad values of one route, in spec order.
@@ -330,9 +340,67 @@ func validateFilters(e *valueErrors, field string, filters []gwv1.HTTPRouteFilte
 				hosts.rewriteField = rp + ".hostname"
 			}
 			validatePathModifier(e, rp+".path", f.URLRewrite.Path)
+		case f.Type == gwv1.HTTPRouteFilterCORS && f.CORS != nil:
+			validateCORS(e, fp+".cors", f.CORS)
 		}
 	}
 	return hosts
+}
+
+// CORS list bounds: the CRD's.
+const (
+	maxCORSOrigins = 64
+	maxCORSMethods = 9
+	maxCORSHeaders = 64
+)
+
+// validateCORS checks a CORS filter's values as the CRD does (its pattern
+// for origins, its method enum, tokens for header names, "*" alone where
+// its CEL rules say, its list bounds), since the lists reach the model
+// and its response headers verbatim.
+func validateCORS(e *valueErrors, field string, f *gwv1.HTTPCORSFilter) {
+	list := func(name string, n, most int, hasStar bool) {
+		if n > most {
+			e.add(field+"."+name, fmt.Sprintf("has %d entries; at most %d are allowed", n, most))
+		}
+		if hasStar && n > 1 {
+			e.add(field+"."+name, `"*" cannot be listed next to other values`)
+		}
+	}
+	star := false
+	for i, o := range f.AllowOrigins {
+		star = star || o == "*"
+		if !lb.ValidCORSOrigin(string(o)) {
+			e.add(fmt.Sprintf("%s.allowOrigins[%d]", field, i),
+				fmt.Sprintf(`%s is not "*" or http(s)://host[:port] (host a name, "*" or "*.name"; port 1-65535)`, quote(string(o))))
+		}
+	}
+	list("allowOrigins", len(f.AllowOrigins), maxCORSOrigins, star)
+	star = false
+	for i, m := range f.AllowMethods {
+		star = star || m == "*"
+		if m != "*" && !methods[gwv1.HTTPMethod(m)] {
+			e.add(fmt.Sprintf("%s.allowMethods[%d]", field, i), fmt.Sprintf(`%s is not "*" or an HTTP method this API knows`, quote(string(m))))
+		}
+	}
+	list("allowMethods", len(f.AllowMethods), maxCORSMethods, star)
+	headers := func(name string, hs []gwv1.HTTPHeaderName, starAlone bool) {
+		star := false
+		for i, h := range hs {
+			star = star || h == "*"
+			e.add(fmt.Sprintf("%s.%s[%d]", field, name, i), headerNameProblem(string(h)))
+		}
+		list(name, len(hs), maxCORSHeaders, star && starAlone)
+	}
+	headers("allowHeaders", f.AllowHeaders, true)
+	// The API lets "*" stand next to other names here: a name listed with
+	// it changes nothing.
+	headers("exposeHeaders", f.ExposeHeaders, false)
+	// 0 is what a filter stored before the CRD defaulted maxAge holds:
+	// mapping gives it the default.
+	if f.MaxAge < 0 {
+		e.add(field+".maxAge", fmt.Sprintf("%d is not a number of seconds of at least 1", f.MaxAge))
+	}
 }
 
 func validatePathModifier(e *valueErrors, field string, m *gwv1.HTTPPathModifier) {

@@ -84,6 +84,11 @@ type Capabilities struct {
 	// not set it: the Gateway API forbids it to claim backoff).
 	Retry        bool
 	RetryBackoff bool
+	// CORS says whether Action.CORS is realized, with every semantics
+	// lb.CORS gives it: preflights answered by the load balancer itself
+	// (a cloud that can only add headers to responses cannot), and the
+	// headers added to other responses from allowed origins only.
+	CORS bool
 	// MisdirectedRequests says whether an HTTPS listener answers 421 when a
 	// request's Host selects another VirtualHost than its SNI name did.
 	MisdirectedRequests bool

@@ -371,7 +371,67 @@ type Action struct {
 	// Retry sends a forwarded request again after a failed attempt; nil
 	// sends it once. Only a Forward action has one.
 	Retry *Retry `json:"retry,omitempty"`
+	// CORS answers the rule's CORS preflight requests at the load balancer
+	// and adds CORS headers to the responses of its other requests, with
+	// any of the three actions (Capabilities.CORS).
+	CORS *CORS `json:"cors,omitempty"`
 }
+
+// CORS is a rule's Cross-Origin Resource Sharing policy (the Gateway API's
+// HTTPCORSFilter), which the load balancer enforces itself:
+//   - A preflight request (OPTIONS with Origin and
+//     Access-Control-Request-Method headers) is answered without reaching a
+//     backend, with an OK status (200 or 204). From an allowed origin the
+//     answer carries Access-Control-Allow-Origin (that origin),
+//     -Allow-Methods and -Allow-Headers (as below), -Expose-Headers,
+//     -Max-Age and, with AllowCredentials, -Allow-Credentials: true; from
+//     any other origin none of them.
+//   - Any other request from an allowed origin gets
+//     Access-Control-Allow-Origin, -Expose-Headers and, with
+//     AllowCredentials, -Allow-Credentials on its response, whatever the
+//     action answers (a backend, a redirect, a fixed response). Requests
+//     from other origins, or with no Origin, are served unchanged.
+//
+// The Action's ResponseHeaders apply after, preflight answers included.
+// Browsers read "*" literally on credentialed requests, so the API
+// forbids answering it with AllowCredentials: a "*" in AllowMethods or
+// AllowHeaders is answered "*" without AllowCredentials and with it
+// echoes the preflight's Access-Control-Request-Method or -Headers; a
+// "*" in ExposeHeaders is answered "*" without AllowCredentials and with
+// it lists the response's own header names (a preflight answer leaves it
+// out).
+type CORS struct {
+	// AllowOrigins are the origins allowed, as the Gateway API writes them
+	// (ValidCORSOrigin): "*" alone allows every origin; otherwise
+	// "scheme://host[:port]" with scheme http or https, and host a name, an
+	// IPv4 address, "*" (any host) or "*." then a name (any host ending in
+	// "." and that name: one label or more). A port left out is the
+	// scheme's (80, 443), so "https://a.example" and
+	// "https://a.example:443" are one origin. Schemes and hosts compare
+	// case-insensitively. The opaque origin "null" is never allowed:
+	// sandboxed documents of any site send it. Empty allows no origin.
+	AllowOrigins []string `json:"allowOrigins,omitempty"`
+	// AllowMethods are the methods a preflight allows (tokens, case
+	// sensitive), or "*" alone. Empty sends no Access-Control-Allow-Methods,
+	// which allows the CORS-safelisted GET, HEAD and POST only.
+	AllowMethods []string `json:"allowMethods,omitempty"`
+	// AllowHeaders are the request headers a preflight allows (tokens,
+	// case-insensitive), or "*" alone.
+	AllowHeaders []string `json:"allowHeaders,omitempty"`
+	// ExposeHeaders are the response headers scripts may read besides the
+	// CORS-safelisted ones (tokens, case-insensitive); "*" means all.
+	ExposeHeaders []string `json:"exposeHeaders,omitempty"`
+	// MaxAge is how long a client may cache a preflight's answer, in whole
+	// seconds from one second to MaxCORSMaxAge (mapping gives the API's
+	// default, 5s, when the filter sets none).
+	MaxAge time.Duration `json:"maxAge"`
+	// AllowCredentials lets the client send credentials (cookies, TLS
+	// client certificates, authorization) with its requests.
+	AllowCredentials bool `json:"allowCredentials,omitempty"`
+}
+
+// MaxCORSMaxAge bounds CORS.MaxAge: the API's int32 of seconds.
+const MaxCORSMaxAge = (1<<31 - 1) * time.Second
 
 // WeightedBackend is one share of a forward action. A request picks a backend
 // with probability Weight / sum of weights.

@@ -6,13 +6,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 )
 
 // Validate checks the model's own invariants: names unique and non-empty,
 // references resolved, regular expressions compilable in their anchored form
 // (CompileRegex), header names tokens and header values free of control
 // characters (ValidHeaderName, ValidHeaderValue), weights non-negative,
-// retries on forward actions only and within their bounds, certificates
+// retries on forward actions only and within their bounds, CORS origins
+// in the API's form and lists of tokens with "*" alone, certificates
 // either PEM or a reference, health checks within their bounds.
 // mapping.Build must never produce a model that fails it; providers call it
 // before planning so that a bug upstream cannot reach the cloud.
@@ -175,6 +178,9 @@ func (r Rule) validate(groups map[string]bool) []error {
 			bad("%v", err)
 		}
 	}
+	if err := a.CORS.validate(); err != nil {
+		bad("%v", err)
+	}
 	for _, b := range a.Forward {
 		if b.Weight < 0 {
 			bad("negative weight")
@@ -228,6 +234,44 @@ func (rt *Retry) validate() error {
 	}
 	if rt.Backoff != nil && *rt.Backoff < 0 {
 		errs = append(errs, errors.New("negative retry backoff"))
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks a CORS policy's own fields; nil is valid. A "*" stands
+// alone in the lists whose "*" the data plane answers in place of the
+// others (origins, methods, request headers), as the API requires.
+func (c *CORS) validate() error {
+	if c == nil {
+		return nil
+	}
+	var errs []error
+	alone := func(field string, list []string) {
+		if len(list) > 1 && slices.Contains(list, "*") {
+			errs = append(errs, fmt.Errorf("cors: %s has \"*\" next to other values", field))
+		}
+	}
+	for _, o := range c.AllowOrigins {
+		if !ValidCORSOrigin(o) {
+			errs = append(errs, fmt.Errorf("cors: origin %q is not \"*\" or scheme://host[:port]", o))
+		}
+	}
+	alone("allowOrigins", c.AllowOrigins)
+	for _, l := range []struct {
+		field string
+		list  []string
+	}{{"allowMethods", c.AllowMethods}, {"allowHeaders", c.AllowHeaders}, {"exposeHeaders", c.ExposeHeaders}} {
+		for _, v := range l.list {
+			// "*" is a token too.
+			if !ValidHeaderName(v) {
+				errs = append(errs, fmt.Errorf("cors: %s entry %q is not a token", l.field, v))
+			}
+		}
+	}
+	alone("allowMethods", c.AllowMethods)
+	alone("allowHeaders", c.AllowHeaders)
+	if c.MaxAge < time.Second || c.MaxAge > MaxCORSMaxAge || c.MaxAge%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("cors: max age %v is not a whole number of seconds from 1s to %v", c.MaxAge, MaxCORSMaxAge))
 	}
 	return errors.Join(errs...)
 }

@@ -161,3 +161,44 @@ func TestValidateClientValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateCORS(t *testing.T) {
+	cert := Certificate{Name: "ns/cert", CertPEM: []byte("chain"), KeyPEM: []byte("key")}
+	good := CORS{AllowOrigins: []string{"https://www.foo.com", "https://*.bar.com", "http://*:8080", "http://10.0.0.1"},
+		AllowMethods: []string{"GET", "OPTIONS"}, AllowHeaders: []string{"x-a"}, ExposeHeaders: []string{"x-b", "*"},
+		MaxAge: 5 * time.Second, AllowCredentials: true}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*CORS)
+		valid bool
+	}{
+		{"good", func(*CORS) {}, true},
+		{"any origin", func(c *CORS) { c.AllowOrigins = []string{"*"} }, true},
+		{"no origins", func(c *CORS) { c.AllowOrigins = nil }, true},
+		{"wildcard methods and headers", func(c *CORS) { c.AllowMethods, c.AllowHeaders = []string{"*"}, []string{"*"} }, true},
+		{"largest max age", func(c *CORS) { c.MaxAge = MaxCORSMaxAge }, true},
+		{"any origin next to another", func(c *CORS) { c.AllowOrigins = []string{"*", "https://a.com"} }, false},
+		{"wildcard method next to another", func(c *CORS) { c.AllowMethods = []string{"*", "GET"} }, false},
+		{"wildcard header next to another", func(c *CORS) { c.AllowHeaders = []string{"x-a", "*"} }, false},
+		{"origin without scheme", func(c *CORS) { c.AllowOrigins = []string{"www.foo.com"} }, false},
+		{"origin with a path", func(c *CORS) { c.AllowOrigins = []string{"https://foo.com/"} }, false},
+		{"origin of another scheme", func(c *CORS) { c.AllowOrigins = []string{"ftp://foo.com"} }, false},
+		{"wildcard inside the host", func(c *CORS) { c.AllowOrigins = []string{"https://a.*.com"} }, false},
+		{"port 0", func(c *CORS) { c.AllowOrigins = []string{"https://foo.com:0"} }, false},
+		{"port too large", func(c *CORS) { c.AllowOrigins = []string{"https://foo.com:65536"} }, false},
+		{"null origin", func(c *CORS) { c.AllowOrigins = []string{"null"} }, false},
+		{"method not a token", func(c *CORS) { c.AllowMethods = []string{"GET POST"} }, false},
+		{"header not a token", func(c *CORS) { c.ExposeHeaders = []string{"x:y"} }, false},
+		{"no max age", func(c *CORS) { c.MaxAge = 0 }, false},
+		{"max age not whole seconds", func(c *CORS) { c.MaxAge = 1500 * time.Millisecond }, false},
+		{"max age too long", func(c *CORS) { c.MaxAge = MaxCORSMaxAge + time.Second }, false},
+	} {
+		c := good
+		tc.edit(&c)
+		m := httpsModel(cert, nil)
+		m.Listeners[0].VirtualHosts[0].Rules[0].Action.CORS = &c
+		if err := m.Validate(); (err == nil) != tc.valid {
+			t.Errorf("%s: Validate() = %v, want valid %v", tc.name, err, tc.valid)
+		}
+	}
+}

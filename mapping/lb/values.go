@@ -3,6 +3,7 @@ package lb
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 )
 
 // The model carries user values (header names and values, regular
@@ -66,4 +67,28 @@ func CompileRegex(expr string) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("regular expression %q does not compile anchored: %w", expr, err)
 	}
 	return re, nil
+}
+
+// corsOrigin is the form of a CORS origin the Gateway API's CORSOrigin
+// pattern allows besides "*": a lowercase http or https scheme, a host that
+// is "*", or labels with an optional leading "*.", and an optional port.
+var corsOrigin = regexp.MustCompile(`^https?://(\*|(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+)(:([0-9]{1,5}))?$`)
+
+// ValidCORSOrigin reports whether o is a CORS.AllowOrigins entry: "*", or
+// the API's "scheme://host[:port]" form (at most 253 bytes, the port 1 to
+// 65535), in which every data plane can tell the scheme, host and port
+// apart.
+func ValidCORSOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	m := corsOrigin.FindStringSubmatch(o)
+	if m == nil || len(o) > 253 {
+		return false
+	}
+	if port := m[5]; port != "" {
+		n, err := strconv.Atoi(port)
+		return err == nil && n >= 1 && n <= 65535
+	}
+	return true
 }

@@ -132,6 +132,11 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// A target group's health check Matcher takes codes and ranges
 		// (matcher).
 		HealthCheckSuccessCodes: true,
+		// No CORS: an ALB cannot answer a preflight itself (a
+		// fixed-response action sets no headers), and its listener
+		// attributes routing.http.response.access_control_* set one
+		// static value on every response of the listener, for every
+		// origin: no per-rule policy, no origin matching or echo.
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolTCP: true, lb.ProtocolUDP: true},
 		// 100 rules per ALB, less the catch-all 404 of each VirtualHost.

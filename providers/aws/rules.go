@@ -567,6 +567,8 @@ func convertAction(a lb.Action, groups map[string]string) (action, error) {
 		return action{}, fmt.Errorf("timeouts are not supported")
 	case a.Retry != nil:
 		return action{}, fmt.Errorf("retries are not supported")
+	case a.CORS != nil:
+		return action{}, fmt.Errorf("CORS is not supported")
 	case a.FixedResponse != nil:
 		return action{Type: "fixed-response", StatusCode: strconv.Itoa(a.FixedResponse.StatusCode)}, nil
 	case a.Redirect != nil:

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -185,6 +186,10 @@ func TestConvertRuleRefusals(t *testing.T) {
 			`path rewrite "/$1": ALB's replacement string reads $`},
 		{"six condition values", "a.example", lb.Rule{Match: lb.Match{Path: prefix("/a"), Method: "GET",
 			Headers: []lb.HeaderMatch{{Name: "x", Type: lb.MatchExact, Value: "1"}, {Name: "y", Type: lb.MatchExact, Value: "2"}}}}, `6 condition values, ALB allows 5`},
+		// Mapping never gives it one (Capabilities.CORS is false): the
+		// backstop, should it.
+		{"CORS", "", lb.Rule{Match: lb.Match{Path: prefix("/")}, Action: lb.Action{CORS: &lb.CORS{AllowOrigins: []string{"*"}, MaxAge: time.Second}}},
+			`CORS is not supported`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := c.rule

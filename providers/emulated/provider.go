@@ -161,6 +161,9 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		Retry:               true,
 		RetryBackoff:        true,
 		MisdirectedRequests: true,
+		// The handler answers preflights itself and adds the CORS
+		// headers to the other responses (dataplane/cors.go).
+		CORS: true,
 		// TLS listeners pass TLS through or end it with the Stream's
 		// certificate (dataplane/tcp.go), chosen per connection by SNI.
 		TLSTerminate: true,

@@ -112,6 +112,7 @@ type action struct {
 	requestTimeout time.Duration
 	backendTimeout time.Duration
 	retry          *retryPolicy // nil: one attempt
+	cors           *corsPolicy  // nil: no CORS handling
 }
 
 type backend struct {

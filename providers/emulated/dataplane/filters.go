@@ -15,7 +15,7 @@ import (
 
 // This file compiles and applies the parts of an lb.Action besides the choice
 // of backend: header modifiers, redirects, rewrites, mirrors and timeouts
-// (and retries, compiled by retry.go).
+// (and retries, compiled by retry.go, and CORS, by cors.go).
 
 // headerMod is a compiled lb.HeaderModifier. Names are canonical, so that
 // http.Header's map gives the model's case-insensitive names for free.
@@ -366,6 +366,9 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 			out.backendTimeout = 0
 		}
 	}
+	c, err := compileCORS(a.CORS)
+	errs = append(errs, err)
+	out.cors = c
 	if a.Retry != nil {
 		if len(a.Forward) == 0 {
 			errs = append(errs, errors.New("a retry needs a forward action"))

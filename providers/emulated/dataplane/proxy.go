@@ -27,6 +27,9 @@ type proxyState struct {
 	// body as its whole body.
 	retry bool
 	body  []byte
+	// origin is the request's Origin when the rule's CORS policy allows
+	// it, else "".
+	origin string
 }
 
 type stateKey struct{}
@@ -133,29 +136,38 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := &rl.action
+	if a.cors != nil && isPreflight(r) {
+		// Answered here whatever the action: a preflight is the load
+		// balancer's to answer (lb.CORS), and never reaches a backend.
+		a.cors.preflight(hdr, r)
+		a.responseHeaders.apply(hdr)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	origin := a.cors.allowedOrigin(r)
 	switch {
 	case a.redirect != nil:
-		a.responseHeaders.apply(hdr)
+		a.finish(hdr, origin, nil)
 		hdr.Set("Location", a.redirect.location(r, t.port, t.protocol == lb.ProtocolHTTPS))
 		w.WriteHeader(a.redirect.status)
 		return
 	case a.status != 0:
-		a.responseHeaders.apply(hdr)
+		a.finish(hdr, origin, nil)
 		w.WriteHeader(a.status)
 		return
 	}
 	b := a.pick()
 	if b == nil || b.group == nil {
-		a.responseHeaders.apply(hdr)
+		a.finish(hdr, origin, nil)
 		http.Error(w, "invalid backend reference", http.StatusInternalServerError)
 		return
 	}
 	if len(b.group.targets) == 0 {
-		a.responseHeaders.apply(hdr)
+		a.finish(hdr, origin, nil)
 		http.Error(w, "no healthy targets", http.StatusServiceUnavailable)
 		return
 	}
-	st := &proxyState{Context: r.Context(), action: a, backend: b, target: b.group.nextTarget()}
+	st := &proxyState{Context: r.Context(), action: a, backend: b, target: b.group.nextTarget(), origin: origin}
 	var ctx context.Context = st
 	if a.requestTimeout > 0 {
 		var cancel context.CancelFunc
@@ -221,14 +233,12 @@ func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			st := stateOf(resp.Request.Context())
-			st.action.responseHeaders.apply(resp.Header)
-			st.backend.responseHeaders.apply(resp.Header)
+			st.action.finish(resp.Header, st.origin, st.backend)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			st := stateOf(r.Context())
-			st.action.responseHeaders.apply(w.Header())
-			st.backend.responseHeaders.apply(w.Header())
+			st.action.finish(w.Header(), st.origin, st.backend)
 			// The request's timeout, or (wrapped in err) a retried
 			// attempt's backend timeout.
 			if errors.Is(err, errTimedOut) || errors.Is(context.Cause(r.Context()), errTimedOut) {
