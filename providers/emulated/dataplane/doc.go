@@ -22,7 +22,10 @@
 //     open, removed ports close, and a port whose protocol changes reopens.
 //
 // A rule's action runs in the handler (proxy.go) with the filters compiled in
-// filters.go: redirects and fixed responses are answered at once; a forward
+// filters.go: a CORS preflight to a rule with a CORS policy is answered at
+// once, whatever the action (cors.go), and every other response of such a
+// rule gets the policy's headers for an allowed origin before the rule's
+// response modifiers; redirects and fixed responses are answered at once; a forward
 // applies the rewrite and the request header modifiers (the rule's, then the
 // chosen backend's), sends copies to the mirrors in the background
 // (mirror.go, bounded so a slow mirror costs dropped copies, never client
