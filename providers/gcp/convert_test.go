@@ -300,3 +300,15 @@ func TestTestModelIsWithinCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSRefused checks that a CORS policy, which Capabilities leaves
+// out, is refused by rule rather than dropped.
+func TestCORSRefused(t *testing.T) {
+	m := testModel()
+	m.Listeners[0].VirtualHosts[0].Rules[0].Action.CORS = &lb.CORS{AllowOrigins: []string{"https://a.example"}, MaxAge: 5 * time.Second}
+	_, _, err := desired(m, testLoc, nil)
+	var inv *providers.InvalidError
+	if !errors.As(err, &inv) || !slices.Equal(inv.Elements, []string{"default/r/rule-0"}) {
+		t.Errorf("a CORS policy: error %v, want a refusal naming default/r/rule-0", err)
+	}
+}

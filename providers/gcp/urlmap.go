@@ -238,6 +238,13 @@ func (c *converter) routeRule(r lb.Rule, priority int32) *computepb.HttpRouteRul
 	default:
 		rr.RouteAction = c.forward(r)
 	}
+	if a.CORS != nil {
+		// Capabilities leaves CORS out (a corsPolicy takes origin regexes
+		// only on INTERNAL_SELF_MANAGED load balancers, and cannot keep a
+		// disallowed origin's preflight from the backend), so mapping
+		// never sends one: refused rather than dropped if it ever does.
+		c.refusals.add(r.Name, "a CORS policy")
+	}
 	if rr.RouteAction != nil {
 		c.modifiers(r, rr.RouteAction)
 	} else if a.Rewrite != nil || len(a.Mirrors) > 0 || a.Timeouts != nil || a.Retry != nil {
