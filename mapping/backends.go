@@ -26,6 +26,9 @@ type forwardResult struct {
 	// provider lacks); refs is the first reference that did not resolve.
 	invalid problem
 	refs    problem
+	// rewrites are the backendRefs' URLRewrites, checked against the
+	// rule's matches as a rule's own is (checkPathRewrite).
+	rewrites []*lb.Rewrite
 }
 
 // forward resolves a rule's backendRefs into a weighted forward. An invalid
@@ -40,7 +43,7 @@ func (b *builder) forward(kind routeKind, routeNamespace string, refs []gwv1.HTT
 		for i := range res.backends {
 			x := &res.backends[i]
 			if x.TargetGroup == w.TargetGroup && reflect.DeepEqual(x.RequestHeaders, w.RequestHeaders) &&
-				reflect.DeepEqual(x.ResponseHeaders, w.ResponseHeaders) {
+				reflect.DeepEqual(x.ResponseHeaders, w.ResponseHeaders) && reflect.DeepEqual(x.Rewrite, w.Rewrite) {
 				x.Weight += w.Weight
 				return
 			}
@@ -52,9 +55,12 @@ func (b *builder) forward(kind routeKind, routeNamespace string, refs []gwv1.HTT
 		if ref.Weight != nil {
 			weight = *ref.Weight
 		}
-		request, response, bad := b.backendFilters(kind, ref.Filters)
+		request, response, rewrite, bad := b.backendFilters(kind, ref.Filters)
 		if res.invalid.ok() {
 			res.invalid = bad
+		}
+		if rewrite != nil {
+			res.rewrites = append(res.rewrites, rewrite)
 		}
 		tg, p := b.targetGroup(kind, routeNamespace, ref.BackendObjectReference, "")
 		if !p.ok() && res.refs.ok() {
@@ -69,7 +75,7 @@ func (b *builder) forward(kind routeKind, routeNamespace string, refs []gwv1.HTT
 			continue
 		}
 		res.groups = appendGroup(res.groups, tg)
-		add(lb.WeightedBackend{TargetGroup: tg.Name, Weight: weight, RequestHeaders: request, ResponseHeaders: response})
+		add(lb.WeightedBackend{TargetGroup: tg.Name, Weight: weight, RequestHeaders: request, ResponseHeaders: response, Rewrite: rewrite})
 	}
 
 	valid := slices.ContainsFunc(res.backends, func(w lb.WeightedBackend) bool { return w.TargetGroup != "" })

@@ -36,7 +36,7 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // tests exercise. Features this mapping does not implement (session
 // persistence, static addresses, infrastructure propagation,
 // backend client certificates, ClusterTrustBundle CA references, listener
-// filters, address routability, backendRef URLRewrite) are never claimed,
+// filters, address routability) are never claimed,
 // whatever the provider can.
 // GatewayRouteHostnameIntersectionPrecedence is rule and Stream order
 // (comparePrecedence, streams), which every provider realizes.
@@ -84,6 +84,10 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		}
 		if caps.BackendHeaderModifier {
 			names = append(names, features.SupportHTTPRouteBackendRequestHeaderModification)
+		}
+		// Its test rewrites full paths on PathPrefix matches, and prefixes.
+		if caps.BackendURLRewrite && caps.Rewrite && caps.PrefixRewrite && caps.FullPathRewriteOnAnyMatch {
+			names = append(names, features.SupportHTTPRouteBackendURLRewrite)
 		}
 		if caps.MethodMatch {
 			names = append(names, features.SupportHTTPRouteMethodMatching)

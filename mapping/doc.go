@@ -158,8 +158,9 @@
 //     those of the listeners before it (spec order) is
 //     Accepted=False/UnsupportedValue. The rest of the Gateway is served.
 //   - Filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect,
-//     URLRewrite, RequestMirror and CORS on rules; the two header modifiers on
-//     backendRefs. A filter the provider lacks, any other filter type
+//     URLRewrite, RequestMirror and CORS on rules; the two header modifiers and
+//     URLRewrite on backendRefs (a backendRef's URLRewrite needs of the rule's
+//     matches what a rule's does). A filter the provider lacks, any other filter type
 //     (ExtensionRef, ExternalAuth), a retry (or its backoff) the
 //     provider lacks and session persistence make the whole route
 //     Accepted=False/UnsupportedValue, naming the filter and provider; repeated filters and RequestRedirect with URLRewrite give

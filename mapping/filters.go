@@ -120,9 +120,9 @@ func filterAllowed(kind routeKind, t gwv1.HTTPRouteFilterType) bool {
 }
 
 // backendFilters converts the filters of one backendRef. The model has
-// per-backend header modifiers only; the Gateway API makes every other
-// backendRef filter Extended or implementation-specific.
-func (b *builder) backendFilters(kind routeKind, filters []gwv1.HTTPRouteFilter) (request, response *lb.HeaderModifier, p problem) {
+// per-backend header modifiers and URL rewrites; the Gateway API makes
+// every other backendRef filter Extended or implementation-specific.
+func (b *builder) backendFilters(kind routeKind, filters []gwv1.HTTPRouteFilter) (request, response *lb.HeaderModifier, rewrite *lb.Rewrite, p problem) {
 	note := func(q problem) {
 		if p.ok() {
 			p = q
@@ -137,6 +137,16 @@ func (b *builder) backendFilters(kind routeKind, filters []gwv1.HTTPRouteFilter)
 			continue
 		}
 		switch f.Type {
+		case gwv1.HTTPRouteFilterURLRewrite:
+			// A GRPCRoute's backendRef filters never include it (the API
+			// server refuses it), but older CRDs did not check.
+			if kind == kindGRPCRoute || !b.caps.BackendURLRewrite {
+				note(unsupportedValue("backendRef filter %s is not supported by provider %s", f.Type, b.caps.Provider))
+				continue
+			}
+			r, q := b.rewrite(f.URLRewrite)
+			note(q)
+			rewrite = r
 		case gwv1.HTTPRouteFilterRequestHeaderModifier:
 			m, q := b.headerModifier(kind, f.Type, f.RequestHeaderModifier, b.caps.RequestHeaderModifier)
 			note(q)
@@ -154,7 +164,7 @@ func (b *builder) backendFilters(kind routeKind, filters []gwv1.HTTPRouteFilter)
 			note(incompatibleFilters("filter %s may appear only once in a backendRef", t))
 		}
 	}
-	return request, response, p
+	return request, response, rewrite, p
 }
 
 // headerModifier converts a RequestHeaderModifier or ResponseHeaderModifier
@@ -401,17 +411,30 @@ func (b *builder) ruleTimeouts(t *gwv1.HTTPRouteTimeouts) (*lb.Timeouts, problem
 // without Capabilities.FullPathRewriteOnAnyMatch, an Exact match in every
 // one (a redirect's full path needs nothing of the match).
 func (b *builder) checkPathRewrite(fs filterSet, matches []ruleMatch) problem {
-	var p *lb.PathRewrite
-	rewrite := false
 	switch {
 	case fs.redirect != nil && fs.redirect.Path != nil:
-		p = fs.redirect.Path
+		return b.checkPath(fs.redirect.Path, false, matches)
 	case fs.rewrite != nil && fs.rewrite.Path != nil:
-		p, rewrite = fs.rewrite.Path, true
+		return b.checkPath(fs.rewrite.Path, true, matches)
 	}
-	if p == nil {
-		return problem{}
+	return problem{}
+}
+
+// checkBackendRewrites is checkPathRewrite for backendRefs' URLRewrites.
+func (b *builder) checkBackendRewrites(rewrites []*lb.Rewrite, matches []ruleMatch) problem {
+	for _, r := range rewrites {
+		if r.Path != nil {
+			if p := b.checkPath(r.Path, true, matches); !p.ok() {
+				return p
+			}
+		}
 	}
+	return problem{}
+}
+
+// checkPath checks one path modifier p, of a URLRewrite when rewrite is
+// set (else of a redirect), against the rule's matches.
+func (b *builder) checkPath(p *lb.PathRewrite, rewrite bool, matches []ruleMatch) problem {
 	for _, rm := range matches {
 		m := rm.m
 		switch {

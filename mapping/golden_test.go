@@ -49,6 +49,7 @@ func emulatedCaps() lb.Capabilities {
 		RequestHeaderModifier:            true,
 		ResponseHeaderModifier:           true,
 		BackendHeaderModifier:            true,
+		BackendURLRewrite:                true,
 		Redirect:                         true,
 		RedirectStatusCodes:              map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
 		PrefixRedirect:                   true,

@@ -123,6 +123,7 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 	fw := b.forward(kind, routeNamespace, spec.backendRefs)
 	res.invalidate(fw.invalid)
 	res.unresolved(fw.refs)
+	res.invalidate(b.checkBackendRewrites(fw.rewrites, res.state.matches))
 
 	fs := filters.set
 	act := lb.Action{

@@ -45,6 +45,10 @@ type Capabilities struct {
 	// ResponseHeaders are realized (each also needs the Action-level flag
 	// above of its direction).
 	BackendHeaderModifier bool
+	// BackendURLRewrite says whether WeightedBackend.Rewrite is realized
+	// (its parts also need Rewrite, PrefixRewrite and
+	// FullPathRewriteOnAnyMatch as an Action's Rewrite does).
+	BackendURLRewrite bool
 	// Redirect covers Redirect's scheme, hostname and full path;
 	// RedirectStatusCodes lists the status codes it may answer with (of
 	// 301, 302, 303, 307 and 308), and PrefixRedirect whether Redirect.Path

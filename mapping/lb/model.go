@@ -445,6 +445,12 @@ type WeightedBackend struct {
 	// BackendHeaderModifier).
 	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
 	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
+	// Rewrite changes requests sent to this backend only
+	// (Capabilities.BackendURLRewrite). Each field it sets replaces the
+	// Action's Rewrite of that field; a path is rewritten from the
+	// request's own path, since the rule's match (which a prefix rewrite
+	// replaces) matched that path.
+	Rewrite *Rewrite `json:"rewrite,omitempty"`
 }
 
 // FixedResponse answers without a backend (Capabilities.FixedResponse).

@@ -157,7 +157,9 @@ func (r Rule) validate(groups map[string]bool) []error {
 	if kinds != 1 {
 		bad("needs exactly one of forward, fixedResponse and redirect")
 	}
-	if a.Rewrite != nil && a.Rewrite.Path != nil && a.Rewrite.Path.Type == RewritePrefix || a.Redirect != nil && a.Redirect.Path != nil && a.Redirect.Path.Type == RewritePrefix {
+	prefixRewrite := func(rw *Rewrite) bool { return rw != nil && rw.Path != nil && rw.Path.Type == RewritePrefix }
+	backendPrefix := slices.ContainsFunc(a.Forward, func(b WeightedBackend) bool { return prefixRewrite(b.Rewrite) })
+	if prefixRewrite(a.Rewrite) || backendPrefix || a.Redirect != nil && a.Redirect.Path != nil && a.Redirect.Path.Type == RewritePrefix {
 		if p := r.Match.Path; p == nil || p.Type != MatchPrefix {
 			bad("a prefix rewrite needs a Prefix path match")
 		}

@@ -307,6 +307,72 @@ func TestRewrite(t *testing.T) {
 	}
 }
 
+// TestBackendRewrite checks that a backend's URL rewrite changes only the
+// requests sent to that backend, and that its fields win over the rule's.
+func TestBackendRewrite(t *testing.T) {
+	t.Parallel()
+	srv := startCloud(t)
+	p := newProvider(t, srv)
+	v1, v2 := newEcho(t, "v1", false), newEcho(t, "v2", false)
+	prefixTo := func(v string) *lb.PathRewrite { return &lb.PathRewrite{Type: lb.RewritePrefix, Value: v} }
+	fullTo := func(v string) *lb.PathRewrite { return &lb.PathRewrite{Type: lb.RewriteFullPath, Value: v} }
+	m := &lb.LoadBalancer{
+		Owner:        owner("backend-rewrite"),
+		TargetGroups: []lb.TargetGroup{group("v1", v1.target), group("v2", v2.target)},
+		Listeners: []lb.Listener{{Name: "http", Port: 8080, Protocol: lb.ProtocolHTTP, VirtualHosts: []lb.VirtualHost{{Rules: []lb.Rule{
+			// The conformance test's two rules.
+			rule("full", "/full", lb.Action{Forward: []lb.WeightedBackend{
+				{TargetGroup: "v1", Weight: 1, Rewrite: &lb.Rewrite{Path: fullTo("/rewritten-full")}}}}),
+			rule("prefix", "/prefix", lb.Action{Forward: []lb.WeightedBackend{
+				{TargetGroup: "v1", Weight: 1, Rewrite: &lb.Rewrite{Path: prefixTo("/rewritten-prefix")}}}}),
+			// v1 rewrites its path, v2 its host; the rule rewrites both,
+			// so each backend keeps the rule's other field.
+			rule("split", "/split", lb.Action{
+				Rewrite: &lb.Rewrite{Hostname: "rule.example", Path: prefixTo("/rule")},
+				Forward: []lb.WeightedBackend{
+					{TargetGroup: "v1", Weight: 1, Rewrite: &lb.Rewrite{Path: fullTo("/v1")}},
+					{TargetGroup: "v2", Weight: 1, Rewrite: &lb.Rewrite{Hostname: "v2.example"}},
+				}}),
+			// The same Service twice, with and without a rewrite: the share
+			// without one keeps the request's path.
+			rule("half", "/half", lb.Action{Forward: []lb.WeightedBackend{
+				{TargetGroup: "v1", Weight: 1, Rewrite: &lb.Rewrite{Path: prefixTo("/rewritten")}},
+				{TargetGroup: "v2", Weight: 1},
+			}}),
+		}}}}},
+	}
+	st := ensure(t, p, m)
+	base := "http://" + st.Addresses[0].Value + ":8080"
+	c := httpClient()
+	for _, tc := range []struct{ path, wantPath string }{
+		{"/full/original", "/rewritten-full"},
+		{"/prefix/original", "/rewritten-prefix/original"},
+		{"/prefix", "/rewritten-prefix"},
+	} {
+		got := decode(t, do(t, c, "GET", base+tc.path, "rewrite.example", nil))
+		if got.Backend != "v1" || got.Path != tc.wantPath || got.Host != "rewrite.example" {
+			t.Errorf("%s reached %s as host %q path %q, want v1 rewrite.example %q", tc.path, got.Backend, got.Host, got.Path, tc.wantPath)
+		}
+	}
+	want := map[string]map[string][2]string{ // path, backend: host, path
+		"/split/x": {"v1": {"rule.example", "/v1"}, "v2": {"v2.example", "/rule/x"}},
+		"/half/x":  {"v1": {"rewrite.example", "/rewritten/x"}, "v2": {"rewrite.example", "/half/x"}},
+	}
+	for path, byBackend := range want {
+		counts := map[string]int{}
+		for range 40 {
+			got := decode(t, do(t, c, "GET", base+path, "rewrite.example", nil))
+			counts[got.Backend]++
+			if w := byBackend[got.Backend]; got.Host != w[0] || got.Path != w[1] {
+				t.Errorf("%s reached %s as host %q path %q, want %q %q", path, got.Backend, got.Host, got.Path, w[0], w[1])
+			}
+		}
+		if counts["v1"] == 0 || counts["v2"] == 0 {
+			t.Errorf("%s split %v, want both backends", path, counts)
+		}
+	}
+}
+
 // settle waits until a counter stops changing, so that background mirrors
 // have landed before it is read.
 func settle(n *atomic.Int64) int64 {

@@ -144,6 +144,7 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		RequestHeaderModifier:  true,
 		ResponseHeaderModifier: true,
 		BackendHeaderModifier:  true,
+		BackendURLRewrite:      true,
 		Redirect:               true,
 		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
 		PrefixRedirect:         true,

@@ -121,6 +121,9 @@ type backend struct {
 
 	requestHeaders  *headerMod
 	responseHeaders *headerMod
+	// rewrite is the backend's own URL rewrite, whose fields win over the
+	// action's for requests sent to this backend.
+	rewrite *rewrite
 }
 
 // group is a compiled target group. next is the one mutable field: the

@@ -259,6 +259,29 @@ type rewrite struct {
 	path     *pathRewrite
 }
 
+// compileRewrite compiles a rule's or a backend's rewrite; nil (and a
+// rewrite that changes nothing) is nil.
+func compileRewrite(rw *lb.Rewrite, match *pathMatcher) (*rewrite, error) {
+	if rw == nil {
+		return nil, nil
+	}
+	var errs []error
+	p, err := compilePathRewrite(rw.Path, match)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("rewrite: %w", err))
+	}
+	if strings.ContainsAny(rw.Hostname, "/?#@ \r\n") {
+		errs = append(errs, fmt.Errorf("invalid rewrite hostname %q", rw.Hostname))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if p == nil && rw.Hostname == "" {
+		return nil, nil
+	}
+	return &rewrite{hostname: rw.Hostname, path: p}, nil
+}
+
 // mirror is a compiled lb.Mirror.
 type mirror struct {
 	group   *group
@@ -315,6 +338,9 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 			if be.responseHeaders, err = compileHeaderMod(b.ResponseHeaders, false); err != nil {
 				errs = append(errs, fmt.Errorf("backend %d response headers: %w", i, err))
 			}
+			if be.rewrite, err = compileRewrite(b.Rewrite, match); err != nil {
+				errs = append(errs, fmt.Errorf("backend %d %w", i, err))
+			}
 			out.backends = append(out.backends, be)
 		}
 	}
@@ -325,17 +351,8 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 	if out.responseHeaders, err = compileHeaderMod(a.ResponseHeaders, false); err != nil {
 		errs = append(errs, fmt.Errorf("response headers: %w", err))
 	}
-	if rw := a.Rewrite; rw != nil {
-		p, err := compilePathRewrite(rw.Path, match)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("rewrite: %w", err))
-		}
-		if strings.ContainsAny(rw.Hostname, "/?#@ \r\n") {
-			errs = append(errs, fmt.Errorf("invalid rewrite hostname %q", rw.Hostname))
-		}
-		if p != nil || rw.Hostname != "" {
-			out.rewrite = &rewrite{hostname: rw.Hostname, path: p}
-		}
+	if out.rewrite, err = compileRewrite(a.Rewrite, match); err != nil {
+		errs = append(errs, err)
 	}
 	for _, m := range a.Mirrors {
 		g, ok := groups[m.TargetGroup]

@@ -87,8 +87,10 @@ func mirrorRequest(in *http.Request, a *action, target *url.URL, body []byte) (*
 	out := in.Clone(ctx)
 	out.RequestURI = ""
 	out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
-	a.rewritePath(out.URL, in)
-	out.Host = a.upstreamHost(in)
+	// A mirror gets the rule's rewrite only: backend filters apply to
+	// requests sent to their backend.
+	a.rewritePath(out.URL, in, nil)
+	out.Host = a.upstreamHost(in, nil)
 	removeHopByHop(out.Header)
 	a.requestHeaders.applyRequest(out)
 	out.TransferEncoding, out.Trailer, out.Close = nil, nil, false

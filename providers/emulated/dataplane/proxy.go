@@ -46,20 +46,34 @@ func stateOf(ctx context.Context) *proxyState {
 }
 
 // upstreamHost is the Host header sent to backends: the client's, as behind a
-// cloud load balancer, unless the rule rewrites it.
-func (a *action) upstreamHost(in *http.Request) string {
+// cloud load balancer, unless the rule or the backend b (nil for a mirror)
+// rewrites it; the backend's rewrite wins.
+func (a *action) upstreamHost(in *http.Request, b *backend) string {
+	if b != nil && b.rewrite != nil && b.rewrite.hostname != "" {
+		return b.rewrite.hostname
+	}
 	if a.rewrite != nil && a.rewrite.hostname != "" {
 		return a.rewrite.hostname
 	}
 	return in.Host
 }
 
-// rewritePath applies the rule's path rewrite to u, a copy of in's URL.
-func (a *action) rewritePath(u *url.URL, in *http.Request) {
-	if a.rewrite != nil && a.rewrite.path != nil {
+// rewritePath applies the path rewrite of the backend b (nil for a mirror)
+// or else of the rule to u, a copy of in's URL. Either rewrites the
+// request's own path: the rule's match, whose prefix a prefix rewrite
+// replaces, matched that one.
+func (a *action) rewritePath(u *url.URL, in *http.Request, b *backend) {
+	var p *pathRewrite
+	if a.rewrite != nil {
+		p = a.rewrite.path
+	}
+	if b != nil && b.rewrite != nil && b.rewrite.path != nil {
+		p = b.rewrite.path
+	}
+	if p != nil {
 		// RawPath would keep the old path's escaping: clear it so the new
 		// path is escaped afresh.
-		u.Path, u.RawPath = a.rewrite.path.apply(in.URL.Path), ""
+		u.Path, u.RawPath = p.apply(in.URL.Path), ""
 	}
 }
 
@@ -216,9 +230,9 @@ func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			st := stateOf(pr.In.Context())
 			a := st.action
-			a.rewritePath(pr.Out.URL, pr.In)
+			a.rewritePath(pr.Out.URL, pr.In, st.backend)
 			pr.SetURL(st.target)
-			pr.Out.Host = a.upstreamHost(pr.In)
+			pr.Out.Host = a.upstreamHost(pr.In, st.backend)
 			// Rewrite starts without X-Forwarded-*; keep the client's chain so
 			// that SetXForwarded appends to it, as cloud load balancers do.
 			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
