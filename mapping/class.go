@@ -42,6 +42,9 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // (comparePrecedence, streams), which every provider realizes.
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant, features.SupportGatewayRouteHostnameIntersectionPrecedence}
+	if caps.StaticAddresses {
+		names = append(names, features.SupportGatewayStaticAddresses, features.SupportGatewayAddressEmpty)
+	}
 	// HTTPRoute's Core support includes the RequestHeaderModifier and
 	// RequestRedirect filters (hostname, 301 and 302), and its Core tests
 	// serve routes on HTTPS listeners too; without all of that HTTPRoute,

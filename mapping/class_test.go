@@ -36,3 +36,24 @@ func TestQueryMatchIgnoringCaseIsNotClaimed(t *testing.T) {
 		t.Error("query matches that ignore case are claimed as the Gateway API's query matching")
 	}
 }
+
+// The address features are claimed with StaticAddresses alone: a provider
+// that uses spec.addresses without refusing an unusable one as the
+// Gateway API asks (AWS, GCP) claims neither.
+func TestAddressFeaturesFollowStaticAddresses(t *testing.T) {
+	has := func(c lb.Capabilities, n features.FeatureName) bool {
+		return slices.ContainsFunc(supportedFeatures(c), func(f gwv1.SupportedFeature) bool { return f.Name == gwv1.FeatureName(n) })
+	}
+	caps := lb.Capabilities{Provider: "p"}
+	for _, n := range []features.FeatureName{features.SupportGatewayStaticAddresses, features.SupportGatewayAddressEmpty} {
+		if has(caps, n) {
+			t.Errorf("%s claimed without StaticAddresses", n)
+		}
+	}
+	caps.StaticAddresses = true
+	for _, n := range []features.FeatureName{features.SupportGatewayStaticAddresses, features.SupportGatewayAddressEmpty} {
+		if !has(caps, n) {
+			t.Errorf("%s not claimed with StaticAddresses", n)
+		}
+	}
+}

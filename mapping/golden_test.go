@@ -66,6 +66,7 @@ func emulatedCaps() lb.Capabilities {
 		RetryBackoff:                     true,
 		MisdirectedRequests:              true,
 		CORS:                             true,
+		StaticAddresses:                  true,
 		TLSTerminate:                     true,
 		ClientValidation:                 true,
 		ClientValidationInsecureFallback: true,

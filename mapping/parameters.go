@@ -452,7 +452,8 @@ func certRefs(m mergedParams) ([]paramCertRefs, []string) {
 
 // specAddresses returns the Gateway's requested IP addresses. Only
 // IPAddress is supported: a load balancer's address is what the cloud
-// allocates, a hostname or a named address cannot be requested.
+// allocates, a hostname or a named address cannot be requested. An
+// address with an empty value requests nothing.
 func (b *builder) specAddresses() ([]string, problem) {
 	var out []string
 	for _, a := range b.gw.Spec.Addresses {
@@ -465,6 +466,12 @@ func (b *builder) specAddresses() ([]string, problem) {
 		if a.Routability != gwv1.GatewayAddressRoutabilityDefault {
 			return nil, problem{reason: string(gwv1.GatewayReasonUnsupportedAddress),
 				message: "address routability is not supported"}
+		}
+		// An empty value asks for any address of the type (v1.7,
+		// GatewayAddressEmpty): the cloud's own choice, as with no
+		// request at all.
+		if a.Value == "" {
+			continue
 		}
 		ip, err := netip.ParseAddr(a.Value)
 		if err != nil {

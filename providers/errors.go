@@ -11,6 +11,13 @@ import (
 // reconciler turns it into a status condition instead of backing off forever.
 var ErrInvalid = errors.New("configuration refused by the cloud")
 
+// ErrAddressNotUsable marks a refusal of the addresses the Gateway's
+// spec.addresses request (outside the cloud's range, taken, or more than
+// it gives): the reconciler reports Programmed=False with reason
+// AddressNotUsable, as the Gateway API asks, rather than Invalid. It
+// matches ErrInvalid, since retrying the same request cannot fix it.
+var ErrAddressNotUsable = fmt.Errorf("%w: a requested address is not usable", ErrInvalid)
+
 // InvalidError is a refusal that names the parts of the model at fault, so that
 // the reconciler can leave out the routes behind them and apply the rest: one
 // tenant's route never blocks a whole Gateway. It matches ErrInvalid.

@@ -459,6 +459,8 @@ func programmedCondition(gen int64, res mapping.Result, st lb.Status, cloud erro
 		return c
 	}
 	switch {
+	case errors.Is(cloud, providers.ErrAddressNotUsable):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonAddressNotUsable), "The cloud cannot give the load balancer the addresses spec.addresses requests; the Gateway's events hold its answer"
 	case errors.Is(cloud, providers.ErrInvalid):
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "The cloud refused the load balancer's configuration; the Gateway's events hold its answer"
 	case cloud != nil:

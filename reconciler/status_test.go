@@ -130,3 +130,23 @@ func TestProgrammedCarriesProviderNotes(t *testing.T) {
 		}
 	}
 }
+
+// A requested address the cloud cannot give lowers Programmed with reason
+// AddressNotUsable (the Gateway API's), another refusal with Invalid.
+func TestProgrammedAddressNotUsable(t *testing.T) {
+	res := mapping.Result{LoadBalancer: &lb.LoadBalancer{}}
+	res.Gateway.Conditions = []metav1.Condition{{Type: string(gwv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue, Reason: "Programmed"}}
+	for _, c := range []struct {
+		err    error
+		reason gwv1.GatewayConditionReason
+	}{
+		{fmt.Errorf("cloud: %w", providers.ErrAddressNotUsable), gwv1.GatewayReasonAddressNotUsable},
+		{&providers.InvalidError{Message: "outside the range", Cause: providers.ErrAddressNotUsable}, gwv1.GatewayReasonAddressNotUsable},
+		{fmt.Errorf("cloud: %w", providers.ErrInvalid), gwv1.GatewayReasonInvalid},
+	} {
+		got := programmedCondition(1, res, lb.Status{}, c.err)
+		if got.Status != metav1.ConditionFalse || got.Reason != string(c.reason) {
+			t.Errorf("%v: Programmed = %s %s, want False %s", c.err, got.Status, got.Reason, c.reason)
+		}
+	}
+}

@@ -93,6 +93,15 @@ type Capabilities struct {
 	// (a cloud that can only add headers to responses cannot), and the
 	// headers added to other responses from allowed origins only.
 	CORS bool
+	// StaticAddresses says whether the provider gives the load balancer
+	// the address Options.Addresses requests (the Gateway's
+	// spec.addresses), and refuses one it cannot give (outside its range,
+	// taken) with providers.ErrAddressNotUsable, which the Gateway
+	// reports as Programmed=False, AddressNotUsable. mapping passes the
+	// addresses to every provider; the flag only claims the Gateway API
+	// features GatewayStaticAddresses and GatewayAddressEmpty, whose tests
+	// need both halves.
+	StaticAddresses bool
 	// MisdirectedRequests says whether an HTTPS listener answers 421 when a
 	// request's Host selects another VirtualHost than its SNI name did.
 	MisdirectedRequests bool

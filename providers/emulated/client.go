@@ -39,8 +39,12 @@ func (e *APIError) Error() string {
 }
 
 // Unwrap makes a refused configuration (400) match providers.ErrInvalid, so the
-// reconciler reports it instead of retrying.
+// reconciler reports it instead of retrying; a refused address matches
+// providers.ErrAddressNotUsable too.
 func (e *APIError) Unwrap() error {
+	if e.StatusCode == http.StatusBadRequest && e.Code == cloud.CodeAddressNotUsable {
+		return providers.ErrAddressNotUsable
+	}
 	if e.StatusCode == http.StatusBadRequest {
 		return providers.ErrInvalid
 	}

@@ -86,15 +86,21 @@ func TestRequestedAddress(t *testing.T) {
 
 	taken := simple(owner("taken"), 8080, deadTarget(t))
 	taken.Options.Addresses = []string{want}
-	if _, err := p.Ensure(context.Background(), taken); !errors.Is(err, providers.ErrInvalid) {
-		t.Errorf("Ensure with a taken address = %v, want ErrInvalid", err)
+	if _, err := p.Ensure(context.Background(), taken); !errors.Is(err, providers.ErrAddressNotUsable) || !errors.Is(err, providers.ErrInvalid) {
+		t.Errorf("Ensure with a taken address = %v, want ErrAddressNotUsable (an ErrInvalid)", err)
+	}
+	// One usable address among more: a load balancer has one address.
+	two := simple(owner("two"), 8080, deadTarget(t))
+	two.Options.Addresses = []string{r.Addr().Next().Next().Next().Next().Next().String(), "10.0.0.1"}
+	if _, err := p.Ensure(context.Background(), two); !errors.Is(err, providers.ErrAddressNotUsable) {
+		t.Errorf("Ensure with two addresses = %v, want ErrAddressNotUsable", err)
 	}
 	outside := simple(owner("outside"), 8080, deadTarget(t))
 	outside.Options.Addresses = []string{"10.0.0.1"}
 	_, err := p.Ensure(context.Background(), outside)
 	var apiErr *emulated.APIError
-	if !errors.Is(err, providers.ErrInvalid) || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
-		t.Errorf("Ensure with an address outside the range = %v, want a 400 *APIError wrapping ErrInvalid", err)
+	if !errors.Is(err, providers.ErrAddressNotUsable) || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
+		t.Errorf("Ensure with an address outside the range = %v, want a 400 *APIError wrapping ErrAddressNotUsable", err)
 	}
 	if got := len(srv.Cloud().List(cloud.ListOptions{})); got != 1 {
 		t.Errorf("refused requests created load balancers: %d, want 1", got)

@@ -132,6 +132,7 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		lb.ProtocolTCP: true, lb.ProtocolUDP: true}
 	return lb.Capabilities{
 		Provider:            "emulated",
+		StaticAddresses:     true,
 		Protocols:           protocols,
 		PathMatch:           map[lb.MatchType]bool{lb.MatchExact: true, lb.MatchPrefix: true, lb.MatchRegex: true},
 		HeaderMatch:         both,

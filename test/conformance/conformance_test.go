@@ -53,9 +53,10 @@ func TestConformance(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cluster.Stop() })
 
+	addressRange := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 70+os.Getpid()%20))
 	ctl, err := harness.Start(ctx, cluster.REST, harness.Config{
 		ClusterName:  "conformance",
-		AddressRange: netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 70+os.Getpid()%20)),
+		AddressRange: addressRange,
 	})
 	if err != nil {
 		t.Fatalf("starting the controller: %v", err)
@@ -110,6 +111,13 @@ func TestConformance(t *testing.T) {
 				Contact:      []string{"@cloudgate-dev/maintainers"},
 			},
 			TimeoutConfig: config.DefaultTimeoutConfig(),
+			// GatewayStaticAddresses requests one address of each: the
+			// usable one is in the emulated cloud's range, high enough
+			// that the cloud's next-free allocation (from the bottom) has
+			// not given it to another Gateway; the unusable one (a
+			// documentation address) lies outside the range.
+			UsableNetworkAddresses:   []gwv1.GatewaySpecAddress{ipAddress(highIn(addressRange))},
+			UnusableNetworkAddresses: []gwv1.GatewaySpecAddress{ipAddress(netip.MustParseAddr("192.0.2.1"))},
 		},
 		Client:        suiteClient,
 		ClientOptions: clientOptions,
@@ -140,6 +148,19 @@ func waitAccepted(t *testing.T, c client.Client) []features.FeatureName {
 	}
 	t.Fatalf("GatewayClass %s was not Accepted with supported features in time", className)
 	return nil
+}
+
+// highIn returns an address near the top of the IPv4 range p (a /16 or
+// wider): x.y.255.200.
+func highIn(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	a[2], a[3] = 255, 200
+	return netip.AddrFrom4(a)
+}
+
+func ipAddress(a netip.Addr) gwv1.GatewaySpecAddress {
+	t := gwv1.IPAddressType
+	return gwv1.GatewaySpecAddress{Type: &t, Value: a.String()}
 }
 
 func envOr(key, def string) string {

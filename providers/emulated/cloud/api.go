@@ -79,6 +79,12 @@ const (
 	CodeThrottled       = "Throttled"
 	CodeUnavailable     = "ServiceUnavailable"
 	CodeInternal        = "InternalError"
+	// CodeAddressNotUsable (with 400) refuses a requested address the
+	// cloud cannot give: outside its range, taken by another load
+	// balancer, or more than the one address a load balancer has. A
+	// client tells it from CodeInvalid to report the address, not the
+	// configuration, as the fault.
+	CodeAddressNotUsable = "AddressNotUsable"
 )
 
 // RequestIDHeader is the response header that holds the id the cloud gave the

@@ -349,14 +349,14 @@ func (c *Cloud) allocate(spec Spec, current netip.Addr) (netip.Addr, *Error) {
 			return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "requested address %q is not an IP address", req[0])
 		}
 		if !c.prefix.Contains(a) || a == c.prefix.Addr() {
-			return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "requested address %s is outside the range %s", a, c.prefix)
+			return netip.Addr{}, errorf(http.StatusBadRequest, CodeAddressNotUsable, "requested address %s is outside the range %s", a, c.prefix)
 		}
 		if a != current && c.inUse[a] != "" {
-			return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "requested address %s is already in use", a)
+			return netip.Addr{}, errorf(http.StatusBadRequest, CodeAddressNotUsable, "requested address %s is already in use", a)
 		}
 		return a, nil
 	default:
-		return netip.Addr{}, errorf(http.StatusBadRequest, CodeInvalid, "the emulated cloud gives a load balancer one address, %d requested", len(req))
+		return netip.Addr{}, errorf(http.StatusBadRequest, CodeAddressNotUsable, "the emulated cloud gives a load balancer one address, %d requested", len(req))
 	}
 	if current.IsValid() {
 		return current, nil
