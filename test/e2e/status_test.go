@@ -261,7 +261,7 @@ func TestAddressTheCloudRefusesIsReported(t *testing.T) {
 		c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed")
 		// The condition's message is static; the cloud's own answer, which
 		// names the address, is in the event.
-		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.GatewayReasonInvalid) || strings.Contains(c.Message, outside) {
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.GatewayReasonAddressNotUsable) || strings.Contains(c.Message, outside) {
 			return fmt.Errorf("Programmed = %+v", c)
 		}
 		return nil
