@@ -36,6 +36,7 @@ import (
 
 	"github.com/cloudgate-dev/cloudgate/reconciler"
 	"github.com/cloudgate-dev/cloudgate/test/controlplane"
+	"github.com/cloudgate-dev/cloudgate/test/harness"
 	"github.com/cloudgate-dev/cloudgate/test/localcluster"
 )
 
@@ -54,6 +55,9 @@ const (
 )
 
 func TestHelmInstall(t *testing.T) {
+	// Pods of local clusters share /var/run/secrets with every other
+	// package's clusters: one at a time.
+	harness.LockHost(t, "pod-secrets")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	root, err := controlplane.RepoRoot()

@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/cloudgate-dev/cloudgate/test/harness"
 )
 
 // inclusterReport mirrors testdata/incluster's Report.
@@ -49,6 +51,9 @@ const saMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 // kube-apiserver at KUBERNETES_SERVICE_HOST:PORT with its real certificate,
 // RBAC deciding what it may do, and its securityContext applied.
 func TestInCluster(t *testing.T) {
+	// Pods of local clusters share /var/run/secrets with every other
+	// package's clusters: one at a time.
+	harness.LockHost(t, "pod-secrets")
 	if os.Geteuid() != 0 {
 		t.Skip("the local cluster needs root for network namespaces")
 	}
