@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -27,25 +26,37 @@ import (
 	"sigs.k8s.io/gateway-api/conformance"
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
 	"sigs.k8s.io/gateway-api/conformance/utils/config"
+	"sigs.k8s.io/gateway-api/conformance/utils/roundtripper"
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 	"sigs.k8s.io/gateway-api/pkg/features"
 
-	"github.com/cloudgate-dev/cloudgate/providers/emulated"
 	"github.com/cloudgate-dev/cloudgate/test/harness"
 	"github.com/cloudgate-dev/cloudgate/test/localcluster"
 )
 
-const className = "cloudgate-emulated"
-
-// TestConformance runs the official suite with the profiles in
-// CONFORMANCE_PROFILES (default GATEWAY-HTTP), claiming exactly the features
-// the GatewayClass's status lists. CONFORMANCE_RUN_TEST runs one test.
+// TestConformance runs the official suite against each cloud in
+// CONFORMANCE_PROVIDERS (default: all of them), with the profiles in
+// CONFORMANCE_PROFILES (default: all five), claiming exactly the features
+// each GatewayClass's status lists. CONFORMANCE_RUN_TEST runs one test.
+// Each cloud gets a local cluster of its own, one after another: the suite
+// creates the same namespaces every time.
 func TestConformance(t *testing.T) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	for _, name := range strings.Split(envOr("CONFORMANCE_PROVIDERS", strings.Join(cloudNames(), ",")), ",") {
+		name = strings.TrimSpace(name)
+		setup, ok := clouds[name]
+		if !ok {
+			t.Fatalf("CONFORMANCE_PROVIDERS: no cloud %q (have %v)", name, cloudNames())
+		}
+		t.Run(name, func(t *testing.T) { runSuite(t, name, setup) })
+	}
+}
+
+func runSuite(t *testing.T, name string, setup cloudSetup) {
 	// The suite's tests run in parallel after this function returns, so
 	// everything they use stops in Cleanup, never in a defer.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 
 	cluster, err := localcluster.Start(ctx, localcluster.Config{Progress: os.Stderr})
 	if err != nil {
@@ -53,23 +64,25 @@ func TestConformance(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cluster.Stop() })
 
-	addressRange := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 70+os.Getpid()%20))
+	cut := setup(ctx, t)
 	ctl, err := harness.Start(ctx, cluster.REST, harness.Config{
 		ClusterName:  "conformance",
-		AddressRange: addressRange,
+		AddressRange: cut.addressRange,
+		NewProvider:  cut.newProvider,
 	})
 	if err != nil {
 		t.Fatalf("starting the controller: %v", err)
 	}
 	t.Cleanup(ctl.Stop)
 
+	className := "cloudgate-" + name
 	c := ctl.Client
 	gc := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: className}}
-	gc.Spec.ControllerName = emulated.ControllerName
+	gc.Spec.ControllerName = gwv1.GatewayController(cut.controllerName)
 	if err := c.Create(ctx, gc); err != nil {
 		t.Fatal(err)
 	}
-	claimed := waitAccepted(t, c)
+	claimed := waitAccepted(t, c, className)
 	t.Logf("GatewayClass %s claims: %v", className, claimed)
 
 	// The suite makes more clients from ClientOptions, which default to
@@ -94,7 +107,14 @@ func TestConformance(t *testing.T) {
 	for _, p := range strings.Split(envOr("CONFORMANCE_PROFILES", "GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP"), ",") {
 		profiles = append(profiles, suite.ConformanceProfileName(strings.TrimSpace(p)))
 	}
-	report := envOr("CONFORMANCE_REPORT", filepath.Join("reports", "cloudgate-emulated-report.yaml"))
+	report := filepath.Join("reports", className+"-report.yaml")
+	if dir := os.Getenv("CONFORMANCE_REPORT_DIR"); dir != "" {
+		report = filepath.Join(dir, className+"-report.yaml")
+	}
+	if err := os.MkdirAll(filepath.Dir(report), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	timeouts := config.DefaultTimeoutConfig()
 	opts := suite.ConformanceOptions{
 		ConfigurableOptions: suite.ConfigurableOptions{
 			GatewayClassName:     className,
@@ -110,14 +130,9 @@ func TestConformance(t *testing.T) {
 				Version:      "dev",
 				Contact:      []string{"@cloudgate-dev/maintainers"},
 			},
-			TimeoutConfig: config.DefaultTimeoutConfig(),
-			// GatewayStaticAddresses requests one address of each: the
-			// usable one is in the emulated cloud's range, high enough
-			// that the cloud's next-free allocation (from the bottom) has
-			// not given it to another Gateway; the unusable one (a
-			// documentation address) lies outside the range.
-			UsableNetworkAddresses:   []gwv1.GatewaySpecAddress{ipAddress(highIn(addressRange))},
-			UnusableNetworkAddresses: []gwv1.GatewaySpecAddress{ipAddress(netip.MustParseAddr("192.0.2.1"))},
+			TimeoutConfig:            timeouts,
+			UsableNetworkAddresses:   cut.usableAddresses,
+			UnusableNetworkAddresses: cut.unusableAddresses,
 		},
 		Client:        suiteClient,
 		ClientOptions: clientOptions,
@@ -125,12 +140,19 @@ func TestConformance(t *testing.T) {
 		RestConfig:    cluster.REST,
 		ManifestFS:    nil, // the suite's own manifests
 	}
+	if cut.dial != nil {
+		// The cloud's addresses (an ALB's DNS name, a forwarding rule's
+		// IP) are served by a test data plane on loopback: the suite's
+		// requests reach it through this dialer, and the controller never
+		// knows.
+		opts.RoundTripper = &roundtripper.DefaultRoundTripper{TimeoutConfig: timeouts, CustomDialContext: cut.dial}
+	}
 	conformance.RunConformanceWithOptions(t, opts)
 }
 
 // waitAccepted waits for the class to be Accepted at its generation and
 // returns the features its status lists: the suite claims exactly those.
-func waitAccepted(t *testing.T, c client.Client) []features.FeatureName {
+func waitAccepted(t *testing.T, c client.Client, className string) []features.FeatureName {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var gc gwv1.GatewayClass
