@@ -31,10 +31,14 @@ func capabilities() lb.Capabilities {
 		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
 		// A full-path rewrite is realized on exact path matches only (GCP
 		// rewrites the matched prefix): FullPathRewriteOnAnyMatch below.
-		Rewrite:         true,
-		Mirror:          true,
-		MirrorPercent:   true,
-		RequestTimeout:  true,
+		Rewrite:        true,
+		Mirror:         true,
+		MirrorPercent:  true,
+		RequestTimeout: true,
+		// A requested IP is a reserved regional address's, used by every
+		// forwarding rule; one the rules cannot use is
+		// ErrAddressNotUsable (addresses.go).
+		StaticAddresses: true,
 		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefGCP: true},
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolH2C: true, lb.ProtocolTCP: true},

@@ -46,6 +46,9 @@ type converter struct {
 	// refusals collects what the cloud cannot express, by model element.
 	refusals refusals
 	labels   labels
+	// given is the reserved address the model's requested IP names
+	// (addresses.go), nil when it requests none.
+	given *computepb.Address
 }
 
 // desired is the pure conversion of m: the state to reach, and notes on
@@ -53,7 +56,13 @@ type converter struct {
 // cannot express comes back as one *providers.InvalidError naming every
 // element at fault.
 func desired(m *lb.LoadBalancer, loc location, have *state) (*state, []string, error) {
-	c := &converter{m: m, loc: loc, prev: priorities(have), labels: sanitizeLabels(m.Tags)}
+	return desiredOn(m, loc, have, nil)
+}
+
+// desiredOn is desired with the reserved address that the model's
+// requested IP names (Provider.givenAddress).
+func desiredOn(m *lb.LoadBalancer, loc location, have *state, given *computepb.Address) (*state, []string, error) {
+	c := &converter{m: m, loc: loc, prev: priorities(have), labels: sanitizeLabels(m.Tags), given: given}
 	s := c.convert()
 	if err := c.refusals.err(); err != nil {
 		return nil, nil, err
@@ -121,7 +130,7 @@ func (c *converter) convert() *state {
 		s.Addresses = append(s.Addresses, a)
 		ip = c.loc.regional("addresses", a.GetName())
 	case 1:
-		ip = c.m.Options.Addresses[0]
+		ip = c.requestedIP(s)
 	default:
 		c.refusals.add("", fmt.Sprintf("%d addresses (every forwarding rule of a Gateway shares one)", len(c.m.Options.Addresses)))
 		return s

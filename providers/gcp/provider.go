@@ -217,7 +217,11 @@ func (p *Provider) planNotes(ctx context.Context, m *lb.LoadBalancer) ([]*change
 	want := &state{Endpoints: map[string][]*computepb.NetworkEndpoint{}}
 	var notes []string
 	if !empty {
-		if want, notes, err = desired(m, p.loc, have); err != nil {
+		given, err := p.givenAddress(ctx, m, have)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if want, notes, err = desiredOn(m, p.loc, have, given); err != nil {
 			return nil, nil, nil, err
 		}
 		if err := checkLimits(want); err != nil {

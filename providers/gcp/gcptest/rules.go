@@ -115,6 +115,9 @@ func prepareForwardingRule(d *Double, scope string, obj proto.Message) *apiError
 		if _, err := netip.ParseAddr(ip); err != nil {
 			return invalid("Invalid value for field 'resource.IPAddress': '%s'", ip)
 		}
+		if aerr := d.checkRuleAddress(scope, f); aerr != nil {
+			return aerr
+		}
 	default:
 		// A reserved address named by URL: the rule gets its IP, as in GCP.
 		target, ok := d.resolve(ip)
@@ -159,6 +162,35 @@ func checkForwardingRule(d *Double, ref string, obj proto.Message) *apiError {
 			return errorf(http.StatusBadRequest, "ipInUseByAnotherResource",
 				"IP '%s' is already being used by another resource '%s' on an overlapping port range", f.GetIPAddress(), SelfLinkBase+other)
 		}
+	}
+	return nil
+}
+
+// checkRuleAddress refuses an external forwarding rule given an IP that
+// no reserved address of its region holds (GCP gives a chosen external IP
+// only from a static address reserved in the project), and a rule on a
+// reserved address of the other type. Internal rules may take an
+// unreserved IP of their subnetwork (an ephemeral one): not checked.
+// d.mu is held.
+func (d *Double) checkRuleAddress(scope string, f *computepb.ForwardingRule) *apiError {
+	ip := f.GetIPAddress()
+	external := !strings.HasPrefix(f.GetLoadBalancingScheme(), "INTERNAL")
+	prefix := "projects/" + d.project + "/" + scope + "/addresses/"
+	for ref, o := range d.objects {
+		a, ok := o.(*computepb.Address)
+		if !ok || !strings.HasPrefix(ref, prefix) || a.GetAddress() != ip {
+			continue
+		}
+		if (a.GetAddressType() == "INTERNAL") == external {
+			return invalid("Invalid value for field 'resource.IPAddress': '%s'. The address '%s' is of type %s, which a forwarding rule of scheme %s cannot use.", ip, a.GetName(), a.GetAddressType(), f.GetLoadBalancingScheme())
+		}
+		if external && a.GetNetworkTier() != "" && f.GetNetworkTier() != "" && a.GetNetworkTier() != f.GetNetworkTier() {
+			return invalid("Invalid value for field 'resource.networkTier': '%s'. The address '%s' is of network tier %s.", f.GetNetworkTier(), a.GetName(), a.GetNetworkTier())
+		}
+		return nil
+	}
+	if external {
+		return invalid("Invalid value for field 'resource.IPAddress': '%s'. The specified external IP address is not reserved in %s.", ip, scope)
 	}
 	return nil
 }
