@@ -33,8 +33,9 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // supportedFeatures lists only what Build realizes with these
 // capabilities: a feature is claimed when this mapping implements it and
 // the provider's capabilities cover every part the feature's conformance
-// tests exercise. Features this mapping does not implement (session
-// persistence, static addresses, infrastructure propagation,
+// tests exercise. Session persistence has no feature name in v1.7
+// (it is realized, sessions.go, but nothing claims it). Features this
+// mapping does not implement (static addresses, infrastructure propagation,
 // backend client certificates, ClusterTrustBundle CA references, listener
 // filters, address routability) are never claimed,
 // whatever the provider can.

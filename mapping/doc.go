@@ -162,7 +162,7 @@
 //     URLRewrite on backendRefs (a backendRef's URLRewrite needs of the rule's
 //     matches what a rule's does). A filter the provider lacks, any other filter type
 //     (ExtensionRef, ExternalAuth), a retry (or its backoff) the
-//     provider lacks and session persistence make the whole route
+//     provider lacks and session persistence it cannot carry make the whole route
 //     Accepted=False/UnsupportedValue, naming the filter and provider; repeated filters and RequestRedirect with URLRewrite give
 //     IncompatibleFilters. Upstream lets an implementation drop only the bad
 //     rules (PartiallyInvalid); Cloudgate leaves the route out instead, so
@@ -217,6 +217,14 @@
 //     A GRPCRoute rule with no valid backend answers 503, which gRPC clients
 //     read as UNAVAILABLE, as the API asks. Rule ids get "grpc/" before
 //     "rule-i" so an HTTPRoute and a GRPCRoute of one name never collide.
+//   - Session persistence (sessions.go): a rule's sessionPersistence, with
+//     the API's defaults, goes on its forward and on each of its target
+//     groups, renamed "<group>/session-<hash of the settings>" so that a
+//     group never carries two rules' different stickiness (AWS and GCP
+//     keep it on the group); mirrors keep their plain groups. An unnamed
+//     cookie is named after the route rule, so one session spans the
+//     rule's matches. Capabilities.SessionPersistence decides which kinds,
+//     lifetimes, paths and timeouts are carried.
 //   - GRPCRoute precedence after hostnames is by characters in the service,
 //     then in the method (a regular expression counts its pattern), then
 //     header matches, then age, as its API says. The last tie-break of

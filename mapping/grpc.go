@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -25,7 +26,7 @@ func grpcRoute(r *gwv1.GRPCRoute) *route {
 		rules: func(b *builder) []ruleResult {
 			out := make([]ruleResult, len(r.Spec.Rules))
 			for i := range r.Spec.Rules {
-				out[i] = b.convertGRPCRule(r.Namespace, &r.Spec.Rules[i])
+				out[i] = b.convertGRPCRule(r.Namespace, fmt.Sprintf("%s/%s/grpc/rule-%d", r.Namespace, r.Name, i), &r.Spec.Rules[i])
 			}
 			return out
 		},
@@ -34,7 +35,7 @@ func grpcRoute(r *gwv1.GRPCRoute) *route {
 
 // convertGRPCRule turns one GRPCRouteRule into matches and an action. Its
 // name (GRPCRouteNamedRouteRule) needs nothing, as for HTTPRoute.
-func (b *builder) convertGRPCRule(routeNamespace string, rule *gwv1.GRPCRouteRule) ruleResult {
+func (b *builder) convertGRPCRule(routeNamespace, id string, rule *gwv1.GRPCRouteRule) ruleResult {
 	var res ruleResult
 	matches := rule.Matches
 	if len(matches) == 0 {
@@ -55,8 +56,9 @@ func (b *builder) convertGRPCRule(routeNamespace string, rule *gwv1.GRPCRouteRul
 	b.ruleAction(kindGRPCRoute, routeNamespace, ruleSpec{
 		filters:     httpFilters(rule.Filters),
 		backendRefs: refs,
-		//lint:ignore SA1019 deprecated in v1.7 but still served: a route that sets it must be refused, not silently served without it
-		sessionPersistence: rule.SessionPersistence != nil,
+		//lint:ignore SA1019 deprecated in v1.7 (for XBackend) but still served, and realized (sessions.go)
+		sessionPersistence: rule.SessionPersistence,
+		id:                 id,
 	}, &res)
 	return res
 }

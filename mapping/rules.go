@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"fmt"
+
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
@@ -54,7 +56,10 @@ type ruleSpec struct {
 	backendRefs        []gwv1.HTTPBackendRef
 	timeouts           *gwv1.HTTPRouteTimeouts
 	retry              *gwv1.HTTPRouteRetry
-	sessionPersistence bool
+	sessionPersistence *gwv1.SessionPersistence
+	// id names the route rule ("namespace/route/rule-i"), which a
+	// generated session cookie name derives from.
+	id string
 }
 
 func httpRoute(r *gwv1.HTTPRoute) *route {
@@ -69,7 +74,7 @@ func httpRoute(r *gwv1.HTTPRoute) *route {
 		rules: func(b *builder) []ruleResult {
 			out := make([]ruleResult, len(r.Spec.Rules))
 			for i := range r.Spec.Rules {
-				out[i] = b.convertHTTPRule(r.Namespace, &r.Spec.Rules[i])
+				out[i] = b.convertHTTPRule(r.Namespace, fmt.Sprintf("%s/%s/rule-%d", r.Namespace, r.Name, i), &r.Spec.Rules[i])
 			}
 			return out
 		},
@@ -80,7 +85,7 @@ func httpRoute(r *gwv1.HTTPRoute) *route {
 // checks that Cloudgate and the provider can realize all of it. A rule's
 // name (HTTPRouteNamedRouteRule) needs nothing here: lb rule ids stay
 // positional so that naming a rule later does not rename its cloud rule.
-func (b *builder) convertHTTPRule(routeNamespace string, rule *gwv1.HTTPRouteRule) ruleResult {
+func (b *builder) convertHTTPRule(routeNamespace, id string, rule *gwv1.HTTPRouteRule) ruleResult {
 	var res ruleResult
 	matches := rule.Matches
 	if len(matches) == 0 {
@@ -99,8 +104,9 @@ func (b *builder) convertHTTPRule(routeNamespace string, rule *gwv1.HTTPRouteRul
 		backendRefs: rule.BackendRefs,
 		timeouts:    rule.Timeouts,
 		retry:       rule.Retry,
-		//lint:ignore SA1019 deprecated in v1.7 but still served: a route that sets it must be refused, not silently served without it
-		sessionPersistence: rule.SessionPersistence != nil,
+		//lint:ignore SA1019 deprecated in v1.7 (for XBackend) but still served, and realized (sessions.go)
+		sessionPersistence: rule.SessionPersistence,
+		id:                 id,
 	}, &res)
 	return res
 }
@@ -116,13 +122,15 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 	res.invalidate(p)
 	retry, p := b.ruleRetry(spec.retry)
 	res.invalidate(p)
-	if spec.sessionPersistence {
-		res.invalidate(unsupportedValue("session persistence is not supported by provider %s", b.caps.Provider))
-	}
+	session, p := b.ruleSession(spec.id, spec.sessionPersistence)
+	res.invalidate(p)
 
 	fw := b.forward(kind, routeNamespace, spec.backendRefs)
 	res.invalidate(fw.invalid)
 	res.unresolved(fw.refs)
+	if session != nil && len(fw.backends) > 0 {
+		res.invalidate(b.persist(session, &fw))
+	}
 	res.invalidate(b.checkBackendRewrites(fw.rewrites, res.state.matches))
 
 	fs := filters.set
@@ -146,6 +154,7 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 	case len(fw.backends) > 0:
 		act.Forward = fw.backends
 		act.Retry = retry
+		act.SessionPersistence = session
 		res.state.groups = append(fw.groups, fs.groups...)
 	default:
 		// Nothing valid to forward to (no backendRefs, as in a rule with

@@ -93,6 +93,9 @@ type Capabilities struct {
 	// (a cloud that can only add headers to responses cannot), and the
 	// headers added to other responses from allowed origins only.
 	CORS bool
+	// SessionPersistence says which Action.SessionPersistence the
+	// provider carries (lb/sessions.go); its zero value carries none.
+	SessionPersistence SessionPersistenceCapabilities
 	// StaticAddresses says whether the provider gives the load balancer
 	// the address Options.Addresses requests (the Gateway's
 	// spec.addresses), and refuses one it cannot give (outside its range,

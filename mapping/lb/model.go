@@ -375,6 +375,10 @@ type Action struct {
 	// and adds CORS headers to the responses of its other requests, with
 	// any of the three actions (Capabilities.CORS).
 	CORS *CORS `json:"cors,omitempty"`
+	// SessionPersistence pins each client's requests to one target
+	// (Capabilities.SessionPersistence); only a Forward action has one,
+	// and its target groups carry the same (sessions.go).
+	SessionPersistence *SessionPersistence `json:"sessionPersistence,omitempty"`
 }
 
 // CORS is a rule's Cross-Origin Resource Sharing policy (the Gateway API's
@@ -579,7 +583,9 @@ const MaxRetryAttempts = 100
 type TargetGroup struct {
 	// Name is a stable logical id: "namespace/service:port", with a
 	// "/grpc" suffix for the group that GRPCRoutes use (always H2C), so a
-	// Service port that HTTPRoutes and GRPCRoutes both name gets two groups.
+	// Service port that HTTPRoutes and GRPCRoutes both name gets two groups,
+	// then a "/session-<hash>" suffix for a group that carries
+	// SessionPersistence.
 	Name string `json:"name"`
 	// Protocol is how the load balancer talks to the targets: HTTP (which
 	// includes WebSocket upgrades), HTTPS or H2C for HTTP listeners; TCP or
@@ -590,6 +596,10 @@ type TargetGroup struct {
 	// the provider's default. Providers whose data plane does not probe
 	// (the emulated one: EndpointSlice readiness decides) carry it as is.
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+	// SessionPersistence is the session every Action forwarding to the
+	// group asks for, for providers whose stickiness belongs to the group;
+	// nil for a group no persistent Action uses (sessions.go).
+	SessionPersistence *SessionPersistence `json:"sessionPersistence,omitempty"`
 }
 
 // HealthCheck configures the probes of a TargetGroup's targets. Zero fields

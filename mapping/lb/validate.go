@@ -111,6 +111,7 @@ func (l *LoadBalancer) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, l.validateSessions()...)
 	return errors.Join(errs...)
 }
 

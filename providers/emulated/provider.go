@@ -166,6 +166,10 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// The handler answers preflights itself and adds the CORS
 		// headers to the other responses (dataplane/cors.go).
 		CORS: true,
+		// Cookies and headers of every kind, pinned per rule by the
+		// handler (dataplane/sessions.go).
+		SessionPersistence: lb.SessionPersistenceCapabilities{Cookie: true, CookieName: true, CookiePath: true,
+			PermanentCookie: true, TrackedTimeout: true, Header: true, WeightedBackends: true},
 		// TLS listeners pass TLS through or end it with the Stream's
 		// certificate (dataplane/tcp.go), chosen per connection by SNI.
 		TLSTerminate: true,

@@ -111,8 +111,9 @@ type action struct {
 	// already bounds it. With a retry, backendTimeout bounds each attempt.
 	requestTimeout time.Duration
 	backendTimeout time.Duration
-	retry          *retryPolicy // nil: one attempt
-	cors           *corsPolicy  // nil: no CORS handling
+	retry          *retryPolicy   // nil: one attempt
+	cors           *corsPolicy    // nil: no CORS handling
+	session        *sessionPolicy // nil: no session persistence (sessions.go)
 }
 
 type backend struct {

@@ -40,6 +40,12 @@
 // timeout bounds attempts and waits together, the backend timeout each
 // attempt. Bodies up to 64 KiB are held to be replayed; a larger body, or
 // a protocol switch, is sent once.
+// A rule with a session (sessions.go) pins each client to one target: the
+// first response hands it an opaque token (a cookie, or the named response
+// header) holding a MAC'd id of the target and the session's start, and
+// later requests carrying a valid token skip the weighted choice and go to
+// that target while it is in the rule's groups and the absolute timeout
+// has not passed; any other request is balanced and gets a new token.
 // net/http keeps a request's Host out of its header map, so header matches
 // on Host read Request.Host and request modifiers of Host change the Host
 // sent upstream (route.go, filters.go).

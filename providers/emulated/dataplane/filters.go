@@ -343,6 +343,11 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 			}
 			out.backends = append(out.backends, be)
 		}
+		sp, err := compileSession(a.SessionPersistence, out.backends)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("session persistence: %w", err))
+		}
+		out.session = sp
 	}
 	var err error
 	if out.requestHeaders, err = compileHeaderMod(a.RequestHeaders, true); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
@@ -30,6 +31,8 @@ type proxyState struct {
 	// origin is the request's Origin when the rule's CORS policy allows
 	// it, else "".
 	origin string
+	// session is the request's session when the rule has one.
+	session *httpSession
 }
 
 type stateKey struct{}
@@ -170,18 +173,18 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(a.status)
 		return
 	}
-	b := a.pick()
+	b, target, sess := a.choose(r, time.Now())
 	if b == nil || b.group == nil {
 		a.finish(hdr, origin, nil)
 		http.Error(w, "invalid backend reference", http.StatusInternalServerError)
 		return
 	}
-	if len(b.group.targets) == 0 {
+	if target == nil {
 		a.finish(hdr, origin, nil)
 		http.Error(w, "no healthy targets", http.StatusServiceUnavailable)
 		return
 	}
-	st := &proxyState{Context: r.Context(), action: a, backend: b, target: b.group.nextTarget(), origin: origin}
+	st := &proxyState{Context: r.Context(), action: a, backend: b, target: target, origin: origin, session: sess}
 	var ctx context.Context = st
 	if a.requestTimeout > 0 {
 		var cancel context.CancelFunc
@@ -247,6 +250,9 @@ func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			st := stateOf(resp.Request.Context())
+			// Before the rule's modifiers, which win as they do over
+			// what the proxy adds.
+			st.session.respond(resp.Header, st.backend.group.name, resp.Request.URL.Host, time.Now())
 			st.action.finish(resp.Header, st.origin, st.backend)
 			return nil
 		},
