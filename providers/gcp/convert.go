@@ -281,7 +281,9 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 		s.Endpoints[neg.GetName()] = byZone[z]
 		backends = append(backends, c.backendOf(tg, neg, z))
 	}
-	bsProtocol := map[lb.Protocol]string{lb.ProtocolHTTP: "HTTP", lb.ProtocolHTTPS: "HTTPS", lb.ProtocolH2C: "HTTP2", lb.ProtocolTCP: "TCP"}[tg.Protocol]
+	// HTTP2 is HTTP/2 over TLS (the BackendService.protocol enum: "HTTP/2
+	// with SSL"); an h2c group speaks cleartext HTTP/2, H2C.
+	bsProtocol := map[lb.Protocol]string{lb.ProtocolHTTP: "HTTP", lb.ProtocolHTTPS: "HTTPS", lb.ProtocolH2C: "H2C", lb.ProtocolTCP: "TCP"}[tg.Protocol]
 	s.Backends = append(s.Backends, &computepb.BackendService{
 		Name:                ptr(c.backendName(tg.Name)),
 		Description:         c.desc(tg.Name),
