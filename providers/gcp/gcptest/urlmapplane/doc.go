@@ -23,6 +23,12 @@
 // cannot serve (a regex that does not compile, a certificate whose key it
 // lacks) is in Problems and is logged once; the rest is served.
 //
+// Each read lists the region's forwarding rules, target proxies, URL maps,
+// backend services and SSL certificates, then gets each NEG and lists its
+// endpoints: ten calls or so, which the double counts with the
+// provider's (Double.Calls). A test that counts the provider's calls
+// turns polling off and calls Sync itself.
+//
 // The API never returns an SSL certificate's private key: a Keyring
 // supplies them, learnt from PEM or by watching the certificate uploads
 // the double receives (Keyring.Watch).

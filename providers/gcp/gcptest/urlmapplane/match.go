@@ -230,6 +230,29 @@ func compileMatchRule(mr *computepb.HttpRouteRuleMatch) matchRule {
 	return c
 }
 
+// httpsRedirects says whether any redirect of the map sets httpsRedirect.
+func (um *urlMap) httpsRedirects() bool {
+	if um == nil {
+		return false
+	}
+	targets := []target{um.def}
+	for _, pm := range um.matchers {
+		targets = append(targets, pm.def)
+		for _, pr := range pm.pathRules {
+			targets = append(targets, pr.target)
+		}
+		for _, rr := range pm.routes {
+			targets = append(targets, rr.target)
+		}
+	}
+	for _, t := range targets {
+		if t.redirect.GetHttpsRedirect() {
+			return true
+		}
+	}
+	return false
+}
+
 // decision is what answers one request.
 type decision struct {
 	target target

@@ -477,3 +477,17 @@ func TestHeaderActionOrder(t *testing.T) {
 		t.Errorf("X-V = %q, want the variable appended", got)
 	}
 }
+
+// TestHTTPSRedirectFlag: httpsRedirect "must only be set for URL maps
+// used in TargetHttpProxys. Setting this true for TargetHttpsProxy is not
+// permitted": the plane finds such redirects to report them.
+func TestHTTPSRedirectFlag(t *testing.T) {
+	t.Log(pageREST, "urlRedirect.httpsRedirect")
+	plain := routeMap(t, &computepb.HttpRouteRule{Priority: proto.Int32(1), MatchRules: []*computepb.HttpRouteRuleMatch{{PrefixMatch: proto.String("/")}},
+		UrlRedirect: &computepb.HttpRedirectAction{HostRedirect: proto.String("h")}})
+	upgrade := routeMap(t, &computepb.HttpRouteRule{Priority: proto.Int32(1), MatchRules: []*computepb.HttpRouteRuleMatch{{PrefixMatch: proto.String("/")}},
+		UrlRedirect: &computepb.HttpRedirectAction{HttpsRedirect: proto.Bool(true)}})
+	if plain.httpsRedirects() || !upgrade.httpsRedirects() {
+		t.Errorf("httpsRedirects: %v for a host redirect, %v for an https one; want false, true", plain.httpsRedirects(), upgrade.httpsRedirects())
+	}
+}

@@ -316,6 +316,11 @@ func (rd *reader) read(ctx context.Context, keys *Keyring) (*table, []error, err
 		case sp[target] != nil:
 			base.kind = kindHTTPS
 			base.urlMap = compiled[byRef(sp[target].GetUrlMap())]
+			if base.urlMap.httpsRedirects() {
+				// httpsRedirect: "Setting this true for TargetHttpsProxy
+				// is not permitted" (regionUrlMaps reference).
+				problems = append(problems, fmt.Errorf("target HTTPS proxy %s: URL map %s has a redirect with httpsRedirect, which the API does not permit on a target HTTPS proxy", sp[target].GetName(), base.urlMap.name))
+			}
 			for _, link := range sp[target].GetSslCertificates() {
 				c, ok := certOf[byRef(link)]
 				if !ok {
