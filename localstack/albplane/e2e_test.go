@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func prefixPath(v string) *lb.PathMatch { return &lb.PathMatch{Type: lb.MatchPre
 
 type e2eBackends struct {
 	api, canary, web []lb.Target
+	h2c              []lb.Target
 	echo             []lb.Target
 	shop, other      lb.Certificate
 }
@@ -46,6 +48,7 @@ func e2eModel(b e2eBackends) *lb.LoadBalancer {
 			{Name: "shop/api:8080", Protocol: lb.ProtocolHTTP, Targets: b.api},
 			{Name: "shop/canary:8080", Protocol: lb.ProtocolHTTP, Targets: b.canary},
 			{Name: "shop/echo:9000/tcp", Protocol: lb.ProtocolTCP, Targets: b.echo},
+			{Name: "shop/h2c:8080", Protocol: lb.ProtocolH2C, Targets: b.h2c},
 			{Name: "shop/web:80", Protocol: lb.ProtocolHTTP, Targets: b.web},
 		},
 		Listeners: []lb.Listener{
@@ -69,6 +72,7 @@ func e2eModel(b e2eBackends) *lb.LoadBalancer {
 			}},
 			{Name: "https-443", Port: 443, Protocol: lb.ProtocolHTTPS, VirtualHosts: []lb.VirtualHost{
 				{Hostname: "shop.example.com", Certificates: []lb.Certificate{b.shop}, Rules: []lb.Rule{
+					{Name: "shop/h2c/rule-0/match-0", Match: lb.Match{Path: prefixPath("/h2")}, Action: fwdTo("shop/h2c:8080", 1)},
 					{Name: "shop/web/rule-3/match-0", Match: lb.Match{Path: prefixPath("/")}, Action: fwdTo("shop/web:80", 1)}}},
 				{Hostname: "other.example.com", Certificates: []lb.Certificate{b.other}, Rules: []lb.Rule{
 					{Name: "shop/other/rule-0/match-0", Match: lb.Match{Path: prefixPath("/")}, Action: fwdTo("shop/api:8080", 1)}}},
@@ -77,6 +81,26 @@ func e2eModel(b e2eBackends) *lb.LoadBalancer {
 				{Name: "shop/echo/rule-0", Backends: []lb.WeightedBackend{{TargetGroup: "shop/echo:9000/tcp", Weight: 1}}}}},
 		},
 	}
+}
+
+// allEmpty says whether the groups whose names hold part, forwarded to by the
+// listener's rules, have no targets.
+func allEmpty(li *listener, part string) bool {
+	found := false
+	for _, r := range li.Rules {
+		if r.Action == nil {
+			continue
+		}
+		for _, w := range r.Action.Forward {
+			if strings.Contains(w.Group.Name, part) {
+				found = true
+				if len(w.Group.Targets) > 0 {
+					return false
+				}
+			}
+		}
+	}
+	return found
 }
 
 func target(ip string, port int) []lb.Target { return []lb.Target{{IP: ip, Port: int32(port)}} }
@@ -114,11 +138,20 @@ func TestEndToEnd(t *testing.T) {
 	otherPEM, otherKey := ca.issue(t, "other.example.com")
 	api, canary, web := backend(t, "api"), backend(t, "canary"), backend(t, "web")
 	echo := echoServer(t, "echo")
+	h2c := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(seen{Backend: "h2c", Proto: r.Proto, URI: r.RequestURI})
+	}))
+	h2c.Config.Protocols = new(http.Protocols)
+	h2c.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2c.Start()
+	t.Cleanup(h2c.Close)
+	_, h2cPort := hostPort(t, h2c)
 	ip, apiPort := hostPort(t, api)
 	_, canaryPort := hostPort(t, canary)
 	_, webPort := hostPort(t, web)
 	bk := e2eBackends{api: target(ip, apiPort), canary: target(ip, canaryPort), web: target(ip, webPort),
-		echo:  target(ip, echo.Addr().(*net.TCPAddr).Port),
+		echo:  target(ip, echo.Addr().(*net.TCPAddr).Port), h2c: target(ip, h2cPort),
 		shop:  lb.Certificate{Name: "shop/shop-tls", CertPEM: shopPEM, KeyPEM: shopKey},
 		other: lb.Certificate{Name: "shop/other-tls", CertPEM: otherPEM, KeyPEM: otherKey}}
 	start := time.Now()
@@ -146,6 +179,26 @@ func TestEndToEnd(t *testing.T) {
 	if albDNS == "" || nlbDNS == "" {
 		t.Fatalf("addresses %+v: want the ALB's and the NLB's DNS names", res.Status.Addresses)
 	}
+
+	// A plane that polls sees the same load balancers without a Sync.
+	poller, err := New(Config{AWS: cfg, PollInterval: 100 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It saw no ImportCertificate: the test hands it the keys.
+	for _, c := range []lb.Certificate{bk.shop, bk.other} {
+		if err := poller.AddKey(c.CertPEM, c.KeyPEM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := poller.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := poller.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 
 	client := &http.Client{
 		Transport: &http.Transport{DialContext: plane.DialContext, ForceAttemptHTTP2: true,
@@ -233,6 +286,14 @@ func TestEndToEnd(t *testing.T) {
 		if resp.TLS == nil || resp.TLS.PeerCertificates[0].Subject.CommonName != "shop.example.com" {
 			t.Errorf("served certificate %v, want shop.example.com's", resp.TLS)
 		}
+		// An H2C group (protocol version HTTP2) gets HTTP/2 in clear text.
+		if _, s := send(t, ctx, shop, "GET", "https://"+albDNS+"/h2/x", "shop.example.com", nil); s.Backend != "h2c" || s.Proto != "HTTP/2.0" {
+			t.Errorf("/h2/x: %q over %q, want h2c over HTTP/2.0", s.Backend, s.Proto)
+		}
+		// A host no VirtualHost serves gets the listener's default 404.
+		if resp, _ := send(t, ctx, shop, "GET", "https://"+albDNS+"/", "nobody.example.com", nil); resp.StatusCode != 404 {
+			t.Errorf("an unknown host over HTTPS: %d, want the default action's 404", resp.StatusCode)
+		}
 		// Another SNI name gets its own certificate: a client that
 		// verifies other.example.com connects.
 		tr := &http.Transport{DialContext: plane.DialContext, TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: "other.example.com"}}
@@ -278,6 +339,16 @@ func TestEndToEnd(t *testing.T) {
 	if err := plane.Sync(ctx); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
+	// The poller follows the change within a few polls.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b := poller.table.Load().byDNS[albDNS]
+		if li := b.Listeners[80]; li != nil && len(li.Rules) > 0 && allEmpty(li, "api") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the polling plane did not see the api group lose its targets")
+		}
+	}
 	t.Run("503 without targets, 502 when the target refuses (Troubleshoot your ALBs)", func(t *testing.T) {
 		if resp, _ := do(t, "GET", alb+"/", "shop.example.com", nil); resp.StatusCode != 503 {
 			t.Errorf("a group without targets: %d, want 503", resp.StatusCode)
@@ -287,9 +358,19 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	// Deleting the Gateway closes its listeners.
-	if err := prov.Delete(ctx, e2eOwner); err != nil {
-		t.Fatalf("Delete: %v", err)
+	// A load balancer deleted closes its listeners. (Through the API, not
+	// the provider's Delete, which waits for moto's security groups.)
+	elb := elbv2.NewFromConfig(cfg)
+	out, err := elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range out.LoadBalancers {
+		if strings.EqualFold(*l.DNSName, albDNS) {
+			if _, err := elb.DeleteLoadBalancer(ctx, &elbv2.DeleteLoadBalancerInput{LoadBalancerArn: l.LoadBalancerArn}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := plane.Sync(ctx); err != nil {
 		t.Fatalf("Sync: %v", err)
@@ -297,8 +378,8 @@ func TestEndToEnd(t *testing.T) {
 	if a, ok := plane.Addr(albDNS, 80); ok {
 		t.Errorf("after Delete the ALB is still served at %s", a)
 	}
-	if _, err := elbv2.NewFromConfig(cfg).DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{}); err != nil {
-		t.Fatal(err)
+	if _, ok := plane.Addr(nlbDNS, 9000); !ok {
+		t.Errorf("the NLB, not deleted, is no longer served")
 	}
 }
 

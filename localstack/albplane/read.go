@@ -1,6 +1,7 @@
 package albplane
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -54,7 +55,7 @@ func (rd *reader) balance(owner string, a *action) {
 	}
 	s, ok := rd.wrr[key]
 	if !ok {
-		s = &wrrState{current: make([]int64, len(a.Forward))}
+		s = a.wrr
 	}
 	rd.nextWRR[key] = s
 	a.wrr = s
@@ -211,7 +212,7 @@ func (rd *reader) listener(ctx context.Context, x elbtypes.Listener, groups map[
 	// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-rules.html):
 	// rules are evaluated in priority order, from the lowest value to the
 	// highest, and the default rule last.
-	slices.SortFunc(rules, func(a, b elbtypes.Rule) int { return rulePriority(a) - rulePriority(b) })
+	sortRules(rules)
 	for _, r := range rules {
 		cr, err := convertRule(r, groups)
 		if err != nil {
@@ -229,6 +230,10 @@ func (rd *reader) listener(ctx context.Context, x elbtypes.Listener, groups map[
 		li.Rules = append(li.Rules, &rule{Priority: "default", Action: li.Default})
 	}
 	return li, nil
+}
+
+func sortRules(rules []elbtypes.Rule) {
+	slices.SortStableFunc(rules, func(a, b elbtypes.Rule) int { return cmp.Compare(rulePriority(a), rulePriority(b)) })
 }
 
 // rulePriority orders the default rule after every other.
@@ -422,7 +427,7 @@ func convertActions(as []elbtypes.Action, groups map[string]*group) (*action, er
 	}
 	slices.SortStableFunc(as, func(a, b elbtypes.Action) int { return int(aws.ToInt32(a.Order)) - int(aws.ToInt32(b.Order)) })
 	a := as[len(as)-1]
-	out := &action{Type: string(a.Type)}
+	out := &action{Type: string(a.Type), wrr: &wrrState{}}
 	switch a.Type {
 	case elbtypes.ActionTypeEnumForward:
 		var tuples []elbtypes.TargetGroupTuple
@@ -445,6 +450,7 @@ func convertActions(as []elbtypes.Action, groups map[string]*group) (*action, er
 			}
 			out.Forward = append(out.Forward, weighted{Group: g, Weight: w})
 		}
+		out.wrr.current = make([]int64, len(out.Forward))
 	case elbtypes.ActionTypeEnumFixedResponse:
 		f := a.FixedResponseConfig
 		if f == nil {
