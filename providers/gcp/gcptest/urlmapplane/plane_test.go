@@ -329,12 +329,35 @@ func TestPlaneLifecycle(t *testing.T) {
 		t.Fatal("no local address")
 	}
 	must(t, get(t, f.client(), "http://"+ip+"/", "", nil).code == 200, "the rest of the map is served")
+	// Requests while Syncs swap tables: none fails (run with -race).
 	var wg sync.WaitGroup
-	for range 4 {
+	failed := make(chan string, 64)
+	for i := range 8 {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = f.plane.Sync(context.Background()) }()
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				_ = f.plane.Sync(context.Background())
+				return
+			}
+			for range 10 {
+				resp, err := f.client().Get("http://" + ip + "/")
+				if err != nil {
+					failed <- err.Error()
+					return
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed <- resp.Status
+				}
+			}
+		}()
 	}
 	wg.Wait()
+	close(failed)
+	for msg := range failed {
+		t.Errorf("a request during Syncs: %s", msg)
+	}
 	if err := f.plane.Close(); err != nil {
 		t.Fatal(err)
 	}
