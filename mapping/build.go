@@ -26,6 +26,8 @@ func Build(s *Snapshot) Result {
 		UDPRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		TLSRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		Sources:    map[string][]RouteRef{},
+
+		ListenerSets: map[types.NamespacedName]gwv1.ListenerSetStatus{},
 	}
 	// A Gateway read from the API server always has a namespace and a
 	// name; without them there is no owner to build for.
@@ -65,6 +67,13 @@ func Build(s *Snapshot) Result {
 	programmable := gwProblem.ok() && slices.ContainsFunc(listeners, (*listenerState).programmable)
 	var accepted bool
 	res.Gateway, accepted = b.gatewayStatus(listeners, gwProblem, programmable)
+	var attachedSets int32
+	res.ListenerSets, attachedSets = b.listenerSetStatuses(listeners, accepted)
+	// Only Gateways that take part in ListenerSets report the count, so
+	// that the status of every other Gateway stays as it was.
+	if b.gw.Spec.AllowedListeners != nil || len(b.sets) > 0 {
+		res.Gateway.AttachedListenerSets = &attachedSets
+	}
 	if !accepted {
 		// Nothing should exist in the cloud for a Gateway that is not
 		// accepted.
@@ -105,6 +114,10 @@ type builder struct {
 	// certRefs are the parameters' certificate references
 	// (gatewayParams.certRefs).
 	certRefs []paramCertRefs
+	// sets are the ListenerSets naming the Gateway, in precedence order,
+	// and setsByKey the same by namespace/name (listenersets.go).
+	sets      []*listenerSet
+	setsByKey map[types.NamespacedName]*listenerSet
 }
 
 func newBuilder(s *Snapshot) *builder {
@@ -163,6 +176,7 @@ func newBuilder(s *Snapshot) *builder {
 			b.grants[o.Namespace] = append(b.grants[o.Namespace], o)
 		}
 	}
+	b.indexListenerSets(s.ListenerSets)
 	b.routes = appendRoutes(b.routes, s.HTTPRoutes, httpRoute)
 	b.routes = appendRoutes(b.routes, s.GRPCRoutes, grpcRoute)
 	b.routes = appendRoutes(b.routes, s.TCPRoutes, tcpRoute)
@@ -183,8 +197,11 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 	var st gwv1.GatewayStatus
 	accepted := condition(string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayReasonAccepted), true,
 		"Gateway is accepted", b.gen)
+	// The Gateway is judged by its own listeners; a ListenerSet's
+	// listeners are reported on the ListenerSet.
+	own := ownListeners(listeners)
 	var invalid []string
-	for _, l := range listeners {
+	for _, l := range own {
 		if !l.valid() {
 			invalid = append(invalid, string(l.spec.Name))
 		}
@@ -192,7 +209,7 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 	switch {
 	case !gwProblem.ok():
 		accepted = condition(string(gwv1.GatewayConditionAccepted), gwProblem.reason, false, gwProblem.message, b.gen)
-	case len(invalid) == len(listeners):
+	case len(invalid) == len(own):
 		accepted = condition(string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayReasonListenersNotValid), false,
 			"No listener is valid", b.gen)
 	case len(invalid) > 0:
@@ -212,7 +229,7 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 	if c := insecureFrontendCondition(listeners, b.gen); c != nil && gwProblem.ok() {
 		st.Conditions = append(st.Conditions, *c)
 	}
-	for _, l := range listeners {
+	for _, l := range own {
 		st.Listeners = append(st.Listeners, l.status(b.gen, gwProblem.ok()))
 	}
 	return st, accepted.Status == metav1.ConditionTrue

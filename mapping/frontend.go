@@ -145,7 +145,7 @@ func insecureFrontendCondition(listeners []*listenerState, gen int64) *metav1.Co
 	var names []string
 	for _, l := range listeners {
 		if l.valid() && l.clientValidation != nil && l.clientValidation.Mode == lb.ClientValidationAllowInsecureFallback {
-			names = append(names, string(l.spec.Name))
+			names = append(names, l.label())
 		}
 	}
 	if len(names) == 0 {

@@ -165,6 +165,10 @@ func loadSnapshot(t testing.TB, path string) *Snapshot {
 			o := &gwv1.TLSRoute{}
 			into(o)
 			s.TLSRoutes = append(s.TLSRoutes, o)
+		case "ListenerSet":
+			o := &gwv1.ListenerSet{}
+			into(o)
+			s.ListenerSets = append(s.ListenerSets, o)
 		case "Namespace":
 			o := &corev1.Namespace{}
 			into(o)
@@ -213,6 +217,12 @@ type routeOut struct {
 	Parents []gwv1.RouteParentStatus `json:"parents"`
 }
 
+// listenerSetOut is one ListenerSet's status, for a sorted golden.
+type listenerSetOut struct {
+	ListenerSet string                 `json:"listenerSet"`
+	Status      gwv1.ListenerSetStatus `json:"status"`
+}
+
 type goldenOut struct {
 	Class        *ClassResult       `json:"class,omitempty"`
 	LoadBalancer *lb.LoadBalancer   `json:"loadBalancer"`
@@ -222,6 +232,7 @@ type goldenOut struct {
 	TCPRoutes    []routeOut         `json:"tcpRoutes,omitempty"`
 	UDPRoutes    []routeOut         `json:"udpRoutes,omitempty"`
 	TLSRoutes    []routeOut         `json:"tlsRoutes,omitempty"`
+	ListenerSets []listenerSetOut   `json:"listenerSets,omitempty"`
 	// Sources is rendered for cases with a Refused document, the ones
 	// about the backstop; TestSources checks it on every case.
 	Sources map[string][]RouteRef `json:"sources,omitempty"`
@@ -251,6 +262,10 @@ func render(t *testing.T, s *Snapshot, res Result) []byte {
 	out.TCPRoutes = sorted(res.TCPRoutes)
 	out.UDPRoutes = sorted(res.UDPRoutes)
 	out.TLSRoutes = sorted(res.TLSRoutes)
+	for k, st := range res.ListenerSets {
+		out.ListenerSets = append(out.ListenerSets, listenerSetOut{ListenerSet: k.String(), Status: st})
+	}
+	slices.SortFunc(out.ListenerSets, func(a, b listenerSetOut) int { return strings.Compare(a.ListenerSet, b.ListenerSet) })
 	if s.Refused != nil {
 		out.Sources = res.Sources
 	}
@@ -318,6 +333,8 @@ func TestGolden(t *testing.T) {
 			slices.Reverse(rev.UDPRoutes)
 			rev.TLSRoutes = slices.Clone(s.TLSRoutes)
 			slices.Reverse(rev.TLSRoutes)
+			rev.ListenerSets = slices.Clone(s.ListenerSets)
+			slices.Reverse(rev.ListenerSets)
 			rev.EndpointSlices = slices.Clone(s.EndpointSlices)
 			slices.Reverse(rev.EndpointSlices)
 			got := render(t, s, res)

@@ -32,6 +32,9 @@ type listenerState struct {
 	// listener's port (spec.tls.frontend), nil for none.
 	clientValidation *lb.ClientValidation
 	attached         int32
+	// set is the ListenerSet the listener comes from, nil for the
+	// Gateway's own.
+	set *listenerSet
 }
 
 // valid listeners take routes: accepted and distinct from the others.
@@ -54,52 +57,62 @@ func isStreamProtocol(p lb.Protocol) bool {
 func (b *builder) evaluateListeners() []*listenerState {
 	out := make([]*listenerState, 0, len(b.gw.Spec.Listeners))
 	for _, spec := range b.gw.Spec.Listeners {
-		l := &listenerState{spec: spec}
-		l.protocol, l.terminate, l.accepted = b.listenerProtocol(spec)
-		// TCP and UDP have no hostnames: upstream says a listener's hostname
-		// is ignored for protocols that do not match on one.
-		if spec.Hostname != nil && spec.Protocol != gwv1.TCPProtocolType && spec.Protocol != gwv1.UDPProtocolType {
-			l.hostname = strings.ToLower(string(*spec.Hostname))
-			if p := hostnameProblem(l.hostname, true); p != "" && l.accepted.ok() {
-				l.accepted = problem{reason: string(gwv1.ListenerReasonUnsupportedValue), message: "hostname: " + p}
-			}
-		}
-		// Listener filters (v1.7, experimental) run before routing, as
-		// ExternalAuth does: serving the listener without them would skip
-		// what they enforce.
-		if spec.Filters != nil && len(spec.Filters.Requests) > 0 && l.accepted.ok() {
-			l.accepted = problem{reason: string(gwv1.ListenerReasonUnsupportedValue),
-				message: fmt.Sprintf("listener filters are not supported by provider %s", b.caps.Provider)}
-		}
-		if l.accepted.ok() {
-			var kindProblem problem
-			l.kinds, kindProblem = b.supportedKinds(spec, l.protocol)
-			if l.terminate {
-				l.certs, l.refs = b.listenerCerts(spec)
-			}
-			// The Gateway's frontend validation applies to listeners
-			// "handling HTTPS traffic": HTTPS ones, not TLS in mode
-			// Terminate.
-			if l.protocol == lb.ProtocolHTTPS {
-				var accepted, refs problem
-				l.clientValidation, accepted, refs = b.clientValidation(spec)
-				if !accepted.ok() {
-					l.accepted = accepted
-				}
-				if l.refs.ok() {
-					l.refs = refs
-				}
-			}
-			if l.refs.ok() {
-				l.refs = kindProblem
-			}
-		}
-		out = append(out, l)
+		out = append(out, b.evaluateListener(spec, nil))
 	}
 	markConflicts(out, b.caps.TCPUDPSharedPort)
+	// The allowed ListenerSets' listeners come after the Gateway's own,
+	// in the precedence the API gives them (listenersets.go).
+	out = b.appendSetListeners(out)
 	b.fitCertificates(out)
 	markOverlappingTLS(out)
 	return out
+}
+
+// evaluateListener judges one listener on its own, the Gateway's (set
+// nil) or a ListenerSet's; conflicts with the others come after.
+func (b *builder) evaluateListener(spec gwv1.Listener, set *listenerSet) *listenerState {
+	l := &listenerState{spec: spec, set: set}
+	l.protocol, l.terminate, l.accepted = b.listenerProtocol(spec)
+	// TCP and UDP have no hostnames: upstream says a listener's hostname
+	// is ignored for protocols that do not match on one.
+	if spec.Hostname != nil && spec.Protocol != gwv1.TCPProtocolType && spec.Protocol != gwv1.UDPProtocolType {
+		l.hostname = strings.ToLower(string(*spec.Hostname))
+		if p := hostnameProblem(l.hostname, true); p != "" && l.accepted.ok() {
+			l.accepted = problem{reason: string(gwv1.ListenerReasonUnsupportedValue), message: "hostname: " + p}
+		}
+	}
+	// Listener filters (v1.7, experimental) run before routing, as
+	// ExternalAuth does: serving the listener without them would skip
+	// what they enforce.
+	if spec.Filters != nil && len(spec.Filters.Requests) > 0 && l.accepted.ok() {
+		l.accepted = problem{reason: string(gwv1.ListenerReasonUnsupportedValue),
+			message: fmt.Sprintf("listener filters are not supported by provider %s", b.caps.Provider)}
+	}
+	if l.accepted.ok() {
+		var kindProblem problem
+		l.kinds, kindProblem = b.supportedKinds(spec, l.protocol)
+		if l.terminate {
+			l.certs, l.refs = b.listenerCerts(spec, b.certificateOwner(set))
+		}
+		// The Gateway's frontend validation applies to listeners
+		// "handling HTTPS traffic": HTTPS ones, not TLS in mode
+		// Terminate. It is per port, so a ListenerSet's HTTPS listener
+		// gets its port's too.
+		if l.protocol == lb.ProtocolHTTPS {
+			var accepted, refs problem
+			l.clientValidation, accepted, refs = b.clientValidation(spec)
+			if !accepted.ok() {
+				l.accepted = accepted
+			}
+			if l.refs.ok() {
+				l.refs = refs
+			}
+		}
+		if l.refs.ok() {
+			l.refs = kindProblem
+		}
+	}
+	return l
 }
 
 // listenerProtocol maps the listener's protocol and says whether it
@@ -230,7 +243,7 @@ func (l *listenerState) allows(kind routeKind) bool {
 // certificateRefs (the API lets tls.options stand in). References of a
 // kind the provider cannot serve make ResolvedRefs False, naming the
 // field and the provider: they are left out, never sent to the cloud.
-func (b *builder) listenerCerts(spec gwv1.Listener) ([]lb.Certificate, problem) {
+func (b *builder) listenerCerts(spec gwv1.Listener, owner objRef) ([]lb.Certificate, problem) {
 	var certs []lb.Certificate
 	var first problem
 	note := func(p problem) {
@@ -250,7 +263,7 @@ func (b *builder) listenerCerts(spec gwv1.Listener) ([]lb.Certificate, problem) 
 		refs = spec.TLS.CertificateRefs
 	}
 	for _, ref := range refs {
-		c, p := b.certificate(ref)
+		c, p := b.certificate(ref, owner)
 		if !p.ok() {
 			note(p)
 			continue
@@ -280,21 +293,23 @@ func (b *builder) listenerCerts(spec gwv1.Listener) ([]lb.Certificate, problem) 
 	return certs, first
 }
 
-func (b *builder) certificate(ref gwv1.SecretObjectReference) (lb.Certificate, problem) {
+// owner is the Gateway or ListenerSet the listener is written in: a
+// reference without a namespace is to its namespace, and one to another
+// namespace needs a ReferenceGrant from its kind.
+func (b *builder) certificate(ref gwv1.SecretObjectReference, owner objRef) (lb.Certificate, problem) {
 	invalid := func(msg string) (lb.Certificate, problem) {
 		return lb.Certificate{}, problem{reason: string(gwv1.ListenerReasonInvalidCertificateRef), message: msg}
 	}
 	if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
 		return invalid("certificateRefs must name core Secrets")
 	}
-	ns := b.gw.Namespace
+	ns := owner.namespace
 	if ref.Namespace != nil {
 		ns = string(*ref.Namespace)
 	}
 	name := ns + "/" + string(ref.Name)
-	from := objRef{group: gwv1.GroupName, kind: "Gateway", namespace: b.gw.Namespace}
 	to := objRef{group: "", kind: "Secret", namespace: ns, name: string(ref.Name)}
-	if !b.granted(from, to) {
+	if !b.granted(owner, to) {
 		return lb.Certificate{}, problem{reason: string(gwv1.ListenerReasonRefNotPermitted),
 			message: "certificateRef to Secret " + name + " is not permitted by any ReferenceGrant"}
 	}

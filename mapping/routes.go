@@ -152,7 +152,8 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 	}
 	seen := map[string]bool{}
 	for _, ref := range r.parentRefs {
-		if !b.namesGateway(r.key.Namespace, ref) {
+		set, ok := b.parentOf(r.key.Namespace, ref)
+		if !ok {
 			continue
 		}
 		// The same parentRef written twice gets one status entry.
@@ -161,7 +162,7 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 			continue
 		}
 		seen[id] = true
-		hosts, p := b.attach(r, ref, listeners)
+		hosts, p := b.attach(r, ref, set, listeners)
 		rs.parents = append(rs.parents, parentState{ref: ref, attach: p, hosts: hosts})
 	}
 	return rs
@@ -307,23 +308,11 @@ func mergeHosts(have, add []string) []string {
 	return have
 }
 
-// namesGateway says whether a parentRef names this builder's Gateway.
-func (b *builder) namesGateway(routeNamespace string, ref gwv1.ParentReference) bool {
-	if ref.Group != nil && *ref.Group != gwv1.GroupName {
-		return false
-	}
-	if ref.Kind != nil && *ref.Kind != "Gateway" {
-		return false
-	}
-	ns := routeNamespace
-	if ref.Namespace != nil {
-		ns = string(*ref.Namespace)
-	}
-	return ns == b.gw.Namespace && string(ref.Name) == b.gw.Name
-}
-
 func parentRefID(ref gwv1.ParentReference) string {
 	id := string(ref.Name)
+	if ref.Kind != nil && *ref.Kind != "Gateway" {
+		id = string(*ref.Kind) + ":" + id
+	}
 	if ref.Namespace != nil {
 		id = string(*ref.Namespace) + "/" + id
 	}
@@ -336,14 +325,23 @@ func parentRefID(ref gwv1.ParentReference) string {
 	return id
 }
 
-// attach decides whether a parentRef attaches the route. hosts maps the
+// attach decides whether a parentRef attaches the route. A parentRef to
+// the Gateway selects among the Gateway's own listeners, one to a
+// ListenerSet (set) among that ListenerSet's. hosts maps the
 // listeners whose attachedRoutes it adds to (selected, allowing the route's
 // kind and namespace, hostnames intersecting, whether or not the listener
 // is valid, as upstream asks) to the hostnames the route has there; at
 // least one of them is valid.
-func (b *builder) attach(r *route, ref gwv1.ParentReference, listeners []*listenerState) (map[int][]string, problem) {
+func (b *builder) attach(r *route, ref gwv1.ParentReference, set *listenerSet, listeners []*listenerState) (map[int][]string, problem) {
+	if set != nil && !set.allowed {
+		return nil, problem{reason: string(gwv1.RouteReasonNoMatchingParent),
+			message: "The ListenerSet is not allowed by its parent Gateway's allowedListeners"}
+	}
 	var selected, allowed []int
 	for i, l := range listeners {
+		if l.set != set {
+			continue
+		}
 		if ref.SectionName != nil && *ref.SectionName != l.spec.Name {
 			continue
 		}
@@ -398,7 +396,8 @@ func (b *builder) namespaceAllowed(l *listenerState, ns string) bool {
 	case gwv1.NamespacesFromAll:
 		return true
 	case gwv1.NamespacesFromSame:
-		return ns == b.gw.Namespace
+		// A ListenerSet's listener: the ListenerSet's namespace.
+		return ns == l.namespace(b.gw)
 	case gwv1.NamespacesFromSelector:
 		n := b.namespaces[ns]
 		if sel == nil || n == nil {

@@ -42,6 +42,11 @@ type Snapshot struct {
 	UDPRoutes []*gwv1.UDPRoute
 	TLSRoutes []*gwv1.TLSRoute
 
+	// ListenerSets are the ListenerSets whose parentRef names the
+	// Gateway, whether its allowedListeners allows them or not (those it
+	// does not get a status saying so); others are ignored.
+	ListenerSets []*gwv1.ListenerSet
+
 	// Namespaces are all namespaces, for allowedRoutes selectors.
 	Namespaces []*corev1.Namespace
 	// Services, EndpointSlices, Secrets and ReferenceGrants are those the routes
@@ -103,6 +108,12 @@ type Result struct {
 	TCPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	UDPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	TLSRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+
+	// ListenerSets holds the status of each ListenerSet of the snapshot
+	// that names the Gateway. Programmed=True means "ready to program",
+	// as on the Gateway; the reconciler lowers it while the provider is
+	// not ready.
+	ListenerSets map[types.NamespacedName]gwv1.ListenerSetStatus
 
 	// Sources maps the name of every lb.Rule, lb.Stream and lb.TargetGroup
 	// in LoadBalancer to the routes it was built from, sorted by kind,
