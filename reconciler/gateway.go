@@ -61,6 +61,9 @@ type GatewayReconciler struct {
 	ResyncPeriod time.Duration
 
 	observed observations
+	// listenerSets remembers the ListenerSets each Gateway owned
+	// (listenersets.go).
+	listenerSets listenerSetMemory
 	// routeClock times route changes (metrics_routes.go); nil times none.
 	routeClock *routeClock
 }
@@ -96,6 +99,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.Client.Get(ctx, req.NamespacedName, &gw); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.observed.forget(req.NamespacedName)
+			r.listenerSets.set(req.NamespacedName, nil)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -128,11 +132,11 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 
-	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: req.NamespacedName.String()})
+	sets, routes, owner, err := r.gatewayObjects(ctx, req.NamespacedName)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	snap, err := loadSnapshot(ctx, r.Client, r.apiReader(), &gc, &gw, routes)
+	snap, err := loadSnapshot(ctx, r.Client, r.apiReader(), &gc, &gw, sets, routes)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -151,10 +155,17 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.writeGatewayStatus(ctx, &gw, out); err != nil {
 		errs = append(errs, err)
 	}
+	gatewayProgrammed := out.programmed(gw.Generation).Status == metav1.ConditionTrue
+	if err := r.writeListenerSetStatuses(ctx, sets, out, gatewayProgrammed); err != nil {
+		errs = append(errs, err)
+	}
 	for _, kind := range routeSets(snap, res) {
-		if err := r.writeRouteStatuses(ctx, req.NamespacedName, kind.routes, kind.desired); err != nil {
+		if err := r.writeRouteStatuses(ctx, owner, kind.routes, kind.desired); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(errs) == 0 {
+		r.rememberListenerSets(req.NamespacedName, sets)
 	}
 	if len(errs) == 0 && cloud == nil && out.programmed(gw.Generation).Status == metav1.ConditionTrue {
 		r.routesProgrammed(snap, res, time.Now())
@@ -355,13 +366,14 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 	r.observed.forget(client.ObjectKeyFromObject(gw))
 	log.FromContext(ctx).Info("Deleted load balancer")
 	r.event(gw, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted the load balancer and freed its address")
-	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: client.ObjectKeyFromObject(gw).String()})
+	_, routes, owner, err := r.gatewayObjects(ctx, client.ObjectKeyFromObject(gw))
 	if err != nil {
 		return err
 	}
-	if err := r.writeRouteStatuses(ctx, client.ObjectKeyFromObject(gw), routes, nil); err != nil {
+	if err := r.writeRouteStatuses(ctx, owner, routes, nil); err != nil {
 		return err
 	}
+	r.listenerSets.set(owner.gateway, nil)
 	// A patch, not an update: the Gateway's status may have moved on since
 	// it was read, and a conflict here would only cost another cloud call.
 	patch := client.MergeFrom(gw.DeepCopy())
@@ -432,6 +444,7 @@ func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gat
 		for _, l := range gw.Spec.Listeners {
 			ports[l.Name] = l.Port
 		}
+		next.Status.AttachedListenerSets = desired.AttachedListenerSets
 		next.Status.Listeners = make([]gwv1.ListenerStatus, 0, len(desired.Listeners))
 		for _, l := range desired.Listeners {
 			conds := boundConditions(append([]metav1.Condition(nil), l.Conditions...))

@@ -21,7 +21,7 @@ const (
 	// indexGatewayParameters: Gateway by "namespace/name" of its parametersRef.
 	indexGatewayParameters = "cloudgate.gatewayParameters"
 	// indexGatewayUsesSelector: Gateway by "true" when a listener selects route
-	// namespaces by label.
+	// namespaces by label, or its allowedListeners ListenerSet namespaces.
 	indexGatewayUsesSelector = "cloudgate.gatewayUsesSelector"
 	// indexClassParameters: GatewayClass by "namespace/name" of its parametersRef.
 	indexClassParameters = "cloudgate.classParameters"
@@ -55,7 +55,11 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			return nil
 		}},
 		{&gwv1.Gateway{}, indexGatewayUsesSelector, func(o client.Object) []string {
-			for _, l := range o.(*gwv1.Gateway).Spec.Listeners {
+			gw := o.(*gwv1.Gateway)
+			if al := gw.Spec.AllowedListeners; al != nil && al.Namespaces != nil && al.Namespaces.From != nil && *al.Namespaces.From == gwv1.NamespacesFromSelector {
+				return []string{"true"}
+			}
+			for _, l := range gw.Spec.Listeners {
 				if ar := l.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil && *ar.Namespaces.From == gwv1.NamespacesFromSelector {
 					return []string{"true"}
 				}
@@ -75,6 +79,7 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			fieldIndex{kind, indexRouteGateway, func(o client.Object) []string { return keys(routeGateways(o)) }},
 			fieldIndex{kind, indexRouteService, routeServiceKeys})
 	}
+	indexes = append(indexes, listenerSetIndexes()...)
 	for _, ix := range indexes {
 		if err := indexer.IndexField(ctx, ix.obj, ix.field, ix.fn); err != nil {
 			return err

@@ -7,7 +7,8 @@ package reconciler
 //     routes: read. Status of all of them: written with Update; patch stays
 //     for a status write that moves to Patch.
 //   - Services, EndpointSlices, Namespaces, ReferenceGrants,
-//     LoadBalancerParameters: read (watched through the cache). Secrets and
+//     LoadBalancerParameters: read (watched through the cache). ListenerSets:
+//     read, and their status written, by their parent Gateway's reconcile. Secrets and
 //     ConfigMaps are watched as metadata only, and read when a listener
 //     (a certificate) or spec.tls.frontend (a CA bundle) references one.
 //   - events.k8s.io events: the Gateway reconciler's recorder, in each
@@ -18,8 +19,8 @@ package reconciler
 //     that controller-runtime's leader election still records.
 //
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;tlsroutes;tcproutes;udproutes,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status,verbs=update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;tlsroutes;tcproutes;udproutes;listenersets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status;listenersets/status,verbs=update;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=referencegrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloudgate.dev,resources=loadbalancerparameters,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services;secrets;configmaps;namespaces,verbs=get;list;watch

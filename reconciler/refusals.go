@@ -6,7 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -74,8 +73,8 @@ func (r *GatewayReconciler) reportGatewayRefusals(old, next *gwv1.Gateway) {
 }
 
 // reportRouteRefusals records an Event on the route for each refusal that a
-// status write put in its status for the Gateway gwKey.
-func (r *GatewayReconciler) reportRouteRefusals(gwKey types.NamespacedName, old, next client.Object) {
+// status write put in its status for the parents owner answers for.
+func (r *GatewayReconciler) reportRouteRefusals(owner parents, old, next client.Object) {
 	was, ok1 := partsOf(old)
 	now, ok2 := partsOf(next)
 	if !ok1 || !ok2 {
@@ -86,13 +85,10 @@ func (r *GatewayReconciler) reportRouteRefusals(gwKey types.NamespacedName, old,
 		before[parentKey(p.ParentRef)] = p.Conditions
 	}
 	for _, p := range now.status.Parents {
-		if r.Providers[p.ControllerName] == nil || !parentIs(p.ParentRef, next.GetNamespace(), gwKey) {
+		if r.Providers[p.ControllerName] == nil || !owner.has(p.ParentRef, next.GetNamespace()) {
 			continue
 		}
-		parent := "Gateway " + gwKey.String()
-		if p.ParentRef.SectionName != nil {
-			parent += " listener " + string(*p.ParentRef.SectionName)
-		}
+		parent := owner.describe(p.ParentRef, next.GetNamespace())
 		for _, c := range newRefusals(before[parentKey(p.ParentRef)], p.Conditions) {
 			r.warn(next, nil, c, "Parent "+parent)
 		}

@@ -18,17 +18,18 @@ import (
 const maxRouteParents = 32
 
 // writeRouteStatuses replaces, on each route, the parent statuses our
-// controllers wrote for this Gateway with desired's, and keeps every other
-// parent status (other Gateways', other controllers'). With desired nil it
-// removes ours, as when the Gateway goes away.
+// controllers wrote for this Gateway and the ListenerSets it owns (owner)
+// with desired's, and keeps every other parent status (other Gateways',
+// other controllers'). With desired nil it removes ours, as when the
+// Gateway goes away.
 //
 // One route's failed write does not stop the others': every route is tried,
 // and the errors come back together.
-func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.NamespacedName, routes []client.Object, desired map[types.NamespacedName][]gwv1.RouteParentStatus) error {
+func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, owner parents, routes []client.Object, desired map[types.NamespacedName][]gwv1.RouteParentStatus) error {
 	var errs []error
 	for _, route := range routes {
 		want := desired[client.ObjectKeyFromObject(route)]
-		if err := r.writeRouteStatus(ctx, gwKey, route, want); err != nil {
+		if err := r.writeRouteStatus(ctx, owner, route, want); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -37,10 +38,10 @@ func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, gwKey types.
 
 // writeRouteStatus writes one route's status when it changed (writeStatus
 // retries conflicts).
-func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, gwKey types.NamespacedName, route client.Object, want []gwv1.RouteParentStatus) error {
+func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, owner parents, route client.Object, want []gwv1.RouteParentStatus) error {
 	var was, written client.Object
 	err := writeStatus(ctx, r.Client, r.apiReader(), route, func(cur client.Object) (client.Object, bool) {
-		next, changed := r.nextRouteStatus(gwKey, cur, want)
+		next, changed := r.nextRouteStatus(owner, cur, want)
 		was, written = nil, nil
 		if changed {
 			log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(cur))
@@ -49,14 +50,14 @@ func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, gwKey types.Na
 		return next, changed
 	})
 	if err == nil && written != nil {
-		r.reportRouteRefusals(gwKey, was, written)
+		r.reportRouteRefusals(owner, was, written)
 	}
 	return err
 }
 
-// nextRouteStatus returns route with our parent statuses for gwKey replaced by
-// want, and whether that changed anything.
-func (r *GatewayReconciler) nextRouteStatus(gwKey types.NamespacedName, route client.Object, want []gwv1.RouteParentStatus) (client.Object, bool) {
+// nextRouteStatus returns route with our parent statuses for owner replaced
+// by want, and whether that changed anything.
+func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, want []gwv1.RouteParentStatus) (client.Object, bool) {
 	current, ok := partsOf(route)
 	if !ok {
 		return nil, false
@@ -67,7 +68,7 @@ func (r *GatewayReconciler) nextRouteStatus(gwKey types.NamespacedName, route cl
 	parents := make([]gwv1.RouteParentStatus, 0, len(current.status.Parents)+len(want))
 	old := map[string][]metav1.Condition{}
 	for _, p := range current.status.Parents {
-		if r.Providers[p.ControllerName] != nil && parentIs(p.ParentRef, route.GetNamespace(), gwKey) {
+		if r.Providers[p.ControllerName] != nil && owner.has(p.ParentRef, route.GetNamespace()) {
 			old[parentKey(p.ParentRef)] = p.Conditions
 			continue
 		}
@@ -104,6 +105,10 @@ func parentIs(ref gwv1.ParentReference, routeNamespace string, gw types.Namespac
 // parentKey identifies a parentRef within one route's status.
 func parentKey(ref gwv1.ParentReference) string {
 	k := string(ref.Name)
+	// A Gateway and a ListenerSet may share a name.
+	if isListenerSetRef(ref) {
+		k = "ListenerSet:" + k
+	}
 	if ref.Namespace != nil {
 		k = string(*ref.Namespace) + "/" + k
 	}

@@ -122,6 +122,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		// The same for the ConfigMaps that hold client validation CAs.
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(e.forConfigMap), builder.OnlyMetadata).
 		Watches(&gwv1beta1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(e.forReferenceGrant)).
+		// Their status writes change no generation, so ours do not wake us.
+		Watches(&gwv1.ListenerSet{}, handler.EnqueueRequestsFromMapFunc(e.forListenerSet), gen).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.forNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&v1alpha1.LoadBalancerParameters{}, handler.EnqueueRequestsFromMapFunc(e.forParameters), gen).
 		Complete(gateways)

@@ -26,16 +26,33 @@ func Snapshot(ctx context.Context, r client.Reader, clusterName string, p provid
 	if err != nil {
 		return nil, err
 	}
-	// What indexRouteGateway would find: the routes naming gw in their
-	// parentRefs or their status.
+	// What indexListenerSetGateway and indexRouteGateway would find: the
+	// ListenerSets naming gw, and the routes naming gw or one of them in
+	// their parentRefs or their status.
 	key := client.ObjectKeyFromObject(gw)
+	var list gwv1.ListenerSetList
+	if err := r.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	var sets []*gwv1.ListenerSet
+	owned := map[types.NamespacedName]bool{}
+	for i := range list.Items {
+		if parent, ok := listenerSetParent(&list.Items[i]); ok && parent == key {
+			sets = append(sets, &list.Items[i])
+			owned[client.ObjectKeyFromObject(&list.Items[i])] = true
+		}
+	}
 	var routes []client.Object
 	for _, o := range all {
-		if routeGateways(o)[key] {
+		named := routeGateways(o)[key]
+		for ls := range routeListenerSets(o) {
+			named = named || owned[ls]
+		}
+		if named {
 			routes = append(routes, o)
 		}
 	}
-	s, err := loadSnapshot(ctx, r, r, gc, gw, routes)
+	s, err := loadSnapshot(ctx, r, r, gc, gw, sets, routes)
 	if err != nil {
 		return nil, err
 	}
@@ -92,16 +109,16 @@ func routeKind(o client.Object) string {
 }
 
 // loadSnapshot reads from the cache everything mapping.Build needs for one
-// Gateway whose routes are given. It reads only what the Gateway and its
-// routes can refer to.
+// Gateway whose ListenerSets and routes are given. It reads only what the
+// Gateway, its ListenerSets and its routes can refer to.
 //
 // Secrets and ConfigMaps are the exception: they are read from the API
 // server (uncached), only those the Gateway's listeners and client
 // certificate validation name, so that the controller never caches the
 // contents of every Secret and ConfigMap in the cluster; it watches only
 // their metadata.
-func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway, routes []client.Object) (*mapping.Snapshot, error) {
-	s := &mapping.Snapshot{GatewayClass: gc, Gateway: gw}
+func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway, sets []*gwv1.ListenerSet, routes []client.Object) (*mapping.Snapshot, error) {
+	s := &mapping.Snapshot{GatewayClass: gc, Gateway: gw, ListenerSets: sets}
 
 	params, err := classParameters(ctx, c, gc)
 	if err != nil {
@@ -162,7 +179,11 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 		}
 	}
 
-	for _, key := range gatewaySecretKeys(gw) {
+	secretKeys := gatewaySecretKeys(gw)
+	for _, ls := range sets {
+		secretKeys = append(secretKeys, listenerSetSecretKeys(ls)...)
+	}
+	for _, key := range secretKeys {
 		ns, name, _ := cutKey(key)
 		var sec corev1.Secret
 		switch err := uncached.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); {

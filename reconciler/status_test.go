@@ -59,7 +59,7 @@ func TestRouteParentsStayWithinTheCRDLimit(t *testing.T) {
 		want = append(want, gwv1.RouteParentStatus{ParentRef: gwv1.ParentReference{Name: "gw", SectionName: &section},
 			ControllerName: "cloudgate.dev/emulated", Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}}})
 	}
-	next, changed := r.nextRouteStatus(types.NamespacedName{Namespace: "ns", Name: "gw"}, route, want)
+	next, changed := r.nextRouteStatus(parents{gateway: types.NamespacedName{Namespace: "ns", Name: "gw"}}, route, want)
 	if !changed {
 		t.Fatal("no change reported")
 	}

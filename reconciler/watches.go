@@ -48,14 +48,14 @@ func (e enqueuer) gatewaysOfRoutes(ctx context.Context, opts []client.ListOption
 		return
 	}
 	for _, r := range routes {
-		for gw := range routeGateways(r) {
-			into[gw] = true
-		}
+		e.routeParentGateways(ctx, r, into)
 	}
 }
 
-func (e enqueuer) forRoute(_ context.Context, o client.Object) []reconcile.Request {
-	return requests(routeGateways(o))
+func (e enqueuer) forRoute(ctx context.Context, o client.Object) []reconcile.Request {
+	out := map[types.NamespacedName]bool{}
+	e.routeParentGateways(ctx, o, out)
+	return requests(out)
 }
 
 func (e enqueuer) forService(ctx context.Context, o client.Object) []reconcile.Request {
@@ -77,6 +77,7 @@ func (e enqueuer) forEndpointSlice(ctx context.Context, o client.Object) []recon
 func (e enqueuer) forSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	out := map[types.NamespacedName]bool{}
 	e.gatewaysBy(ctx, indexGatewaySecret, o.GetNamespace()+"/"+o.GetName(), out)
+	e.listenerSetGateways(ctx, indexListenerSetSecret, o.GetNamespace()+"/"+o.GetName(), out)
 	return requests(out)
 }
 
@@ -88,7 +89,8 @@ func (e enqueuer) forConfigMap(ctx context.Context, o client.Object) []reconcile
 
 // forReferenceGrant enqueues the Gateways whose references the grant may
 // allow or, once deleted, forbid: Gateways in the namespaces it grants from
-// (certificate refs) and the Gateways of routes there (backend refs).
+// (certificate refs), the parents of ListenerSets there (theirs), and the
+// Gateways of routes there (backend refs).
 func (e enqueuer) forReferenceGrant(ctx context.Context, o client.Object) []reconcile.Request {
 	g, ok := o.(*gwv1beta1.ReferenceGrant)
 	if !ok {
@@ -103,16 +105,26 @@ func (e enqueuer) forReferenceGrant(ctx context.Context, o client.Object) []reco
 				out[client.ObjectKeyFromObject(&gws.Items[i])] = true
 			}
 		}
+		var sets gwv1.ListenerSetList
+		if err := e.c.List(ctx, &sets, client.InNamespace(ns)); err == nil {
+			for i := range sets.Items {
+				if gw, ok := listenerSetParent(&sets.Items[i]); ok {
+					out[gw] = true
+				}
+			}
+		}
 		e.gatewaysOfRoutes(ctx, []client.ListOption{client.InNamespace(ns)}, out)
 	}
 	return requests(out)
 }
 
-// forNamespace enqueues Gateways that select route namespaces by label, and
-// the Gateways of routes in the namespace.
+// forNamespace enqueues Gateways that select route or ListenerSet
+// namespaces by label, the parents of ListenerSets that select route
+// namespaces by label, and the Gateways of routes in the namespace.
 func (e enqueuer) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	out := map[types.NamespacedName]bool{}
 	e.gatewaysBy(ctx, indexGatewayUsesSelector, "true", out)
+	e.listenerSetGateways(ctx, indexListenerSetUsesSelector, "true", out)
 	e.gatewaysOfRoutes(ctx, []client.ListOption{client.InNamespace(o.GetName())}, out)
 	return requests(out)
 }
