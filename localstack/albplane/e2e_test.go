@@ -151,7 +151,7 @@ func TestEndToEnd(t *testing.T) {
 	_, canaryPort := hostPort(t, canary)
 	_, webPort := hostPort(t, web)
 	bk := e2eBackends{api: target(ip, apiPort), canary: target(ip, canaryPort), web: target(ip, webPort),
-		echo:  target(ip, echo.Addr().(*net.TCPAddr).Port), h2c: target(ip, h2cPort),
+		echo: target(ip, echo.Addr().(*net.TCPAddr).Port), h2c: target(ip, h2cPort),
 		shop:  lb.Certificate{Name: "shop/shop-tls", CertPEM: shopPEM, KeyPEM: shopKey},
 		other: lb.Certificate{Name: "shop/other-tls", CertPEM: otherPEM, KeyPEM: otherKey}}
 	start := time.Now()
