@@ -37,11 +37,23 @@ type e2eBackends struct {
 	h2c              []lb.Target
 	echo             []lb.Target
 	shop, other      lb.Certificate
+	// special adds a rule before all others of shop.example.com.
+	special bool
 }
 
 // e2eModel is a Gateway as mapping would build it, with HTTP, HTTPS and
 // TCP listeners.
 func e2eModel(b e2eBackends) *lb.LoadBalancer {
+	m := e2eLB(b)
+	if b.special {
+		vh := &m.Listeners[0].VirtualHosts[0]
+		vh.Rules = append([]lb.Rule{{Name: "shop/special/rule-0/match-0", Match: lb.Match{Path: &lb.PathMatch{Type: lb.MatchExact, Value: "/api/special"}},
+			Action: lb.Action{FixedResponse: &lb.FixedResponse{StatusCode: 418}}}}, vh.Rules...)
+	}
+	return m
+}
+
+func e2eLB(b e2eBackends) *lb.LoadBalancer {
 	return &lb.LoadBalancer{
 		Owner: e2eOwner,
 		TargetGroups: []lb.TargetGroup{
@@ -332,7 +344,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
-	bk.api, bk.web = nil, target(ip, closedPort)
+	bk.api, bk.web, bk.special = nil, target(ip, closedPort), true
 	if _, err := prov.Ensure(ctx, e2eModel(bk)); err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
@@ -355,6 +367,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if resp, _ := do(t, "POST", alb+"/login", "shop.example.com", nil); resp.StatusCode != 502 {
 			t.Errorf("a refusing target: %d, want 502", resp.StatusCode)
+		}
+	})
+	t.Run("a rule added before the others takes precedence (Listener rules: priorities)", func(t *testing.T) {
+		if resp, _ := do(t, "GET", alb+"/api/special", "shop.example.com", nil); resp.StatusCode != 418 {
+			t.Errorf("/api/special: %d, want the new rule's 418", resp.StatusCode)
 		}
 	})
 

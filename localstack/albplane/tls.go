@@ -74,10 +74,11 @@ func keyBits(c *tls.Certificate) int {
 	return 0
 }
 
-// insecureTLS is the client side towards targets: ALB does not verify a
-// target's certificate ("Target groups for your Application Load
-// Balancers": "the load balancer ... does not validate the
-// certificates"), so neither does the plane.
+// insecureTLS is the client side towards targets. "Target groups for your
+// Application Load Balancers"
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html):
+// "The load balancer does not validate these certificates. Therefore, you
+// can use self-signed certificates or certificates that have expired."
 func insecureTLS() *tls.Config {
 	return &tls.Config{InsecureSkipVerify: true} //nolint:gosec // as ALB: targets' certificates are not checked
 }
