@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func prefixPath(v string) *lb.PathMatch { return &lb.PathMatch{Type: lb.MatchPre
 type e2eBackends struct {
 	api, canary, web []lb.Target
 	h2c              []lb.Target
+	dns              []lb.Target // a TCP and a UDP server on one port
 	echo             []lb.Target
 	shop, other      lb.Certificate
 	// special adds a rule before all others of shop.example.com.
@@ -59,6 +61,8 @@ func e2eLB(b e2eBackends) *lb.LoadBalancer {
 		TargetGroups: []lb.TargetGroup{
 			{Name: "shop/api:8080", Protocol: lb.ProtocolHTTP, Targets: b.api},
 			{Name: "shop/canary:8080", Protocol: lb.ProtocolHTTP, Targets: b.canary},
+			{Name: "shop/dns:53/tcp", Protocol: lb.ProtocolTCP, Targets: b.dns},
+			{Name: "shop/dns:53/udp", Protocol: lb.ProtocolUDP, Targets: b.dns},
 			{Name: "shop/echo:9000/tcp", Protocol: lb.ProtocolTCP, Targets: b.echo},
 			{Name: "shop/h2c:8080", Protocol: lb.ProtocolH2C, Targets: b.h2c},
 			{Name: "shop/web:80", Protocol: lb.ProtocolHTTP, Targets: b.web},
@@ -89,6 +93,22 @@ func e2eLB(b e2eBackends) *lb.LoadBalancer {
 				{Hostname: "other.example.com", Certificates: []lb.Certificate{b.other}, Rules: []lb.Rule{
 					{Name: "shop/other/rule-0/match-0", Match: lb.Match{Path: prefixPath("/")}, Action: fwdTo("shop/api:8080", 1)}}},
 			}},
+			{Name: "http-8080", Port: 8080, Protocol: lb.ProtocolHTTP, VirtualHosts: []lb.VirtualHost{{Rules: []lb.Rule{
+				{Name: "gw/prefix-one/rule-0/match-0", Match: lb.Match{Path: prefixPath("/prefix/one")},
+					Action: lb.Action{Forward: fwdTo("shop/web:80", 1).Forward, Rewrite: &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/one"}}}},
+				{Name: "gw/strip/rule-0/match-0", Match: lb.Match{Path: prefixPath("/strip-prefix")},
+					Action: lb.Action{Forward: fwdTo("shop/web:80", 1).Forward, Rewrite: &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewritePrefix, Value: "/"}}}},
+				{Name: "gw/full/rule-0/match-0", Match: lb.Match{Path: prefixPath("/full")},
+					Action: lb.Action{Forward: fwdTo("shop/web:80", 1).Forward, Rewrite: &lb.Rewrite{Path: &lb.PathRewrite{Type: lb.RewriteFullPath, Value: "/one"}}}},
+				{Name: "gw/redir-port/rule-0/match-0", Match: lb.Match{Path: prefixPath("/redir-port")},
+					Action: lb.Action{Redirect: &lb.Redirect{Port: 8083, StatusCode: 302}}},
+				{Name: "gw/redir-host/rule-0/match-0", Match: lb.Match{Path: prefixPath("/redir-host")},
+					Action: lb.Action{Redirect: &lb.Redirect{Hostname: "example.org", StatusCode: 302}}},
+			}}}},
+			{Name: "tcp-5353", Port: 5353, Protocol: lb.ProtocolTCP, Streams: []lb.Stream{
+				{Name: "shop/dns/rule-0", Backends: []lb.WeightedBackend{{TargetGroup: "shop/dns:53/tcp", Weight: 1}}}}},
+			{Name: "udp-5353", Port: 5353, Protocol: lb.ProtocolUDP, Streams: []lb.Stream{
+				{Name: "shop/dns/rule-1", Backends: []lb.WeightedBackend{{TargetGroup: "shop/dns:53/udp", Weight: 1}}}}},
 			{Name: "tcp-9000", Port: 9000, Protocol: lb.ProtocolTCP, Streams: []lb.Stream{
 				{Name: "shop/echo/rule-0", Backends: []lb.WeightedBackend{{TargetGroup: "shop/echo:9000/tcp", Weight: 1}}}}},
 		},
@@ -113,6 +133,34 @@ func allEmpty(li *listener, part string) bool {
 		}
 	}
 	return found
+}
+
+// tcpAndUDPEcho serves TCP and UDP echoes on one port of 127.0.0.1 and
+// returns it.
+func tcpAndUDPEcho(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		l := echoServer(t, "tcp")
+		port := l.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // the UDP port is taken: another pair
+		}
+		t.Cleanup(func() { pc.Close() })
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				_, _ = pc.WriteTo(append([]byte("udp:"), buf[:n]...), from)
+			}
+		}()
+		return port
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return 0
 }
 
 func target(ip string, port int) []lb.Target { return []lb.Target{{IP: ip, Port: int32(port)}} }
@@ -159,11 +207,12 @@ func TestEndToEnd(t *testing.T) {
 	h2c.Start()
 	t.Cleanup(h2c.Close)
 	_, h2cPort := hostPort(t, h2c)
+	dnsPort := tcpAndUDPEcho(t)
 	ip, apiPort := hostPort(t, api)
 	_, canaryPort := hostPort(t, canary)
 	_, webPort := hostPort(t, web)
 	bk := e2eBackends{api: target(ip, apiPort), canary: target(ip, canaryPort), web: target(ip, webPort),
-		echo: target(ip, echo.Addr().(*net.TCPAddr).Port), h2c: target(ip, h2cPort),
+		echo: target(ip, echo.Addr().(*net.TCPAddr).Port), h2c: target(ip, h2cPort), dns: target(ip, dnsPort),
 		shop:  lb.Certificate{Name: "shop/shop-tls", CertPEM: shopPEM, KeyPEM: shopKey},
 		other: lb.Certificate{Name: "shop/other-tls", CertPEM: otherPEM, KeyPEM: otherKey}}
 	start := time.Now()
@@ -276,6 +325,29 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("/v1 became %q, want /", s.URI)
 		}
 	})
+	t.Run("Gateway API rewrites and redirects as ALB serves them (Transforms; RedirectActionConfig)", func(t *testing.T) {
+		for _, c := range []struct{ path, want string }{
+			{"/prefix/one/two?x=1", "/one/two?x=1"},
+			{"/prefix/one", "/one"},
+			{"/prefix/one/", "/one/"},
+			{"/strip-prefix/three", "/three"},
+			{"/strip-prefix", "/"},
+			{"/strip-prefix/", "/"},
+			{"/full/a/b?x=1", "/one?x=1"},
+		} {
+			if _, s := do(t, "GET", "http://"+albDNS+":8080"+c.path, "gw.example", nil); s.Backend != "web" || s.URI != c.want {
+				t.Errorf("%s reached %q as %q, want web as %q", c.path, s.Backend, s.URI, c.want)
+			}
+		}
+		for _, c := range []struct{ path, want string }{
+			{"/redir-port/a?q=1", "http://gw.example:8083/redir-port/a?q=1"},
+			{"/redir-host", "http://example.org:8080/redir-host"},
+		} {
+			if resp, _ := do(t, "GET", "http://"+albDNS+":8080"+c.path, "gw.example:8080", nil); resp.StatusCode != 302 || resp.Header.Get("Location") != c.want {
+				t.Errorf("%s: %d Location %q, want 302 %q", c.path, resp.StatusCode, resp.Header.Get("Location"), c.want)
+			}
+		}
+	})
 	t.Run("X-Forwarded headers (HTTP headers and Application Load Balancers)", func(t *testing.T) {
 		_, s := do(t, "GET", alb+"/", "shop.example.com", http.Header{"X-Forwarded-For": {"203.0.113.7"}})
 		xff := s.Header.Get("X-Forwarded-For")
@@ -319,6 +391,31 @@ func TestEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		if cn := resp.TLS.PeerCertificates[0].Subject.CommonName; cn != "other.example.com" {
 			t.Errorf("other.example.com was served %q's certificate", cn)
+		}
+	})
+	t.Run("NLB TCP and UDP on one port, one TCP_UDP listener (NLB listeners)", func(t *testing.T) {
+		u, err := plane.DialContext(ctx, "udp", net.JoinHostPort(nlbDNS, "5353"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		_ = u.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := u.Write([]byte("q")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		if n, err := u.Read(buf); err != nil || string(buf[:n]) != "udp:q" {
+			t.Errorf("UDP: %q, %v; want udp:q", buf[:n], err)
+		}
+		c, err := plane.DialContext(ctx, "tcp", net.JoinHostPort(nlbDNS, "5353"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, "q\n")
+		if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "tcp:q\n" {
+			t.Errorf("TCP: %q, %v; want tcp:q", line, err)
 		}
 	})
 	t.Run("NLB TCP listener forwards the connection", func(t *testing.T) {
