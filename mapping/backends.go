@@ -63,7 +63,7 @@ func (b *builder) forward(kind routeKind, routeNamespace string, refs []gwv1.HTT
 			res.rewrites = append(res.rewrites, rewrite)
 		}
 		tg, p := b.targetGroup(kind, routeNamespace, ref.BackendObjectReference, "")
-		if !p.ok() && res.refs.ok() {
+		if !p.ok() && res.refs.ok() && !p.quiet {
 			res.refs = p
 		}
 		if weight <= 0 {
@@ -152,6 +152,17 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 		return fail(gwv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s has no port %d", name, *ref.Port))
 	}
 	tgName := fmt.Sprintf("%s:%d", name, *ref.Port)
+	// A BackendTLSPolicy applies to HTTPRoute, GRPCRoute and TLSRoute
+	// backends (the API's Extended support); one that cannot be applied
+	// keeps the backend from being connected to at all, since sending in
+	// the clear what the user asked to encrypt is worse than a 500.
+	var tls *lb.BackendTLS
+	if kind != kindTCPRoute && kind != kindUDPRoute {
+		var targeted bool
+		if tls, targeted = b.backendTLS(svc, sp); targeted && tls == nil {
+			return lb.TargetGroup{}, problem{reason: "BackendTLSPolicyNotApplied", quiet: true}
+		}
+	}
 	if kind.stream() {
 		proto, p := b.streamBackendProtocol(kind, name, sp)
 		if !p.ok() {
@@ -163,11 +174,12 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 			Name:     tgName + "/" + strings.ToLower(string(proto)),
 			Protocol: proto,
 			Targets:  b.targets(key(ns, svc.Name), sp.Name),
+			TLS:      tls,
 		}, problem{}
 	}
-	proto, known := backendProtocol(sp.AppProtocol)
+	proto, known := backendProtocol(sp.AppProtocol, tls != nil)
 	if kind == kindGRPCRoute {
-		proto, known = grpcBackendProtocol(sp.AppProtocol)
+		proto, known = grpcBackendProtocol(sp.AppProtocol, tls != nil)
 		// Its own group: the HTTPRoutes' group of the same port may speak
 		// HTTP/1.1, and providers may health-check gRPC groups differently.
 		tgName += "/grpc"
@@ -175,11 +187,12 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 	switch {
 	case !known && kind == kindGRPCRoute:
 		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
-			"Service %s port %d has appProtocol %s; GRPCRoute backends must speak HTTP/2 without TLS "+
-				"(appProtocol unset, http, grpc or kubernetes.io/h2c)", name, *ref.Port, *sp.AppProtocol))
+			"Service %s port %d has appProtocol %s; GRPCRoute backends must speak HTTP/2 "+
+				"(appProtocol unset, http, grpc or kubernetes.io/h2c; https with a BackendTLSPolicy)", name, *ref.Port, *sp.AppProtocol))
 	case !known:
 		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
-			"Service %s port %d has appProtocol %s; only HTTP, kubernetes.io/ws and kubernetes.io/h2c backends are supported",
+			"Service %s port %d has appProtocol %s; only HTTP, kubernetes.io/ws and kubernetes.io/h2c backends are supported "+
+				"(https, kubernetes.io/wss: with a BackendTLSPolicy)",
 			name, *ref.Port, *sp.AppProtocol))
 	case proto != lb.ProtocolHTTP && !b.caps.BackendProtocols[proto] && kind == kindGRPCRoute:
 		return fail(gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf(
@@ -192,6 +205,7 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 		Name:     tgName,
 		Protocol: proto,
 		Targets:  b.targets(key(ns, svc.Name), sp.Name),
+		TLS:      tls,
 	}, problem{}
 }
 
@@ -200,15 +214,18 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 // HTTP/1.1 is what every provider speaks to backends, so it needs no
 // capability; WebSocket is an HTTP/1.1 upgrade and rides an HTTP target
 // group (the model's contract); H2C needs the provider to list it.
-// Anything else (HTTPS needs a BackendTLSPolicy, which Cloudgate does not
-// implement) is unknown.
-func backendProtocol(appProtocol *string) (lb.Protocol, bool) {
+// With a BackendTLSPolicy (tls), whose TLS wraps the group's protocol,
+// https and kubernetes.io/wss are HTTP too; without one they are unknown,
+// as is anything else.
+func backendProtocol(appProtocol *string, tls bool) (lb.Protocol, bool) {
 	if appProtocol == nil {
 		return lb.ProtocolHTTP, true
 	}
 	switch strings.ToLower(*appProtocol) {
 	case "http", "kubernetes.io/ws":
 		return lb.ProtocolHTTP, true
+	case "https", "kubernetes.io/wss":
+		return lb.ProtocolHTTP, tls
 	case "kubernetes.io/h2c":
 		return lb.ProtocolH2C, true
 	}
@@ -218,15 +235,18 @@ func backendProtocol(appProtocol *string) (lb.Protocol, bool) {
 // grpcBackendProtocol is backendProtocol for GRPCRoute backends: gRPC
 // needs HTTP/2, so every cleartext HTTP appProtocol (and none, as the API
 // lets an implementation infer the protocol from the route's kind) gets an
-// H2C target group. kubernetes.io/ws promises an HTTP/1.1 server and
-// TLS ones need a BackendTLSPolicy, so those are unknown.
-func grpcBackendProtocol(appProtocol *string) (lb.Protocol, bool) {
+// H2C target group (HTTP/2 over TLS with a BackendTLSPolicy, which also
+// takes https). kubernetes.io/ws promises an HTTP/1.1 server, so it is
+// unknown.
+func grpcBackendProtocol(appProtocol *string, tls bool) (lb.Protocol, bool) {
 	if appProtocol == nil {
 		return lb.ProtocolH2C, true
 	}
 	switch strings.ToLower(*appProtocol) {
 	case "http", "grpc", "kubernetes.io/h2c":
 		return lb.ProtocolH2C, true
+	case "https":
+		return lb.ProtocolH2C, tls
 	}
 	return "", false
 }

@@ -28,6 +28,7 @@ func Build(s *Snapshot) Result {
 		Sources:    map[string][]RouteRef{},
 
 		ListenerSets: map[types.NamespacedName]gwv1.ListenerSetStatus{},
+		BackendTLSPolicies: map[types.NamespacedName]gwv1.PolicyAncestorStatus{},
 	}
 	// A Gateway read from the API server always has a namespace and a
 	// name; without them there is no owner to build for.
@@ -44,8 +45,10 @@ func Build(s *Snapshot) Result {
 		// the limits checked from here on are the raised ones.
 		b.caps = b.caps.WithQuotas(a.Quotas)
 	}
+	b.backendClientCond = b.resolveBackendClientCert()
 	listeners := b.evaluateListeners()
 	routes := b.evaluateRoutes(listeners, gwProblem.ok())
+	res.BackendTLSPolicies = b.policyStatuses()
 	for _, r := range routes {
 		if len(r.statuses) == 0 {
 			continue
@@ -118,6 +121,15 @@ type builder struct {
 	// and setsByKey the same by namespace/name (listenersets.go).
 	sets      []*listenerSet
 	setsByKey map[types.NamespacedName]*listenerSet
+	// policies are the BackendTLSPolicies by the Service they target,
+	// policyUses those this Gateway's backends use (backendtls.go).
+	policies   map[types.NamespacedName][]policyTarget
+	policyUses map[types.NamespacedName]*policyUse
+	// backendClientCert is the Gateway's spec.tls.backend client
+	// certificate when it resolves; backendClientCond the Gateway's
+	// ResolvedRefs condition about it (nil when it names none).
+	backendClientCert *lb.Certificate
+	backendClientCond *metav1.Condition
 }
 
 func newBuilder(s *Snapshot) *builder {
@@ -135,7 +147,10 @@ func newBuilder(s *Snapshot) *builder {
 		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
 		grants:     map[string][]*gwv1beta1.ReferenceGrant{},
 		refused:    s.Refused,
+		policies:   map[types.NamespacedName][]policyTarget{},
+		policyUses: map[types.NamespacedName]*policyUse{},
 	}
+	b.indexPolicies(s.BackendTLSPolicies)
 	if s.GatewayClass != nil {
 		b.controller = s.GatewayClass.Spec.ControllerName
 	}
@@ -227,6 +242,11 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 	}
 	st.Conditions = append(st.Conditions, accepted, programmed)
 	if c := insecureFrontendCondition(listeners, b.gen); c != nil && gwProblem.ok() {
+		st.Conditions = append(st.Conditions, *c)
+	}
+	// Present only when spec.tls.backend names a client certificate: the
+	// Gateway has no other reference of its own to resolve.
+	if c := b.backendClientCond; c != nil && gwProblem.ok() {
 		st.Conditions = append(st.Conditions, *c)
 	}
 	for _, l := range own {

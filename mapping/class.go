@@ -35,9 +35,9 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // the provider's capabilities cover every part the feature's conformance
 // tests exercise. Session persistence has no feature name in v1.7
 // (it is realized, sessions.go, but nothing claims it). Features this
-// mapping does not implement (static addresses, infrastructure propagation,
-// backend client certificates, ClusterTrustBundle CA references, listener
-// filters, address routability) are never claimed,
+// mapping does not implement (infrastructure propagation,
+// ClusterTrustBundle CA references, listener filters, address
+// routability) are never claimed,
 // whatever the provider can.
 // GatewayRouteHostnameIntersectionPrecedence is rule and Stream order
 // (comparePrecedence, streams), which every provider realizes.
@@ -154,6 +154,15 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 		// Its tests serve HTTPRoutes on HTTPS listeners with per-port and
 		// default validation; the fallback's add a Gateway condition
 		// (InsecureFrontendValidationMode), which mapping sets.
+		// Its tests check that a backend with the wrong certificate, CA
+		// or hostname is not reached, which needs verification; the SAN
+		// tests check subjectAltNames, which BackendTLSVerify covers.
+		if caps.BackendTLS && caps.BackendTLSVerify {
+			names = append(names, features.SupportBackendTLSPolicy, features.SupportBackendTLSPolicySANValidation)
+			if caps.BackendClientCertificate {
+				names = append(names, features.SupportGatewayBackendClientCertificate)
+			}
+		}
 		if caps.ClientValidation {
 			names = append(names, features.SupportGatewayFrontendClientCertificateValidation)
 			if caps.ClientValidationInsecureFallback {

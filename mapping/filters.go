@@ -77,7 +77,10 @@ func (b *builder) ruleFilters(kind routeKind, routeNamespace string, filters []g
 		case gwv1.HTTPRouteFilterRequestMirror:
 			m, tg, bad, refs := b.mirror(kind, routeNamespace, f.RequestMirror)
 			invalid(bad)
-			if res.refs.ok() {
+			// A mirror whose backend must not be connected to (quiet)
+			// is dropped without a word on the route: its
+			// BackendTLSPolicy's status says why.
+			if res.refs.ok() && !refs.quiet {
 				res.refs = refs
 			}
 			if bad.ok() && refs.ok() {

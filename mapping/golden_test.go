@@ -72,6 +72,9 @@ func emulatedCaps() lb.Capabilities {
 		TLSTerminate:                     true,
 		ClientValidation:                 true,
 		ClientValidationInsecureFallback: true,
+		BackendTLS:                       true,
+		BackendTLSVerify:                 true,
+		BackendClientCertificate:         true,
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true, lb.ProtocolH2C: true,
 			lb.ProtocolTCP: true, lb.ProtocolUDP: true},
 		GRPC: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true},
@@ -196,6 +199,10 @@ func loadSnapshot(t testing.TB, path string) *Snapshot {
 			o := &corev1.ConfigMap{}
 			into(o)
 			s.ConfigMaps = append(s.ConfigMaps, o)
+		case "BackendTLSPolicy":
+			o := &gwv1.BackendTLSPolicy{}
+			into(o)
+			s.BackendTLSPolicies = append(s.BackendTLSPolicies, o)
 		case "ReferenceGrant":
 			o := &gwv1beta1.ReferenceGrant{}
 			into(o)
@@ -209,6 +216,12 @@ func loadSnapshot(t testing.TB, path string) *Snapshot {
 		}
 	}
 	return s
+}
+
+// policyOut is one BackendTLSPolicy's ancestor entry, for a sorted golden.
+type policyOut struct {
+	Policy   string                    `json:"policy"`
+	Ancestor gwv1.PolicyAncestorStatus `json:"ancestor"`
 }
 
 // routeOut is one route's statuses, for a sorted golden.
@@ -233,6 +246,9 @@ type goldenOut struct {
 	UDPRoutes    []routeOut         `json:"udpRoutes,omitempty"`
 	TLSRoutes    []routeOut         `json:"tlsRoutes,omitempty"`
 	ListenerSets []listenerSetOut   `json:"listenerSets,omitempty"`
+	// BackendTLSPolicies are the policies' ancestor entries for the
+	// Gateway, by "namespace/name".
+	BackendTLSPolicies []policyOut `json:"backendTLSPolicies,omitempty"`
 	// Sources is rendered for cases with a Refused document, the ones
 	// about the backstop; TestSources checks it on every case.
 	Sources map[string][]RouteRef `json:"sources,omitempty"`
@@ -266,6 +282,10 @@ func render(t *testing.T, s *Snapshot, res Result) []byte {
 		out.ListenerSets = append(out.ListenerSets, listenerSetOut{ListenerSet: k.String(), Status: st})
 	}
 	slices.SortFunc(out.ListenerSets, func(a, b listenerSetOut) int { return strings.Compare(a.ListenerSet, b.ListenerSet) })
+	for k, a := range res.BackendTLSPolicies {
+		out.BackendTLSPolicies = append(out.BackendTLSPolicies, policyOut{Policy: k.String(), Ancestor: a})
+	}
+	slices.SortFunc(out.BackendTLSPolicies, func(a, b policyOut) int { return strings.Compare(a.Policy, b.Policy) })
 	if s.Refused != nil {
 		out.Sources = res.Sources
 	}
@@ -337,6 +357,8 @@ func TestGolden(t *testing.T) {
 			slices.Reverse(rev.ListenerSets)
 			rev.EndpointSlices = slices.Clone(s.EndpointSlices)
 			slices.Reverse(rev.EndpointSlices)
+			rev.BackendTLSPolicies = slices.Clone(s.BackendTLSPolicies)
+			slices.Reverse(rev.BackendTLSPolicies)
 			got := render(t, s, res)
 			if again := render(t, &rev, Build(&rev)); !bytes.Equal(got, again) {
 				t.Errorf("result depends on input order")

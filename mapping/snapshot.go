@@ -56,8 +56,16 @@ type Snapshot struct {
 	Secrets         []*corev1.Secret
 	ReferenceGrants []*gwv1beta1.ReferenceGrant
 	// ConfigMaps are those the Gateway's spec.tls.frontend
-	// caCertificateRefs may name (the reconciler may pass more).
+	// caCertificateRefs and the BackendTLSPolicies' caCertificateRefs may
+	// name (the reconciler may pass more).
 	ConfigMaps []*corev1.ConfigMap
+	// BackendTLSPolicies are those in the namespaces of the routes'
+	// backends: every policy that may target a Service the routes use,
+	// so that precedence among policies of one target is decided with
+	// all of them. Their CA ConfigMaps (and Secrets) are in ConfigMaps
+	// and Secrets, as is the Gateway's spec.tls.backend client
+	// certificate.
+	BackendTLSPolicies []*gwv1.BackendTLSPolicy
 
 	// Refused names the routes whose model elements the cloud refused (the
 	// reconciler finds them through Result.Sources from the elements a
@@ -114,6 +122,11 @@ type Result struct {
 	// as on the Gateway; the reconciler lowers it while the provider is
 	// not ready.
 	ListenerSets map[types.NamespacedName]gwv1.ListenerSetStatus
+	// BackendTLSPolicies holds, for each BackendTLSPolicy that applies
+	// to a backend of the Gateway's routes (or lost precedence on one),
+	// its ancestor status for this Gateway (ControllerName set). A policy
+	// in the snapshot without an entry has none for this Gateway.
+	BackendTLSPolicies map[types.NamespacedName]gwv1.PolicyAncestorStatus
 
 	// Sources maps the name of every lb.Rule, lb.Stream and lb.TargetGroup
 	// in LoadBalancer to the routes it was built from, sorted by kind,

@@ -31,6 +31,11 @@ func condition(typ, reason string, ok bool, message string, generation int64) me
 type problem struct {
 	reason  string
 	message string
+	// quiet marks a backend that must not be connected to although the
+	// route's reference to it resolves (its BackendTLSPolicy cannot be
+	// applied, and the policy's status says why): its share answers 500
+	// and the route's ResolvedRefs stays True.
+	quiet bool
 }
 
 func (p problem) ok() bool { return p.reason == "" }

@@ -230,7 +230,11 @@ func streams(listeners []*listenerState, idx []int, routes []*routeState, groups
 		src.add(st.Name, c.rs.route)
 		if len(c.rs.rules) > 0 {
 			st.Backends = c.rs.rules[0].action.Forward
-			for _, g := range c.rs.rules[0].groups {
+			gs := c.rs.rules[0].groups
+			if l := listeners[idx[0]]; l.protocol == lb.ProtocolTLS && len(c.certs) == 0 {
+				st.Backends, gs = passthroughGroups(st.Backends, gs)
+			}
+			for _, g := range gs {
 				groups[g.Name] = g
 				src.add(g.Name, c.rs.route)
 			}
@@ -238,4 +242,31 @@ func streams(listeners []*listenerState, idx []int, routes []*routeState, groups
 		out = append(out, st)
 	}
 	return out
+}
+
+// passthroughGroups replaces, for a TLS passthrough Stream, every target
+// group that carries a BackendTLSPolicy's TLS with a copy without it named
+// "<group>/passthrough": the client's own TLS goes through untouched, and
+// wrapping it in the load balancer's would reach no backend that expects
+// it (the API applies the policy to TLSRoutes in mode Terminate).
+func passthroughGroups(backends []lb.WeightedBackend, groups []lb.TargetGroup) ([]lb.WeightedBackend, []lb.TargetGroup) {
+	if !slices.ContainsFunc(groups, func(g lb.TargetGroup) bool { return g.TLS != nil }) {
+		return backends, groups
+	}
+	renamed := map[string]string{}
+	outGroups := make([]lb.TargetGroup, 0, len(groups))
+	for _, g := range groups {
+		if g.TLS != nil {
+			renamed[g.Name] = g.Name + "/passthrough"
+			g.Name, g.TLS = g.Name+"/passthrough", nil
+		}
+		outGroups = append(outGroups, g)
+	}
+	outBackends := slices.Clone(backends)
+	for i := range outBackends {
+		if n, ok := renamed[outBackends[i].TargetGroup]; ok {
+			outBackends[i].TargetGroup = n
+		}
+	}
+	return outBackends, outGroups
 }

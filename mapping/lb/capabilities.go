@@ -131,6 +131,18 @@ type Capabilities struct {
 	// user asked for).
 	ClientValidation                 bool
 	ClientValidationInsecureFallback bool
+	// BackendTLS says whether a TargetGroup may carry TLS (lb.BackendTLS):
+	// the load balancer opens TLS to the targets of HTTP, H2C and TCP
+	// groups, sending ServerName as SNI. BackendTLSVerify says whether it
+	// also verifies every target's certificate as BackendTLS asks (chain
+	// to CABundles or SystemRoots, then ServerName or one of
+	// SubjectAltNames); without it the connection is encrypted but the
+	// backend's identity unchecked, which mapping reports on the
+	// BackendTLSPolicy. BackendClientCertificate says whether
+	// BackendTLS.ClientCertificate is presented.
+	BackendTLS               bool
+	BackendTLSVerify         bool
+	BackendClientCertificate bool
 	// BackendProtocols lists the TargetGroup protocols it can speak.
 	BackendProtocols map[Protocol]bool
 	// HealthCheckSuccessCodes says whether HealthCheck.SuccessCodes may

@@ -588,8 +588,10 @@ type TargetGroup struct {
 	// SessionPersistence.
 	Name string `json:"name"`
 	// Protocol is how the load balancer talks to the targets: HTTP (which
-	// includes WebSocket upgrades), HTTPS or H2C for HTTP listeners; TCP or
-	// UDP for Streams (TLS passthrough and terminated TLS use TCP).
+	// includes WebSocket upgrades), HTTPS (TLS that nothing configures
+	// or verifies; mapping never asks for it) or H2C for HTTP listeners;
+	// TCP or UDP for Streams (TLS passthrough and terminated TLS use TCP).
+	// TLS below wraps HTTP, H2C and TCP.
 	Protocol Protocol `json:"protocol"`
 	Targets  []Target `json:"targets,omitempty"`
 	// HealthCheck says how the load balancer probes the targets; nil is
@@ -600,6 +602,46 @@ type TargetGroup struct {
 	// group asks for, for providers whose stickiness belongs to the group;
 	// nil for a group no persistent Action uses (sessions.go).
 	SessionPersistence *SessionPersistence `json:"sessionPersistence,omitempty"`
+	// TLS, when set, has the load balancer open TLS to every target (a
+	// BackendTLSPolicy; Capabilities.BackendTLS), and Protocol says what
+	// runs inside it: HTTP is HTTPS (ALPN http/1.1), H2C is HTTP/2 over
+	// TLS (ALPN h2: gRPC backends), TCP a TLS stream (TLSRoutes in mode
+	// Terminate). Nil speaks Protocol in the clear.
+	TLS *BackendTLS `json:"tls,omitempty"`
+}
+
+// BackendTLS is how the load balancer opens TLS to a target group's
+// targets and what it checks of them. A target whose certificate does not
+// verify is not connected to: its requests get a 5xx answer.
+type BackendTLS struct {
+	// Policy is the "namespace/name" of the BackendTLSPolicy it comes
+	// from (for messages and plans).
+	Policy string `json:"policy"`
+	// ServerName is sent as the SNI server name, and is the name the
+	// target's certificate must be valid for when SubjectAltNames is
+	// empty.
+	ServerName string `json:"serverName"`
+	// CABundles are the trust anchors the target's chain must verify to;
+	// with SystemRoots instead, the data plane's well-known public roots
+	// (wellKnownCACertificates "System"). Exactly one of the two is set.
+	CABundles   []CABundle `json:"caBundles,omitempty"`
+	SystemRoots bool       `json:"systemRoots,omitempty"`
+	// SubjectAltNames, when set, replace the ServerName check: the
+	// certificate must carry one of them (Capabilities.BackendTLSVerify
+	// covers them).
+	SubjectAltNames []SubjectAltName `json:"subjectAltNames,omitempty"`
+	// ClientCertificate, when set, is presented to targets that ask for
+	// one (the Gateway's spec.tls.backend;
+	// Capabilities.BackendClientCertificate). Its key is secret.
+	ClientCertificate *Certificate `json:"clientCertificate,omitempty"`
+}
+
+// SubjectAltName is one name a target's certificate may carry: exactly one
+// of Hostname (a DNS name, or a wildcard "*.example.com" that must appear
+// as such in the certificate) and URI (a SPIFFE id, say).
+type SubjectAltName struct {
+	Hostname string `json:"hostname,omitempty"`
+	URI      string `json:"uri,omitempty"`
 }
 
 // HealthCheck configures the probes of a TargetGroup's targets. Zero fields

@@ -36,6 +36,11 @@ func (l *LoadBalancer) Validate() error {
 		if err := tg.HealthCheck.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("target group %q: %w", tg.Name, err))
 		}
+		if tg.TLS != nil {
+			if err := tg.TLS.validate(tg.Protocol); err != nil {
+				errs = append(errs, fmt.Errorf("target group %q: %w", tg.Name, err))
+			}
+		}
 	}
 	ports := map[int32][]Protocol{}
 	names := map[string]bool{}
@@ -296,6 +301,48 @@ func (c Certificate) validate() error {
 		return fmt.Errorf("certificate %q: needs a PEM chain and key, or a reference", c.Name)
 	}
 	return nil
+}
+
+// validate checks a target group's TLS: a protocol TLS can wrap, a server
+// name, exactly one kind of trust anchor, bundles that parse, names of one
+// kind each, and a client certificate of PEM (a cloud's certificate
+// reference is for listeners).
+func (t *BackendTLS) validate(p Protocol) error {
+	var errs []error
+	switch p {
+	case ProtocolHTTP, ProtocolH2C, ProtocolTCP:
+	default:
+		errs = append(errs, fmt.Errorf("tls: over a %s target group", p))
+	}
+	if t.ServerName == "" {
+		errs = append(errs, errors.New("tls: no server name"))
+	}
+	if (len(t.CABundles) > 0) == t.SystemRoots {
+		errs = append(errs, errors.New("tls: needs CA bundles or the system roots, and not both"))
+	}
+	seen := map[string]bool{}
+	for _, b := range t.CABundles {
+		if b.Name == "" || seen[b.Name] {
+			errs = append(errs, fmt.Errorf("tls: missing or duplicate CA bundle name %q", b.Name))
+		}
+		seen[b.Name] = true
+		if _, err := ParseCABundle(b.PEM); err != nil {
+			errs = append(errs, fmt.Errorf("tls: CA bundle %q: %w", b.Name, err))
+		}
+	}
+	for _, n := range t.SubjectAltNames {
+		if (n.Hostname == "") == (n.URI == "") {
+			errs = append(errs, errors.New("tls: a subject alternative name needs a hostname or a URI, not both"))
+		}
+	}
+	if c := t.ClientCertificate; c != nil {
+		if err := c.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("tls: client %w", err))
+		} else if c.Ref != nil {
+			errs = append(errs, fmt.Errorf("tls: client certificate %q is a reference, not PEM", c.Name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // validate checks a client validation's mode and bundles: each named
