@@ -27,7 +27,7 @@ func Build(s *Snapshot) Result {
 		TLSRoutes:  map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		Sources:    map[string][]RouteRef{},
 
-		ListenerSets: map[types.NamespacedName]gwv1.ListenerSetStatus{},
+		ListenerSets:       map[types.NamespacedName]gwv1.ListenerSetStatus{},
 		BackendTLSPolicies: map[types.NamespacedName]gwv1.PolicyAncestorStatus{},
 	}
 	// A Gateway read from the API server always has a namespace and a

@@ -164,6 +164,9 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			errs = append(errs, err)
 		}
 	}
+	if err := r.writePolicyStatuses(ctx, req.NamespacedName, res.BackendTLSPolicies); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		r.rememberListenerSets(req.NamespacedName, sets)
 	}
@@ -374,6 +377,9 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 		return err
 	}
 	r.listenerSets.set(owner.gateway, nil)
+	if err := r.writePolicyStatuses(ctx, client.ObjectKeyFromObject(gw), nil); err != nil {
+		return err
+	}
 	// A patch, not an update: the Gateway's status may have moved on since
 	// it was read, and a conflict here would only cost another cloud call.
 	patch := client.MergeFrom(gw.DeepCopy())
@@ -423,10 +429,11 @@ func (r *GatewayReconciler) writeGatewayStatus(ctx context.Context, gw *gwv1.Gat
 	return r.updateGatewayStatus(ctx, gw, func(gw *gwv1.Gateway) *gwv1.Gateway {
 		now := metav1.Now()
 		next := gw.DeepCopy()
-		// The dry run's condition goes with the dry run, and
-		// InsecureFrontendValidationMode with the insecure mode.
+		// The dry run's condition goes with the dry run,
+		// InsecureFrontendValidationMode with the insecure mode, and
+		// ResolvedRefs with spec.tls.backend's client certificate.
 		next.Status.Conditions = dropUnless(mergeConditions(gw.Status.Conditions, desired.Conditions, now), desired.Conditions,
-			ConditionDryRun, string(gwv1.GatewayConditionInsecureFrontendValidationMode))
+			ConditionDryRun, string(gwv1.GatewayConditionInsecureFrontendValidationMode), string(gwv1.GatewayConditionResolvedRefs))
 		if cloud == nil {
 			// After a failed call the last addresses stay: the load
 			// balancer behind them most likely still serves.

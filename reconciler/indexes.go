@@ -13,7 +13,8 @@ import (
 const (
 	// indexGatewayClass: Gateway by spec.gatewayClassName.
 	indexGatewayClass = "cloudgate.gatewayClass"
-	// indexGatewaySecret: Gateway by "namespace/name" of each certificateRef.
+	// indexGatewaySecret: Gateway by "namespace/name" of each certificateRef
+	// and of its spec.tls.backend client certificate.
 	indexGatewaySecret = "cloudgate.gatewaySecret"
 	// indexGatewayConfigMap: Gateway by "namespace/name" of each ConfigMap
 	// its spec.tls.frontend caCertificateRefs name.
@@ -74,6 +75,7 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			return []string{string(*ref.Namespace) + "/" + ref.Name}
 		}},
 	}
+	indexes = append(indexes, policyIndexes()...)
 	for _, kind := range routeKinds() {
 		indexes = append(indexes,
 			fieldIndex{kind, indexRouteGateway, func(o client.Object) []string { return keys(routeGateways(o)) }},
@@ -105,6 +107,9 @@ func gatewaySecretKeys(o client.Object) []string {
 			}
 			out = append(out, ns+"/"+string(ref.Name))
 		}
+	}
+	if k, ok := gatewayBackendSecretKey(gw); ok {
+		out = append(out, k)
 	}
 	return out
 }

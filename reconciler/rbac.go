@@ -4,13 +4,15 @@ package reconciler
 // deploy/rbac/role.yaml, and from there into the Helm chart's ClusterRole
 // and Role. Each verb is one the controller calls:
 //   - Gateways and GatewayClasses: read, and patch (their finalizers);
-//     routes: read. Status of all of them: written with Update; patch stays
+//     routes and BackendTLSPolicies: read. Status of all of them: written with Update; patch stays
 //     for a status write that moves to Patch.
 //   - Services, EndpointSlices, Namespaces, ReferenceGrants,
 //     LoadBalancerParameters: read (watched through the cache). ListenerSets:
 //     read, and their status written, by their parent Gateway's reconcile. Secrets and
 //     ConfigMaps are watched as metadata only, and read when a listener
-//     (a certificate) or spec.tls.frontend (a CA bundle) references one.
+//     (a certificate), spec.tls.frontend (a CA bundle), spec.tls.backend
+//     (a client certificate) or a BackendTLSPolicy (a CA bundle)
+//     references one.
 //   - events.k8s.io events: the Gateway reconciler's recorder, in each
 //     Gateway's namespace.
 //   - In the controller's own namespace only (namespace= below; the chart
@@ -19,8 +21,8 @@ package reconciler
 //     that controller-runtime's leader election still records.
 //
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;tlsroutes;tcproutes;udproutes;listenersets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status;listenersets/status,verbs=update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;tlsroutes;tcproutes;udproutes;listenersets;backendtlspolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status;listenersets/status;backendtlspolicies/status,verbs=update;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=referencegrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloudgate.dev,resources=loadbalancerparameters,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services;secrets;configmaps;namespaces,verbs=get;list;watch

@@ -121,6 +121,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(e.forSecret), builder.OnlyMetadata).
 		// The same for the ConfigMaps that hold client validation CAs.
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(e.forConfigMap), builder.OnlyMetadata).
+		// Spec changes only: our own status writes must not wake us.
+		Watches(&gwv1.BackendTLSPolicy{}, handler.EnqueueRequestsFromMapFunc(e.forPolicy), gen).
 		Watches(&gwv1beta1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(e.forReferenceGrant)).
 		// Their status writes change no generation, so ours do not wake us.
 		Watches(&gwv1.ListenerSet{}, handler.EnqueueRequestsFromMapFunc(e.forListenerSet), gen).

@@ -113,8 +113,9 @@ func routeKind(o client.Object) string {
 // Gateway, its ListenerSets and its routes can refer to.
 //
 // Secrets and ConfigMaps are the exception: they are read from the API
-// server (uncached), only those the Gateway's listeners and client
-// certificate validation name, so that the controller never caches the
+// server (uncached), only those the Gateway's listeners, client
+// certificate validation and backend client certificate, and the
+// BackendTLSPolicies' CA references, name, so that the controller never caches the
 // contents of every Secret and ConfigMap in the cluster; it watches only
 // their metadata.
 func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, gc *gwv1.GatewayClass, gw *gwv1.Gateway, sets []*gwv1.ListenerSet, routes []client.Object) (*mapping.Snapshot, error) {
@@ -179,11 +180,16 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 		}
 	}
 
+	policies, policyConfigMaps, policySecrets, err := loadPolicies(ctx, c, backendNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	s.BackendTLSPolicies = policies
 	secretKeys := gatewaySecretKeys(gw)
 	for _, ls := range sets {
 		secretKeys = append(secretKeys, listenerSetSecretKeys(ls)...)
 	}
-	for _, key := range secretKeys {
+	for _, key := range dedupe(append(secretKeys, policySecrets...)) {
 		ns, name, _ := cutKey(key)
 		var sec corev1.Secret
 		switch err := uncached.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); {
@@ -194,7 +200,7 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 			s.Secrets = append(s.Secrets, &sec)
 		}
 	}
-	for _, key := range gatewayConfigMapKeys(gw) {
+	for _, key := range dedupe(append(gatewayConfigMapKeys(gw), policyConfigMaps...)) {
 		ns, name, _ := cutKey(key)
 		var cm corev1.ConfigMap
 		switch err := uncached.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &cm); {
@@ -223,4 +229,17 @@ func cutKey(key string) (namespace, name string, ok bool) {
 		}
 	}
 	return "", key, false
+}
+
+// dedupe returns keys without repeats, in their first order.
+func dedupe(keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	out := keys[:0:0]
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }

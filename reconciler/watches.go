@@ -78,12 +78,14 @@ func (e enqueuer) forSecret(ctx context.Context, o client.Object) []reconcile.Re
 	out := map[types.NamespacedName]bool{}
 	e.gatewaysBy(ctx, indexGatewaySecret, o.GetNamespace()+"/"+o.GetName(), out)
 	e.listenerSetGateways(ctx, indexListenerSetSecret, o.GetNamespace()+"/"+o.GetName(), out)
+	e.gatewaysOfPolicies(ctx, indexPolicySecret, o.GetNamespace()+"/"+o.GetName(), out)
 	return requests(out)
 }
 
 func (e enqueuer) forConfigMap(ctx context.Context, o client.Object) []reconcile.Request {
 	out := map[types.NamespacedName]bool{}
 	e.gatewaysBy(ctx, indexGatewayConfigMap, o.GetNamespace()+"/"+o.GetName(), out)
+	e.gatewaysOfPolicies(ctx, indexPolicyConfigMap, o.GetNamespace()+"/"+o.GetName(), out)
 	return requests(out)
 }
 

@@ -193,8 +193,38 @@ type streamView struct {
 }
 
 type targetGroupView struct {
-	Protocol lb.Protocol `json:"protocol"`
-	Targets  []lb.Target `json:"targets,omitempty"`
+	Protocol lb.Protocol  `json:"protocol"`
+	Targets  []lb.Target  `json:"targets,omitempty"`
+	TLS      *backendView `json:"tls,omitempty"`
+}
+
+// backendView is a target group's TLS as a plan shows it: bundles by
+// digest, as a listener's are, and the client certificate by name and a
+// digest of its chain and key, which says that it changed without showing
+// the key.
+type backendView struct {
+	Policy            string              `json:"policy"`
+	ServerName        string              `json:"serverName"`
+	CABundles         []caBundleView      `json:"caBundles,omitempty"`
+	SystemRoots       bool                `json:"systemRoots,omitempty"`
+	SubjectAltNames   []lb.SubjectAltName `json:"subjectAltNames,omitempty"`
+	ClientCertificate *caBundleView       `json:"clientCertificate,omitempty"`
+}
+
+func newBackendView(t *lb.BackendTLS) *backendView {
+	if t == nil {
+		return nil
+	}
+	v := &backendView{Policy: t.Policy, ServerName: t.ServerName, SystemRoots: t.SystemRoots, SubjectAltNames: t.SubjectAltNames}
+	for _, b := range t.CABundles {
+		sum := sha256.Sum256(b.PEM)
+		v.CABundles = append(v.CABundles, caBundleView{Name: b.Name, SHA256: hex.EncodeToString(sum[:])})
+	}
+	if c := t.ClientCertificate; c != nil {
+		sum := sha256.Sum256(append(append([]byte(nil), c.CertPEM...), c.KeyPEM...))
+		v.ClientCertificate = &caBundleView{Name: c.Name, SHA256: hex.EncodeToString(sum[:])}
+	}
+	return v
 }
 
 // certificateView holds the key only for comparing: providers.Compare
@@ -241,7 +271,7 @@ func parts(s cloud.Spec) []part {
 		out = append(out, inner...)
 	}
 	for _, tg := range s.TargetGroups {
-		out = append(out, part{providers.KindTargetGroup, tg.Name, targetGroupView{Protocol: tg.Protocol, Targets: tg.Targets}})
+		out = append(out, part{providers.KindTargetGroup, tg.Name, targetGroupView{Protocol: tg.Protocol, Targets: tg.Targets, TLS: newBackendView(tg.TLS)}})
 	}
 	return append(out, certs...)
 }

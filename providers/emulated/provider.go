@@ -178,6 +178,13 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// fallback (dataplane/compile.go, compileClientValidation).
 		ClientValidation:                 true,
 		ClientValidationInsecureFallback: true,
+		// Target groups with TLS are reached over TLS with the model's
+		// SNI, verified against its CA bundles (or the host's roots) and
+		// names, presenting its client certificate
+		// (dataplane/backendtls.go).
+		BackendTLS:               true,
+		BackendTLSVerify:         true,
+		BackendClientCertificate: true,
 		// Health checks are stored as they come (not probed), success
 		// codes included.
 		HealthCheckSuccessCodes: true,

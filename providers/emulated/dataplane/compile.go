@@ -136,6 +136,10 @@ type group struct {
 	targets  []*url.URL // HTTP, HTTPS and H2C groups
 	addrs    []string   // TCP and UDP groups: "ip:port"
 	next     atomic.Uint64
+	// tls, when set, is the client TLS to every target (lb.BackendTLS),
+	// and tlsKey names it for the shared Transports (backendtls.go).
+	tls    *tls.Config
+	tlsKey string
 	// broken marks a group Compile refused; it is never served.
 	broken bool
 }
@@ -286,6 +290,13 @@ func compileGroup(tg lb.TargetGroup) (*group, error) {
 		scheme = "https"
 	default:
 		return g, fmt.Errorf("protocol %q is not supported by the emulated data plane", tg.Protocol)
+	}
+	if tg.TLS != nil {
+		cfg, err := backendTLSConfig(tg.TLS, tg.Protocol)
+		if err != nil {
+			return g, fmt.Errorf("tls: %w", err)
+		}
+		g.tls, g.tlsKey, scheme = cfg, tlsKey(tg.TLS, tg.Protocol), "https"
 	}
 	for _, t := range tg.Targets {
 		ip, err := netip.ParseAddr(t.IP)

@@ -95,6 +95,8 @@ type forwarder struct {
 	// with prior knowledge. They differ only in their Transport.
 	proxy, h2cProxy         *httputil.ReverseProxy
 	transport, h2cTransport http.RoundTripper
+	// tlsGroups holds the Transports of groups with TLS to their targets.
+	tlsGroups tlsTransports
 	// mirrorSlots bounds the mirrored requests in flight.
 	mirrorSlots chan struct{}
 	logf        func(msg string, args ...any)
@@ -112,6 +114,9 @@ func newForwarder(transport, h2cTransport http.RoundTripper, logf func(msg strin
 }
 
 func (f *forwarder) proxyFor(g *group) *httputil.ReverseProxy {
+	if g.tls != nil {
+		return f.tlsGroups.get(g, f.logf).proxy
+	}
 	if g.h2c {
 		return f.h2cProxy
 	}
@@ -119,6 +124,9 @@ func (f *forwarder) proxyFor(g *group) *httputil.ReverseProxy {
 }
 
 func (f *forwarder) transportFor(g *group) http.RoundTripper {
+	if g.tls != nil {
+		return f.tlsGroups.get(g, f.logf).transport
+	}
 	if g.h2c {
 		return f.h2cTransport
 	}

@@ -145,6 +145,17 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, l *link, p *port, 
 	if !l.hold(up) {
 		return
 	}
+	if cfg := b.group.tls; cfg != nil {
+		// Terminated TLS re-encrypted to the target (a BackendTLSPolicy).
+		tc := tls.Client(up, cfg)
+		_ = up.SetDeadline(time.Now().Add(dialTimeout))
+		if err := tc.Handshake(); err != nil {
+			s.logger.Debug("TLS handshake with the target failed", "stream", st.name, "target", addr, "error", err)
+			return
+		}
+		_ = up.SetDeadline(time.Time{})
+		up = tc
+	}
 	if len(replay) > 0 {
 		_ = up.SetWriteDeadline(time.Now().Add(dialTimeout))
 		if _, err := up.Write(replay); err != nil {
