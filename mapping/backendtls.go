@@ -316,8 +316,9 @@ func (b *builder) policyStatuses() map[types.NamespacedName]gwv1.PolicyAncestorS
 		conds := []metav1.Condition{accepted, resolved}
 		if u.tls != nil && u.conflictedBy == "" && !b.caps.BackendTLSVerify {
 			conds = append(conds, condition(ConditionBackendCertificateVerified, ReasonNotVerifiedByProvider, false, fmt.Sprintf(
-				"Provider %s encrypts connections to the backends but does not verify their certificates: "+
-					"the CA (caCertificateRefs or wellKnownCACertificates), hostname and subjectAltNames are not checked", b.caps.Provider), gen))
+				"Provider %s encrypts connections to the backends but does not verify their certificates as this policy asks "+
+					"(a chain to caCertificateRefs or wellKnownCACertificates, then hostname or subjectAltNames): "+
+					"a backend presenting another certificate is still connected to", b.caps.Provider), gen))
 		}
 		out[k] = gwv1.PolicyAncestorStatus{
 			AncestorRef:    gwv1.ParentReference{Group: &group, Kind: &kind, Namespace: &ns, Name: gwv1.ObjectName(b.gw.Name)},

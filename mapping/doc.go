@@ -144,6 +144,30 @@
 //     in. The Gateway gets InsecureFrontendValidationMode=True
 //     (ConfigurationChanged), naming them, while a served listener is in
 //     mode AllowInsecureFallback.
+//   - BackendTLSPolicy (backendtls.go): a policy applies to a Service port
+//     of an HTTPRoute, GRPCRoute or TLSRoute backend (and a mirror's) by
+//     its targetRef with sectionName (the port's name), else by one
+//     without; among several for one target the oldest wins, then the
+//     first by namespace/name, and the others are Accepted=False/
+//     Conflicted. It becomes lb.TargetGroup.TLS: CA bundles from core
+//     ConfigMaps or Secrets (key ca.crt, the policy's namespace) or the
+//     system roots (wellKnownCACertificates System; any other value is
+//     Invalid), the hostname as SNI, subjectAltNames, and the Gateway's
+//     spec.tls.backend client certificate. Reasons: InvalidKind,
+//     InvalidCACertificateRef (ResolvedRefs), NoValidCACertificate when
+//     none resolves, UnsupportedValue for a provider without
+//     Capabilities.BackendTLS or, with a client certificate asked for,
+//     BackendClientCertificate. A policy that cannot be applied makes its
+//     backends answer 500 (never plain HTTP where TLS was asked for); the
+//     routes' ResolvedRefs stays True, the policy's status says why. A
+//     provider that does not verify (Capabilities.BackendTLSVerify unset)
+//     gets the policy Accepted with cloudgate.dev/BackendCertificateVerified
+//     =False. Each policy's ancestor entry for the Gateway is in
+//     Result.BackendTLSPolicies; the Gateway's ResolvedRefs condition is
+//     present only when spec.tls.backend names a client certificate (a
+//     core Secret, kubernetes.io/tls; RefNotPermitted across namespaces
+//     without a ReferenceGrant). TLSRoute backends on a passthrough
+//     listener get a "/passthrough" group without the TLS.
 //   - Capabilities that only some providers have (redirect status codes
 //     and ports, prefix rewrites and redirects, full-path rewrites on rules
 //     with other than Exact path matches, backendRef header modifiers,

@@ -7,9 +7,17 @@
 // never at which event woke it.
 //
 // Watches on routes, Services, EndpointSlices, Secrets and ConfigMaps (both
-// metadata only), ReferenceGrants, LoadBalancerParameters, Namespaces and
-// GatewayClasses enqueue only the Gateways they affect, found through field indexes (indexes.go). A mirror's
+// metadata only), ReferenceGrants, LoadBalancerParameters, Namespaces,
+// BackendTLSPolicies and GatewayClasses enqueue only the Gateways they
+// affect, found through field indexes (indexes.go, policies.go). A mirror's
 // Service is indexed and loaded exactly like a backendRef's.
+//
+// BackendTLSPolicies (policies.go): a Gateway's reconcile loads every policy
+// of its backends' namespaces (mapping decides precedence among all of a
+// target's), reads their CA ConfigMaps and Secrets uncached, and writes its
+// own ancestor entry on each policy mapping reports, removing its entries
+// from the others; other Gateways' and controllers' entries stay as they
+// are, in place.
 //
 // Cloud calls (observations.go): a reconcile whose model is the one the cloud
 // last accepted, and whose last read is younger than the resync period, makes

@@ -270,6 +270,9 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 }
 
 func convertGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
+	if tg.TLS != nil {
+		return tlsGroup(m, tg)
+	}
 	var port int32
 	switch tg.Protocol {
 	case lb.ProtocolHTTP:
@@ -354,4 +357,46 @@ func sortedCopy(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// tlsGroup converts a group with TLS to its targets (a BackendTLSPolicy):
+// an HTTPS target group, of version HTTP2 or GRPC for an H2C one. What ALB
+// cannot do is refused here as a backstop (mapping refuses it first, from
+// Capabilities): a client certificate (ALB presents none to targets) and
+// TLS to a layer-4 group (the NLB's TLS target groups are not wired).
+// ALB does not verify the targets' certificates (the policy's ancestor
+// status says so: Capabilities.BackendTLSVerify is unset), and ELBv2 has
+// no field for the SNI name it sends them, so the model's CA bundles,
+// server name and names have nowhere to go and are left out.
+func tlsGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
+	if tg.TLS.ClientCertificate != nil {
+		return nil, fmt.Errorf("aws: an ALB cannot present a client certificate to targets (BackendTLSPolicy %s)", tg.TLS.Policy)
+	}
+	plain := tg
+	plain.TLS = nil
+	switch tg.Protocol {
+	case lb.ProtocolHTTP:
+		plain.Protocol = lb.ProtocolHTTPS
+		g, err := convertGroup(m, plain)
+		if err != nil {
+			return nil, err
+		}
+		// Named from the model's group as it is (HTTP with TLS), so
+		// that adding or removing the policy is a new group (ELBv2
+		// cannot change a group's protocol).
+		g.Name = tgName(m.Owner, lb.TargetGroup{Name: tg.Name, Protocol: "HTTP+TLS"})
+		return g, nil
+	case lb.ProtocolH2C:
+		g, err := h2cGroup(m, plain)
+		if err != nil {
+			return nil, err
+		}
+		g.Protocol = string(lb.ProtocolHTTPS)
+		if g.Health.Protocol == string(lb.ProtocolHTTP) {
+			g.Health.Protocol = string(lb.ProtocolHTTPS)
+		}
+		g.Name = tgName(m.Owner, lb.TargetGroup{Name: tg.Name, Protocol: "H2C+TLS"})
+		return g, nil
+	}
+	return nil, fmt.Errorf("aws: TLS to the targets of a %s target group is not supported (BackendTLSPolicy %s)", tg.Protocol, tg.TLS.Policy)
 }

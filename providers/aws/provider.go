@@ -139,6 +139,15 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// origin: no per-rule policy, no origin matching or echo.
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolTCP: true, lb.ProtocolUDP: true},
+		// Target groups with TLS become HTTPS target groups (tlsGroup).
+		// ALB does not verify them: "the load balancer establishes TLS
+		// connections with the targets using certificates that you
+		// install on the targets. The load balancer does not validate
+		// these certificates" (ALB target groups, routing
+		// configuration), so BackendTLSVerify stays unset and mapping
+		// says so on each BackendTLSPolicy. It presents no client
+		// certificate to targets either: BackendClientCertificate unset.
+		BackendTLS: true,
 		// 100 rules per ALB, less the catch-all 404 of each VirtualHost.
 		MaxRulesPerListener: maxRulesPerALB - defaultRuleReserve,
 		// 5 values per rule: one goes to the host, and a Prefix path

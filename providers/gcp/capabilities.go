@@ -42,6 +42,13 @@ func capabilities() lb.Capabilities {
 		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefGCP: true},
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolH2C: true, lb.ProtocolTCP: true},
+		// HTTP and H2C groups with TLS are HTTPS and HTTP2 backend
+		// services with tlsSettings.sni and subjectAltNames (convert.go,
+		// backendTLS); their certificates' chains are not checked against
+		// the policies' CAs (that needs a BackendAuthenticationConfig of
+		// the Network Security API), so BackendTLSVerify stays unset and
+		// no client certificate is presented.
+		BackendTLS: true,
 
 		// Not realized, so that mapping refuses them by route or Gateway:
 		// redirects keep the request's port or use the scheme's (no port

@@ -284,6 +284,13 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 	// HTTP2 is HTTP/2 over TLS (the BackendService.protocol enum: "HTTP/2
 	// with SSL"); an h2c group speaks cleartext HTTP/2, H2C.
 	bsProtocol := map[lb.Protocol]string{lb.ProtocolHTTP: "HTTP", lb.ProtocolHTTPS: "HTTPS", lb.ProtocolH2C: "H2C", lb.ProtocolTCP: "TCP"}[tg.Protocol]
+	tlsSettings, tlsProtocol, ok := c.backendTLS(tg)
+	if !ok {
+		return
+	}
+	if tlsProtocol != "" {
+		bsProtocol = tlsProtocol
+	}
 	s.Backends = append(s.Backends, &computepb.BackendService{
 		Name:                ptr(c.backendName(tg.Name)),
 		Description:         c.desc(tg.Name),
@@ -291,7 +298,46 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 		Protocol:            ptr(bsProtocol),
 		HealthChecks:        []string{c.loc.regional("healthChecks", hc.GetName())},
 		Backends:            backends,
+		TlsSettings:         tlsSettings,
 	})
+}
+
+// backendTLS is a target group's TLS (a BackendTLSPolicy) as a backend
+// service's: protocol HTTPS (HTTP2 for an H2C group: GCP's HTTP2 is
+// HTTP/2 over TLS), tlsSettings.sni the policy's hostname and
+// tlsSettings.subjectAltNames its names. The CA bundles have nowhere to
+// go: GCP checks a backend's chain only against a BackendAuthenticationConfig
+// (Network Security API, named by tlsSettings.authenticationConfig), which
+// this provider does not manage; Capabilities.BackendTLSVerify is unset,
+// and mapping says so on the policy. A client certificate goes there too
+// (refused; mapping refuses it first), and TLS over a TCP proxy is not
+// wired (refused). ok is false when tg is refused.
+func (c *converter) backendTLS(tg lb.TargetGroup) (settings *computepb.BackendServiceTlsSettings, protocol string, ok bool) {
+	t := tg.TLS
+	if t == nil {
+		return nil, "", true
+	}
+	switch {
+	case t.ClientCertificate != nil:
+		c.refusals.add(tg.Name, "a client certificate presented to backends (it needs a BackendAuthenticationConfig, which the GCP provider does not manage)")
+		return nil, "", false
+	case tg.Protocol == lb.ProtocolHTTP:
+		protocol = "HTTPS"
+	case tg.Protocol == lb.ProtocolH2C:
+		protocol = "HTTP2"
+	default:
+		c.refusals.add(tg.Name, fmt.Sprintf("TLS to the backends of a %s target group", tg.Protocol))
+		return nil, "", false
+	}
+	settings = &computepb.BackendServiceTlsSettings{Sni: ptr(t.ServerName)}
+	for _, n := range t.SubjectAltNames {
+		if n.URI != "" {
+			settings.SubjectAltNames = append(settings.SubjectAltNames, &computepb.BackendServiceTlsSettingsSubjectAltName{UniformResourceIdentifier: ptr(n.URI)})
+		} else {
+			settings.SubjectAltNames = append(settings.SubjectAltNames, &computepb.BackendServiceTlsSettingsSubjectAltName{DnsName: ptr(n.Hostname)})
+		}
+	}
+	return settings, protocol, true
 }
 
 // backendOf is a NEG as a backend service's backend. A proxy Network Load
@@ -328,6 +374,10 @@ func (c *converter) healthCheck(tg lb.TargetGroup) *computepb.HealthCheck {
 	protocol := h.Protocol
 	if protocol == "" {
 		protocol = tg.Protocol
+		// A group with TLS is probed over TLS, as it is served.
+		if tg.TLS != nil && protocol == lb.ProtocolHTTP {
+			protocol = lb.ProtocolHTTPS
+		}
 	}
 	interval, timeout := int32(5), int32(5)
 	if h.Interval > 0 {

@@ -59,6 +59,14 @@
 // Transport; listeners accept HTTP/1.1, HTTP/2 over TLS and HTTP/2 prior
 // knowledge on plain HTTP.
 //
+// Target groups with TLS (lb.BackendTLS, backendtls.go) are reached over TLS
+// with the model's SNI: HTTP/1.1 by ALPN for HTTP groups, h2 for H2C ones
+// (gRPC), a TLS client connection for a terminated TLS stream. The target's
+// certificate must chain to the CA bundles (or the host's roots) and be valid
+// for the server name, or carry one of the subjectAltNames, else the request
+// gets 502 (the stream is closed). One Transport per TLS configuration keeps
+// the pool across table swaps.
+//
 // Layer-4 listeners (stream.go, tcp.go, udp.go) route by lb.Stream. TCP: the
 // first Stream takes each connection, a backend is drawn by weight, a target
 // by round robin, and bytes are spliced both ways with half-closes passed on.

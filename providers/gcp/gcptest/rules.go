@@ -271,6 +271,21 @@ func checkBackendService(_ *Double, _ string, obj proto.Message) *apiError {
 		}
 		groups[be.GetGroup()] = true
 	}
+	// tlsSettings configure TLS to the backends, which only the TLS
+	// protocols speak; the API documents at most 5 subjectAltNames.
+	if t := b.GetTlsSettings(); t != nil {
+		switch b.GetProtocol() {
+		case "HTTPS", "HTTP2", "SSL":
+		default:
+			return invalid("Invalid value for field 'resource.tlsSettings': tlsSettings need protocol HTTPS, HTTP2 or SSL, not '%s'", b.GetProtocol())
+		}
+		if len(t.GetSubjectAltNames()) > 5 {
+			return invalid("Invalid value for field 'resource.tlsSettings.subjectAltNames': at most 5 entries")
+		}
+		if t.AuthenticationConfig != nil {
+			return invalid("Invalid value for field 'resource.tlsSettings.authenticationConfig': gcptest serves no BackendAuthenticationConfig")
+		}
+	}
 	return nil
 }
 
