@@ -40,9 +40,12 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // routability) are never claimed,
 // whatever the provider can.
 // GatewayRouteHostnameIntersectionPrecedence is rule and Stream order
-// (comparePrecedence, streams), which every provider realizes.
+// (comparePrecedence, streams), which every provider realizes. So is
+// ListenerSet: its listeners reach providers merged into the Gateway's,
+// as plain listeners of the model (listenersets.go).
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
-	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant, features.SupportGatewayRouteHostnameIntersectionPrecedence}
+	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant, features.SupportGatewayRouteHostnameIntersectionPrecedence,
+		features.SupportListenerSet}
 	if caps.StaticAddresses {
 		names = append(names, features.SupportGatewayStaticAddresses, features.SupportGatewayAddressEmpty)
 	}

@@ -260,6 +260,29 @@
 //     requires; the other is Accepted=False with reason HostnameConflict
 //     (upstream names none) when it loses every listener of a parentRef.
 //     So a VirtualHost never mixes the kinds on one hostname.
+//   - ListenerSets (listenersets.go): those naming the Gateway in
+//     spec.parentRef and allowed by its allowedListeners (namespaces None,
+//     the default, Same, All or Selector) add their listeners after the
+//     Gateway's own, oldest ListenerSet first, then by
+//     "{namespace}/{name}", as the API orders the merged list. The
+//     Gateway's listeners keep markConflicts' rule (none wins among
+//     them); a ListenerSet listener that conflicts with one before it
+//     (ProtocolConflict, HostnameConflict) loses: Conflicted=True and,
+//     as the conformance tests read it, Accepted=False and
+//     Programmed=False with the same reason. A ListenerSet is accepted
+//     when some listener is programmable (ListenersNotValid, naming the
+//     others, when not all are), NotAllowed when not allowed (its
+//     listeners are not evaluated), ParentNotAccepted with the Gateway.
+//     A parentRef of kind ListenerSet selects among that ListenerSet's
+//     listeners, one to the Gateway among the Gateway's own only (a
+//     Gateway parentRef never reaches a ListenerSet's listener by
+//     sectionName); allowedRoutes Same and certificateRefs without a
+//     namespace mean the ListenerSet's namespace, and certificates in
+//     another need a ReferenceGrant from kind ListenerSet (a Gateway's
+//     does not extend to it). The Gateway's spec.tls.frontend is per
+//     port, so it applies to a ListenerSet's HTTPS listener on its port.
+//     Providers see plain listeners. attachedListenerSets is set on
+//     Gateways that allow ListenerSets or have some naming them.
 //   - When the Gateway is not accepted (its or its class's parameters do not
 //     resolve, or an address is unsupported) there is no LoadBalancer and every
 //     route parent gets Accepted=False/Pending.

@@ -6,8 +6,10 @@
 // and only when it changed. It is level-based: it looks at the whole state,
 // never at which event woke it.
 //
-// Watches on routes, Services, EndpointSlices, Secrets and ConfigMaps (both
-// metadata only), ReferenceGrants, LoadBalancerParameters, Namespaces,
+// Watches on routes, ListenerSets (listenersets.go: a Gateway's reconcile
+// owns the ListenerSets naming it, their status and the route entries for
+// them), Services, EndpointSlices, Secrets and ConfigMaps (both metadata
+// only), ReferenceGrants, LoadBalancerParameters, Namespaces,
 // BackendTLSPolicies and GatewayClasses enqueue only the Gateways they
 // affect, found through field indexes (indexes.go, policies.go). A mirror's
 // Service is indexed and loaded exactly like a backendRef's.

@@ -68,7 +68,8 @@ func (c *routeClock) programmed(uid types.UID, generation int64, at time.Time) (
 }
 
 // routeChanges is the route watches' handler: it starts the clock of every
-// new route and new route generation that names a Gateway, then enqueues as
+// new route and new route generation that names a Gateway (or a
+// ListenerSet), then enqueues as
 // next does. The initial list of a (re)start is not a change: a route edited
 // while no controller ran is not timed, since nobody saw when.
 type routeChanges struct {
@@ -76,17 +77,22 @@ type routeChanges struct {
 	clock *routeClock
 }
 
+// namesParent says whether a route names a Gateway or a ListenerSet.
+func namesParent(o client.Object) bool {
+	return len(routeGateways(o)) > 0 || len(routeListenerSets(o)) > 0
+}
+
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 
 func (h routeChanges) Create(ctx context.Context, e event.CreateEvent, q queue) {
-	if !e.IsInInitialList && len(routeGateways(e.Object)) > 0 {
+	if !e.IsInInitialList && namesParent(e.Object) {
 		h.clock.seen(e.Object, time.Now())
 	}
 	h.next.Create(ctx, e, q)
 }
 
 func (h routeChanges) Update(ctx context.Context, e event.UpdateEvent, q queue) {
-	if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() && len(routeGateways(e.ObjectNew)) > 0 {
+	if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() && namesParent(e.ObjectNew) {
 		h.clock.seen(e.ObjectNew, time.Now())
 	}
 	h.next.Update(ctx, e, q)
