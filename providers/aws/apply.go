@@ -279,6 +279,9 @@ func (a *applier) actions(act action) []elbtypes.Action {
 	for _, f := range act.Forward {
 		fc.TargetGroups = append(fc.TargetGroups, elbtypes.TargetGroupTuple{TargetGroupArn: awssdk.String(a.groups[f.TargetGroup]), Weight: awssdk.Int32(f.Weight)})
 	}
+	if act.Stickiness > 0 {
+		fc.TargetGroupStickinessConfig = &elbtypes.TargetGroupStickinessConfig{Enabled: awssdk.Bool(true), DurationSeconds: awssdk.Int32(act.Stickiness)}
+	}
 	return []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: fc}}
 }
 

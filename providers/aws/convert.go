@@ -52,6 +52,9 @@ type action struct {
 	Forward    []forward `json:"forward,omitempty"`    // sorted by target group name
 	StatusCode string    `json:"statusCode,omitempty"` // "404", or "HTTP_301"
 	Redirect   *redirect `json:"redirect,omitempty"`
+	// Stickiness is a forward's target group stickiness, in seconds; 0
+	// for none (stickiness.go).
+	Stickiness int32 `json:"stickiness,omitempty"`
 }
 
 type forward struct {
@@ -266,6 +269,7 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 		s.Certs = append(s.Certs, certs[k])
 	}
 	withOptions(m, s)
+	withStickiness(m, s)
 	return s, nil
 }
 

@@ -380,6 +380,9 @@ func (obs *observed) readAction(a elbtypes.Action) action {
 		} else if a.TargetGroupArn != nil {
 			out.Forward = []forward{{TargetGroup: obs.groupName(*a.TargetGroupArn), Weight: 1}}
 		}
+		if fc := a.ForwardConfig; fc != nil && fc.TargetGroupStickinessConfig != nil && awssdk.ToBool(fc.TargetGroupStickinessConfig.Enabled) {
+			out.Stickiness = awssdk.ToInt32(fc.TargetGroupStickinessConfig.DurationSeconds)
+		}
 		normalizeAction(&out)
 		return out
 	case elbtypes.ActionTypeEnumFixedResponse:

@@ -37,7 +37,8 @@ func h2cGroup(m *lb.LoadBalancer, tg lb.TargetGroup) (*targetGroup, error) {
 	}
 	g.Name = tgName(m.Owner, tg)
 	g.ProtocolVersion = versionHTTP2
-	if strings.HasSuffix(tg.Name, "/grpc") {
+	// A session's group of a GRPCRoute is "<group>/grpc/session-<hash>".
+	if strings.HasSuffix(tg.Name, "/grpc") || strings.Contains(tg.Name, "/grpc/session-") {
 		g.ProtocolVersion = versionGRPC
 		if hc := tg.HealthCheck; hc != nil && len(hc.SuccessCodes) > 0 {
 			return nil, fmt.Errorf("aws: a gRPC target group's health check matches gRPC status codes, not HTTP success codes")

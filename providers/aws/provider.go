@@ -132,6 +132,8 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// A target group's health check Matcher takes codes and ranges
 		// (matcher).
 		HealthCheckSuccessCodes: true,
+		// Cookie sessions as target group stickiness (stickiness.go).
+		SessionPersistence: sessionCaps,
 		// No CORS: an ALB cannot answer a preflight itself (a
 		// fixed-response action sets no headers), and its listener
 		// attributes routing.http.response.access_control_* set one

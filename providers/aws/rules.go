@@ -628,6 +628,11 @@ func convertAction(a lb.Action, groups map[string]string) (action, error) {
 		}
 		out.Forward = append(out.Forward, forward{TargetGroup: n, Weight: int32(w)})
 	}
+	st, err := forwardStickiness(a.SessionPersistence, len(weights))
+	if err != nil {
+		return action{}, err
+	}
+	out.Stickiness = st
 	return out, nil
 }
 

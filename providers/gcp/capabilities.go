@@ -39,7 +39,9 @@ func capabilities() lb.Capabilities {
 		// forwarding rule; one the rules cannot use is
 		// ErrAddressNotUsable (addresses.go).
 		StaticAddresses: true,
-		CertificateRefs: map[lb.CertificateRefKind]bool{lb.CertificateRefGCP: true},
+		// Cookie sessions as generated-cookie affinity (affinity.go).
+		SessionPersistence: sessionCaps,
+		CertificateRefs:    map[lb.CertificateRefKind]bool{lb.CertificateRefGCP: true},
 		BackendProtocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolH2C: true, lb.ProtocolTCP: true},
 		// HTTP and H2C groups with TLS are HTTPS and HTTP2 backend

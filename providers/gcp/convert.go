@@ -291,7 +291,7 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 	if tlsProtocol != "" {
 		bsProtocol = tlsProtocol
 	}
-	s.Backends = append(s.Backends, &computepb.BackendService{
+	bs := &computepb.BackendService{
 		Name:                ptr(c.backendName(tg.Name)),
 		Description:         c.desc(tg.Name),
 		LoadBalancingScheme: ptr(c.scheme()),
@@ -299,7 +299,9 @@ func (c *converter) targetGroup(s *state, tg lb.TargetGroup) {
 		HealthChecks:        []string{c.loc.regional("healthChecks", hc.GetName())},
 		Backends:            backends,
 		TlsSettings:         tlsSettings,
-	})
+	}
+	c.withAffinity(bs, tg)
+	s.Backends = append(s.Backends, bs)
 }
 
 // backendTLS is a target group's TLS (a BackendTLSPolicy) as a backend

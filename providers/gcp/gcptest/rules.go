@@ -259,8 +259,11 @@ func checkURLMap(_ *Double, _ string, obj proto.Message) *apiError {
 	return nil
 }
 
-func checkBackendService(_ *Double, _ string, obj proto.Message) *apiError {
+func checkBackendService(_ *Double, ref string, obj proto.Message) *apiError {
 	b := obj.(*computepb.BackendService)
+	if err := checkAffinity(b, strings.Contains(ref, "regions/")); err != nil {
+		return err
+	}
 	if len(b.GetHealthChecks()) > 1 {
 		return invalid("Invalid value for field 'resource.healthChecks': at most one health check")
 	}
