@@ -174,7 +174,7 @@ func (p *sessionPolicy) read(r *http.Request, now time.Time) (uint64, time.Time,
 		return 0, time.Time{}, false
 	}
 	id := binary.BigEndian.Uint64(tok[:tokenIDLen])
-	started := time.Unix(int64(binary.BigEndian.Uint64(tok[tokenIDLen:tokenIDLen+8])), 0)
+	started := time.UnixMilli(int64(binary.BigEndian.Uint64(tok[tokenIDLen : tokenIDLen+8])))
 	if p.timeout > 0 && now.Sub(started) >= p.timeout {
 		return 0, time.Time{}, false
 	}
@@ -192,7 +192,8 @@ func (p *sessionPolicy) mac(body []byte) []byte {
 func (p *sessionPolicy) token(group, hostport string, started time.Time) string {
 	tok := make([]byte, tokenIDLen+8, tokenLen)
 	binary.BigEndian.PutUint64(tok, targetID(group, hostport))
-	binary.BigEndian.PutUint64(tok[tokenIDLen:], uint64(started.Unix()))
+	// Milliseconds: seconds would end a session up to a second early.
+	binary.BigEndian.PutUint64(tok[tokenIDLen:], uint64(started.UnixMilli()))
 	tok = append(tok, p.mac(tok)...)
 	return base64.RawURLEncoding.EncodeToString(tok)
 }
