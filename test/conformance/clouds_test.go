@@ -62,6 +62,8 @@ func emulatedCloud(_ context.Context, _ *testing.T) cloudUnderTest {
 		// to another Gateway; the unusable one (a documentation address)
 		// lies outside the range.
 		usableAddresses:   []gwv1.GatewaySpecAddress{ipAddress(highIn(addressRange))},
-		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(netip.MustParseAddr("192.0.2.1"))},
+		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(mustAddr("192.0.2.1"))},
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -1,0 +1,58 @@
+package conformance
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/localstack"
+	"github.com/cloudgate-dev/cloudgate/localstack/albplane"
+	"github.com/cloudgate-dev/cloudgate/providers"
+	"github.com/cloudgate-dev/cloudgate/providers/aws"
+)
+
+func init() { clouds["aws"] = awsCloud }
+
+// awsCloud is moto holding what the AWS provider writes, and albplane
+// serving it: the suite's requests follow ALB's and NLB's documented
+// semantics for the rules Cloudgate wrote, not the emulated proxy's.
+func awsCloud(ctx context.Context, t *testing.T) cloudUnderTest {
+	env, err := localstack.StartContext(ctx, localstack.Options{Engine: localstack.EngineMoto, Cluster: "conformance"})
+	if err != nil {
+		t.Fatalf("starting moto: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	cfg, err := env.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane, err := albplane.New(albplane.Config{AWS: cfg, PollInterval: 100 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plane.Start(ctx); err != nil {
+		t.Fatalf("starting the ALB data plane: %v", err)
+	}
+	t.Cleanup(func() { _ = plane.Close() })
+	// The suite's TLS, TCP and gRPC clients dial the ALB's DNS name with
+	// the default resolver: answer it with the plane's address.
+	saved := net.DefaultResolver
+	net.DefaultResolver = testResolver(plane.LookupIP)
+	t.Cleanup(func() { net.DefaultResolver = saved })
+	// ACM never hands back an imported key: the plane learns the keys
+	// from the provider's own import calls.
+	provCfg := cfg.Copy()
+	provCfg.APIOptions = append(provCfg.APIOptions, plane.RecordImports)
+	return cloudUnderTest{
+		controllerName: aws.ControllerName,
+		newProvider: func() (providers.Provider, error) {
+			// Subnets are discovered by their role tags, as on EKS.
+			return aws.New(aws.Config{AWS: provCfg, ClusterName: "conformance", VPCID: env.VPCID})
+		},
+		dial:              plane.DialContext,
+		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(mustAddr("192.0.2.1"))},
+	}
+}

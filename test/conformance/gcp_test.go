@@ -1,0 +1,58 @@
+package conformance
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/cloudgate-dev/cloudgate/providers"
+	"github.com/cloudgate-dev/cloudgate/providers/gcp"
+	"github.com/cloudgate-dev/cloudgate/providers/gcp/gcptest"
+	"github.com/cloudgate-dev/cloudgate/providers/gcp/gcptest/urlmapplane"
+)
+
+func init() { clouds["gcp"] = gcpCloud }
+
+const (
+	gcpProject = "cloudgate-conformance"
+	gcpRegion  = "us-central1"
+	gcpZone    = "us-central1-a"
+)
+
+// gcpCloud is Cloudgate's double of the Compute Engine API holding what the
+// GCP provider writes, and urlmapplane serving it: the suite's requests
+// follow the URL map's documented semantics for what Cloudgate wrote.
+func gcpCloud(ctx context.Context, t *testing.T) cloudUnderTest {
+	srv, err := gcptest.Start(ctx, gcptest.Config{Project: gcpProject, Region: gcpRegion,
+		Subnetworks: []*computepb.Subnetwork{gcptest.ProxyOnlySubnet()}}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("starting the GCP double: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	// The API never returns an SSL certificate's key: the plane learns
+	// them from the uploads the double receives.
+	keys := urlmapplane.NewKeyring()
+	t.Cleanup(keys.Watch(srv.Double()))
+	plane, err := urlmapplane.New(urlmapplane.Config{Endpoint: srv.URL(), Project: gcpProject, Region: gcpRegion, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plane.Start(ctx); err != nil {
+		t.Fatalf("starting the URL-map data plane: %v", err)
+	}
+	t.Cleanup(func() { _ = plane.Close() })
+	return cloudUnderTest{
+		controllerName: gcp.ControllerName,
+		newProvider: func() (providers.Provider, error) {
+			// As cmd/internal/manager builds it for --providers=gcp
+			// --gcp-endpoint --gcp-without-authentication.
+			return gcp.New(ctx, gcp.Config{Project: gcpProject, Region: gcpRegion, Zone: gcpZone, Endpoint: srv.URL(),
+				WithoutAuthentication: true, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 200 * time.Millisecond})
+		},
+		dial:              plane.DialContext,
+		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(mustAddr("192.0.2.1"))},
+	}
+}
