@@ -67,3 +67,6 @@ func emulatedCloud(_ context.Context, _ *testing.T) cloudUnderTest {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// defaultClouds are the clouds a plain `go test` runs.
+const defaultClouds = "emulated"
