@@ -2,6 +2,9 @@ package conformance
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -26,8 +29,12 @@ const (
 // GCP provider writes, and urlmapplane serving it: the suite's requests
 // follow the URL map's documented semantics for what Cloudgate wrote.
 func gcpCloud(ctx context.Context, t *testing.T) cloudUnderTest {
+	// External addresses from a loopback range: the plane serves each
+	// forwarding rule on its own address, which the suite's TLS, TCP and
+	// gRPC clients dial as the Gateway reports it.
+	external := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 120+os.Getpid()%20))
 	srv, err := gcptest.Start(ctx, gcptest.Config{Project: gcpProject, Region: gcpRegion,
-		Subnetworks: []*computepb.Subnetwork{gcptest.ProxyOnlySubnet()}}, "127.0.0.1:0")
+		Subnetworks: []*computepb.Subnetwork{gcptest.ProxyOnlySubnet()}, ExternalAddresses: external}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("starting the GCP double: %v", err)
 	}

@@ -42,6 +42,11 @@ type Config struct {
 	// example the proxy-only subnet that regional managed load balancers
 	// need (purpose REGIONAL_MANAGED_PROXY, role ACTIVE).
 	Subnetworks []*computepb.Subnetwork
+	// ExternalAddresses, when set, is the range external addresses are
+	// allocated from instead of 100.64.0.0/10: a loopback range lets a
+	// test data plane (urlmapplane) serve each forwarding rule on its own
+	// address, so that clients dial the Gateway's address unchanged.
+	ExternalAddresses netip.Prefix
 	// Seed seeds the random choice of fractional faults, so a run repeats.
 	Seed uint64
 	// Logger receives one line per refused request; nil discards.
@@ -77,6 +82,7 @@ type Double struct {
 	ips       map[string]netip.Addr // next free address by pool
 	ops       map[string]*operation // by ref of the operation
 	opDelay   time.Duration
+	external  netip.Prefix // Config.ExternalAddresses
 	calls     map[string]int
 	faults    []*Fault
 	faulted   int
@@ -112,6 +118,7 @@ func New(cfg Config) (*Double, error) {
 		ips:       map[string]netip.Addr{},
 		ops:       map[string]*operation{},
 		opDelay:   cfg.OperationDelay,
+		external:  cfg.ExternalAddresses,
 		calls:     map[string]int{},
 		rnd:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		now:       time.Now,

@@ -17,15 +17,24 @@ import (
 // that the provider relies on, and the fields the API fills in.
 
 // Address pools: external addresses from 100.64.0.0/10 (shared address
-// space, never routed on the internet), internal ones from 10.128.0.0/9.
+// space, never routed on the internet) unless Config.ExternalAddresses
+// says otherwise, internal ones from 10.128.0.0/9.
 var pools = map[string]netip.Prefix{
 	"EXTERNAL": netip.MustParsePrefix("100.64.0.0/10"),
 	"INTERNAL": netip.MustParsePrefix("10.128.0.0/9"),
 }
 
+// pool returns the prefix addresses of pool come from.
+func (d *Double) pool(pool string) netip.Prefix {
+	if pool == "EXTERNAL" && d.external.IsValid() {
+		return d.external
+	}
+	return pools[pool]
+}
+
 // allocate returns the next free address of a pool. d.mu is held.
 func (d *Double) allocate(pool string) (string, *apiError) {
-	p := pools[pool]
+	p := d.pool(pool)
 	next, ok := d.ips[pool]
 	if !ok {
 		next = p.Addr().Next()

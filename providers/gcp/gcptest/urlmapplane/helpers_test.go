@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -45,10 +46,17 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, netip.Prefix{})
+}
+
+// newFixtureWith is newFixture with the double's external addresses from
+// external (zero: the double's default).
+func newFixtureWith(t *testing.T, external netip.Prefix) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv, err := gcptest.Start(ctx, gcptest.Config{Project: testProject, Region: testRegion, Zones: []string{testZone},
-		Subnetworks: []*computepb.Subnetwork{gcptest.ProxyOnlySubnet()}}, "127.0.0.1:0")
+		Subnetworks: []*computepb.Subnetwork{gcptest.ProxyOnlySubnet()}, ExternalAddresses: external}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

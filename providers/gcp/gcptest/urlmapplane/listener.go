@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -27,10 +28,17 @@ type listener struct {
 	done   chan struct{} // the serving goroutine ended
 }
 
-// listen opens f's socket on the plane's loopback address and serves it.
-// p.mu is held.
+// listen opens f's socket and serves it: on the forwarding rule's own
+// address when that is a loopback one (a double whose external addresses
+// are loopback ones, so that clients which dial the Gateway's address with
+// no custom dialer reach the plane), else on a free port of the plane's
+// loopback address. p.mu is held.
 func (p *Plane) listen(f *frontend) (*listener, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(p.cfg.ListenIP, "0"))
+	at := net.JoinHostPort(p.cfg.ListenIP, "0")
+	if ap, err := netip.ParseAddrPort(f.key); err == nil && ap.Addr().IsLoopback() {
+		at = f.key
+	}
+	ln, err := net.Listen("tcp", at)
 	if err != nil {
 		return nil, fmt.Errorf("urlmapplane: listen for %s: %w", f.key, err)
 	}
