@@ -7,6 +7,9 @@ import (
 	"time"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/cloudgate-dev/cloudgate/localstack"
 	"github.com/cloudgate-dev/cloudgate/localstack/albplane"
@@ -45,6 +48,8 @@ func awsCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 	// ACM never hands back an imported key: the plane learns the keys
 	// from the provider's own import calls.
 	provCfg := cfg.Copy()
+	// As cmd/internal/manager configures it.
+	provCfg.RetryMode = awssdk.RetryModeAdaptive
 	provCfg.APIOptions = append(provCfg.APIOptions, plane.RecordImports)
 	return cloudUnderTest{
 		controllerName: aws.ControllerName,
@@ -52,7 +57,15 @@ func awsCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 			// Subnets are discovered by their role tags, as on EKS.
 			return aws.New(aws.Config{AWS: provCfg, ClusterName: "conformance", VPCID: env.VPCID})
 		},
-		dial:              plane.DialContext,
+		dial: plane.DialContext,
+		// HTTPRoute's Core includes RequestHeaderModifier, which ALB has
+		// no action for, so the class does not claim HTTPRoute; the
+		// provider serves HTTPRoutes all the same.
+		coreFeatures:      []features.FeatureName{features.SupportHTTPRoute},
+		skip:              awsSkips,
 		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(mustAddr("192.0.2.1"))},
 	}
 }
+
+// awsSkips are the Core tests ALB's documented semantics rule out.
+var awsSkips = map[string]string{}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/cloudgate-dev/cloudgate/providers"
 	"github.com/cloudgate-dev/cloudgate/providers/emulated"
@@ -29,6 +30,17 @@ type cloudUnderTest struct {
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// The addresses GatewayStaticAddresses requests.
 	usableAddresses, unusableAddresses []gwv1.GatewaySpecAddress
+	// coreFeatures are profile Core features the suite runs although the
+	// GatewayClass does not claim them, because the provider serves the
+	// route kind and withholds the claim only for a documented limit of
+	// the cloud that the tests in skip exercise: so that the rest of the
+	// kind's Core tests check the translation with real traffic. The
+	// report lists them among the supported features; the README says
+	// why.
+	coreFeatures []features.FeatureName
+	// skip are the tests the cloud's documented semantics rule out, by
+	// name, with the reason (the README lists them).
+	skip map[string]string
 }
 
 // cloudSetup starts what a cloud needs for one run of the suite; it stops

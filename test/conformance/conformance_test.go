@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -139,6 +140,17 @@ func runSuite(t *testing.T, name string, setup cloudSetup) {
 		Clientset:     clientset,
 		RestConfig:    cluster.REST,
 		ManifestFS:    nil, // the suite's own manifests
+	}
+	if len(cut.coreFeatures) > 0 {
+		opts.SupportedFeatures = sets.List(sets.New(claimed...).Insert(cut.coreFeatures...))
+		t.Logf("running %v too (not claimed by %s)", cut.coreFeatures, className)
+	}
+	if len(cut.skip) > 0 {
+		opts.SkipTests = make([]string, 0, len(cut.skip))
+		for name, why := range cut.skip {
+			opts.SkipTests = append(opts.SkipTests, name)
+			t.Logf("skipping %s: %s", name, why)
+		}
 	}
 	if cut.dial != nil {
 		// The cloud's addresses (an ALB's DNS name, a forwarding rule's
