@@ -241,6 +241,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("addresses %+v: want the ALB's and the NLB's DNS names", res.Status.Addresses)
 	}
 
+	// A resolver answering by LookupIP reaches the ALB's listener at its
+	// own port, as a client with no custom dialer does.
+	if local, ok := plane.Addr(albDNS, 80); !ok {
+		t.Errorf("the ALB's port 80 is not served")
+	} else if ip, ok := plane.LookupIP(strings.ToUpper(albDNS) + "."); !ok || net.JoinHostPort(ip.String(), "80") != local {
+		t.Errorf("LookupIP(%s) = %v, %v; the listener is at %s", albDNS, ip, ok, local)
+	}
+
 	// A plane that polls sees the same load balancers without a Sync.
 	poller, err := New(Config{AWS: cfg, PollInterval: 100 * time.Millisecond, Logf: t.Logf})
 	if err != nil {
@@ -491,6 +499,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if a, ok := plane.Addr(albDNS, 80); ok {
 		t.Errorf("after Delete the ALB is still served at %s", a)
+	}
+	if ip, ok := plane.LookupIP(albDNS); ok {
+		t.Errorf("after Delete the ALB's name still resolves to %v", ip)
 	}
 	if _, ok := plane.Addr(nlbDNS, 9000); !ok {
 		t.Errorf("the NLB, not deleted, is no longer served")
