@@ -58,6 +58,7 @@ const (
 	ExtAttributeDefaults    = "elbv2-attribute-defaults"
 	ExtDeletionProtection   = "elbv2-deletion-protection"
 	ExtSecurityGroupInUse   = "ec2-security-group-in-use"
+	ExtNLBElasticIPs        = "elbv2-nlb-elastic-ips"
 )
 
 // Options choose the double and the network. The zero value is valid.

@@ -34,6 +34,12 @@ that moto stores what AWS stores and refuses what AWS refuses:
   ModifyListener on an NLB takes UDP, TLS and TCP_UDP (with the TLS
   certificate) as AWS does. moto accepts all of the former and refuses
   the latter.
+* Elastic IPs on NLBs: CreateLoadBalancer's SubnetMappings AllocationIds
+  are kept and returned in DescribeLoadBalancers' AvailabilityZones
+  (LoadBalancerAddresses), and the addresses are associated while the NLB
+  lives (DescribeAddresses shows an AssociationId); an allocation id on an
+  ALB or an internal NLB, an unknown one (AllocationIdNotFound) or one
+  already associated is refused. moto drops the allocation ids.
 * ACM's DeleteCertificate refuses a certificate an ELBv2 listener serves,
   with ResourceInUseException; moto deletes it.
 
@@ -81,6 +87,7 @@ EXTENSIONS = [
     "elbv2-attribute-defaults",
     "elbv2-deletion-protection",
     "ec2-security-group-in-use",
+    "elbv2-nlb-elastic-ips",
 ]
 
 _installed = False
@@ -410,6 +417,7 @@ def install() -> None:
     _install_acm_in_use()
     _install_attributes()
     _install_security_groups()
+    _install_elastic_ips()
     _installed = True
 
 
@@ -692,6 +700,100 @@ def _install_security_groups() -> None:
         return orig_delete(self, name=name, group_id=group_id)
 
     backend.delete_security_group = delete_security_group
+
+
+def _install_elastic_ips() -> None:
+    """SubnetMappings with AllocationId on CreateLoadBalancer (see the
+    module doc). AWS: "[Network Load Balancers] You can specify one
+    Elastic IP address per subnet if you need static IP addresses for your
+    internet-facing load balancer" (the ELBv2 API's SubnetMapping); an
+    Elastic IP is associated with one network interface at a time. The
+    error codes are the API's (AllocationIdNotFound is
+    CreateLoadBalancer's); the messages are the extension's own words."""
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2 import exceptions, models
+
+    backend = models.ELBv2Backend
+    for name in ("create_load_balancer", "delete_load_balancer"):
+        if not callable(getattr(backend, name, None)):
+            raise RuntimeError(f"cloudgate_moto: moto {_moto_version()} has no ELBv2Backend.{name}")
+    if not isinstance(getattr(models.FakeLoadBalancer, "availability_zones", None), property):
+        raise RuntimeError(f"cloudgate_moto: moto {_moto_version()} has no FakeLoadBalancer.availability_zones")
+
+    class AllocationIdNotFoundError(exceptions.ELBClientError):
+        code = "AllocationIdNotFound"
+
+    class InvalidConfigurationRequestError(exceptions.ELBClientError):
+        code = "InvalidConfigurationRequest"
+
+    class LoadBalancerAddress:
+        def __init__(self, allocation_id: str, ip_address: str) -> None:
+            self.allocation_id = allocation_id
+            self.ip_address = ip_address
+
+    orig_create = backend.create_load_balancer
+    orig_delete = backend.delete_load_balancer
+    orig_zones = models.FakeLoadBalancer.availability_zones.fget
+
+    def eip_of(self, allocation_id: str):
+        for a in ec2_backends[self.account_id][self.region_name].addresses:
+            if a.allocation_id == allocation_id:
+                return a
+        return None
+
+    def create_load_balancer(self, name: str, *args: Any, **kwargs: Any):
+        mappings = kwargs.get("subnet_mappings") or []
+        wanted = {m["SubnetId"]: m["AllocationId"] for m in mappings if m.get("AllocationId")}
+        if wanted:
+            kind = kwargs.get("loadbalancer_type") or "application"
+            if kind != "network":
+                raise exceptions.ValidationError("Elastic IP addresses can be given to Network Load Balancers only")
+            if (kwargs.get("scheme") or "internet-facing") != "internet-facing":
+                raise exceptions.ValidationError("Elastic IP addresses can be given to internet-facing load balancers only")
+            for allocation in wanted.values():
+                eip = eip_of(self, allocation)
+                if eip is None:
+                    raise AllocationIdNotFoundError(f"The allocation ID '{allocation}' does not exist")
+                holder = getattr(eip, "_cloudgate_lb", None)
+                if eip.association_id and holder is None:
+                    raise InvalidConfigurationRequestError(f"The Elastic IP address '{eip.public_ip}' is already associated")
+        balancer = orig_create(self, name, *args, **kwargs)
+        for allocation in wanted.values():
+            eip = eip_of(self, allocation)
+            holder = getattr(eip, "_cloudgate_lb", None)
+            if holder not in (None, balancer.arn):
+                raise InvalidConfigurationRequestError(f"The Elastic IP address '{eip.public_ip}' is already associated")
+        if not hasattr(balancer, "_cloudgate_eips"):
+            balancer._cloudgate_eips = {}
+            for subnet, allocation in wanted.items():
+                eip = eip_of(self, allocation)
+                eip.association_id = "eipassoc-" + allocation.removeprefix("eipalloc-")
+                eip._cloudgate_lb = balancer.arn
+                balancer._cloudgate_eips[subnet] = eip
+        return balancer
+
+    def delete_load_balancer(self, arn: str) -> None:
+        balancer = self.load_balancers.get(arn)
+        out = orig_delete(self, arn)
+        if balancer is not None and arn not in self.load_balancers:
+            for eip in getattr(balancer, "_cloudgate_eips", {}).values():
+                if getattr(eip, "_cloudgate_lb", None) == arn:
+                    eip.association_id = None
+                    eip._cloudgate_lb = None
+        return out
+
+    def availability_zones(self):
+        zones = orig_zones(self)
+        eips = getattr(self, "_cloudgate_eips", {})
+        for z in zones:
+            eip = eips.get(z.subnet_id)
+            if eip is not None:
+                z.load_balancer_addresses = [LoadBalancerAddress(eip.allocation_id, eip.public_ip)]
+        return zones
+
+    backend.create_load_balancer = create_load_balancer
+    backend.delete_load_balancer = delete_load_balancer
+    models.FakeLoadBalancer.availability_zones = property(availability_zones)
 
 
 def _moto_version() -> str:

@@ -218,10 +218,19 @@ func (a *applier) createELB(ctx context.Context, c *change, want, old *loadBalan
 			return nil, err
 		}
 	}
-	out, err := a.p.elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(want.Name),
+	in := &elbv2.CreateLoadBalancerInput{Name: awssdk.String(want.Name),
 		Type: kind, Scheme: elbtypes.LoadBalancerSchemeEnum(want.Scheme),
 		IpAddressType: elbtypes.IpAddressType(want.IPAddressType), Subnets: want.Subnets, Tags: elbTags(want.Tags),
-		SecurityGroups: groups})
+		SecurityGroups: groups}
+	if len(want.ElasticIPs) > 0 {
+		// An Elastic IP per subnet (addresses.go): subnet mappings
+		// instead of subnets.
+		in.Subnets = nil
+		for _, s := range want.Subnets {
+			in.SubnetMappings = append(in.SubnetMappings, elbtypes.SubnetMapping{SubnetId: awssdk.String(s), AllocationId: awssdk.String(want.ElasticIPs[s])})
+		}
+	}
+	out, err := a.p.elb.CreateLoadBalancer(ctx, in)
 	if err != nil {
 		return nil, classify(err, "CreateLoadBalancer", "")
 	}

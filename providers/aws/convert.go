@@ -26,9 +26,14 @@ type loadBalancer struct {
 	// provider's own, securitygroups.go), sorted.
 	Attributes     map[string]string `json:"attributes"`
 	SecurityGroups []string          `json:"securityGroups"`
-	ARN            string            `json:"-"`
-	DNSName        string            `json:"-"`
-	State          string            `json:"-"`
+	// ElasticIPs are an NLB's Elastic IP allocation ids by subnet
+	// (addresses.go); staticIPs their addresses, in the order the Gateway
+	// requests them, for the status.
+	ElasticIPs map[string]string `json:"elasticIPs,omitempty"`
+	staticIPs  []string
+	ARN        string `json:"-"`
+	DNSName    string `json:"-"`
+	State      string `json:"-"`
 }
 
 type listener struct {
@@ -187,6 +192,10 @@ func (p *Provider) desired(m *lb.LoadBalancer, subnets []string) (*state, error)
 		}
 		if l.Protocol != lb.ProtocolHTTP && l.Protocol != lb.ProtocolHTTPS {
 			refuse(l.Name, fmt.Sprintf("%s listeners are not supported by the AWS provider", l.Protocol))
+			continue
+		}
+		if why := clientValidationRefusal(l); why != "" {
+			refuse(l.Name, why)
 			continue
 		}
 		var lcerts []string

@@ -12,6 +12,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -471,13 +472,14 @@ func planNLB(want *state, have *observed) (first, goes []*change) {
 	case want.NLB != nil:
 		d := providers.Compare(h, want.NLB)
 		switch {
-		case h.Scheme != want.NLB.Scheme || h.IPAddressType != want.NLB.IPAddressType || h.Name != want.NLB.Name:
+		case h.Scheme != want.NLB.Scheme || h.IPAddressType != want.NLB.IPAddressType || h.Name != want.NLB.Name ||
+			!maps.Equal(h.ElasticIPs, want.NLB.ElasticIPs):
 			recreated = true
 			for _, l := range have.NLBListeners {
 				first = append(first, &change{step: step(providers.KindListener, l.Logical, l.ARN, providers.ActionDelete, providers.WhyHolderGoes, nil)})
 			}
 			first = append(first, &change{step: step(providers.KindLoadBalancer, logicalNLB, h.ARN, providers.ActionRecreate,
-				"scheme, address type and name cannot change in place", d), run: createNLB(want.NLB, h)})
+				"scheme, address type, name and Elastic IPs cannot change in place", d), run: createNLB(want.NLB, h)})
 		case len(d) > 0:
 			first = append(first, &change{step: step(providers.KindLoadBalancer, logicalNLB, h.ARN, providers.ActionUpdate, providers.WhyChanged, d), run: updateLB(h, want.NLB)})
 		default:

@@ -120,12 +120,21 @@ func (p *Provider) observeOnce(ctx context.Context, o lb.Owner) (*observed, erro
 			continue
 		}
 		var subnets []string
+		var eips map[string]string
 		for _, az := range l.AvailabilityZones {
 			subnets = append(subnets, awssdk.ToString(az.SubnetId))
+			for _, a := range az.LoadBalancerAddresses {
+				if id := awssdk.ToString(a.AllocationId); id != "" {
+					if eips == nil {
+						eips = map[string]string{}
+					}
+					eips[awssdk.ToString(az.SubnetId)] = id
+				}
+			}
 		}
 		slices.Sort(subnets)
 		r := &loadBalancer{Name: awssdk.ToString(l.LoadBalancerName), Scheme: string(l.Scheme),
-			IPAddressType: string(l.IpAddressType), Subnets: subnets, Tags: t, ARN: arn, DNSName: awssdk.ToString(l.DNSName)}
+			IPAddressType: string(l.IpAddressType), Subnets: subnets, Tags: t, ARN: arn, DNSName: awssdk.ToString(l.DNSName), ElasticIPs: eips}
 		if l.Type == elbtypes.LoadBalancerTypeEnumApplication {
 			r.SecurityGroups = l.SecurityGroups // an NLB has none of ours (options.go)
 		}

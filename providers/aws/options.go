@@ -79,10 +79,8 @@ const maxAttributesPerCall = 20
 // without them.
 func unappliedOptions(o lb.Options) error {
 	var missing []string
-	// An ALB's addresses are the cloud's to allocate.
-	if len(o.Addresses) > 0 {
-		missing = append(missing, "static addresses (an ALB's addresses are allocated by AWS)")
-	}
+	// Static addresses are an NLB's Elastic IPs, or refused as not
+	// usable (addresses.go).
 	if a := o.AWS; a != nil && a.TargetType != "" && a.TargetType != "ip" {
 		missing = append(missing, "aws.targetType "+a.TargetType+" (targets are Pod IPs; NodePort instance targets are not implemented)")
 	}

@@ -17,7 +17,6 @@ func TestOptionsNotAppliedAreRefused(t *testing.T) {
 		o    lb.Options
 		name string
 	}{
-		{lb.Options{Addresses: []string{"10.0.0.1"}}, "static addresses"},
 		{lb.Options{AWS: &lb.AWSOptions{TargetType: "instance"}}, "aws.targetType instance"},
 	} {
 		var inv *providers.InvalidError

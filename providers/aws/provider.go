@@ -257,6 +257,9 @@ func (p *Provider) plan(ctx context.Context, m *lb.LoadBalancer) ([]*change, *ap
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := p.withElasticIPs(ctx, m, want, have); err != nil {
+		return nil, nil, err
+	}
 	trimObserved(want, have)
 	cs := plan(want, have)
 	if err := p.checkNames(ctx, cs, want); err != nil {
@@ -432,7 +435,13 @@ func status(m *lb.LoadBalancer, a *applier) lb.Status {
 			ready = false
 			continue
 		}
-		if l.DNSName != "" {
+		switch {
+		case l == a.nlb && a.want.NLB != nil && len(a.want.NLB.staticIPs) > 0:
+			// The Elastic IPs the Gateway requested, as it lists them.
+			for _, ip := range a.want.NLB.staticIPs {
+				st.Addresses = append(st.Addresses, lb.Address{Type: lb.AddressIP, Value: ip})
+			}
+		case l.DNSName != "":
 			st.Addresses = append(st.Addresses, lb.Address{Type: lb.AddressHostname, Value: l.DNSName})
 		}
 		ready = ready && l.DNSName != "" && (l.State == "" || l.State == "active")

@@ -93,6 +93,9 @@ func (c *converter) convert() *state {
 			// the Pods' IPs: Capabilities leaves them out.
 			c.refusals.add(l.Name, fmt.Sprintf("a %s listener (the GCP provider serves HTTP, HTTPS and TCP)", l.Protocol))
 		}
+		if why := clientValidationRefusal(l); why != "" {
+			c.refusals.add(l.Name, why)
+		}
 	}
 	if len(c.m.Listeners) == 0 {
 		return s
