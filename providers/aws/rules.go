@@ -566,7 +566,7 @@ func convertAction(a lb.Action, groups map[string]string) (action, error) {
 	case a.Timeouts != nil && (a.Timeouts.Request != 0 || a.Timeouts.Backend != 0):
 		return action{}, fmt.Errorf("timeouts are not supported")
 	case a.Retry != nil:
-		return action{}, fmt.Errorf("retries are not supported")
+		return action{}, fmt.Errorf("retries are not supported (an ALB sends each request to a target once: it has no retry setting)")
 	case a.CORS != nil:
 		return action{}, fmt.Errorf("CORS is not supported")
 	case a.FixedResponse != nil:

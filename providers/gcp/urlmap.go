@@ -78,6 +78,7 @@ func pathMatcherName(host string) string {
 }
 
 func (c *converter) urlMap(l lb.Listener) *computepb.UrlMap {
+	c.checkRedirects(l)
 	umName := name(c.m.Owner, tagURLMap, l.Name)
 	um := &computepb.UrlMap{
 		Name:               ptr(umName),
@@ -243,7 +244,7 @@ func (c *converter) routeRule(r lb.Rule, priority int32) *computepb.HttpRouteRul
 		// only on INTERNAL_SELF_MANAGED load balancers, and cannot keep a
 		// disallowed origin's preflight from the backend), so mapping
 		// never sends one: refused rather than dropped if it ever does.
-		c.refusals.add(r.Name, "a CORS policy")
+		c.refusals.add(r.Name, "a CORS policy (a URL map's corsPolicy takes no origin wildcards on managed load balancers and forwards a disallowed origin's preflight to the backend)")
 	}
 	if rr.RouteAction != nil {
 		c.modifiers(r, rr.RouteAction)
@@ -432,7 +433,7 @@ func (c *converter) modifiers(r lb.Rule, ra *computepb.HttpRouteAction) {
 		}
 	}
 	if a.Retry != nil {
-		c.refusals.add(r.Name, "a retry policy")
+		c.refusals.add(r.Name, retryRefusal(a.Retry))
 	}
 }
 
@@ -477,8 +478,9 @@ var redirectCodes = map[int]string{
 }
 
 // redirect is a Redirect action. GCP's redirect keeps the request's port
-// and can only switch the scheme to https: a redirect to another port, or
-// from https to http, is refused.
+// and can only switch the scheme to https: a redirect to another port is
+// refused here, one from https to http by checkRedirects, which sees the
+// listener.
 func (c *converter) redirect(r lb.Rule) *computepb.HttpRedirectAction {
 	rd := r.Action.Redirect
 	code, ok := redirectCodes[rd.StatusCode]
