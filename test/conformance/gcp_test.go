@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/cloudgate-dev/cloudgate/providers"
@@ -39,6 +40,13 @@ func gcpCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 		t.Fatalf("starting the GCP double: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
+	// GatewayStaticAddresses asks for a usable address: on GCP that is a
+	// reserved regional address, made here as a user would with gcloud.
+	static := highIn(external)
+	if _, err := srv.Double().Create("regions/"+gcpRegion, &computepb.Address{Name: proto.String("conformance-static"),
+		AddressType: proto.String("EXTERNAL"), Address: proto.String(static.String())}); err != nil {
+		t.Fatalf("reserving %v: %v", static, err)
+	}
 	// The API never returns an SSL certificate's key: the plane learns
 	// them from the uploads the double receives.
 	keys := urlmapplane.NewKeyring()
@@ -60,6 +68,7 @@ func gcpCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 				WithoutAuthentication: true, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 200 * time.Millisecond})
 		},
 		dial:              plane.DialContext,
+		usableAddresses:   []gwv1.GatewaySpecAddress{ipAddress(static)},
 		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(mustAddr("192.0.2.1"))},
 	}
 }
