@@ -35,17 +35,21 @@ func BuildClass(class *gwv1.GatewayClass, params []*v1alpha1.LoadBalancerParamet
 // the provider's capabilities cover every part the feature's conformance
 // tests exercise. Session persistence has no feature name in v1.7
 // (it is realized, sessions.go, but nothing claims it). Features this
-// mapping does not implement (infrastructure propagation,
-// ClusterTrustBundle CA references, listener filters, address
-// routability) are never claimed,
+// mapping does not implement (ClusterTrustBundle CA references,
+// listener filters, address routability) are never claimed,
 // whatever the provider can.
 // GatewayRouteHostnameIntersectionPrecedence is rule and Stream order
 // (comparePrecedence, streams), which every provider realizes. So is
 // ListenerSet: its listeners reach providers merged into the Gateway's,
 // as plain listeners of the model (listenersets.go).
+// GatewayInfrastructure is every provider's too: infrastructure labels
+// and annotations become tags here (gatewayParams), an unresolved
+// infrastructure.parametersRef is Accepted=False/InvalidParameters, and
+// the in-cluster Service that carries them (reconciler/gatewayservice.go)
+// depends only on the Gateway's status addresses.
 func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 	names := []features.FeatureName{features.SupportGateway, features.SupportReferenceGrant, features.SupportGatewayRouteHostnameIntersectionPrecedence,
-		features.SupportListenerSet}
+		features.SupportListenerSet, features.SupportGatewayInfrastructure}
 	if caps.StaticAddresses {
 		names = append(names, features.SupportGatewayStaticAddresses, features.SupportGatewayAddressEmpty)
 	}

@@ -21,6 +21,14 @@
 // from the others; other Gateways' and controllers' entries stay as they
 // are, in place.
 //
+// In-cluster Services (gatewayservice.go, a controller of its own): each
+// Gateway of our classes with an address gets a Service of its name plus
+// "-cloudgate" in its namespace, an ExternalName alias of a hostname
+// address or a headless Service with EndpointSlices of its IPs, carrying
+// spec.infrastructure's labels and annotations and owned by the Gateway. A
+// Service of that name that is not ours is never touched: the Gateway's
+// condition cloudgate.dev/InClusterService says so.
+//
 // Cloud calls (observations.go): a reconcile whose model is the one the cloud
 // last accepted, and whose last read is younger than the resync period, makes
 // no cloud call. Every Gateway is requeued for the end of its (jittered)

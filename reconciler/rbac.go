@@ -13,6 +13,9 @@ package reconciler
 //     (a certificate), spec.tls.frontend (a CA bundle), spec.tls.backend
 //     (a client certificate) or a BackendTLSPolicy (a CA bundle)
 //     references one.
+//   - Services and EndpointSlices: also created, updated and deleted, for
+//     each Gateway's in-cluster Service (gatewayservice.go); only objects
+//     the controller made (its label and owner reference) are changed.
 //   - events.k8s.io events: the Gateway reconciler's recorder, in each
 //     Gateway's namespace.
 //   - In the controller's own namespace only (namespace= below; the chart
@@ -25,8 +28,9 @@ package reconciler
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;udproutes/status;listenersets/status;backendtlspolicies/status,verbs=update;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=referencegrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloudgate.dev,resources=loadbalancerparameters,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=services;secrets;configmaps;namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=cloudgate-system,resources=leases,verbs=get;create;update
 // +kubebuilder:rbac:groups="",namespace=cloudgate-system,resources=events,verbs=create;patch

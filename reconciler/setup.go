@@ -99,6 +99,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	if err := mgr.Add(registerWhileRunning{gatewayCollector{reader: c, ours: ours, timeout: 5 * time.Second}}); err != nil {
 		return err
 	}
+	// The Gateways' in-cluster Services (gatewayservice.go).
+	services := &GatewayServiceReconciler{Client: c, Controllers: ours, Events: mgr.GetEventRecorder("cloudgate")}
+	if err := services.SetupWithManager(mgr); err != nil {
+		return err
+	}
 	clock := &routeClock{}
 	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName,
 		APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("cloudgate"), ResyncPeriod: cfg.ResyncPeriod,

@@ -76,6 +76,10 @@ func TestInstallsOnAPIServer(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "gateway.networking.k8s.io", Resource: "backendtlspolicies", Subresource: "status"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "gateway.networking.k8s.io", Resource: "backendtlspolicies"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "events.k8s.io", Resource: "events"}, true},
+		// Each Gateway's in-cluster Service and its EndpointSlices.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "services"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "discovery.k8s.io", Resource: "endpointslices"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "patch", Resource: "services"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: namespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: namespace, Verb: "create", Resource: "events"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "default", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
