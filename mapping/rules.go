@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"slices"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -154,6 +155,13 @@ func (b *builder) ruleAction(kind routeKind, routeNamespace string, spec ruleSpe
 	case len(fw.backends) > 0:
 		act.Forward = fw.backends
 		act.Retry = retry
+		if slices.ContainsFunc(fw.backends, func(w lb.WeightedBackend) bool { return w.TargetGroup == "" }) {
+			// The share of invalid backends answers what the whole rule
+			// would (failure), when that is not the model's default 500.
+			if code := failure(kind).FixedResponse.StatusCode; code != 500 {
+				act.InvalidBackendStatus = code
+			}
+		}
 		act.SessionPersistence = session
 		res.state.groups = append(fw.groups, fs.groups...)
 	default:

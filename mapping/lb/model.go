@@ -379,6 +379,13 @@ type Action struct {
 	// (Capabilities.SessionPersistence); only a Forward action has one,
 	// and its target groups carry the same (sessions.go).
 	SessionPersistence *SessionPersistence `json:"sessionPersistence,omitempty"`
+	// InvalidBackendStatus is the HTTP status that the share of invalid
+	// backends (a Forward entry without TargetGroup) is answered with: 0
+	// means 500, an HTTPRoute's; mapping sets 503 on a GRPCRoute's rules,
+	// which gRPC clients read as UNAVAILABLE, as the API asks (the fixed
+	// response of a GRPCRoute rule with no valid backend is 503 too).
+	// 500 to 599.
+	InvalidBackendStatus int `json:"invalidBackendStatus,omitempty"`
 }
 
 // CORS is a rule's Cross-Origin Resource Sharing policy (the Gateway API's
@@ -441,7 +448,8 @@ const MaxCORSMaxAge = (1<<31 - 1) * time.Second
 // with probability Weight / sum of weights.
 type WeightedBackend struct {
 	// TargetGroup is the Name of a TargetGroup in the LoadBalancer. Empty means
-	// the backend reference was invalid: this share of requests gets HTTP 500.
+	// the backend reference was invalid: this share of requests gets HTTP 500
+	// (Action.InvalidBackendStatus).
 	TargetGroup string `json:"targetGroup,omitempty"`
 	Weight      int32  `json:"weight"`
 	// RequestHeaders and ResponseHeaders apply only to requests sent to this

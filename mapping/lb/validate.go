@@ -189,6 +189,9 @@ func (r Rule) validate(groups map[string]bool) []error {
 	if err := a.CORS.validate(); err != nil {
 		bad("%v", err)
 	}
+	if st := a.InvalidBackendStatus; st != 0 && (st < 500 || st > 599 || len(a.Forward) == 0) {
+		bad("invalid backend status %d: needs a forward action and a status from 500 to 599", st)
+	}
 	for _, b := range a.Forward {
 		if b.Weight < 0 {
 			bad("negative weight")

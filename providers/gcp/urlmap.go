@@ -390,7 +390,11 @@ func (c *converter) forward(r lb.Rule) *computepb.HttpRouteAction {
 		})
 	}
 	if invalid > 0 {
-		ra.FaultInjectionPolicy = abort(500, float64(invalid)*100/float64(total))
+		status := r.Action.InvalidBackendStatus
+		if status == 0 {
+			status = 500
+		}
+		ra.FaultInjectionPolicy = abort(status, float64(invalid)*100/float64(total))
 	}
 	return ra
 }

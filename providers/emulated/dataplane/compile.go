@@ -102,6 +102,10 @@ type action struct {
 	redirect *redirect
 	backends []backend
 	total    int64 // sum of weights
+	// invalidStatus answers the share of invalid backends (and a pick of
+	// nothing, when every weight is zero): lb.Action.InvalidBackendStatus,
+	// 500 by default.
+	invalidStatus int
 
 	requestHeaders  *headerMod
 	responseHeaders *headerMod
@@ -118,7 +122,7 @@ type action struct {
 
 type backend struct {
 	upTo  int64  // cumulative weight: picked when the random draw is below upTo
-	group *group // nil: invalid backend reference, answered with 500
+	group *group // nil: invalid backend reference, answered with the action's invalidStatus
 
 	requestHeaders  *headerMod
 	responseHeaders *headerMod

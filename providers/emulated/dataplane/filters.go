@@ -302,6 +302,13 @@ func compileAction(a lb.Action, match *pathMatcher, groups map[string]*group) (a
 	if kinds != 1 {
 		return out, errors.New("needs exactly one of forward, fixedResponse and redirect")
 	}
+	out.invalidStatus = http.StatusInternalServerError
+	if st := a.InvalidBackendStatus; st != 0 {
+		if st < 500 || st > 599 || len(a.Forward) == 0 {
+			errs = append(errs, fmt.Errorf("invalid backend status %d: needs a forward action and a status from 500 to 599", st))
+		}
+		out.invalidStatus = st
+	}
 	switch {
 	case a.FixedResponse != nil:
 		if a.FixedResponse.StatusCode < 100 || a.FixedResponse.StatusCode > 599 {

@@ -157,7 +157,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rl = vh.route(r, host)
 	}
 	if rl == nil {
-		http.Error(w, "no route matches the request", http.StatusNotFound)
+		answer(w, r, http.StatusNotFound, "no route matches the request")
 		return
 	}
 	a := &rl.action
@@ -178,18 +178,23 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case a.status != 0:
 		a.finish(hdr, origin, nil)
+		if isGRPC(r) {
+			// mapping's only fixed response: a rule with no valid backend.
+			answer(w, r, a.status, "the route rule has no valid backend")
+			return
+		}
 		w.WriteHeader(a.status)
 		return
 	}
 	b, target, sess := a.choose(r, time.Now())
 	if b == nil || b.group == nil {
 		a.finish(hdr, origin, nil)
-		http.Error(w, "invalid backend reference", http.StatusInternalServerError)
+		answer(w, r, a.invalidStatus, "invalid backend reference")
 		return
 	}
 	if target == nil {
 		a.finish(hdr, origin, nil)
-		http.Error(w, "no healthy targets", http.StatusServiceUnavailable)
+		answer(w, r, http.StatusServiceUnavailable, "no healthy targets")
 		return
 	}
 	st := &proxyState{Context: r.Context(), action: a, backend: b, target: target, origin: origin, session: sess}
@@ -270,11 +275,11 @@ func newProxy(transport http.RoundTripper, logf func(msg string, args ...any)) *
 			// The request's timeout, or (wrapped in err) a retried
 			// attempt's backend timeout.
 			if errors.Is(err, errTimedOut) || errors.Is(context.Cause(r.Context()), errTimedOut) {
-				w.WriteHeader(http.StatusGatewayTimeout)
+				answer(w, r, http.StatusGatewayTimeout, "")
 				return
 			}
 			logf("Backend request failed", "url", r.URL.String(), "error", err)
-			w.WriteHeader(http.StatusBadGateway)
+			answer(w, r, http.StatusBadGateway, "")
 		},
 	}
 }
