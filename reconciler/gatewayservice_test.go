@@ -81,24 +81,24 @@ func startServiceEnv(t *testing.T) *serviceEnv {
 		}
 	})
 	for _, gc := range []struct{ name, controller string }{{"ours", testController}, {"theirs", "example.com/other"}} {
-		must(t, c.Create(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: gc.name},
+		check(t, c.Create(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: gc.name},
 			Spec: gwv1.GatewayClassSpec{ControllerName: gwv1.GatewayController(gc.controller)}}))
 	}
 	ns := "svc-test"
-	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	check(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	return &serviceEnv{c: c, ns: ns}
 }
 
-func must(t *testing.T, err error) {
+func check(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// eventually polls check until it returns nil, and fails with its last
+// waitFor polls check until it returns nil, and fails with its last
 // error after 20 s.
-func eventually(t *testing.T, what string, check func() error) {
+func waitFor(t *testing.T, what string, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -129,7 +129,7 @@ func (e *serviceEnv) gateway(t *testing.T, name, class string) *gwv1.Gateway {
 			},
 		},
 	}
-	must(t, e.c.Create(context.Background(), gw))
+	check(t, e.c.Create(context.Background(), gw))
 	return gw
 }
 
@@ -137,7 +137,7 @@ func (e *serviceEnv) gateway(t *testing.T, name, class string) *gwv1.Gateway {
 // reconciler would.
 func (e *serviceEnv) setAddresses(t *testing.T, gw *gwv1.Gateway, addrs ...gwv1.GatewayStatusAddress) {
 	t.Helper()
-	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	check(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var cur gwv1.Gateway
 		if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(gw), &cur); err != nil {
 			return err
@@ -157,7 +157,7 @@ func (e *serviceEnv) service(name string) (*corev1.Service, error) {
 func (e *serviceEnv) slices(t *testing.T, svc string) map[discoveryv1.AddressType][]string {
 	t.Helper()
 	var list discoveryv1.EndpointSliceList
-	must(t, e.c.List(context.Background(), &list, client.InNamespace(e.ns), client.MatchingLabels{discoveryv1.LabelServiceName: svc}))
+	check(t, e.c.List(context.Background(), &list, client.InNamespace(e.ns), client.MatchingLabels{discoveryv1.LabelServiceName: svc}))
 	out := map[discoveryv1.AddressType][]string{}
 	for _, es := range list.Items {
 		for _, ep := range es.Endpoints {
@@ -170,7 +170,7 @@ func (e *serviceEnv) slices(t *testing.T, svc string) map[discoveryv1.AddressTyp
 func (e *serviceEnv) condition(t *testing.T, gw *gwv1.Gateway) *metav1.Condition {
 	t.Helper()
 	var cur gwv1.Gateway
-	must(t, e.c.Get(context.Background(), client.ObjectKeyFromObject(gw), &cur))
+	check(t, e.c.Get(context.Background(), client.ObjectKeyFromObject(gw), &cur))
 	return findCondition(cur.Status.Conditions, ConditionInClusterService)
 }
 
@@ -183,7 +183,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 
 	t.Run("IPs make a headless Service with EndpointSlices", func(t *testing.T) {
 		e.setAddresses(t, gw, ipAddr("203.0.113.10"), ipAddr("2001:db8::10"))
-		eventually(t, "headless Service", func() error {
+		waitFor(t, "headless Service", func() error {
 			svc, err := e.service(name)
 			if err != nil {
 				return err
@@ -224,10 +224,10 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 
 	t.Run("infrastructure changes are followed; other keys stay", func(t *testing.T) {
 		svc, err := e.service(name)
-		must(t, err)
+		check(t, err)
 		svc.Labels["other-tool"] = "kept"
-		must(t, e.c.Update(ctx, svc))
-		must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		check(t, e.c.Update(ctx, svc))
+		check(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			var cur gwv1.Gateway
 			if err := e.c.Get(ctx, client.ObjectKeyFromObject(gw), &cur); err != nil {
 				return err
@@ -236,7 +236,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 			cur.Spec.Infrastructure.Annotations = nil
 			return e.c.Update(ctx, &cur)
 		}))
-		eventually(t, "labels follow", func() error {
+		waitFor(t, "labels follow", func() error {
 			svc, err := e.service(name)
 			if err != nil {
 				return err
@@ -254,7 +254,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 
 	t.Run("a hostname makes an ExternalName Service", func(t *testing.T) {
 		e.setAddresses(t, gw, hostAddr("web-123.elb.example.com"))
-		eventually(t, "ExternalName Service", func() error {
+		waitFor(t, "ExternalName Service", func() error {
 			svc, err := e.service(name)
 			if err != nil {
 				return err
@@ -271,7 +271,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 
 	t.Run("loopback addresses leave the Service without endpoints, and say so", func(t *testing.T) {
 		e.setAddresses(t, gw, ipAddr("127.70.0.3"))
-		eventually(t, "NoEndpointAddress", func() error {
+		waitFor(t, "NoEndpointAddress", func() error {
 			svc, err := e.service(name)
 			if err != nil {
 				return err
@@ -286,7 +286,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 			return nil
 		})
 		e.setAddresses(t, gw, ipAddr("203.0.113.11"))
-		eventually(t, "the condition goes with the problem", func() error {
+		waitFor(t, "the condition goes with the problem", func() error {
 			if c := e.condition(t, gw); c != nil {
 				return fmt.Errorf("condition %+v", c)
 			}
@@ -301,17 +301,17 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 		foreignName := GatewayServiceName("api")
 		foreign := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: foreignName, Labels: map[string]string{"app": "mine"}},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 8080}}, Selector: map[string]string{"app": "mine"}}}
-		must(t, e.c.Create(ctx, foreign))
+		check(t, e.c.Create(ctx, foreign))
 		api := e.gateway(t, "api", "ours")
 		e.setAddresses(t, api, ipAddr("203.0.113.20"))
-		eventually(t, "NameTaken", func() error {
+		waitFor(t, "NameTaken", func() error {
 			c := e.condition(t, api)
 			if c == nil || c.Reason != ReasonServiceNameTaken {
 				return fmt.Errorf("condition %+v", c)
 			}
 			return nil
 		})
-		eventually(t, "a NameTaken Event", func() error {
+		waitFor(t, "a NameTaken Event", func() error {
 			var evs eventsv1.EventList
 			if err := e.c.List(ctx, &evs, client.InNamespace(e.ns)); err != nil {
 				return err
@@ -324,7 +324,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 			return fmt.Errorf("none among %d events", len(evs.Items))
 		})
 		cur, err := e.service(foreignName)
-		must(t, err)
+		check(t, err)
 		if cur.ResourceVersion != foreign.ResourceVersion || metav1.GetControllerOf(cur) != nil {
 			t.Errorf("the foreign Service was written: %+v", cur.ObjectMeta)
 		}
@@ -332,8 +332,8 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 			t.Errorf("endpoints added to the foreign Service: %v", got)
 		}
 		// Once the name is free, the Service is ours.
-		must(t, e.c.Delete(ctx, foreign))
-		eventually(t, "the Service after the foreign one left", func() error {
+		check(t, e.c.Delete(ctx, foreign))
+		waitFor(t, "the Service after the foreign one left", func() error {
 			svc, err := e.service(foreignName)
 			if err != nil {
 				return err
@@ -352,8 +352,8 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 		moved := e.gateway(t, "moved", "ours")
 		e.setAddresses(t, moved, ipAddr("203.0.113.30"))
 		movedName := GatewayServiceName("moved")
-		eventually(t, "the Service", func() error { _, err := e.service(movedName); return err })
-		must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		waitFor(t, "the Service", func() error { _, err := e.service(movedName); return err })
+		check(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			var cur gwv1.Gateway
 			if err := e.c.Get(ctx, client.ObjectKeyFromObject(moved), &cur); err != nil {
 				return err
@@ -361,7 +361,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 			cur.Spec.GatewayClassName = "theirs"
 			return e.c.Update(ctx, &cur)
 		}))
-		eventually(t, "Service removed", func() error {
+		waitFor(t, "Service removed", func() error {
 			if _, err := e.service(movedName); !apierrors.IsNotFound(err) {
 				return fmt.Errorf("Service: %v", err)
 			}
@@ -374,7 +374,7 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 
 	t.Run("no address, then deletion, remove the Service and its slices", func(t *testing.T) {
 		e.setAddresses(t, gw)
-		eventually(t, "Service removed without addresses", func() error {
+		waitFor(t, "Service removed without addresses", func() error {
 			if _, err := e.service(name); !apierrors.IsNotFound(err) {
 				return fmt.Errorf("Service: %v", err)
 			}
@@ -385,8 +385,8 @@ func TestGatewayServiceOnAPIServer(t *testing.T) {
 		})
 		api := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "api"}}
 		apiName := GatewayServiceName("api")
-		must(t, e.c.Delete(ctx, api))
-		eventually(t, "Service removed with its Gateway", func() error {
+		check(t, e.c.Delete(ctx, api))
+		waitFor(t, "Service removed with its Gateway", func() error {
 			if _, err := e.service(apiName); !apierrors.IsNotFound(err) {
 				return fmt.Errorf("Service: %v", err)
 			}

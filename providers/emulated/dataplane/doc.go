@@ -55,6 +55,13 @@
 // TLS configuration is read from the current table at each handshake, so a
 // swap changes it for the next connection; session tickets are off on such
 // listeners, since a resumed session skips the check.
+// A gRPC call (content-type application/grpc*) that the proxy answers by
+// itself (no route, a fixed response, an invalid backend's share, no
+// target, a failed or timed-out exchange) gets a trailers-only gRPC answer:
+// HTTP 200, grpc-status from the gRPC spec's HTTP-to-status mapping (503
+// UNAVAILABLE, 404 UNIMPLEMENTED, 500 UNKNOWN) and grpc-message (grpc.go);
+// the status itself, and so the code, is the model's (a GRPCRoute's
+// invalid backends are 503, lb.Action.InvalidBackendStatus).
 // H2C target groups are reached with HTTP/2 prior knowledge through their own
 // Transport; listeners accept HTTP/1.1, HTTP/2 over TLS and HTTP/2 prior
 // knowledge on plain HTTP.
