@@ -96,13 +96,13 @@ func check(t *testing.T, err error) {
 	}
 }
 
-// waitFor polls check until it returns nil, and fails with its last
+// waitFor polls cond until it returns nil, and fails with its last
 // error after 20 s.
-func waitFor(t *testing.T, what string, check func() error) {
+func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		err := check()
+		err := cond()
 		if err == nil {
 			return
 		}
