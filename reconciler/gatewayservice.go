@@ -156,7 +156,11 @@ func (r *GatewayServiceReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 	want := desiredGatewayService(&gw)
-	if !gw.DeletionTimestamp.IsZero() || !r.Controllers[gc.Spec.ControllerName] || want.kind == noService {
+	if !gw.DeletionTimestamp.IsZero() {
+		// No condition to clear: the Gateway goes too.
+		return r.done(r.removeAll(ctx, gw.Namespace, gw.Name, ""))
+	}
+	if !r.Controllers[gc.Spec.ControllerName] || want.kind == noService {
 		if err := r.removeAll(ctx, gw.Namespace, gw.Name, ""); err != nil {
 			return r.done(err)
 		}
