@@ -370,9 +370,14 @@ func (c *converter) forward(r lb.Rule) *computepb.HttpRouteAction {
 		}
 		top = max(top, int64(b.Weight))
 	}
+	status := r.Action.InvalidBackendStatus
+	if status == 0 {
+		status = 500
+	}
 	if total == 0 || invalid == total {
-		// Nothing valid to send to: the Gateway API answers 500.
-		return c.sinkAbort(500, 100)
+		// Nothing valid to send to: the Gateway API answers 500 (503, read
+		// as UNAVAILABLE, for gRPC: GCP maps an abort's status to gRPC's).
+		return c.sinkAbort(status, 100)
 	}
 	ra := &computepb.HttpRouteAction{}
 	for _, b := range r.Action.Forward {
@@ -390,10 +395,6 @@ func (c *converter) forward(r lb.Rule) *computepb.HttpRouteAction {
 		})
 	}
 	if invalid > 0 {
-		status := r.Action.InvalidBackendStatus
-		if status == 0 {
-			status = 500
-		}
 		ra.FaultInjectionPolicy = abort(status, float64(invalid)*100/float64(total))
 	}
 	return ra
