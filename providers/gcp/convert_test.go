@@ -312,3 +312,23 @@ func TestCORSRefused(t *testing.T) {
 		t.Errorf("a CORS policy: error %v, want a refusal naming default/r/rule-0", err)
 	}
 }
+
+// A GRPCRoute's invalid share answers 503, which GCP's abort gives gRPC
+// clients as UNAVAILABLE.
+func TestInvalidShareAnswersTheActionsStatus(t *testing.T) {
+	m := testModel()
+	m.Listeners[0].VirtualHosts[1].Rules[0].Action.InvalidBackendStatus = 503
+	s := mustDesired(t, m, nil)
+	for _, p := range s.URLMaps[0].PathMatchers {
+		for _, rr := range p.RouteRules {
+			if rr.GetDescription() != "default/r/rule-1" {
+				continue
+			}
+			if a := rr.GetRouteAction().GetFaultInjectionPolicy().GetAbort(); a.GetHttpStatus() != 503 || a.GetPercentage() != 25 {
+				t.Errorf("abort %v, want 503 for 25%%", a)
+			}
+			return
+		}
+	}
+	t.Fatal("no route rule default/r/rule-1")
+}
