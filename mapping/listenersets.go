@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -86,15 +85,7 @@ func (b *builder) listenerSetAllowed(ns string) bool {
 	case gwv1.NamespacesFromSame:
 		return ns == b.gw.Namespace
 	case gwv1.NamespacesFromSelector:
-		n := b.namespaces[ns]
-		if sel == nil || n == nil {
-			return false
-		}
-		s, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			return false
-		}
-		return s.Matches(labels.Set(n.Labels))
+		return b.namespaceSelected(ns, sel)
 	}
 	return false
 }

@@ -382,6 +382,21 @@ func (b *builder) attach(r *route, ref gwv1.ParentReference, set *listenerSet, l
 	return out, problem{}
 }
 
+// namespaceSelected reports whether namespace ns matches sel (an
+// allowedRoutes or allowedListeners selector); an unknown namespace, a
+// missing or an invalid selector select nothing.
+func (b *builder) namespaceSelected(ns string, sel *metav1.LabelSelector) bool {
+	n := b.namespaces[ns]
+	if sel == nil || n == nil {
+		return false
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false
+	}
+	return s.Matches(labels.Set(n.Labels))
+}
+
 // namespaceAllowed applies a listener's allowedRoutes.namespaces.
 func (b *builder) namespaceAllowed(l *listenerState, ns string) bool {
 	from := gwv1.NamespacesFromSame
@@ -399,15 +414,7 @@ func (b *builder) namespaceAllowed(l *listenerState, ns string) bool {
 		// A ListenerSet's listener: the ListenerSet's namespace.
 		return ns == l.namespace(b.gw)
 	case gwv1.NamespacesFromSelector:
-		n := b.namespaces[ns]
-		if sel == nil || n == nil {
-			return false
-		}
-		s, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			return false
-		}
-		return s.Matches(labels.Set(n.Labels))
+		return b.namespaceSelected(ns, sel)
 	}
 	return false // None, or a value this version does not know
 }
