@@ -122,6 +122,12 @@ func TestGatewayBecomesAnALB(t *testing.T) {
 			staging, redirect),
 		route(ns, "api", "shop", []string{"shop.example.com"}, rule(prefix("/api"), backendRef("api", 9090, 1))))
 	addr := programmed(t, ns, "shop")
+	// The Gateway may be Programmed by a reconcile that saw the first
+	// route only: a route's status is written after the reconcile that
+	// applied it, so both accepted means both are in the cloud.
+	for _, r := range []string{"store", "api"} {
+		routeCondition(t, ns, r, string(gwv1.RouteConditionAccepted), metav1.ConditionTrue, "")
+	}
 	uid := string(getGateway(t, ns, "shop").UID)
 
 	c := cloudOf(t, uid)
