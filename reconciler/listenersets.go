@@ -108,28 +108,7 @@ func isListenerSetRef(ref gwv1.ParentReference) bool {
 // routeListenerSets returns the ListenerSets a route names in its
 // parentRefs or its status.
 func routeListenerSets(o client.Object) map[types.NamespacedName]bool {
-	out := map[types.NamespacedName]bool{}
-	p, ok := partsOf(o)
-	if !ok {
-		return out
-	}
-	add := func(ref gwv1.ParentReference) {
-		if !isListenerSetRef(ref) {
-			return
-		}
-		ns := o.GetNamespace()
-		if ref.Namespace != nil {
-			ns = string(*ref.Namespace)
-		}
-		out[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}] = true
-	}
-	for _, ref := range p.parentRefs {
-		add(ref)
-	}
-	for _, s := range p.status.Parents {
-		add(s.ParentRef)
-	}
-	return out
+	return routeParents(o, isListenerSetRef)
 }
 
 // parents are the parentRefs one Gateway's reconcile answers for in

@@ -129,16 +129,22 @@ func listRoutes(ctx context.Context, c client.Reader, opts ...client.ListOption)
 // routeGateways returns the Gateways a route names in its parentRefs or its
 // status.
 func routeGateways(o client.Object) map[types.NamespacedName]bool {
+	return routeParents(o, func(ref gwv1.ParentReference) bool {
+		return (ref.Group == nil || *ref.Group == gwv1.GroupName) && (ref.Kind == nil || *ref.Kind == "Gateway")
+	})
+}
+
+// routeParents returns the parents a route names in its parentRefs or its
+// status that match keeps, by namespace and name (a ref's namespace
+// defaults to the route's).
+func routeParents(o client.Object, match func(gwv1.ParentReference) bool) map[types.NamespacedName]bool {
 	out := map[types.NamespacedName]bool{}
 	p, ok := partsOf(o)
 	if !ok {
 		return out
 	}
 	add := func(ref gwv1.ParentReference) {
-		if ref.Group != nil && *ref.Group != gwv1.GroupName {
-			return
-		}
-		if ref.Kind != nil && *ref.Kind != "Gateway" {
+		if !match(ref) {
 			return
 		}
 		ns := o.GetNamespace()
