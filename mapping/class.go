@@ -140,7 +140,11 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 			// not be established. v1.7 has no feature for backoff.
 			names = append(names, features.SupportHTTPRouteRetryCodes, features.SupportHTTPRouteRetryConnectionError)
 		}
-		if caps.BackendProtocols[lb.ProtocolH2C] {
+		// Its test speaks h2c (HTTP/2 with prior knowledge) to an HTTP
+		// listener, which is what caps.GRPC[HTTP] promises: clouds that
+		// take HTTP/2 from clients over TLS only (GCP: "HTTP/2 (requires
+		// TLS)") still forward to H2C target groups, without the claim.
+		if caps.BackendProtocols[lb.ProtocolH2C] && caps.GRPC[lb.ProtocolHTTP] {
 			names = append(names, features.SupportHTTPRouteBackendProtocolH2C)
 		}
 		// Every provider forwards kubernetes.io/ws backends over HTTP

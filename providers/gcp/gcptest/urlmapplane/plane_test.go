@@ -1,6 +1,7 @@
 package urlmapplane
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -369,4 +370,58 @@ func TestPlaneLifecycle(t *testing.T) {
 		t.Errorf("Sync after Close: %v, want ErrClosed", err)
 	}
 	_ = f.plane.Close()
+}
+
+// TestCarriesUpgrades: a connection upgrade (WebSocket's handshake, then
+// bytes both ways) passes through an HTTP frontend to a backend service,
+// as GCP's Application Load Balancers carry WebSockets ("support for the
+// WebSocket protocol when you use HTTP or HTTPS as the protocol to the
+// backend", External Application Load Balancer overview).
+func TestCarriesUpgrades(t *testing.T) {
+	f := newFixture(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "no upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_ = rw.Flush()
+		// Echo one line back, upper-cased.
+		line, err := rw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		_, _ = rw.WriteString(strings.ToUpper(line))
+		_ = rw.Flush()
+	}))
+	t.Cleanup(backend.Close)
+	svc := f.service(t, "ws", "HTTP", backend.Listener.Addr().String())
+	ip := f.httpFrontend(t, &computepb.UrlMap{Name: proto.String("um"), DefaultService: proto.String(svc)})
+	f.sync(t)
+
+	conn, err := f.plane.DialContext(t.Context(), "tcp", net.JoinHostPort(ip, "80"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, resp.StatusCode == http.StatusSwitchingProtocols, "upgrade answered %d, want 101", resp.StatusCode)
+	if _, err := io.WriteString(conn, "hello\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := br.ReadString('\n')
+	must(t, err == nil && got == "HELLO\n", "after the upgrade the backend answered %q (%v), want HELLO", got, err)
 }

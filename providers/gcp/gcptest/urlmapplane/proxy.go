@@ -293,8 +293,26 @@ func (u *upstream) attempt(req *http.Request, ep string, again bool) (*http.Resp
 		cancel()
 		return nil, err
 	}
+	if rw, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgraded connection (WebSocket, which GCP's Application Load
+		// Balancers carry): ReverseProxy copies both ways only through a
+		// body it can write to.
+		resp.Body = &cancelOnCloseRW{ReadWriteCloser: rw, cancel: cancel}
+		return resp, nil
+	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+type cancelOnCloseRW struct {
+	io.ReadWriteCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnCloseRW) Close() error {
+	err := c.ReadWriteCloser.Close()
+	c.cancel()
+	return err
 }
 
 type cancelOnClose struct {
