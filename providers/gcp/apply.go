@@ -99,7 +99,7 @@ func (a *applier) apply(ctx context.Context, c *change) error {
 // logical id, unless it is one of the adapter's own.
 func element(c *change) string {
 	switch c.Step.LogicalID {
-	case logicalLB, logicalSink, "":
+	case logicalLB, logicalSink, logicalTCPSink, "":
 		return ""
 	}
 	return c.Step.LogicalID

@@ -206,11 +206,24 @@ func (c *converter) tcpProxy(s *state, l lb.Listener) string {
 		return ""
 	}
 	st := l.Streams[0]
-	if len(st.Backends) != 1 || st.Backends[0].TargetGroup == "" {
-		c.refusals.add(st.Name, "a TCP stream without exactly one valid backend (a target TCP proxy forwards to one backend service)")
+	var valid []lb.WeightedBackend
+	for _, b := range st.Backends {
+		if b.TargetGroup != "" && b.Weight > 0 {
+			valid = append(valid, b)
+		}
+	}
+	var bs string
+	switch {
+	case len(valid) == 0:
+		// Every backend is invalid (or weighs 0): the model closes every
+		// connection, which a proxy to an empty backend service does.
+		bs = c.loc.regional("backendServices", c.tcpSink(s))
+	case len(valid) == 1 && len(valid) == len(st.Backends):
+		bs = c.loc.regional("backendServices", c.backendName(valid[0].TargetGroup))
+	default:
+		c.refusals.add(st.Name, "a TCP stream with more than one backend (a target TCP proxy forwards to one backend service, with no weights)")
 		return ""
 	}
-	bs := c.loc.regional("backendServices", c.backendName(st.Backends[0].TargetGroup))
 	p := &computepb.TargetTcpProxy{
 		Name:        proto.String(name(c.m.Owner, tagTCPProxy, l.Name, bs)),
 		Description: c.desc(l.Name),
@@ -231,6 +244,24 @@ func (c *converter) userLabels() map[string]string {
 }
 
 func (c *converter) sinkName() string { return name(c.m.Owner, tagBackend, logicalSink) }
+
+// tcpSink adds, once, the empty TCP backend service that TCP listeners
+// without a valid backend forward to, and returns its name.
+func (c *converter) tcpSink(s *state) string {
+	n := name(c.m.Owner, tagBackend, logicalTCPSink)
+	for _, b := range s.Backends {
+		if b.GetName() == n {
+			return n
+		}
+	}
+	s.Backends = append(s.Backends, &computepb.BackendService{
+		Name:                proto.String(n),
+		Description:         c.desc(logicalTCPSink),
+		LoadBalancingScheme: proto.String(c.scheme()),
+		Protocol:            proto.String("TCP"),
+	})
+	return n
+}
 
 func (c *converter) backendName(tg string) string { return name(c.m.Owner, tagBackend, tg) }
 

@@ -239,6 +239,23 @@ func TestTCPListener(t *testing.T) {
 	if !errors.As(err, &inv) || !slices.Equal(inv.Elements, []string{"db/pg/rule-0"}) {
 		t.Errorf("a TCP stream with two backends: error %v, want a refusal naming the stream", err)
 	}
+	// A stream whose only backend is invalid closes its connections (as
+	// the Gateway API asks of a TCPRoute without a valid backend): the
+	// proxy forwards to an empty TCP backend service, and the listener is
+	// served.
+	m.Listeners[0].Streams[0].Backends = []lb.WeightedBackend{{Weight: 1}}
+	res = e.ensure(t, m)
+	if !res.Status.Listeners["tcp-5432"].Ready {
+		t.Errorf("status = %+v, want the listener ready", res.Status)
+	}
+	proxies = gcptest.Objects[*computepb.TargetTcpProxy](e.d)
+	if len(proxies) != 1 {
+		t.Fatalf("proxies %v, want one", proxies)
+	}
+	sink, ok := gcptest.Get[*computepb.BackendService](e.d, proxies[0].GetService())
+	if !ok || sink.GetProtocol() != "TCP" || len(sink.GetBackends()) != 0 {
+		t.Errorf("the proxy forwards to %v (stored: %v), want an empty TCP backend service", sink, ok)
+	}
 }
 
 // TestZonalNEGs checks that endpoints go to a NEG in the zone their

@@ -38,6 +38,9 @@ const (
 	tagTCPProxy    = "tp"
 	logicalLB      = "loadbalancer"
 	logicalSink    = "sink"
+	// logicalTCPSink is the empty TCP backend service of TCP listeners
+	// whose every backend is invalid.
+	logicalTCPSink = "sink-tcp"
 	// readableBudget is what the Gateway's name may take, kind included:
 	// three hyphens separate scheme, kind, readable part and hash.
 	readableBudget = maxName - len(nameScheme) - hashLen - 3
