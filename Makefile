@@ -29,9 +29,11 @@ NESTED_MODULES := test/conformance
 
 all: build
 
-## dev: start a local control plane, the controller and the emulated cloud with a sample Gateway.
+## dev: start a local control plane, the controller and the emulated cloud with a sample Gateway;
+## PROVIDER=aws (moto and an ALB data plane) or PROVIDER=gcp (the Compute Engine double and a
+## URL-map data plane) try the sample against that cloud's semantics instead.
 dev: host-tools cluster-binaries generate build
-	$(BIN)/cloudgate-dev
+	$(BIN)/cloudgate-dev$(if $(PROVIDER), --provider $(PROVIDER))
 
 ## test: everything CI runs, including the Gateway API conformance suite's GATEWAY-HTTP profile.
 test: host-tools cluster-binaries generate fmt-check vet lint

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -99,10 +98,22 @@ type Env struct {
 	stopErr  error
 }
 
+// TB is the part of testing.TB that Start uses. The package takes it
+// rather than importing testing, so that commands (cloudgate-dev) can
+// start a double with StartContext and still link no testing package.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Failed() bool
+	Logf(format string, args ...any)
+	Error(args ...any)
+	Fatal(args ...any)
+}
+
 // Start starts a double for a test and stops it in tb's cleanup. It fails
 // the test (never skips it) when the double cannot start, with start.sh's
 // explanation, such as how to install moto_server.
-func Start(tb testing.TB, opts Options) *Env {
+func Start(tb TB, opts Options) *Env {
 	tb.Helper()
 	ctx := context.Background()
 	if d, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/cloudgate-dev/cloudgate/reconciler"
 )
 
@@ -18,6 +20,13 @@ type Options struct {
 	AWSRegion        string
 	AWSVPCID         string
 	AWSSubnets       string
+	// AWSConfig, when not nil, is the aws provider's SDK configuration in
+	// place of the default chain's (which --aws-region and the AWS_*
+	// environment steer), for a program that runs the controller with a
+	// configuration of its own (cloudgate-dev's, for its local AWS
+	// double). No flag sets it. Adaptive retries and the call counter are
+	// added to a copy of it as to the default chain's.
+	AWSConfig *awssdk.Config
 	// The gcp provider's location and endpoint (Config of providers/gcp).
 	GCPProject               string
 	GCPRegion                string

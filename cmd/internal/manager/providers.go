@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -56,16 +57,26 @@ func startProviders(ctx context.Context, o Options) ([]providers.Provider, func(
 		case "aws":
 			// Adaptive retries slow the whole client down when AWS
 			// throttles, instead of every Gateway retrying on its own.
-			opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMode(awssdk.RetryModeAdaptive)}
-			if o.AWSRegion != "" {
-				opts = append(opts, awsconfig.WithRegion(o.AWSRegion))
+			var cfg awssdk.Config
+			if o.AWSConfig != nil {
+				cfg = o.AWSConfig.Copy()
+				cfg.RetryMode = awssdk.RetryModeAdaptive
+				if o.AWSRegion != "" {
+					cfg.Region = o.AWSRegion
+				}
+			} else {
+				opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMode(awssdk.RetryModeAdaptive)}
+				if o.AWSRegion != "" {
+					opts = append(opts, awsconfig.WithRegion(o.AWSRegion))
+				}
+				var err error
+				if cfg, err = awsconfig.LoadDefaultConfig(ctx, opts...); err != nil {
+					closeAll()
+					return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
+				}
 			}
-			cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-			if err != nil {
-				closeAll()
-				return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
-			}
-			cfg.APIOptions = append(cfg.APIOptions, aws.CountCalls(reconciler.CountCloudCalls("aws")))
+			// Clipped: a caller's AWSConfig keeps its own options.
+			cfg.APIOptions = append(slices.Clip(cfg.APIOptions), aws.CountCalls(reconciler.CountCloudCalls("aws")))
 			var subnets []string
 			for _, s := range strings.Split(o.AWSSubnets, ",") {
 				if s = strings.TrimSpace(s); s != "" {
