@@ -198,6 +198,7 @@ func run(t *testing.T, root, bin string, args ...string) (*url.URL, string) {
 			t.Errorf("cloudgate-dev left network namespaces %s*:\n%s", prefix, out)
 		}
 	}
+	t.Logf("cloudgate-dev %s:\n%s", strings.Join(args, " "), log.String())
 	return target, log.String()
 }
 
