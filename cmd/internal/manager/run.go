@@ -34,6 +34,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready chan<- struct{}
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "cloudgate.dev",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
