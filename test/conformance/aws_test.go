@@ -61,11 +61,18 @@ func awsCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 		// HTTPRoute's Core includes RequestHeaderModifier, which ALB has
 		// no action for, so the class does not claim HTTPRoute; the
 		// provider serves HTTPRoutes all the same.
-		coreFeatures:      []features.FeatureName{features.SupportHTTPRoute},
+		coreFeatures: []features.FeatureName{features.SupportHTTPRoute},
+		// GRPCRoute's tests speak h2c to HTTP listeners, and ALB takes
+		// HTTP/2 from clients on HTTPS listeners only ("HTTP/2 is
+		// supported on HTTPS listeners only", ALB listeners).
+		profiles:          []string{"GATEWAY-HTTP", "GATEWAY-TLS", "GATEWAY-TCP", "GATEWAY-UDP"},
 		skip:              awsSkips,
 		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(mustAddr("192.0.2.1"))},
 	}
 }
 
 // awsSkips are the Core tests ALB's documented semantics rule out.
-var awsSkips = map[string]string{}
+var awsSkips = map[string]string{
+	"HTTPRouteRequestHeaderModifier": "an ALB rule's actions are forward, redirect, fixed-response and authenticate, and its transforms rewrite the host header and the URL only " +
+		"(ELBv2 RuleAction, RuleTransform): nothing adds, sets or removes a request header; the provider refuses the filter on the route (Accepted=False, UnsupportedValue)",
+}

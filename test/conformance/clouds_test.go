@@ -38,6 +38,9 @@ type cloudUnderTest struct {
 	// report lists them among the supported features; the README says
 	// why.
 	coreFeatures []features.FeatureName
+	// profiles are the conformance profiles the cloud carries (nil: all
+	// five); CONFORMANCE_PROFILES overrides them.
+	profiles []string
 	// skip are the tests the cloud's documented semantics rule out, by
 	// name, with the reason (the README lists them).
 	skip map[string]string

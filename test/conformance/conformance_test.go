@@ -105,7 +105,11 @@ func runSuite(t *testing.T, name string, setup cloudSetup) {
 	}
 
 	var profiles []suite.ConformanceProfileName
-	for _, p := range strings.Split(envOr("CONFORMANCE_PROFILES", "GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP"), ",") {
+	defaultProfiles := "GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP"
+	if len(cut.profiles) > 0 {
+		defaultProfiles = strings.Join(cut.profiles, ",")
+	}
+	for _, p := range strings.Split(envOr("CONFORMANCE_PROFILES", defaultProfiles), ",") {
 		profiles = append(profiles, suite.ConformanceProfileName(strings.TrimSpace(p)))
 	}
 	report := filepath.Join("reports", className+"-report.yaml")

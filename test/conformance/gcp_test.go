@@ -67,8 +67,20 @@ func gcpCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 			return gcp.New(ctx, gcp.Config{Project: gcpProject, Region: gcpRegion, Zone: gcpZone, Endpoint: srv.URL(),
 				WithoutAuthentication: true, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 200 * time.Millisecond})
 		},
-		dial:              plane.DialContext,
+		dial: plane.DialContext,
+		// GRPCRoute's tests speak h2c to HTTP listeners ("HTTP/2
+		// (requires TLS)", Cloud Load Balancing features, protocols from
+		// the clients); TLS passthrough and UDP need passthrough Network
+		// Load Balancers, whose backends are not Pod IPs.
+		profiles:          []string{"GATEWAY-HTTP", "GATEWAY-TCP"},
+		skip:              gcpSkips,
 		usableAddresses:   []gwv1.GatewaySpecAddress{ipAddress(static)},
 		unusableAddresses: []gwv1.GatewaySpecAddress{ipAddress(mustAddr("192.0.2.1"))},
 	}
+}
+
+// gcpSkips are the Core tests GCP's documented semantics rule out.
+var gcpSkips = map[string]string{
+	"TCPRouteWeightedRouting": "a target TCP proxy forwards to one backend service and has no weights (targetTcpProxies: \"service: URL to the BackendService resource\"); " +
+		"the provider refuses a TCPRoute rule with more than one backend, naming it in the route's condition",
 }
