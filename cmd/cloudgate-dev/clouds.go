@@ -156,17 +156,7 @@ func startAWS(start, keep context.Context, o *manager.Options, f cloudFlags) (*l
 	}
 	// The ALB's DNS name resolves nowhere: the plane serves it on a
 	// loopback address of its own.
-	c.connect = func(hostport string) (string, bool) {
-		host, port, err := net.SplitHostPort(hostport)
-		if err != nil {
-			return "", false
-		}
-		n, err := strconv.Atoi(port)
-		if err != nil {
-			return "", false
-		}
-		return plane.Addr(host, n)
-	}
+	c.connect = connectVia(plane.Addr)
 	// ACM never hands back an imported key: the plane learns the keys of
 	// HTTPS listeners from the provider's own import calls.
 	provCfg := cfg.Copy()
@@ -229,7 +219,18 @@ func startGCP(ctx context.Context, o *manager.Options, f cloudFlags) (*localClou
 	}
 	// Forwarding rules in the loopback range are served on their own
 	// address; Addr maps the others (none here) all the same.
-	c.connect = func(hostport string) (string, bool) {
+	c.connect = connectVia(plane.Addr)
+	o.GCPEndpoint = srv.URL()
+	o.GCPWithoutAuthentication = true
+	c.describeFlags = strings.Join([]string{"--providers gcp --cluster-name", o.ClusterName,
+		"--gcp-project", o.GCPProject, "--gcp-region", o.GCPRegion, "--gcp-endpoint", o.GCPEndpoint, "--gcp-without-authentication"}, " ")
+	return c, nil
+}
+
+// connectVia turns a plane's Addr (a cloud address and port to the local
+// address serving it) into the host:port form curl's --connect-to takes.
+func connectVia(addr func(host string, port int) (string, bool)) func(hostport string) (string, bool) {
+	return func(hostport string) (string, bool) {
 		host, port, err := net.SplitHostPort(hostport)
 		if err != nil {
 			return "", false
@@ -238,11 +239,6 @@ func startGCP(ctx context.Context, o *manager.Options, f cloudFlags) (*localClou
 		if err != nil {
 			return "", false
 		}
-		return plane.Addr(host, n)
+		return addr(host, n)
 	}
-	o.GCPEndpoint = srv.URL()
-	o.GCPWithoutAuthentication = true
-	c.describeFlags = strings.Join([]string{"--providers gcp --cluster-name", o.ClusterName,
-		"--gcp-project", o.GCPProject, "--gcp-region", o.GCPRegion, "--gcp-endpoint", o.GCPEndpoint, "--gcp-without-authentication"}, " ")
-	return c, nil
 }

@@ -297,22 +297,18 @@ func (u *upstream) attempt(req *http.Request, ep string, again bool) (*http.Resp
 		// An upgraded connection (WebSocket, which GCP's Application Load
 		// Balancers carry): ReverseProxy copies both ways only through a
 		// body it can write to.
-		resp.Body = &cancelOnCloseRW{ReadWriteCloser: rw, cancel: cancel}
+		resp.Body = &cancelOnCloseRW{cancelOnClose: &cancelOnClose{ReadCloser: rw, cancel: cancel}, Writer: rw}
 		return resp, nil
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }
 
+// cancelOnCloseRW is a cancelOnClose that can be written to, as an
+// upgraded connection's body is.
 type cancelOnCloseRW struct {
-	io.ReadWriteCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnCloseRW) Close() error {
-	err := c.ReadWriteCloser.Close()
-	c.cancel()
-	return err
+	*cancelOnClose
+	io.Writer
 }
 
 type cancelOnClose struct {
