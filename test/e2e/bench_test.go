@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -32,34 +31,6 @@ func BenchmarkGatewayCreateToFirst200(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-200")
-}
-
-// BenchmarkRouteChangeToTraffic measures the time from updating an HTTPRoute
-// to the first request that the new rule answers.
-func BenchmarkRouteChangeToTraffic(b *testing.B) {
-	ns := namespace(b)
-	backend(b, ns, "app")
-	create(b,
-		gateway(ns, "gw", httpListener("http", 80)),
-		route(ns, "r", "gw", nil, rule(pathMatch(gwv1.PathMatchPathPrefix, "/"), backendRef("app", 1))),
-	)
-	base := "http://" + programmedAddress(b, ns, "gw")
-	waitStatus(b, base+"/", http.StatusOK)
-	var total time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		path := fmt.Sprintf("/v%d", i)
-		start := time.Now()
-		must(b, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			var r gwv1.HTTPRoute
-			must(b, suite.c.Get(ctxFor(b), client.ObjectKey{Namespace: ns, Name: "r"}, &r))
-			r.Spec.Rules[0].Matches = []gwv1.HTTPRouteMatch{pathMatch(gwv1.PathMatchExact, path)}
-			return suite.c.Update(ctxFor(b), &r)
-		}))
-		waitStatus(b, base+path, http.StatusOK)
-		total += time.Since(start)
-	}
-	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-traffic")
 }
 
 // programmedAddressFast polls the Gateway's address without the 100ms pause
