@@ -101,19 +101,25 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 		m.TargetGroups = append(m.TargetGroups, g)
 	}
 	slices.SortFunc(m.TargetGroups, func(x, y lb.TargetGroup) int { return cmp.Compare(x.Name, y.Name) })
-	for _, refs := range src {
-		slices.SortFunc(refs, compareRouteRefs)
-	}
+	src.sortAndCompact()
 	return m, src
 }
 
 // sources maps model element names to the routes they come from.
 type sources map[string][]RouteRef
 
+// add records that r is behind element. Repeats are dropped at the end
+// (sortAndCompact), not here: a target group shared by thousands of routes
+// would make a search per add quadratic.
 func (s sources) add(element string, r *route) {
-	ref := r.ref()
-	if !slices.Contains(s[element], ref) {
-		s[element] = append(s[element], ref)
+	s[element] = append(s[element], r.ref())
+}
+
+// sortAndCompact puts each element's routes in order, once each.
+func (s sources) sortAndCompact() {
+	for element, refs := range s {
+		slices.SortFunc(refs, compareRouteRefs)
+		s[element] = slices.Compact(refs)
 	}
 }
 

@@ -191,11 +191,10 @@ func crossKindConflicts(routes []*routeState) map[*routeState]map[int]bool {
 	slices.SortStableFunc(order, func(x, y *routeState) int {
 		return cmp.Or(olderFirst(x.route, y.route), cmp.Compare(x.kind, y.kind))
 	})
-	type claim struct {
-		kind  routeKind
-		hosts []string
-	}
-	taken := map[int][]claim{}
+	// Claims (the hostnames of a route that won a listener) by listener
+	// and kind: a route is checked against the other kind's claims only,
+	// so that thousands of routes of one kind cost no search each.
+	taken := map[int]map[routeKind][][]string{}
 	lost := map[*routeState]map[int]bool{}
 	for _, rs := range order {
 		if !rs.candidate() {
@@ -210,14 +209,24 @@ func crossKindConflicts(routes []*routeState) map[*routeState]map[int]bool {
 			}
 		}
 		for i, hosts := range mine {
-			if slices.ContainsFunc(taken[i], func(c claim) bool { return c.kind != rs.kind && overlap(c.hosts, hosts) }) {
+			conflict := false
+			for kind, claims := range taken[i] {
+				if kind != rs.kind && slices.ContainsFunc(claims, func(c []string) bool { return overlap(c, hosts) }) {
+					conflict = true
+					break
+				}
+			}
+			if conflict {
 				if lost[rs] == nil {
 					lost[rs] = map[int]bool{}
 				}
 				lost[rs][i] = true
 				continue
 			}
-			taken[i] = append(taken[i], claim{rs.kind, hosts})
+			if taken[i] == nil {
+				taken[i] = map[routeKind][][]string{}
+			}
+			taken[i][rs.kind] = append(taken[i][rs.kind], hosts)
 		}
 	}
 	return lost

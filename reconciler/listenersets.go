@@ -203,7 +203,10 @@ func (r *GatewayReconciler) gatewayObjects(ctx context.Context, gw types.Namespa
 			owned.sets[k] = true
 		}
 	}
-	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: gw.String()})
+	// The cache's own objects, not copies: a Gateway with thousands of
+	// routes would copy them all on every reconcile. Nothing here changes
+	// them (mapping is pure; status writes change copies).
+	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: gw.String()}, client.UnsafeDisableDeepCopy)
 	if err != nil {
 		return nil, nil, owned, err
 	}

@@ -63,8 +63,6 @@ func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, 
 		return nil, false
 	}
 	now := metav1.Now()
-	next := route.DeepCopyObject().(client.Object)
-	nextParts, _ := partsOf(next)
 	parents := make([]gwv1.RouteParentStatus, 0, len(current.status.Parents)+len(want))
 	old := map[string][]metav1.Condition{}
 	for _, p := range current.status.Parents {
@@ -84,9 +82,19 @@ func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, 
 		p.Conditions = mergeConditions(old[parentKey(p.ParentRef)], boundConditions(p.Conditions), now)
 		parents = append(parents, p)
 	}
-	nextParts.status.Parents = parents
-	if equality.Semantic.DeepEqual(current.status, nextParts.status) {
+	// Compared before the route is copied: most routes of a Gateway keep
+	// their status when one changes, and a copy of each would cost more
+	// than the rest of the reconcile.
+	if equality.Semantic.DeepEqual(current.status.Parents, parents) {
 		return nil, false
+	}
+	next := route.DeepCopyObject().(client.Object)
+	nextParts, _ := partsOf(next)
+	// A copy of parents too: they share conditions with route, which may be
+	// the cache's own object, and the write decodes its answer into next.
+	nextParts.status.Parents = make([]gwv1.RouteParentStatus, len(parents))
+	for i := range parents {
+		parents[i].DeepCopyInto(&nextParts.status.Parents[i])
 	}
 	return next, true
 }

@@ -42,7 +42,9 @@ func (e enqueuer) gatewaysBy(ctx context.Context, field, value string, into map[
 }
 
 func (e enqueuer) gatewaysOfRoutes(ctx context.Context, opts []client.ListOption, into map[types.NamespacedName]bool) {
-	routes, err := listRoutes(ctx, e.c, opts...)
+	// Read only: the cache's objects need no copy (a Service behind
+	// thousands of routes would copy them all on each EndpointSlice change).
+	routes, err := listRoutes(ctx, e.c, append(opts, client.UnsafeDisableDeepCopy)...)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "Listing routes")
 		return

@@ -108,15 +108,19 @@ func (c *client) list(ctx context.Context, name string, tags map[string]string) 
 	}
 }
 
+// create and replace ask for the answer without its spec (the caller has
+// it: in's) and give back in's spec with the cloud's answer.
 func (c *client) create(ctx context.Context, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
 	var out cloud.LoadBalancer
-	err := c.do(ctx, OpCreate, http.MethodPost, "/v1/loadbalancers", in, &out)
+	err := c.do(ctx, OpCreate, http.MethodPost, "/v1/loadbalancers?view="+cloud.ViewStatus, in, &out)
+	out.Spec = in.Spec
 	return out, err
 }
 
 func (c *client) replace(ctx context.Context, id string, in cloud.LoadBalancer) (cloud.LoadBalancer, error) {
 	var out cloud.LoadBalancer
-	err := c.do(ctx, OpReplace, http.MethodPut, "/v1/loadbalancers/"+url.PathEscape(id), in, &out)
+	err := c.do(ctx, OpReplace, http.MethodPut, "/v1/loadbalancers/"+url.PathEscape(id)+"?view="+cloud.ViewStatus, in, &out)
+	out.Spec = in.Spec
 	return out, err
 }
 

@@ -261,7 +261,9 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (provid
 		}
 		observed = false // planning again means the view was stale: read
 		pl := newPlan(&want, owned)
-		if public := pl.public(); public.Changes() {
+		// The plan's text is built only for a logger that keeps it: for
+		// thousands of rules it costs more than the write.
+		if public := pl.public(); public.Changes() && p.logger.Enabled(ctx, slog.LevelInfo) {
 			p.logger.Info("Applying plan", "gateway", desired.Owner.Key(), "plan", public.String())
 		}
 		var cur cloud.LoadBalancer

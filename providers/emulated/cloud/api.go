@@ -54,6 +54,10 @@ type ListenerStatus struct {
 	Message  string      `json:"message,omitempty"`
 }
 
+// ViewStatus, as the view query parameter of a create or replace, asks for
+// an answer without the spec: the caller holds it already.
+const ViewStatus = "status"
+
 // List is the body of a list response: one page, in the order of ids.
 type List struct {
 	Items []LoadBalancer `json:"items"`

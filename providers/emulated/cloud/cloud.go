@@ -55,6 +55,11 @@ type Cloud struct {
 	ctl control
 }
 
+// record is one stored load balancer. Its lb is never changed in place,
+// only replaced field by field with values nothing else holds (a new spec,
+// new tags, a new listener slice), so that a shallow copy taken under c.mu
+// is a snapshot that stays true after the lock is released: the HTTP API
+// encodes such copies without cloning thousands of rules on every call.
 type record struct {
 	lb     LoadBalancer
 	addr   netip.Addr
@@ -117,7 +122,18 @@ func (r *record) matches(opts ListOptions) bool {
 // Create stores a new load balancer, allocates its address and opens its
 // listeners.
 func (c *Cloud) Create(in LoadBalancer) (LoadBalancer, error) {
-	in = clone(in) // the store must not share the caller's maps and slices
+	// The store must not share the caller's maps and slices, nor the
+	// caller the store's.
+	out, err := c.create(clone(in))
+	if err != nil {
+		return LoadBalancer{}, err
+	}
+	return clone(out), nil
+}
+
+// create is Create for a caller that gives up in (the API's decoded body)
+// and only reads what it gets back (a snapshot shared with the store).
+func (c *Cloud) create(in LoadBalancer) (LoadBalancer, error) {
 	if err := validateMeta(in); err != nil {
 		return LoadBalancer{}, err
 	}
@@ -147,18 +163,27 @@ func (c *Cloud) Create(in LoadBalancer) (LoadBalancer, error) {
 	r.setState(r.server.Apply(compiled))
 	c.byID[id], c.byName[in.Name] = r, r
 	c.logger.Info("Created load balancer", "id", id, "name", in.Name, "address", addr)
-	return clone(r.lb), nil
+	return r.lb, nil
 }
 
 // Get returns the load balancer with the given id.
 func (c *Cloud) Get(id string) (LoadBalancer, error) {
+	out, err := c.get(id)
+	if err != nil {
+		return LoadBalancer{}, err
+	}
+	return clone(out), nil
+}
+
+// get is Get with a snapshot shared with the store, for reading only.
+func (c *Cloud) get(id string) (LoadBalancer, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.byID[id]
 	if !ok {
 		return LoadBalancer{}, errorf(http.StatusNotFound, CodeNotFound, "load balancer %q not found", id)
 	}
-	return clone(r.lb), nil
+	return r.lb, nil
 }
 
 // List returns every load balancer that matches opts, sorted by name, in one
@@ -183,6 +208,16 @@ func (c *Cloud) List(opts ListOptions) []LoadBalancer {
 // lists. NextPageToken is set only when another load balancer follows, so
 // reading N load balancers takes ceil(N/pageSize) requests (one when none).
 func (c *Cloud) ListPage(opts ListOptions) (List, error) {
+	page, err := c.listPage(opts)
+	for i := range page.Items {
+		page.Items[i] = clone(page.Items[i])
+	}
+	return page, err
+}
+
+// listPage is ListPage with snapshots shared with the store, for reading
+// only.
+func (c *Cloud) listPage(opts ListOptions) (List, error) {
 	size := opts.PageSize
 	switch {
 	case size < 0:
@@ -210,7 +245,7 @@ func (c *Cloud) ListPage(opts ListOptions) (List, error) {
 	slices.SortFunc(found, func(a, b *record) int { return strings.Compare(a.lb.ID, b.lb.ID) })
 	out := List{Items: []LoadBalancer{}}
 	for _, r := range found[:min(size, len(found))] {
-		out.Items = append(out.Items, clone(r.lb))
+		out.Items = append(out.Items, r.lb)
 	}
 	if len(found) > size {
 		out.NextPageToken = encodePageToken(out.Items[size-1].ID)
@@ -239,10 +274,19 @@ func decodePageToken(token string) (string, bool) {
 // stored version, so that a writer working from a stale read fails with 409
 // VersionConflict instead of undoing someone else's change.
 func (c *Cloud) Replace(id string, in LoadBalancer) (LoadBalancer, error) {
+	out, err := c.replace(id, clone(in))
+	if err != nil {
+		return LoadBalancer{}, err
+	}
+	return clone(out), nil
+}
+
+// replace is Replace for a caller that gives up in and only reads what it
+// gets back (a snapshot shared with the store).
+func (c *Cloud) replace(id string, in LoadBalancer) (LoadBalancer, error) {
 	if in.Version == 0 {
 		return LoadBalancer{}, errorf(http.StatusBadRequest, CodeInvalid, "version is required")
 	}
-	in = clone(in)
 	compiled, err := c.compile(in.Spec)
 	if err != nil {
 		return LoadBalancer{}, err
@@ -285,7 +329,7 @@ func (c *Cloud) Replace(id string, in LoadBalancer) (LoadBalancer, error) {
 	r.lb.Version++
 	r.setState(r.server.Apply(compiled))
 	c.logger.Info("Replaced load balancer", "id", id, "name", r.lb.Name, "version", r.lb.Version)
-	return clone(r.lb), nil
+	return r.lb, nil
 }
 
 // Delete removes load balancer id, closes its ports and frees its address.

@@ -59,8 +59,8 @@ func (c *Cloud) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	out, err := c.Create(in)
-	reply(w, http.StatusCreated, out, err)
+	out, err := c.create(in)
+	reply(w, http.StatusCreated, viewOf(r, out), err)
 }
 
 func (c *Cloud) handleList(w http.ResponseWriter, r *http.Request) {
@@ -82,12 +82,12 @@ func (c *Cloud) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Tags[k] = v
 	}
-	page, err := c.ListPage(opts)
+	page, err := c.listPage(opts)
 	reply(w, http.StatusOK, page, err)
 }
 
 func (c *Cloud) handleGet(w http.ResponseWriter, r *http.Request) {
-	out, err := c.Get(r.PathValue("id"))
+	out, err := c.get(r.PathValue("id"))
 	if err == nil {
 		w.Header().Set("ETag", etag(out.Version))
 	}
@@ -110,7 +110,7 @@ func (c *Cloud) handleReplace(w http.ResponseWriter, r *http.Request) {
 		}
 		in.Version = v
 	}
-	out, err := c.Replace(r.PathValue("id"), in)
+	out, err := c.replace(r.PathValue("id"), in)
 	var e *Error
 	if ifMatch != "" && errors.As(err, &e) && e.Code == CodeVersionConflict {
 		err = &Error{Status: http.StatusPreconditionFailed, Code: CodePrecondition, Message: e.Message}
@@ -118,7 +118,17 @@ func (c *Cloud) handleReplace(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		w.Header().Set("ETag", etag(out.Version))
 	}
-	reply(w, http.StatusOK, out, err)
+	reply(w, http.StatusOK, viewOf(r, out), err)
+}
+
+// viewOf is what a create or replace answers: the whole load balancer, or
+// with ?view=status everything but the spec the caller just sent, which
+// for thousands of rules costs more to encode and decode than the change.
+func viewOf(r *http.Request, lb LoadBalancer) LoadBalancer {
+	if r.URL.Query().Get("view") == ViewStatus {
+		lb.Spec = Spec{}
+	}
+	return lb
 }
 
 func (c *Cloud) handleDelete(w http.ResponseWriter, r *http.Request) {
