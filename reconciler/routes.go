@@ -3,9 +3,9 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -82,10 +82,11 @@ func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, 
 		p.Conditions = mergeConditions(old[parentKey(p.ParentRef)], boundConditions(p.Conditions), now)
 		parents = append(parents, p)
 	}
-	// Compared before the route is copied: most routes of a Gateway keep
-	// their status when one changes, and a copy of each would cost more
-	// than the rest of the reconcile.
-	if equality.Semantic.DeepEqual(current.status.Parents, parents) {
+	// Compared before the route is copied, field by field: most routes of
+	// a Gateway keep their status when one changes, and a copy (or a
+	// reflective comparison) of each would cost more than the rest of the
+	// reconcile.
+	if sameParentStatuses(current.status.Parents, parents) {
 		return nil, false
 	}
 	next := route.DeepCopyObject().(client.Object)
@@ -97,6 +98,29 @@ func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, 
 		parents[i].DeepCopyInto(&nextParts.status.Parents[i])
 	}
 	return next, true
+}
+
+// sameParentStatuses is equality.Semantic.DeepEqual for parent statuses
+// (nil and empty alike, times by instant), without reflection.
+func sameParentStatuses(a, b []gwv1.RouteParentStatus) bool {
+	return slices.EqualFunc(a, b, func(x, y gwv1.RouteParentStatus) bool {
+		return x.ControllerName == y.ControllerName && sameParentRef(x.ParentRef, y.ParentRef) &&
+			slices.EqualFunc(x.Conditions, y.Conditions, sameCondition)
+	})
+}
+
+func sameParentRef(x, y gwv1.ParentReference) bool {
+	return x.Name == y.Name && samePtr(x.Group, y.Group) && samePtr(x.Kind, y.Kind) &&
+		samePtr(x.Namespace, y.Namespace) && samePtr(x.SectionName, y.SectionName) && samePtr(x.Port, y.Port)
+}
+
+func samePtr[T comparable](x, y *T) bool {
+	return x == y || x != nil && y != nil && *x == *y
+}
+
+func sameCondition(x, y metav1.Condition) bool {
+	return x.Type == y.Type && x.Status == y.Status && x.ObservedGeneration == y.ObservedGeneration &&
+		x.Reason == y.Reason && x.Message == y.Message && x.LastTransitionTime.Equal(&y.LastTransitionTime)
 }
 
 func parentIs(ref gwv1.ParentReference, routeNamespace string, gw types.NamespacedName) bool {
