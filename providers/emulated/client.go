@@ -124,6 +124,15 @@ func (c *client) replace(ctx context.Context, id string, in cloud.LoadBalancer) 
 	return out, err
 }
 
+// patch sends a replace as a cloud.Patch; like replace, it gives back
+// spec (the whole spec the patch makes) with the cloud's answer.
+func (c *client) patch(ctx context.Context, id string, in cloud.Patch, spec cloud.Spec) (cloud.LoadBalancer, error) {
+	var out cloud.LoadBalancer
+	err := c.do(ctx, OpReplace, http.MethodPatch, "/v1/loadbalancers/"+url.PathEscape(id)+"?view="+cloud.ViewStatus, in, &out)
+	out.Spec = spec
+	return out, err
+}
+
 func (c *client) delete(ctx context.Context, id string) error {
 	return c.do(ctx, OpDelete, http.MethodDelete, "/v1/loadbalancers/"+url.PathEscape(id), nil, nil)
 }

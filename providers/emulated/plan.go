@@ -25,6 +25,13 @@ type write struct {
 
 	desired cloud.LoadBalancer // for Create and Update
 	version int64              // the version Update replaces
+	// patch, when set, carries an Update as the parts that change
+	// (patchOf); otherwise the Update replaces the whole spec.
+	patch *cloud.Patch
+	// kept are the parts of desired the plan found unchanged, by part
+	// key: what the provider's remembered view takes from the old one
+	// (written.go).
+	kept map[string]bool
 	// current is what the observation saw, for Nothing: the status comes
 	// from it, so a no-op Ensure costs no read beyond the one it planned on.
 	current cloud.LoadBalancer
@@ -101,6 +108,7 @@ func updateWrite(want, cur cloud.LoadBalancer) write {
 		Action: providers.ActionNothing, Why: providers.WhyUpToDate}
 	steps := diffParts(parts(cur.Spec), parts(want.Spec), cur.ID)
 	partsChange := providers.Plan{Steps: steps}.Changes()
+	whole := false
 	switch d := providers.Compare(loadBalancerViewOf(cur), loadBalancerViewOf(want)); {
 	case len(d) > 0:
 		own.Action, own.Why, own.Diff = providers.ActionUpdate, providers.WhyChanged, d
@@ -108,15 +116,63 @@ func updateWrite(want, cur cloud.LoadBalancer) write {
 		own.Action, own.Why = providers.ActionUpdate, "listeners not serving: "+unbound(cur)
 	case !partsChange && len(changedSpec(want, cur)) > 0:
 		// A difference the parts do not show (there should be none): the
-		// cloud is still made to match.
+		// cloud is still made to match, with the whole spec.
 		own.Action, own.Why = providers.ActionUpdate, "changed: "+strings.Join(changedSpec(want, cur), ", ")
+		whole = true
 	}
 	w := write{action: providers.ActionNothing, name: cur.Name, id: cur.ID, current: cur,
-		steps: append([]providers.Step{own}, steps...)}
+		steps: append([]providers.Step{own}, steps...), kept: keptParts(steps)}
 	if own.Action != providers.ActionNothing || partsChange {
 		w.action, w.desired, w.version = providers.ActionUpdate, want, cur.Version
+		if !whole {
+			pt := patchOf(want, w.kept)
+			w.patch = &pt
+		}
 	}
 	return w
+}
+
+// partKey identifies a part across plans: its kind and logical id.
+func partKey(kind providers.Kind, id string) string { return string(kind) + "\x00" + id }
+
+// keptParts are the rules and target groups that steps leave as they are.
+func keptParts(steps []providers.Step) map[string]bool {
+	kept := map[string]bool{}
+	for _, s := range steps {
+		if s.Action == providers.ActionNothing && (s.Kind == providers.KindRule || s.Kind == providers.KindTargetGroup) {
+			kept[partKey(s.Kind, s.LogicalID)] = true
+		}
+	}
+	return kept
+}
+
+// patchOf is want as a cloud.Patch that names the kept rules and target
+// groups instead of sending them: a change to one route of thousands sends
+// one rule.
+func patchOf(want cloud.LoadBalancer, kept map[string]bool) cloud.Patch {
+	p := cloud.Patch{Tags: want.Tags, Options: want.Spec.Options}
+	for _, l := range want.Spec.Listeners {
+		lp := cloud.ListenerPatch{Name: l.Name, Port: l.Port, Protocol: l.Protocol, Streams: l.Streams, ClientValidation: l.ClientValidation}
+		for _, vh := range l.VirtualHosts {
+			vp := cloud.VirtualHostPatch{Hostname: vh.Hostname, Certificates: vh.Certificates, Rules: make([]cloud.RulePatch, len(vh.Rules))}
+			for i := range vh.Rules {
+				vp.Rules[i].Name = vh.Rules[i].Name
+				if !kept[partKey(providers.KindRule, l.Name+"/"+vh.Rules[i].Name)] {
+					vp.Rules[i].Rule = &vh.Rules[i]
+				}
+			}
+			lp.VirtualHosts = append(lp.VirtualHosts, vp)
+		}
+		p.Listeners = append(p.Listeners, lp)
+	}
+	for i, g := range want.Spec.TargetGroups {
+		gp := cloud.TargetGroupPatch{Name: g.Name}
+		if !kept[partKey(providers.KindTargetGroup, g.Name)] {
+			gp.Group = &want.Spec.TargetGroups[i]
+		}
+		p.TargetGroups = append(p.TargetGroups, gp)
+	}
+	return p
 }
 
 // loadBalancerView is what the load balancer's own step compares: the parts

@@ -66,6 +66,9 @@ type Provider struct {
 	// restart is the bulk observation of each cluster that stands in for
 	// every Gateway's first read after a restart (observe.go).
 	restart restartViews
+	// last is each owner's load balancer as the last write or read left
+	// it (written.go).
+	last lastWritten
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -251,16 +254,32 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (provid
 	}
 	want := toWire(desired)
 	owned, observed := p.take(ctx, desired.Owner)
+	// Between reads a change plans on what the last write left
+	// (written.go); a plan that finds nothing to change there is a resync
+	// or a retry, which reads.
+	onRemembered := false
+	if !observed {
+		if cur, ok := p.last.get(desired.Owner); ok {
+			owned, observed, onRemembered = []cloud.LoadBalancer{cur}, true, true
+		}
+	}
 	var res providers.Result
 	var err error
-	for range maxPlans {
+	for range maxPlans + 1 {
 		if !observed {
 			if owned, err = p.observe(ctx, desired.Owner); err != nil {
+				p.last.forget(desired.Owner)
 				return res, err
 			}
 		}
 		observed = false // planning again means the view was stale: read
 		pl := newPlan(&want, owned)
+		if onRemembered {
+			onRemembered = false
+			if !pl.public().Changes() {
+				continue
+			}
+		}
 		// The plan's text is built only for a logger that keeps it: for
 		// thousands of rules it costs more than the write.
 		if public := pl.public(); public.Changes() && p.logger.Enabled(ctx, slog.LevelInfo) {
@@ -269,9 +288,12 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (provid
 		var cur cloud.LoadBalancer
 		cur, res.Applied, err = p.apply(ctx, desired, desired.Owner, pl)
 		if err == nil {
+			// The plan's first write is the desired load balancer's.
+			p.last.set(desired.Owner, remembered(pl.writes[0], cur))
 			res.Status = status(cur)
 			return res, nil
 		}
+		p.last.forget(desired.Owner)
 		if !errors.Is(err, errReplan) {
 			return res, err
 		}
@@ -297,9 +319,15 @@ func (p *Provider) apply(ctx context.Context, desired *lb.LoadBalancer, owner lb
 			}
 			err = refused(desired, err)
 		case providers.ActionUpdate:
-			in := w.desired
-			in.Version = w.version
-			final, err = p.api.replace(ctx, w.id, in)
+			if w.patch != nil {
+				in := *w.patch
+				in.Version = w.version
+				final, err = p.api.patch(ctx, w.id, in, w.desired.Spec)
+			} else {
+				in := w.desired
+				in.Version = w.version
+				final, err = p.api.replace(ctx, w.id, in)
+			}
 			if isStatus(err, http.StatusConflict) || isStatus(err, http.StatusNotFound) {
 				err = errReplan
 			}
@@ -417,6 +445,7 @@ func status(cur cloud.LoadBalancer) lb.Status {
 // next to the deletes.
 func (p *Provider) Delete(ctx context.Context, owner lb.Owner) error {
 	p.forget(owner)
+	p.last.forget(owner)
 	mine, err := p.observe(ctx, owner)
 	if err != nil {
 		return err

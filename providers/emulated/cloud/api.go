@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers/emulated/dataplane"
 )
 
 // LoadBalancer is the API's resource. On create and replace the caller sets
@@ -148,4 +149,104 @@ func codeFor(status int) string {
 	default:
 		return CodeInternal
 	}
+}
+
+// Patch is the body of PATCH /v1/loadbalancers/{id}: a replace that sends
+// only the parts that changed. Tags and options are given whole (they are
+// small); listeners, their virtual hosts and the target groups are given
+// whole too, in order, but a rule or a target group may be a reference to
+// the stored one of its name instead of its content. Version must equal the
+// stored version, as for a replace.
+type Patch struct {
+	Version      int64              `json:"version"`
+	Tags         map[string]string  `json:"tags,omitempty"`
+	Options      lb.Options         `json:"options,omitzero"`
+	Listeners    []ListenerPatch    `json:"listeners,omitempty"`
+	TargetGroups []TargetGroupPatch `json:"targetGroups,omitempty"`
+}
+
+// ListenerPatch is an lb.Listener whose virtual hosts may keep stored
+// rules.
+type ListenerPatch struct {
+	Name             string               `json:"name"`
+	Port             int32                `json:"port"`
+	Protocol         lb.Protocol          `json:"protocol"`
+	VirtualHosts     []VirtualHostPatch   `json:"virtualHosts,omitempty"`
+	Streams          []lb.Stream          `json:"streams,omitempty"`
+	ClientValidation *lb.ClientValidation `json:"clientValidation,omitempty"`
+}
+
+// VirtualHostPatch is an lb.VirtualHost whose rules may be kept.
+type VirtualHostPatch struct {
+	Hostname     string           `json:"hostname,omitempty"`
+	Certificates []lb.Certificate `json:"certificates,omitempty"`
+	Rules        []RulePatch      `json:"rules,omitempty"`
+}
+
+// RulePatch is one rule of a virtual host: Rule, or with Rule nil the
+// stored rule named Name in the same listener, unchanged.
+type RulePatch struct {
+	Name string   `json:"name"`
+	Rule *lb.Rule `json:"rule,omitempty"`
+}
+
+// TargetGroupPatch is one target group: Group, or with Group nil the
+// stored one named Name, unchanged.
+type TargetGroupPatch struct {
+	Name  string          `json:"name"`
+	Group *lb.TargetGroup `json:"group,omitempty"`
+}
+
+// apply returns the spec p makes of cur and the parts it kept, or an error
+// naming a kept rule or target group that cur does not have.
+func (p Patch) apply(cur Spec) (Spec, dataplane.Unchanged, *Error) {
+	same := dataplane.Unchanged{Rules: map[string]map[string]bool{}, TargetGroups: map[string]bool{}}
+	groups := make(map[string]lb.TargetGroup, len(cur.TargetGroups))
+	for _, g := range cur.TargetGroups {
+		groups[g.Name] = g
+	}
+	out := Spec{Options: p.Options}
+	for _, tp := range p.TargetGroups {
+		switch g, ok := groups[tp.Name]; {
+		case tp.Group != nil:
+			out.TargetGroups = append(out.TargetGroups, *tp.Group)
+		case ok:
+			out.TargetGroups = append(out.TargetGroups, g)
+			same.TargetGroups[tp.Name] = true
+		default:
+			return Spec{}, dataplane.Unchanged{}, errorf(http.StatusBadRequest, CodeInvalid, "target group %q to keep does not exist", tp.Name)
+		}
+	}
+	stored := make(map[string]map[string]lb.Rule, len(cur.Listeners))
+	for _, l := range cur.Listeners {
+		rules := map[string]lb.Rule{}
+		for _, vh := range l.VirtualHosts {
+			for _, r := range vh.Rules {
+				rules[r.Name] = r
+			}
+		}
+		stored[l.Name] = rules
+	}
+	for _, lp := range p.Listeners {
+		l := lb.Listener{Name: lp.Name, Port: lp.Port, Protocol: lp.Protocol, Streams: lp.Streams, ClientValidation: lp.ClientValidation}
+		kept := map[string]bool{}
+		same.Rules[lp.Name] = kept
+		for _, vp := range lp.VirtualHosts {
+			vh := lb.VirtualHost{Hostname: vp.Hostname, Certificates: vp.Certificates, Rules: make([]lb.Rule, 0, len(vp.Rules))}
+			for _, rp := range vp.Rules {
+				switch r, ok := stored[lp.Name][rp.Name]; {
+				case rp.Rule != nil:
+					vh.Rules = append(vh.Rules, *rp.Rule)
+				case ok:
+					vh.Rules = append(vh.Rules, r)
+					kept[rp.Name] = true
+				default:
+					return Spec{}, dataplane.Unchanged{}, errorf(http.StatusBadRequest, CodeInvalid, "rule %q of listener %q to keep does not exist", rp.Name, lp.Name)
+				}
+			}
+			l.VirtualHosts = append(l.VirtualHosts, vh)
+		}
+		out.Listeners = append(out.Listeners, l)
+	}
+	return out, same, nil
 }

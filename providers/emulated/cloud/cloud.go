@@ -64,6 +64,9 @@ type record struct {
 	lb     LoadBalancer
 	addr   netip.Addr
 	server *dataplane.Server
+	// compiled is what lb.Spec compiled to, for a patch to recompile
+	// only what it changes.
+	compiled *dataplane.Compiled
 }
 
 // New returns an empty Cloud. It opens no socket until a load balancer is
@@ -155,9 +158,10 @@ func (c *Cloud) create(in LoadBalancer) (LoadBalancer, error) {
 		return LoadBalancer{}, aerr
 	}
 	r := &record{
-		lb:     LoadBalancer{ID: id, Name: in.Name, Tags: in.Tags, Spec: in.Spec, Version: 1},
-		addr:   addr,
-		server: dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, H2CTransport: c.h2c, Logger: c.logger}),
+		lb:       LoadBalancer{ID: id, Name: in.Name, Tags: in.Tags, Spec: in.Spec, Version: 1},
+		addr:     addr,
+		server:   dataplane.NewServer(dataplane.Config{Address: addr, Transport: c.transport, H2CTransport: c.h2c, Logger: c.logger}),
+		compiled: compiled,
 	}
 	c.inUse[addr] = id
 	r.setState(r.server.Apply(compiled))
@@ -284,10 +288,16 @@ func (c *Cloud) Replace(id string, in LoadBalancer) (LoadBalancer, error) {
 // replace is Replace for a caller that gives up in and only reads what it
 // gets back (a snapshot shared with the store).
 func (c *Cloud) replace(id string, in LoadBalancer) (LoadBalancer, error) {
+	return c.recompile(id, in, nil, dataplane.Unchanged{})
+}
+
+// recompile is replace for a spec of which same names the parts that are
+// as in the spec prev was compiled from (a patch's kept parts).
+func (c *Cloud) recompile(id string, in LoadBalancer, prev *dataplane.Compiled, same dataplane.Unchanged) (LoadBalancer, error) {
 	if in.Version == 0 {
 		return LoadBalancer{}, errorf(http.StatusBadRequest, CodeInvalid, "version is required")
 	}
-	compiled, err := c.compile(in.Spec)
+	compiled, err := c.compileFrom(prev, in.Spec, same)
 	if err != nil {
 		return LoadBalancer{}, err
 	}
@@ -327,9 +337,57 @@ func (c *Cloud) replace(id string, in LoadBalancer) (LoadBalancer, error) {
 	}
 	r.lb.Tags, r.lb.Spec = in.Tags, in.Spec
 	r.lb.Version++
+	r.compiled = compiled
 	r.setState(r.server.Apply(compiled))
 	c.logger.Info("Replaced load balancer", "id", id, "name", r.lb.Name, "version", r.lb.Version)
 	return r.lb, nil
+}
+
+// Patch replaces the spec and tags of load balancer id with what p makes of
+// the stored spec (see Patch), as Replace would with the whole of it.
+func (c *Cloud) Patch(id string, p Patch) (LoadBalancer, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return LoadBalancer{}, err
+	}
+	var own Patch
+	if err := json.Unmarshal(b, &own); err != nil {
+		return LoadBalancer{}, err
+	}
+	out, err := c.patch(id, own)
+	if err != nil {
+		return LoadBalancer{}, err
+	}
+	return clone(out), nil
+}
+
+// patch is Patch for a caller that gives up p and only reads what it gets
+// back. The stored spec is read under the lock, merged outside it, and
+// replace checks the version again: a replace in between fails with 409.
+func (c *Cloud) patch(id string, p Patch) (LoadBalancer, error) {
+	if p.Version == 0 {
+		return LoadBalancer{}, errorf(http.StatusBadRequest, CodeInvalid, "version is required")
+	}
+	c.mu.Lock()
+	r, ok := c.byID[id]
+	var cur LoadBalancer
+	var prev *dataplane.Compiled
+	if ok {
+		cur, prev = r.lb, r.compiled // of one version: read together
+	}
+	c.mu.Unlock()
+	if !ok {
+		return LoadBalancer{}, errorf(http.StatusNotFound, CodeNotFound, "load balancer %q not found", id)
+	}
+	if p.Version != cur.Version {
+		return LoadBalancer{}, errorf(http.StatusConflict, CodeVersionConflict,
+			"load balancer %q is at version %d, not %d", id, cur.Version, p.Version)
+	}
+	spec, same, perr := p.apply(cur.Spec)
+	if perr != nil {
+		return LoadBalancer{}, perr
+	}
+	return c.recompile(id, LoadBalancer{Name: cur.Name, Tags: p.Tags, Spec: spec, Version: p.Version}, prev, same)
 }
 
 // Delete removes load balancer id, closes its ports and frees its address.
@@ -455,15 +513,19 @@ func Check(in LoadBalancer) error {
 }
 
 func (c *Cloud) compile(spec Spec) (*dataplane.Compiled, error) {
+	return c.compileFrom(nil, spec, dataplane.Unchanged{})
+}
+
+func (c *Cloud) compileFrom(prev *dataplane.Compiled, spec Spec, same dataplane.Unchanged) (*dataplane.Compiled, error) {
 	if err := c.refusal(spec); err != nil {
 		return nil, err
 	}
-	compiled, err := dataplane.Compile(dataplane.Spec{
+	compiled, err := dataplane.Recompile(prev, dataplane.Spec{
 		Listeners:    spec.Listeners,
 		TargetGroups: spec.TargetGroups,
 		Emulated:     spec.Options.Emulated,
 		IdleTimeout:  spec.Options.IdleTimeout,
-	})
+	}, same)
 	if err != nil {
 		e := errorf(http.StatusBadRequest, CodeInvalid, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		// The data plane's kinds are the API's: this cloud's spec is the

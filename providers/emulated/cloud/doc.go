@@ -21,6 +21,8 @@
 //	GET    /v1/loadbalancers/{id}             get; the ETag header is the version
 //	PUT    /v1/loadbalancers/{id}             replace; the body's version (or If-Match)
 //	                                          must equal the stored one, else 409 (412)
+//	PATCH  /v1/loadbalancers/{id}             replace with a Patch: the parts that did not
+//	                                          change named, not sent; the version as for PUT
 //	DELETE /v1/loadbalancers/{id}             delete (404 NotFound if missing)
 //
 //	POST   /v1/faults                         inject a Fault: {"status": 503, "count": 3}, or

@@ -122,7 +122,7 @@ func (c *Cloud) ClearFaults() {
 // since ResetStats), failed ones included: what a client costs the cloud.
 // The fault and stats endpoints are not counted.
 type Stats struct {
-	// Requests by HTTP method: GET reads; POST, PUT and DELETE write.
+	// Requests by HTTP method: GET reads; POST, PUT, PATCH and DELETE write.
 	Requests map[string]int64 `json:"requests"`
 	// Owners counts the requests concerning each Gateway, by its UID (see
 	// InjectOwnerFault for what concerns a Gateway). A cluster-wide list
@@ -133,9 +133,9 @@ type Stats struct {
 // Reads is the number of GET requests.
 func (s Stats) Reads() int64 { return s.Requests[http.MethodGet] }
 
-// Writes is the number of POST, PUT and DELETE requests.
+// Writes is the number of POST, PUT, PATCH and DELETE requests.
 func (s Stats) Writes() int64 {
-	return s.Requests[http.MethodPost] + s.Requests[http.MethodPut] + s.Requests[http.MethodDelete]
+	return s.Requests[http.MethodPost] + s.Requests[http.MethodPut] + s.Requests[http.MethodPatch] + s.Requests[http.MethodDelete]
 }
 
 // Stats returns a copy of the request counts.
@@ -213,7 +213,7 @@ func (c *Cloud) concerns(r *http.Request) []string {
 			}
 		}
 	}
-	if (r.Method == http.MethodPost || r.Method == http.MethodPut) && r.Body != nil {
+	if (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) && r.Body != nil {
 		// One byte over the limit is enough for decode to refuse the body.
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		r.Body = io.NopCloser(bytes.NewReader(body))

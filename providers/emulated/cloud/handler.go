@@ -20,6 +20,7 @@ func (c *Cloud) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/loadbalancers", c.handleList)
 	mux.HandleFunc("GET /v1/loadbalancers/{id}", c.handleGet)
 	mux.HandleFunc("PUT /v1/loadbalancers/{id}", c.handleReplace)
+	mux.HandleFunc("PATCH /v1/loadbalancers/{id}", c.handlePatch)
 	mux.HandleFunc("DELETE /v1/loadbalancers/{id}", c.handleDelete)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no such API: %s %s", r.Method, r.URL.Path))
@@ -129,6 +130,18 @@ func viewOf(r *http.Request, lb LoadBalancer) LoadBalancer {
 		lb.Spec = Spec{}
 	}
 	return lb
+}
+
+func (c *Cloud) handlePatch(w http.ResponseWriter, r *http.Request) {
+	var in Patch
+	if !decode(w, r, &in) {
+		return
+	}
+	out, err := c.patch(r.PathValue("id"), in)
+	if err == nil {
+		w.Header().Set("ETag", etag(out.Version))
+	}
+	reply(w, http.StatusOK, viewOf(r, out), err)
 }
 
 func (c *Cloud) handleDelete(w http.ResponseWriter, r *http.Request) {

@@ -35,6 +35,19 @@ type Spec struct {
 type Compiled struct {
 	// tables by port, sorted by port.
 	tables []*table
+	// groups are the compiled target groups by name, and rules the
+	// compiled rules by listener and rule name: what Recompile reuses.
+	groups map[string]*group
+	rules  map[string]map[string]rule
+}
+
+// Unchanged says which parts of a Spec are the same as in the Spec an
+// earlier Compiled came from (Recompile).
+type Unchanged struct {
+	// Rules are the rule names by listener name whose lb.Rule is as it was.
+	Rules map[string]map[string]bool
+	// TargetGroups are the names of the target groups that are as they were.
+	TargetGroups map[string]bool
 }
 
 // Ports returns the compiled listener ports in ascending order.
@@ -231,9 +244,25 @@ func normalizeHost(h string) string {
 // Compile validates spec and builds its routing tables. The error lists every
 // problem found, so one API call reports them all.
 func Compile(spec Spec) (*Compiled, error) {
+	return Recompile(nil, spec, Unchanged{})
+}
+
+// Recompile is Compile for a spec of which same names the parts that are as
+// in the spec prev was compiled from: those parts are taken from prev, not
+// compiled again, so a change to one rule of thousands compiles one rule.
+// A kept rule is compiled again all the same when a target group it uses
+// changed (it holds the compiled group). prev nil compiles everything.
+func Recompile(prev *Compiled, spec Spec, same Unchanged) (*Compiled, error) {
+	if prev == nil {
+		same = Unchanged{}
+	}
 	var errs []error
 	groups := make(map[string]*group, len(spec.TargetGroups))
 	for _, tg := range spec.TargetGroups {
+		if g, ok := prev.group(tg.Name); ok && same.TargetGroups[tg.Name] {
+			groups[tg.Name] = g
+			continue
+		}
 		g, err := compileGroup(tg)
 		if err != nil {
 			errs = append(errs, refuse(KindTargetGroup, tg.Name, err))
@@ -257,7 +286,7 @@ func Compile(spec Spec) (*Compiled, error) {
 		}
 		slices.SortFunc(headers, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	}
-	c := &Compiled{}
+	c := &Compiled{groups: groups, rules: map[string]map[string]rule{}}
 	ports := map[int32]bool{}
 	for _, l := range spec.Listeners {
 		if ports[l.Port] {
@@ -265,7 +294,16 @@ func Compile(spec Spec) (*Compiled, error) {
 			continue
 		}
 		ports[l.Port] = true
-		t, err := compileListener(l, groups, spec.IdleTimeout)
+		compiled := map[string]rule{}
+		c.rules[l.Name] = compiled
+		reuse := func(r lb.Rule) (rule, bool) {
+			if !same.Rules[l.Name][r.Name] || !groupsSame(r, same.TargetGroups) {
+				return rule{}, false
+			}
+			cr, ok := prev.rules[l.Name][r.Name]
+			return cr, ok
+		}
+		t, err := compileListener(l, groups, spec.IdleTimeout, reuse, compiled)
 		if err != nil {
 			errs = append(errs, refuse(KindListener, l.Name, err))
 			continue
@@ -317,7 +355,33 @@ func compileGroup(tg lb.TargetGroup) (*group, error) {
 	return g, nil
 }
 
-func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration) (*table, error) {
+// group returns the compiled group of that name (none when c is nil).
+func (c *Compiled) group(name string) (*group, bool) {
+	if c == nil {
+		return nil, false
+	}
+	g, ok := c.groups[name]
+	return g, ok
+}
+
+// groupsSame says whether every target group r uses is unchanged.
+func groupsSame(r lb.Rule, same map[string]bool) bool {
+	for _, b := range r.Action.Forward {
+		if b.TargetGroup != "" && !same[b.TargetGroup] {
+			return false
+		}
+	}
+	for _, m := range r.Action.Mirrors {
+		if !same[m.TargetGroup] {
+			return false
+		}
+	}
+	return true
+}
+
+// compileListener compiles l; a rule reuse gives is taken as it is, and
+// every rule compiled or taken is added to compiled by name.
+func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration, reuse func(lb.Rule) (rule, bool), compiled map[string]rule) (*table, error) {
 	if l.Port < 1 || l.Port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", l.Port)
 	}
@@ -362,13 +426,18 @@ func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration
 				}
 			}
 		}
+		v.rules = make([]rule, 0, len(vh.Rules))
 		for _, r := range vh.Rules {
-			cr, err := compileRule(r, groups)
-			if err != nil {
-				errs = append(errs, refuse(KindRule, r.Name, err))
-				continue
+			cr, ok := reuse(r)
+			if !ok {
+				var err error
+				if cr, err = compileRule(r, groups); err != nil {
+					errs = append(errs, refuse(KindRule, r.Name, err))
+					continue
+				}
 			}
 			v.rules = append(v.rules, cr)
+			compiled[r.Name] = cr
 		}
 	}
 	if cv := l.ClientValidation; cv != nil {
