@@ -62,6 +62,24 @@ func partsOf(o client.Object) (routeParts, bool) {
 	return routeParts{}, false
 }
 
+// routeStatus is a route's status alone: partsOf without the backends,
+// for what runs on every route of a Gateway at each reconcile.
+func routeStatus(o client.Object) (*gwv1.RouteStatus, bool) {
+	switch r := o.(type) {
+	case *gwv1.HTTPRoute:
+		return &r.Status.RouteStatus, true
+	case *gwv1.GRPCRoute:
+		return &r.Status.RouteStatus, true
+	case *gwv1.TLSRoute:
+		return &r.Status.RouteStatus, true
+	case *gwv1.TCPRoute:
+		return &r.Status.RouteStatus, true
+	case *gwv1.UDPRoute:
+		return &r.Status.RouteStatus, true
+	}
+	return nil, false
+}
+
 // appendMirrors adds the backends of RequestMirror filters: a mirror's Service
 // is loaded, indexed and watched exactly like a backendRef's.
 func appendMirrors[F any](out []gwv1.BackendRef, filters []F, mirror func(F) *gwv1.HTTPRequestMirrorFilter) []gwv1.BackendRef {

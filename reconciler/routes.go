@@ -58,14 +58,14 @@ func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, owner parents,
 // nextRouteStatus returns route with our parent statuses for owner replaced
 // by want, and whether that changed anything.
 func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, want []gwv1.RouteParentStatus) (client.Object, bool) {
-	current, ok := partsOf(route)
+	current, ok := routeStatus(route)
 	if !ok {
 		return nil, false
 	}
 	now := metav1.Now()
-	parents := make([]gwv1.RouteParentStatus, 0, len(current.status.Parents)+len(want))
+	parents := make([]gwv1.RouteParentStatus, 0, len(current.Parents)+len(want))
 	old := map[string][]metav1.Condition{}
-	for _, p := range current.status.Parents {
+	for _, p := range current.Parents {
 		if r.Providers[p.ControllerName] != nil && owner.has(p.ParentRef, route.GetNamespace()) {
 			old[parentKey(p.ParentRef)] = p.Conditions
 			continue
@@ -86,16 +86,16 @@ func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, 
 	// a Gateway keep their status when one changes, and a copy (or a
 	// reflective comparison) of each would cost more than the rest of the
 	// reconcile.
-	if sameParentStatuses(current.status.Parents, parents) {
+	if sameParentStatuses(current.Parents, parents) {
 		return nil, false
 	}
 	next := route.DeepCopyObject().(client.Object)
-	nextParts, _ := partsOf(next)
+	nextStatus, _ := routeStatus(next)
 	// A copy of parents too: they share conditions with route, which may be
 	// the cache's own object, and the write decodes its answer into next.
-	nextParts.status.Parents = make([]gwv1.RouteParentStatus, len(parents))
+	nextStatus.Parents = make([]gwv1.RouteParentStatus, len(parents))
 	for i := range parents {
-		parents[i].DeepCopyInto(&nextParts.status.Parents[i])
+		parents[i].DeepCopyInto(&nextStatus.Parents[i])
 	}
 	return next, true
 }
