@@ -208,7 +208,9 @@ func supportedFeatures(caps lb.Capabilities) []gwv1.SupportedFeature {
 	if caps.Protocols[lb.ProtocolUDP] && caps.BackendProtocols[lb.ProtocolUDP] {
 		names = append(names, features.SupportUDPRoute)
 	}
-	if caps.Protocols[lb.ProtocolTLS] && caps.BackendProtocols[lb.ProtocolTCP] {
+	// TLSRoute's Core routes connections by SNI and refuses names no route
+	// serves: a provider that ignores the name serves TLSRoutes unclaimed.
+	if caps.Protocols[lb.ProtocolTLS] && caps.BackendProtocols[lb.ProtocolTCP] && !caps.TLSIgnoresServerName {
 		names = append(names, features.SupportTLSRoute)
 		if caps.TLSTerminate {
 			// Certificates live on each lb.Stream, so one TLS port can

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/features"
 
@@ -55,5 +57,50 @@ func TestAddressFeaturesFollowStaticAddresses(t *testing.T) {
 		if !has(caps, n) {
 			t.Errorf("%s not claimed with StaticAddresses", n)
 		}
+	}
+}
+
+// A provider whose TLS listeners forward every connection whatever its
+// server name claims no TLSRoute feature, still serves the routes, and
+// tells each accepted TLSRoute that its hostnames keep no connection out;
+// routes it does not accept get no such condition.
+func TestTLSIgnoringServerName(t *testing.T) {
+	s := loadSnapshot(t, "testdata/tls-routes.in.yaml")
+	notEnforced := func(res Result) (accepted, flagged int) {
+		for _, parents := range res.TLSRoutes {
+			for _, p := range parents {
+				ok := apimeta.IsStatusConditionTrue(p.Conditions, string(gwv1.RouteConditionAccepted))
+				c := apimeta.FindStatusCondition(p.Conditions, ConditionServerNameEnforced)
+				if ok {
+					accepted++
+				}
+				if c != nil {
+					if !ok || c.Status != metav1.ConditionFalse || c.Reason != ReasonNotEnforcedByProvider {
+						t.Errorf("unexpected %s on a parent status (accepted %v): %+v", ConditionServerNameEnforced, ok, c)
+					}
+					flagged++
+				}
+			}
+		}
+		return accepted, flagged
+	}
+	claimsTLS := func(c lb.Capabilities) bool {
+		return slices.ContainsFunc(supportedFeatures(c), func(f gwv1.SupportedFeature) bool {
+			return f.Name == gwv1.FeatureName(features.SupportTLSRoute) || f.Name == gwv1.FeatureName(features.SupportTLSRouteModeMixed)
+		})
+	}
+	if !claimsTLS(s.Capabilities) {
+		t.Fatal("TLSRoute is not claimed by a provider that routes by SNI")
+	}
+	if _, flagged := notEnforced(Build(s)); flagged != 0 {
+		t.Errorf("%d parent statuses say the server name is not enforced by a provider that enforces it", flagged)
+	}
+	s.Capabilities.TLSIgnoresServerName = true
+	if claimsTLS(s.Capabilities) {
+		t.Error("TLSRoute features are claimed by a provider that ignores the server name")
+	}
+	accepted, flagged := notEnforced(Build(s))
+	if accepted == 0 || flagged != accepted {
+		t.Errorf("%d accepted parent statuses, %d say the server name is not enforced: want all of them", accepted, flagged)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -129,6 +130,34 @@ func (b *builder) settleRoutes(routes []*routeState, listeners []*listenerState,
 		rs.serve = map[int][]string{}
 		rs.statuses = nil
 		rs.settle(listeners, gatewayAccepted, lost[rs], b.controller)
+		if rs.kind == kindTLSRoute && b.caps.TLSIgnoresServerName {
+			rs.serverNameNotEnforced(b.caps.Provider)
+		}
+	}
+}
+
+// ConditionServerNameEnforced is Cloudgate's condition on a TLSRoute's
+// parent status where the provider forwards a TLS listener's connections
+// whatever their server name (lb.Capabilities.TLSIgnoresServerName): the
+// route is served, and its hostnames (and the listener's) choose only
+// where it attaches, not which connections reach it. Users relying on SNI
+// to keep other names out learn it here rather than from their traffic.
+const ConditionServerNameEnforced = "cloudgate.dev/ServerNameEnforced"
+
+// ReasonNotEnforcedByProvider is its reason.
+const ReasonNotEnforcedByProvider = "NotEnforcedByProvider"
+
+// serverNameNotEnforced adds ConditionServerNameEnforced=False to each
+// parent status that accepted the route.
+func (rs *routeState) serverNameNotEnforced(provider string) {
+	for i := range rs.statuses {
+		st := &rs.statuses[i]
+		if !meta.IsStatusConditionTrue(st.Conditions, string(gwv1.RouteConditionAccepted)) {
+			continue
+		}
+		st.Conditions = append(st.Conditions, condition(ConditionServerNameEnforced, ReasonNotEnforcedByProvider, false, fmt.Sprintf(
+			"provider %s forwards every connection of a TLS listener to one destination whatever its server name (SNI): "+
+				"connections asking for names outside this route's hostnames reach its backends too", provider), rs.generation))
 	}
 }
 

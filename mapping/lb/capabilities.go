@@ -116,6 +116,13 @@ type Capabilities struct {
 	// the plain stream (TLSRoute on a listener in mode Terminate); passthrough
 	// needs only Protocols[TLS].
 	TLSTerminate bool
+	// TLSIgnoresServerName says that a TLS listener forwards every
+	// connection to one destination whatever server name (SNI) the client
+	// asks for: it cannot pick a Stream by Hostname, nor refuse a name no
+	// Stream serves (an NLB's listener has one default action). mapping
+	// then claims no TLSRoute feature, whose Core tests need both, and
+	// tells each TLSRoute it serves (ConditionServerNameEnforced).
+	TLSIgnoresServerName bool
 	// CertificateRefs lists the kinds of Certificate.Ref the provider
 	// serves (certificates the cloud already holds). Empty means it takes
 	// PEM certificates only; mapping then reports references given in the

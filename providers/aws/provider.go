@@ -103,9 +103,13 @@ func (p *Provider) Capabilities() lb.Capabilities {
 		// certificates from ACM.
 		Protocols: map[lb.Protocol]bool{lb.ProtocolHTTP: true, lb.ProtocolHTTPS: true,
 			lb.ProtocolTCP: true, lb.ProtocolUDP: true, lb.ProtocolTLS: true},
-		TLSTerminate:     true,
-		TCPUDPSharedPort: true,
-		CertificateRefs:  map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
+		TLSTerminate: true,
+		// An NLB listener has one default action and no rules: SNI picks
+		// a certificate, never a target group (nlb.go refuses Streams
+		// that go elsewhere than the first).
+		TLSIgnoresServerName: true,
+		TCPUDPSharedPort:     true,
+		CertificateRefs:      map[lb.CertificateRefKind]bool{lb.CertificateRefACM: true},
 		// Regexes go to ALB's RegexValues when its dialect reads them as
 		// RE2 does, and are refused naming the construct when not
 		// (albRegex). Paths compare case-sensitively; header (but Host)

@@ -55,6 +55,10 @@ func TestBackendTLS(t *testing.T) {
 		if h.GetName() == name(testOwner, tagHealthCheck, "default/api:80") && h.GetType() != "HTTPS" {
 			t.Errorf("health check %s: %s, want HTTPS", h.GetName(), h.GetType())
 		}
+		// The h2c group with TLS: GCP's HTTP2 check is HTTP/2 over TLS.
+		if h.GetName() == name(testOwner, tagHealthCheck, "default/web:80") && h.GetType() != "HTTP2" {
+			t.Errorf("health check %s: %s, want HTTP2", h.GetName(), h.GetType())
+		}
 	}
 	e.d.ResetCalls()
 	e.ensure(t, m)

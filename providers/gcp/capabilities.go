@@ -31,7 +31,11 @@ func capabilities() lb.Capabilities {
 		RedirectStatusCodes:    map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true},
 		// A full-path rewrite is realized on exact path matches only (GCP
 		// rewrites the matched prefix): FullPathRewriteOnAnyMatch below.
-		Rewrite:        true,
+		Rewrite: true,
+		// Prefix replacements on PathPrefix matches: one route rule per
+		// match rule, the full path and the prefix (splitPrefixRule).
+		PrefixRewrite:  true,
+		PrefixRedirect: true,
 		Mirror:         true,
 		MirrorPercent:  true,
 		RequestTimeout: true,

@@ -393,8 +393,8 @@ func (c *converter) backendOf(tg lb.TargetGroup, neg *computepb.NetworkEndpointG
 
 func ptr[T any](v T) *T { return &v }
 
-// healthCheck is the probe of tg's endpoints: HTTP, HTTPS or HTTP/2 as
-// the group speaks, on each endpoint's own port unless the model names
+// healthCheck is the probe of tg's endpoints: HTTP, HTTPS or HTTP/2 over
+// TLS as the group speaks (HTTP for cleartext h2c), on each endpoint's own port unless the model names
 // one, with the model's timings or GCP's defaults (5s interval, 5s
 // timeout, 2 healthy, 2 unhealthy) written out, so that an observed check
 // compares equal.
@@ -458,8 +458,18 @@ func (c *converter) healthCheck(tg lb.TargetGroup) *computepb.HealthCheck {
 		hc.Type = ptr("HTTPS")
 		hc.HttpsHealthCheck = &computepb.HTTPSHealthCheck{PortSpecification: spec, Port: p, RequestPath: ptr(path)}
 	case lb.ProtocolH2C:
-		hc.Type = ptr("HTTP2")
-		hc.Http2HealthCheck = &computepb.HTTP2HealthCheck{PortSpecification: spec, Port: p, RequestPath: ptr(path)}
+		// GCP's HTTP2 health check speaks HTTP/2 over TLS, as its HTTP2
+		// backend services do: right for a group with TLS, and failing
+		// every cleartext h2c endpoint. Those get the HTTP check on the
+		// same port, HTTP/1.1 in cleartext, which h2c servers that accept
+		// upgrades answer (the README says so).
+		if tg.TLS != nil && h.Protocol == "" {
+			hc.Type = ptr("HTTP2")
+			hc.Http2HealthCheck = &computepb.HTTP2HealthCheck{PortSpecification: spec, Port: p, RequestPath: ptr(path)}
+			break
+		}
+		hc.Type = ptr("HTTP")
+		hc.HttpHealthCheck = &computepb.HTTPHealthCheck{PortSpecification: spec, Port: p, RequestPath: ptr(path)}
 	case lb.ProtocolTCP:
 		hc.Type = ptr("TCP")
 		hc.TcpHealthCheck = &computepb.TCPHealthCheck{PortSpecification: spec, Port: p}

@@ -101,7 +101,8 @@ func TestConvertResourceGraph(t *testing.T) {
 		t.Errorf("HTTPS proxy certificates %v, want the uploaded one", got)
 	}
 	hc := s.HealthChecks[1]
-	if hc.GetType() != "HTTP2" || hc.GetHttp2HealthCheck().GetRequestPath() != "/healthz" || hc.GetCheckIntervalSec() != 10 || hc.GetTimeoutSec() != 3 {
+	// Cleartext h2c: GCP's HTTP2 check would speak TLS to it.
+	if hc.GetType() != "HTTP" || hc.GetHttpHealthCheck().GetRequestPath() != "/healthz" || hc.GetCheckIntervalSec() != 10 || hc.GetTimeoutSec() != 3 {
 		t.Errorf("health check of the H2C group: %v", hc)
 	}
 	bs := s.Backends[1]

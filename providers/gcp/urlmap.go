@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
@@ -104,14 +106,29 @@ func (c *converter) urlMap(l lb.Listener) *computepb.UrlMap {
 			for _, r := range vh.Rules {
 				if covers(r.Match.Hostname, h) {
 					names = append(names, r.Name)
+					if splitsPrefix(r) {
+						names = append(names, priorityKey(r.Name, 1))
+					}
 					rules = append(rules, r)
 				}
 			}
 			prios := assignPriorities(names, c.prev[umName][pm.GetName()])
-			for j, r := range rules {
-				if rr := c.routeRule(r, prios[j]); rr != nil {
-					pm.RouteRules = append(pm.RouteRules, rr)
+			j := 0
+			for _, r := range rules {
+				rr := c.routeRule(r, prios[j])
+				j++
+				if rr == nil {
+					if splitsPrefix(r) {
+						j++
+					}
+					continue
 				}
+				if splitsPrefix(r) {
+					pm.RouteRules = append(pm.RouteRules, splitPrefixRule(rr, prios[j])...)
+					j++
+					continue
+				}
+				pm.RouteRules = append(pm.RouteRules, rr)
 			}
 			um.PathMatchers = append(um.PathMatchers, pm)
 			um.HostRules = append(um.HostRules, &computepb.HostRule{Hosts: []string{urlMapHost(h)}, PathMatcher: pm.Name})
@@ -205,9 +222,12 @@ func priorities(have *state) map[string]map[string]map[string]int32 {
 		pms := map[string]map[string]int32{}
 		for _, pm := range um.GetPathMatchers() {
 			rules := map[string]int32{}
+			seen := map[string]int{}
 			for _, rr := range pm.GetRouteRules() {
 				if rr.Description != nil {
-					rules[rr.GetDescription()] = rr.GetPriority()
+					n := rr.GetDescription()
+					rules[priorityKey(n, seen[n])] = rr.GetPriority()
+					seen[n]++
 				}
 			}
 			pms[pm.GetName()] = rules
@@ -215,6 +235,80 @@ func priorities(have *state) map[string]map[string]map[string]int32 {
 		out[um.GetName()] = pms
 	}
 	return out
+}
+
+// priorityKey names the k-th route rule (from 0) that carries one model
+// rule in a path matcher, for keeping priorities: a rule split in two
+// (splitPrefixRule) has two route rules with its name as description.
+func priorityKey(rule string, k int) string {
+	if k == 0 {
+		return rule
+	}
+	return rule + "\x00" + strconv.Itoa(k)
+}
+
+// splitsPrefix says whether the rule replaces the prefix its PathPrefix
+// match matched (a ReplacePrefixMatch rewrite or redirect) below "/": it
+// then needs two route rules (splitPrefixRule).
+func splitsPrefix(r lb.Rule) bool {
+	m := r.Match.Path
+	if m == nil || m.Type != lb.MatchPrefix || strings.TrimRight(m.Value, "/") == "" {
+		return false
+	}
+	a := r.Action
+	return (a.Rewrite != nil && a.Rewrite.Path != nil && a.Rewrite.Path.Type == lb.RewritePrefix) ||
+		(a.Redirect != nil && a.Redirect.Path != nil && a.Redirect.Path.Type == lb.RewritePrefix)
+}
+
+// prefixReplacement is what replaces the prefix match's matched part:
+// the replacement as written, except below the prefix "/", whose one
+// match rule matches "/" itself, so the replacement must end in "/" for
+// "/x" to become "/manual/x" and not "/manualx".
+func prefixReplacement(match, replacement string) string {
+	if strings.TrimRight(match, "/") == "" {
+		return strings.TrimRight(replacement, "/") + "/"
+	}
+	return replacement
+}
+
+// splitPrefixRule splits the route rule of a prefix-replacing rule in two.
+// The Gateway API's prefix "/docs" is two GCP match rules, the full path
+// "/docs" and the prefix "/docs/" (matchRules), and GCP replaces what the
+// match rule matched ("pathPrefixRewrite: ... the matching portion of the
+// request's path is replaced by pathPrefixRewrite"; prefixRedirect
+// likewise). One replacement cannot serve both: "/manual" turns
+// "/docs/x" into "/manualx", "/manual/" turns "/docs" into "/manual/".
+// So the full path gets the replacement as written, the prefix the
+// replacement with one trailing slash, each in a route rule of its own;
+// "/docs/x" becomes "/manual/x" and "/docs" "/manual", as the API asks.
+// The second takes the next priority: nothing can match between them.
+func splitPrefixRule(rr *computepb.HttpRouteRule, next int32) []*computepb.HttpRouteRule {
+	if len(rr.MatchRules) != 2 {
+		return []*computepb.HttpRouteRule{rr}
+	}
+	full := proto.Clone(rr).(*computepb.HttpRouteRule)
+	prefix := proto.Clone(rr).(*computepb.HttpRouteRule)
+	full.MatchRules = full.MatchRules[:1]
+	prefix.MatchRules = prefix.MatchRules[1:]
+	prefix.Priority = ptr(next)
+	withSlash := func(v *string) {
+		if v != nil {
+			*v = strings.TrimRight(*v, "/") + "/"
+		}
+	}
+	if full.RouteAction != nil && full.RouteAction.UrlRewrite != nil && full.RouteAction.UrlRewrite.PathPrefixRewrite != nil {
+		if *full.RouteAction.UrlRewrite.PathPrefixRewrite == "" {
+			full.RouteAction.UrlRewrite.PathPrefixRewrite = ptr("/")
+		}
+		withSlash(prefix.RouteAction.UrlRewrite.PathPrefixRewrite)
+	}
+	if full.UrlRedirect != nil && full.UrlRedirect.PrefixRedirect != nil {
+		if *full.UrlRedirect.PrefixRedirect == "" {
+			full.UrlRedirect.PrefixRedirect = ptr("/")
+		}
+		withSlash(prefix.UrlRedirect.PrefixRedirect)
+	}
+	return []*computepb.HttpRouteRule{full, prefix}
 }
 
 // maxRuleDescription is a route rule description's limit. A model rule
@@ -411,9 +505,14 @@ func (c *converter) modifiers(r lb.Rule, ra *computepb.HttpRouteAction) {
 		if rw.Path != nil {
 			// GCP rewrites the prefix its match matched; on an exact path
 			// match that is the whole path.
-			if rw.Path.Type == lb.RewriteFullPath && r.Match.Path != nil && r.Match.Path.Type == lb.MatchExact {
+			switch {
+			case rw.Path.Type == lb.RewriteFullPath && r.Match.Path != nil && r.Match.Path.Type == lb.MatchExact:
 				ra.UrlRewrite.PathPrefixRewrite = ptr(rw.Path.Value)
-			} else {
+			case rw.Path.Type == lb.RewritePrefix && r.Match.Path != nil && r.Match.Path.Type == lb.MatchPrefix:
+				// Split per match rule by splitPrefixRule when the prefix
+				// is not "/", whose one match rule needs no split.
+				ra.UrlRewrite.PathPrefixRewrite = ptr(prefixReplacement(r.Match.Path.Value, rw.Path.Value))
+			default:
 				c.refusals.add(r.Name, fmt.Sprintf("a %s path rewrite on this path match", rw.Path.Type))
 			}
 		}
@@ -515,7 +614,11 @@ func (c *converter) redirect(r lb.Rule) *computepb.HttpRedirectAction {
 		case lb.RewriteFullPath:
 			out.PathRedirect = ptr(p.Value)
 		case lb.RewritePrefix:
-			out.PrefixRedirect = ptr(p.Value)
+			if r.Match.Path == nil || r.Match.Path.Type != lb.MatchPrefix {
+				c.refusals.add(r.Name, "a prefix redirect without a PathPrefix match")
+				break
+			}
+			out.PrefixRedirect = ptr(prefixReplacement(r.Match.Path.Value, p.Value))
 		}
 	}
 	return out

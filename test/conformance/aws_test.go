@@ -59,9 +59,11 @@ func awsCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 		},
 		dial: plane.DialContext,
 		// HTTPRoute's Core includes RequestHeaderModifier, which ALB has
-		// no action for, so the class does not claim HTTPRoute; the
-		// provider serves HTTPRoutes all the same.
-		coreFeatures: []features.FeatureName{features.SupportHTTPRoute},
+		// no action for, so the class does not claim HTTPRoute; TLSRoute's
+		// routes connections by SNI, which an NLB listener does not, so
+		// it claims no TLSRoute feature either. The provider serves both
+		// kinds all the same, termination included (an NLB TLS listener).
+		coreFeatures: []features.FeatureName{features.SupportHTTPRoute, features.SupportTLSRoute, features.SupportTLSRouteModeTerminate},
 		// GRPCRoute's tests speak h2c to HTTP listeners, and ALB takes
 		// HTTP/2 from clients on HTTPS listeners only ("HTTP/2 is
 		// supported on HTTPS listeners only", ALB listeners).
@@ -75,4 +77,8 @@ func awsCloud(ctx context.Context, t *testing.T) cloudUnderTest {
 var awsSkips = map[string]string{
 	"HTTPRouteRequestHeaderModifier": "an ALB rule's actions are forward, redirect, fixed-response and authenticate, and its transforms rewrite the host header and the URL only " +
 		"(ELBv2 RuleAction, RuleTransform): nothing adds, sets or removes a request header; the provider refuses the filter on the route (Accepted=False, UnsupportedValue)",
+	"TLSRouteHostnameIntersection": "an NLB listener has a default action and no rules (ELBv2 CreateListener: \"DefaultActions\"; CreateRule applies to Application Load Balancers), " +
+		"and a TLS listener uses SNI to choose a certificate only (NLB TLS listeners, \"Server Name Indication\"): connections are not routed by server name nor refused for one; " +
+		"the provider serves one TLSRoute destination per listener, refuses the listener when its routes go to different backends, and marks each TLSRoute " +
+		"cloudgate.dev/ServerNameEnforced=False/NotEnforcedByProvider",
 }

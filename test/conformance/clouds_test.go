@@ -34,9 +34,10 @@ type cloudUnderTest struct {
 	// GatewayClass does not claim them, because the provider serves the
 	// route kind and withholds the claim only for a documented limit of
 	// the cloud that the tests in skip exercise: so that the rest of the
-	// kind's Core tests check the translation with real traffic. The
-	// report lists them among the supported features; the README says
-	// why.
+	// kind's Core tests check the translation with real traffic (and
+	// the kind's extended features the provider does carry, for the same
+	// reason). The report lists them among the supported features; the
+	// README says why.
 	coreFeatures []features.FeatureName
 	// profiles are the conformance profiles the cloud carries (nil: all
 	// five); CONFORMANCE_PROFILES overrides them.
