@@ -1,6 +1,8 @@
 package gcp
 
 import (
+	"cloud.google.com/go/compute/apiv1/computepb"
+
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
 )
 
@@ -23,6 +25,23 @@ func redirectSchemeRefusal(l lb.Listener, rd *lb.Redirect) string {
 		return "a redirect from https to http (GCP's redirects switch the scheme to https only)"
 	}
 	return ""
+}
+
+// httpsListenerRedirects clears httpsRedirect on the redirects of an
+// HTTPS listener's URL map: "Setting this true for TargetHttpsProxy is not
+// permitted" (HttpRedirectAction.httpsRedirect), and false keeps the
+// request's scheme, https, which is what a redirect to https asks there.
+func httpsListenerRedirects(l lb.Listener, um *computepb.UrlMap) {
+	if l.Protocol != lb.ProtocolHTTPS {
+		return
+	}
+	for _, pm := range um.GetPathMatchers() {
+		for _, rr := range pm.GetRouteRules() {
+			if rd := rr.GetUrlRedirect(); rd.GetHttpsRedirect() {
+				rd.HttpsRedirect = nil
+			}
+		}
+	}
 }
 
 // checkRedirects refuses, by rule, the redirects of l that GCP would

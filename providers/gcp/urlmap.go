@@ -134,6 +134,7 @@ func (c *converter) urlMap(l lb.Listener) *computepb.UrlMap {
 			um.HostRules = append(um.HostRules, &computepb.HostRule{Hosts: []string{urlMapHost(h)}, PathMatcher: pm.Name})
 		}
 	}
+	httpsListenerRedirects(l, um)
 	return um
 }
 
