@@ -99,8 +99,23 @@ func TestTLSIgnoringServerName(t *testing.T) {
 	if claimsTLS(s.Capabilities) {
 		t.Error("TLSRoute features are claimed by a provider that ignores the server name")
 	}
-	accepted, flagged := notEnforced(Build(s))
+	res := Build(s)
+	accepted, flagged := notEnforced(res)
 	if accepted == 0 || flagged != accepted {
 		t.Errorf("%d accepted parent statuses, %d say the server name is not enforced: want all of them", accepted, flagged)
+	}
+	// Port 8883 mixes a Passthrough and a Terminate listener: without
+	// SNI routing both are refused, as the Gateway API asks of an
+	// implementation without TLSRouteModeMixed.
+	for _, name := range []gwv1.SectionName{"tls-terminate", "tls-passthrough"} {
+		i := slices.IndexFunc(res.Gateway.Listeners, func(l gwv1.ListenerStatus) bool { return l.Name == name })
+		if i < 0 {
+			t.Fatalf("no status for listener %s", name)
+		}
+		l := res.Gateway.Listeners[i]
+		c := apimeta.FindStatusCondition(l.Conditions, string(gwv1.ListenerConditionAccepted))
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonProtocolConflict) || len(l.SupportedKinds) != 0 {
+			t.Errorf("listener %s: Accepted %+v, supportedKinds %v; want False/ProtocolConflict and none", name, c, l.SupportedKinds)
+		}
 	}
 }

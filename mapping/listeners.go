@@ -59,6 +59,9 @@ func (b *builder) evaluateListeners() []*listenerState {
 	for _, spec := range b.gw.Spec.Listeners {
 		out = append(out, b.evaluateListener(spec, nil))
 	}
+	if b.caps.TLSIgnoresServerName {
+		refuseMixedTLSModes(out, b.caps.Provider)
+	}
 	markConflicts(out, b.caps.TCPUDPSharedPort)
 	// The allowed ListenerSets' listeners come after the Gateway's own,
 	// in the precedence the API gives them (listenersets.go).
@@ -327,6 +330,32 @@ func (b *builder) certificate(ref gwv1.SecretObjectReference, owner objRef) (lb.
 		return invalid("Secret " + name + " does not hold a valid certificate and key in tls.crt and tls.key")
 	}
 	return lb.Certificate{Name: name, CertPEM: crt, KeyPEM: keyPEM}, problem{}
+}
+
+// refuseMixedTLSModes refuses, as ProtocolConflict, the TLS listeners of
+// a port that has both a Passthrough and a Terminate one, for a provider
+// whose TLS listeners cannot tell connections apart by server name: one
+// port is one listener that either terminates or does not. This is what
+// the Gateway API asks of an implementation without TLSRouteModeMixed
+// (Accepted=False, no supported kinds), which such a provider does not
+// claim.
+func refuseMixedTLSModes(ls []*listenerState, provider string) {
+	modes := map[int32]map[bool]bool{}
+	for _, l := range ls {
+		if l.accepted.ok() && l.protocol == lb.ProtocolTLS {
+			if modes[l.spec.Port] == nil {
+				modes[l.spec.Port] = map[bool]bool{}
+			}
+			modes[l.spec.Port][l.terminate] = true
+		}
+	}
+	for _, l := range ls {
+		if l.accepted.ok() && l.protocol == lb.ProtocolTLS && len(modes[l.spec.Port]) == 2 {
+			l.accepted = problem{reason: string(gwv1.ListenerReasonProtocolConflict), message: fmt.Sprintf(
+				"TLS listeners in modes Passthrough and Terminate share this port, and provider %s's TLS listeners cannot tell connections apart by server name: a port either terminates TLS or passes it through", provider)}
+			l.kinds = nil
+		}
+	}
 }
 
 // markConflicts applies the distinctness rules to accepted listeners (an
