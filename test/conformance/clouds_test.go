@@ -84,5 +84,6 @@ func emulatedCloud(_ context.Context, _ *testing.T) cloudUnderTest {
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-// defaultClouds are the clouds a plain `go test` runs.
-const defaultClouds = "emulated"
+// defaultClouds are the clouds a plain `go test` (and so `make test`)
+// runs: each cloud's report is produced by the test command.
+const defaultClouds = "emulated,aws,gcp"

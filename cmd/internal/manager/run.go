@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -31,7 +32,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready chan<- struct{}
 	// Copies, so that the manager never aliases o's fields.
 	lease, renew, retry := o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
+		Scheme: scheme,
+		// Nothing reads managedFields, and at a thousand Gateways they are
+		// a large share of the cached objects' memory. Updates from the
+		// cache stay safe: the API server keeps an object's managedFields
+		// when an update carries none.
+		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,
 		PprofBindAddress:        o.PprofAddr,
