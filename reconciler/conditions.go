@@ -13,15 +13,11 @@ import (
 // order follows current, then new types in desired's order, so that nothing
 // moves when nothing changed.
 func mergeConditions(current, desired []metav1.Condition, now metav1.Time) []metav1.Condition {
-	want := make(map[string]metav1.Condition, len(desired))
-	for _, c := range desired {
-		want[c.Type] = c
-	}
+	// Linear searches, not maps: a handful of conditions each, merged for
+	// every route of a Gateway on every reconcile.
 	out := make([]metav1.Condition, 0, len(current)+len(desired))
-	seen := map[string]bool{}
 	for _, old := range current {
-		seen[old.Type] = true
-		c, ok := want[old.Type]
+		c, ok := lastOfType(desired, old.Type)
 		if !ok {
 			out = append(out, old)
 			continue
@@ -29,11 +25,22 @@ func mergeConditions(current, desired []metav1.Condition, now metav1.Time) []met
 		out = append(out, withTime(c, &old, now))
 	}
 	for _, c := range desired {
-		if !seen[c.Type] {
+		if _, ok := lastOfType(current, c.Type); !ok {
 			out = append(out, withTime(c, nil, now))
 		}
 	}
 	return out
+}
+
+// lastOfType is the last condition of conds of type typ: the one a later
+// entry of the same type would have replaced in a map.
+func lastOfType(conds []metav1.Condition, typ string) (metav1.Condition, bool) {
+	for i := len(conds) - 1; i >= 0; i-- {
+		if conds[i].Type == typ {
+			return conds[i], true
+		}
+	}
+	return metav1.Condition{}, false
 }
 
 func withTime(c metav1.Condition, old *metav1.Condition, now metav1.Time) metav1.Condition {

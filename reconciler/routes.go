@@ -64,13 +64,27 @@ func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, 
 	}
 	now := metav1.Now()
 	parents := make([]gwv1.RouteParentStatus, 0, len(current.Parents)+len(want))
-	old := map[string][]metav1.Condition{}
+	type ourParent struct {
+		key        string
+		conditions []metav1.Condition
+	}
+	// A slice, not a map: a route has a parent or two.
+	var old []ourParent
 	for _, p := range current.Parents {
 		if r.Providers[p.ControllerName] != nil && owner.has(p.ParentRef, route.GetNamespace()) {
-			old[parentKey(p.ParentRef)] = p.Conditions
+			old = append(old, ourParent{parentKey(p.ParentRef), p.Conditions})
 			continue
 		}
 		parents = append(parents, p)
+	}
+	oldConditions := func(key string) []metav1.Condition {
+		// The last of a key, as a map would have kept it.
+		for i := len(old) - 1; i >= 0; i-- {
+			if old[i].key == key {
+				return old[i].conditions
+			}
+		}
+		return nil
 	}
 	for _, p := range want {
 		if len(parents) == maxRouteParents {
@@ -79,7 +93,7 @@ func (r *GatewayReconciler) nextRouteStatus(owner parents, route client.Object, 
 			// ours rather than every status write.
 			break
 		}
-		p.Conditions = mergeConditions(old[parentKey(p.ParentRef)], boundConditions(p.Conditions), now)
+		p.Conditions = mergeConditions(oldConditions(parentKey(p.ParentRef)), boundConditions(p.Conditions), now)
 		parents = append(parents, p)
 	}
 	// Compared before the route is copied, field by field: most routes of
