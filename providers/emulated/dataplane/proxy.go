@@ -97,6 +97,9 @@ type forwarder struct {
 	transport, h2cTransport http.RoundTripper
 	// tlsGroups holds the Transports of groups with TLS to their targets.
 	tlsGroups tlsTransports
+	// up carries the requests of the fast path (fastpath.go); nil when the
+	// Transport is one the fast path cannot stand in for.
+	up *upstreams
 	// mirrorSlots bounds the mirrored requests in flight.
 	mirrorSlots chan struct{}
 	logf        func(msg string, args ...any)
@@ -108,6 +111,7 @@ func newForwarder(transport, h2cTransport http.RoundTripper, logf func(msg strin
 		h2cProxy:     newProxy(h2cTransport, logf),
 		transport:    transport,
 		h2cTransport: h2cTransport,
+		up:           newUpstreams(transport),
 		mirrorSlots:  make(chan struct{}, maxMirrorsInFlight),
 		logf:         logf,
 	}
@@ -195,6 +199,10 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if target == nil {
 		a.finish(hdr, origin, nil)
 		answer(w, r, http.StatusServiceUnavailable, "no healthy targets")
+		return
+	}
+	if h.fwd.up != nil && fastEligible(r, a, b) {
+		h.fwd.fastForward(w, r, a, b, target)
 		return
 	}
 	st := &proxyState{Context: r.Context(), action: a, backend: b, target: target, origin: origin, session: sess}

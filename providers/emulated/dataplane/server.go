@@ -260,6 +260,9 @@ func (s *Server) Close() error {
 		p.close(true)
 		delete(s.ports, n)
 	}
+	if s.fwd.up != nil {
+		s.fwd.up.close()
+	}
 	return nil
 }
 
