@@ -139,9 +139,12 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	for m in $(NESTED_MODULES); do (cd $$m && $(STATICCHECK) ./...) || exit 1; done
 
-## bench: the benchmarks that print the figures we track.
-bench: control-plane
-	go test -run '^$$' -bench . -benchtime 2s ./providers/... ./test/e2e/...
+## bench: the figures issue 12 tracks, in one table with their targets: the emulated proxy
+## next to nginx and a direct connection (wrk; wrk and nginx come from Debian when missing),
+## then the go test benchmarks of ./providers/... and ./test/e2e/... (about 6 minutes in all).
+bench: host-tools control-plane
+	@command -v wrk >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || { echo ">> installing wrk and nginx"; apt-get update -qq && apt-get install -y -qq wrk nginx; }
+	go run ./test/bench
 
 clean:
 	rm -rf $(BIN)
