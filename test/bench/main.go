@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -47,12 +48,13 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "each wrk throughput run")
 	latency := flag.Duration("latency-duration", 5*time.Second, "each one-connection latency run")
 	goBench := flag.Bool("go-bench", true, "run the go test benchmarks too")
+	cpuProfile := flag.String("cpuprofile", "", "write the emulated proxy's CPU profile, over all its wrk runs, to this file")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
 
 	var rows []row
-	rows = append(rows, proxyRows(*duration, *latency)...)
+	rows = append(rows, proxyRows(*duration, *latency, *cpuProfile)...)
 	if *goBench {
 		rows = append(rows, goBenchRows()...)
 	}
@@ -135,6 +137,16 @@ func serveProxy(backend string) {
 	srv := dataplane.NewServer(dataplane.Config{Address: netip.MustParseAddr("127.0.0.1")})
 	if st := srv.Apply(c); !st[0].Bound {
 		log.Fatal(st[0].Error)
+	}
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
 	fmt.Printf("127.0.0.1:%d\n", lport)
 	_, _ = io.Copy(io.Discard, os.Stdin)
@@ -286,10 +298,10 @@ func runWrk(url string, conns int, d time.Duration) (wrkResult, error) {
 
 // proxyRows measures direct, nginx and the emulated proxy, one after the
 // other, each under the same load.
-func proxyRows(duration, latency time.Duration) []row {
+func proxyRows(duration, latency time.Duration, cpuProfile string) []row {
 	backend, stopBackend := startChild("backend")
 	defer stopBackend()
-	proxy, stopProxy := startChild("proxy", "BENCH_BACKEND="+backend)
+	proxy, stopProxy := startChild("proxy", "BENCH_BACKEND="+backend, "BENCH_CPUPROFILE="+cpuProfile)
 	defer stopProxy()
 	nginx, stopNginx := startNginx(backend)
 	defer stopNginx()

@@ -101,7 +101,7 @@ func (c *upConn) Read(p []byte) (int, error) {
 // or sends through a proxy, whose behavior the fast path would bypass.
 func newUpstreams(t http.RoundTripper) *upstreams {
 	tr, ok := t.(*http.Transport)
-	if !ok || tr.Proxy != nil || tr.Dial != nil || tr.DialTLSContext != nil {
+	if !ok || tr.Proxy != nil {
 		return nil
 	}
 	dial := tr.DialContext
