@@ -439,6 +439,9 @@ func (c *upConn) copyHeader(hdr http.Header) {
 			continue
 		}
 		if old, ok := hdr[f.name]; ok {
+			if f.name == "Content-Length" {
+				continue // repeated with the same value: readHead checked
+			}
 			// Those the listener sets, to which the proxy adds, and a
 			// field repeated on several lines.
 			hdr[f.name] = append(old, f.vals...)

@@ -306,3 +306,21 @@ func TestFastPathEligibility(t *testing.T) {
 		t.Fatal("the test's requests have a body")
 	}
 }
+
+// TestFastPathHeaderCacheIsNotShared checks that the header lines a pooled
+// connection caches come out the same every time, whatever the rule's
+// response modifier added to them before.
+func TestFastPathHeaderCacheIsNotShared(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Same", "backend")
+	}))
+	t.Cleanup(backend.Close)
+	f := newProxyFixture(t, backend, forwardRule("/", lb.Action{ResponseHeaders: &lb.HeaderModifier{
+		Add: []lb.Header{{Name: "X-Same", Value: "rule"}}}}))
+	for i := range 3 {
+		resp, _ := f.get(t, "/", nil)
+		if got := resp.Header.Values("X-Same"); !slices.Equal(got, []string{"backend", "rule"}) {
+			t.Fatalf("response %d: X-Same = %q, want [backend rule]", i, got)
+		}
+	}
+}
