@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -88,10 +89,51 @@ type upConn struct {
 	// body reads a body of known length, kept here so that reading one
 	// allocates nothing.
 	body io.LimitedReader
+	// ctx is the context of the request in progress; see watch.
+	ctx context.Context
+	// abort ends the exchange in progress at once (made once per
+	// connection, so that watching a request costs no closure).
+	abort func()
+	// stopWatch, once the exchange outlasted watchAfter, stops the
+	// request's context from calling abort.
+	stopWatch func() bool
+}
+
+// watchAfter is how long an exchange runs before the request's context is
+// watched (see upConn.watch).
+const watchAfter = 100 * time.Millisecond
+
+// watch makes the end of ctx (a client that leaves, a listener that
+// closes) end the exchange, as it ends the full path's. Registering with
+// ctx costs allocations, so an exchange starts with only a read deadline
+// watchAfter away; Read registers when that passes.
+func (c *upConn) watch(ctx context.Context) {
+	c.ctx = ctx
+	_ = c.conn.SetReadDeadline(time.Now().Add(watchAfter))
+}
+
+// unwatch ends watch and reports whether the exchange ran to its end,
+// unaborted, so that the connection can carry another.
+func (c *upConn) unwatch() bool {
+	ok := true
+	if c.stopWatch != nil {
+		ok = c.stopWatch()
+		c.stopWatch = nil
+	}
+	c.ctx = nil
+	return ok
 }
 
 func (c *upConn) Read(p []byte) (int, error) {
 	n, err := c.conn.Read(p)
+	if n == 0 && err != nil && c.ctx != nil && c.stopWatch == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// watch's deadline, not abort's: from now on the context ends the
+		// exchange. Cleared first, so that an abort that comes at once
+		// stays.
+		_ = c.conn.SetReadDeadline(time.Time{})
+		c.stopWatch = context.AfterFunc(c.ctx, c.abort)
+		n, err = c.conn.Read(p)
+	}
 	c.read += int64(n)
 	return n, err
 }
@@ -133,6 +175,7 @@ func (u *upstreams) get(ctx context.Context, addr string, fresh bool) (c *upConn
 		return nil, false, err
 	}
 	c = &upConn{conn: conn}
+	c.abort = func() { _ = conn.SetDeadline(time.Unix(1, 0)) }
 	c.br = bufio.NewReaderSize(c, upstreamBufSize)
 	c.bw = bufio.NewWriterSize(conn, upstreamBufSize)
 	return c, false, nil
@@ -212,12 +255,14 @@ func (f *forwarder) fastForward(w http.ResponseWriter, r *http.Request, a *actio
 	a.finish(hdr, "", b)
 	w.WriteHeader(head.status)
 	if err := c.copyBody(w, hdr, head); err != nil {
+		c.unwatch()
 		_ = c.conn.Close()
 		// As httputil.ReverseProxy does: the client must see a truncated
 		// response, not a complete one.
 		panic(http.ErrAbortHandler)
 	}
-	if head.close {
+	// A connection whose exchange was aborted has its deadline passed.
+	if aborted := !c.unwatch(); aborted || head.close {
 		_ = c.conn.Close()
 		return
 	}
@@ -234,11 +279,16 @@ func (u *upstreams) roundTrip(r *http.Request, a *action, b *backend, target *ur
 			return nil, responseHead{}, err
 		}
 		before := c.read
+		c.watch(r.Context())
 		head, err := c.exchange(r, a, b, target)
 		if err == nil {
 			return c, head, nil
 		}
+		c.unwatch()
 		_ = c.conn.Close()
+		if r.Context().Err() != nil {
+			return nil, responseHead{}, err
+		}
 		if !reused || c.read != before {
 			return nil, responseHead{}, err
 		}

@@ -324,3 +324,46 @@ func TestFastPathHeaderCacheIsNotShared(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathClientLeaves checks that a client that gives up ends the
+// request to the backend, as the full path's Transport does, rather than
+// leaving it waiting for an answer nobody reads.
+func TestFastPathClientLeaves(t *testing.T) {
+	ended := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // the proxy closed the connection
+		close(ended)
+	}))
+	t.Cleanup(backend.Close)
+	f := newProxyFixture(t, backend, forwardRule("/", lb.Action{}))
+	f.client.Timeout = 100 * time.Millisecond
+	if resp, err := f.client.Get(f.base + "/hang"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("got %d from a backend that never answers", resp.StatusCode)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backend's request was still open 10s after the client left")
+	}
+}
+
+// TestFastPathSlowBackend checks that an answer slower than watchAfter,
+// and a body that pauses for longer, still arrive whole: past it, the
+// request's context takes over from the read deadline.
+func TestFastPathSlowBackend(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * watchAfter)
+		_, _ = io.WriteString(w, "slow ")
+		w.(http.Flusher).Flush()
+		time.Sleep(2 * watchAfter)
+		_, _ = io.WriteString(w, "answer")
+	}))
+	t.Cleanup(backend.Close)
+	f := newProxyFixture(t, backend, forwardRule("/", lb.Action{}))
+	for i := range 2 { // the second over the pooled connection
+		if resp, body := f.get(t, "/", nil); resp.StatusCode != http.StatusOK || body != "slow answer" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
