@@ -114,6 +114,14 @@ func goBenchRows() []row {
 		{"e2e BenchmarkThousandGateways", "restart-cloud-writes", "0", func(v float64) bool { return v == 0 }},
 		{"e2e BenchmarkThousandGateways", "restart-status-writes", "0", func(v float64) bool { return v == 0 }},
 	}
+	// Before the loop below, which takes the figures it prints out of res.
+	const small, large = "e2e BenchmarkRouteChangeToTraffic/routes=10", "e2e BenchmarkRouteChangeToTraffic/routes=3000"
+	ratioRow := row{metric: "route change p50, 3000 routes over 10", target: "≤ 1.5", ours: "not measured"}
+	if a, ok := res[small]["p50-ms"]; ok && a > 0 {
+		if b, ok := res[large]["p50-ms"]; ok {
+			ratioRow.ours, ratioRow.met = fmt.Sprintf("%.2f", b/a), yesNo(b/a <= 1.5)
+		}
+	}
 	for _, t := range targets {
 		r := row{metric: t.bench + " " + t.unit, target: t.text, ours: "not measured"}
 		if v, ok := res[t.bench][t.unit]; ok {
@@ -122,14 +130,7 @@ func goBenchRows() []row {
 		}
 		rows = append(rows, r)
 	}
-	const small, large = "e2e BenchmarkRouteChangeToTraffic/routes=10", "e2e BenchmarkRouteChangeToTraffic/routes=3000"
-	r := row{metric: "route change p50, 3000 routes over 10", target: "≤ 1.5", ours: "not measured"}
-	if a, ok := res[small]["p50-ms"]; ok && a > 0 {
-		if b, ok := res[large]["p50-ms"]; ok {
-			r.ours, r.met = fmt.Sprintf("%.2f", b/a), yesNo(b/a <= 1.5)
-		}
-	}
-	rows = append(rows, r)
+	rows = append(rows, ratioRow)
 
 	// Every other figure, without a target.
 	for _, name := range slices.Sorted(maps.Keys(res)) {
