@@ -119,7 +119,7 @@ func (b *builder) targetGroup(kind routeKind, routeNamespace string, ref gwv1.Ba
 	if !b.granted(from, to) {
 		return fail(gwv1.RouteReasonRefNotPermitted, what+"backendRef to Service "+name+" is not permitted by any ReferenceGrant")
 	}
-	svc := b.services[key(ns, string(ref.Name))]
+	svc := b.service(key(ns, string(ref.Name)))
 	if svc == nil {
 		return fail(gwv1.RouteReasonBackendNotFound, "Service "+name+" not found")
 	}
@@ -256,7 +256,7 @@ func grpcBackendProtocol(appProtocol *string, tls bool) (lb.Protocol, bool) {
 // for headless Services with hand-made EndpointSlices.
 func (b *builder) targets(svc types.NamespacedName, portName string) []lb.Target {
 	var out []lb.Target
-	for _, es := range b.slices[svc] {
+	for _, es := range b.endpointSlices(svc) {
 		if es.AddressType == discoveryv1.AddressTypeFQDN {
 			continue
 		}

@@ -86,7 +86,7 @@ func olderPolicy(x, y *gwv1.BackendTLSPolicy) int {
 // connected to at all.
 func (b *builder) backendTLS(svc *corev1.Service, sp *corev1.ServicePort) (tls *lb.BackendTLS, targeted bool) {
 	var section, whole []*gwv1.BackendTLSPolicy
-	for _, t := range b.policies[key(svc.Namespace, svc.Name)] {
+	for _, t := range b.policiesOf(key(svc.Namespace, svc.Name)) {
 		switch {
 		case t.section == "":
 			whole = append(whole, t.policy)
@@ -100,6 +100,11 @@ func (b *builder) backendTLS(svc *corev1.Service, sp *corev1.ServicePort) (tls *
 	}
 	if len(cands) == 0 {
 		return nil, false
+	}
+	// Using a policy decides its status: a side output the Cache does
+	// not replay.
+	if b.rec != nil {
+		b.rec.uncacheable = true
 	}
 	slices.SortFunc(cands, olderPolicy)
 	cands = slices.CompactFunc(cands, func(x, y *gwv1.BackendTLSPolicy) bool { return x == y })

@@ -33,5 +33,18 @@ func BenchmarkBuildManyRoutes(b *testing.B) {
 				}
 			}
 		})
+		// Through a Cache, with one route changed before each Build, as
+		// the reconciler builds after a route change.
+		stamp(s)
+		var c Cache
+		c.Build(s)
+		b.Run(fmt.Sprintf("cached/routes=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				bump(s.HTTPRoutes[len(s.HTTPRoutes)-1])
+				if c.Build(s).LoadBalancer == nil {
+					b.Fatal("no model")
+				}
+			}
+		})
 	}
 }

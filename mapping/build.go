@@ -19,6 +19,11 @@ import (
 // GRPC, TLS, TCP, UDP) that names it. It is pure and total: any input, however
 // broken, gives a Result.
 func Build(s *Snapshot) Result {
+	return build(s, nil)
+}
+
+// build is Build, through c when it is not nil.
+func build(s *Snapshot, c *Cache) Result {
 	res := Result{
 		Routes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		GRPCRoutes: map[types.NamespacedName][]gwv1.RouteParentStatus{},
@@ -35,16 +40,12 @@ func Build(s *Snapshot) Result {
 	if s == nil || s.Gateway == nil || s.Gateway.Namespace == "" || s.Gateway.Name == "" {
 		return res
 	}
-	b := newBuilder(s)
-
-	params, gwProblem := b.gatewayParams()
-	res.Parameters = params.effective
-	b.certRefs = params.certRefs
-	if a := params.opts.AWS; a != nil {
-		// An account with raised quotas takes more rules and certificates:
-		// the limits checked from here on are the raised ones.
-		b.caps = b.caps.WithQuotas(a.Quotas)
+	params, gwProblem, b := gatewayBuilder(s, c)
+	if c != nil {
+		defer c.end(b.seen)
 	}
+
+	res.Parameters = params.effective
 	b.backendClientCond = b.resolveBackendClientCert()
 	listeners := b.evaluateListeners()
 	routes := b.evaluateRoutes(listeners, gwProblem.ok())
@@ -130,6 +131,32 @@ type builder struct {
 	// ResolvedRefs condition about it (nil when it names none).
 	backendClientCert *lb.Certificate
 	backendClientCond *metav1.Condition
+
+	// seen are the Cache's entries for the routes of this Build (nil
+	// without a Cache), rec the lookups of the route whose rules are
+	// converting (nil when not recording).
+	seen map[cacheKey]*cacheEntry
+	rec  *reads
+}
+
+// gatewayBuilder makes the builder for s: the Gateway's parameters decide
+// the capabilities (quotas) the routes are converted with, and so which of
+// c's conversions still hold.
+func gatewayBuilder(s *Snapshot, c *Cache) (gatewayParams, problem, *builder) {
+	b := newBuilder(s)
+	params, gwProblem := b.gatewayParams()
+	b.certRefs = params.certRefs
+	if a := params.opts.AWS; a != nil {
+		// An account with raised quotas takes more rules and certificates:
+		// the limits checked from here on are the raised ones.
+		b.caps = b.caps.WithQuotas(a.Quotas)
+	}
+	if c != nil {
+		c.begin(b.caps)
+		b.seen = make(map[cacheKey]*cacheEntry, len(c.entries))
+	}
+	b.addRoutes(s, c)
+	return params, gwProblem, b
 }
 
 func newBuilder(s *Snapshot) *builder {
@@ -192,13 +219,20 @@ func newBuilder(s *Snapshot) *builder {
 		}
 	}
 	b.indexListenerSets(s.ListenerSets)
-	b.routes = appendRoutes(b.routes, s.HTTPRoutes, httpRoute)
-	b.routes = appendRoutes(b.routes, s.GRPCRoutes, grpcRoute)
-	b.routes = appendRoutes(b.routes, s.TCPRoutes, tcpRoute)
-	b.routes = appendRoutes(b.routes, s.UDPRoutes, udpRoute)
-	b.routes = appendRoutes(b.routes, s.TLSRoutes, tlsRoute)
-	slices.SortFunc(b.routes, compareRoutes)
 	return b
+}
+
+// addRoutes converts the snapshot's routes to the kind-neutral type, or
+// takes those c holds for the same objects.
+func (b *builder) addRoutes(s *Snapshot, c *Cache) {
+	n := len(s.HTTPRoutes) + len(s.GRPCRoutes) + len(s.TCPRoutes) + len(s.UDPRoutes) + len(s.TLSRoutes)
+	b.routes = make([]*route, 0, n)
+	b.routes = appendRoutes(b.routes, c, b.seen, kindHTTPRoute, s.HTTPRoutes, httpRoute)
+	b.routes = appendRoutes(b.routes, c, b.seen, kindGRPCRoute, s.GRPCRoutes, grpcRoute)
+	b.routes = appendRoutes(b.routes, c, b.seen, kindTCPRoute, s.TCPRoutes, tcpRoute)
+	b.routes = appendRoutes(b.routes, c, b.seen, kindUDPRoute, s.UDPRoutes, udpRoute)
+	b.routes = appendRoutes(b.routes, c, b.seen, kindTLSRoute, s.TLSRoutes, tlsRoute)
+	slices.SortFunc(b.routes, compareRoutes)
 }
 
 func key(namespace, name string) types.NamespacedName {
@@ -256,12 +290,20 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 }
 
 // appendRoutes converts the non-nil routes of one kind to the kind-neutral
-// route type.
-func appendRoutes[T any](out []*route, in []*T, convert func(*T) *route) []*route {
+// route type, through c when it is not nil.
+func appendRoutes[T any, P interface {
+	*T
+	metav1.Object
+}](out []*route, c *Cache, seen map[cacheKey]*cacheEntry, kind routeKind, in []P, convert func(P) *route) []*route {
 	for _, r := range in {
-		if r != nil {
-			out = append(out, convert(r))
+		if r == nil {
+			continue
 		}
+		if c == nil {
+			out = append(out, convert(r))
+			continue
+		}
+		out = append(out, c.route(kind, r, seen, func() *route { return convert(r) }))
 	}
 	return out
 }

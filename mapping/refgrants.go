@@ -13,7 +13,7 @@ func (b *builder) granted(from, to objRef) bool {
 	if from.namespace == to.namespace {
 		return true
 	}
-	for _, g := range b.grants[to.namespace] {
+	for _, g := range b.grantsIn(to.namespace) {
 		fromOK := false
 		for _, f := range g.Spec.From {
 			if string(f.Group) == from.group && string(f.Kind) == from.kind && string(f.Namespace) == from.namespace {

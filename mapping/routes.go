@@ -170,7 +170,7 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 		// not written for a condition.
 		rs.refused = boundedList([]string{refusedPrefix + msg}, "", maxMessageBytes)
 	}
-	for _, res := range r.rules(b) {
+	for _, res := range b.ruleResults(r) {
 		rs.rules = append(rs.rules, res.state)
 		if rs.invalid.ok() {
 			rs.invalid = res.invalid

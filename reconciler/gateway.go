@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,6 +67,18 @@ type GatewayReconciler struct {
 	listenerSets listenerSetMemory
 	// routeClock times route changes (metrics_routes.go); nil times none.
 	routeClock *routeClock
+	// builds holds each Gateway's mapping.Cache, so that a change
+	// converts only the routes whose inputs changed.
+	builds sync.Map // types.NamespacedName -> *mapping.Cache
+}
+
+// buildCache is the Gateway's mapping.Cache.
+func (r *GatewayReconciler) buildCache(gw types.NamespacedName) *mapping.Cache {
+	if c, ok := r.builds.Load(gw); ok {
+		return c.(*mapping.Cache)
+	}
+	c, _ := r.builds.LoadOrStore(gw, &mapping.Cache{})
+	return c.(*mapping.Cache)
 }
 
 func (r *GatewayReconciler) apiReader() client.Reader {
@@ -100,6 +113,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if apierrors.IsNotFound(err) {
 			r.observed.forget(req.NamespacedName)
 			r.listenerSets.set(req.NamespacedName, nil)
+			r.builds.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -219,8 +233,9 @@ func (r *GatewayReconciler) realize(ctx context.Context, gw *gwv1.Gateway, p pro
 	gens := routeGenerations(snap)
 	snap.Refused = r.observed.refusedRoutes(key, string(gw.UID), gens)
 	var out realized
+	cache := r.buildCache(key)
 	for round := 0; ; round++ {
-		out = r.ensure(ctx, gw, p, mapping.Build(snap))
+		out = r.ensure(ctx, gw, p, cache.Build(snap))
 		var refusal *providers.InvalidError
 		if !errors.As(out.cloud, &refusal) || round == maxRefusalRounds {
 			break

@@ -1,0 +1,256 @@
+package mapping
+
+import (
+	"reflect"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+)
+
+// Cache remembers, between Builds of one Gateway, each route's conversion
+// (its values check and its rules' matches, actions and target groups)
+// with every input that conversion read: the route's UID and
+// resourceVersion, the resourceVersions of the Services, EndpointSlices,
+// ReferenceGrants and BackendTLSPolicies it looked up (or that there were
+// none), and the provider's capabilities. A route whose inputs all still
+// hold is not converted again; any other is. The Result of c.Build is
+// the Result of Build for every input: the cache is keyed by the inputs
+// and holds no state of its own that Build would otherwise not read.
+//
+// Objects without a UID or resourceVersion (hand-made snapshots) are never
+// cached, nor is a route whose backends a BackendTLSPolicy applies to:
+// resolving a policy also decides the policy's status, a side output a hit
+// would have to replay.
+//
+// A Cache is for one Gateway; its Builds run one at a time.
+type Cache struct {
+	mu sync.Mutex
+	// caps are the capabilities (with quotas) the entries were made with.
+	caps    lb.Capabilities
+	entries map[cacheKey]*cacheEntry
+}
+
+type cacheKey struct {
+	kind routeKind
+	key  types.NamespacedName
+}
+
+type cacheEntry struct {
+	uid     types.UID
+	version string
+	route   *route
+	// rules is nil until the rules were converted with every read
+	// cacheable; reads are what that conversion looked up.
+	rules []ruleResult
+	reads []read
+}
+
+// readKind names the index a conversion looked something up in.
+type readKind uint8
+
+const (
+	readService readKind = iota
+	readSlices
+	readGrants
+	readPolicies
+)
+
+// read is one lookup and the resourceVersions of what it found, in order
+// (none when nothing was there).
+type read struct {
+	kind     readKind
+	key      types.NamespacedName
+	versions []string
+}
+
+// reads records one route's lookups while its rules convert.
+type reads struct {
+	list []read
+	// uncacheable is set when the conversion read an object without a
+	// resourceVersion or had a side output (a BackendTLSPolicy used).
+	uncacheable bool
+}
+
+// Build is Build(s), converting only the routes whose inputs changed
+// since the last Build through c.
+func (c *Cache) Build(s *Snapshot) Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return build(s, c)
+}
+
+// begin starts a Build: the entries hold only for the capabilities they
+// were made with.
+func (c *Cache) begin(caps lb.Capabilities) {
+	if c.entries == nil || !reflect.DeepEqual(c.caps, caps) {
+		c.entries = map[cacheKey]*cacheEntry{}
+		c.caps = caps
+	}
+}
+
+// route returns the cached kind-neutral route for o, converting it with
+// convert when o changed or was never seen. seen collects the entries
+// this Build uses; the others are dropped at its end.
+func (c *Cache) route(kind routeKind, o metav1.Object, seen map[cacheKey]*cacheEntry, convert func() *route) *route {
+	k := cacheKey{kind: kind, key: key(o.GetNamespace(), o.GetName())}
+	uid, version := o.GetUID(), o.GetResourceVersion()
+	if uid == "" || version == "" {
+		return convert()
+	}
+	e := c.entries[k]
+	if e == nil || e.uid != uid || e.version != version {
+		e = &cacheEntry{uid: uid, version: version, route: convert()}
+	}
+	seen[k] = e
+	return e.route
+}
+
+// end keeps only the entries this Build used.
+func (c *Cache) end(seen map[cacheKey]*cacheEntry) {
+	c.entries = seen
+}
+
+// versions appends the resourceVersion of each object, and says whether
+// all had one.
+func versions[T metav1.Object](out []string, objs ...T) ([]string, bool) {
+	for _, o := range objs {
+		v := o.GetResourceVersion()
+		if v == "" {
+			return out, false
+		}
+		out = append(out, v)
+	}
+	return out, true
+}
+
+// record notes a lookup of objs under kind and k; r may be nil (nothing is
+// being recorded).
+func record[T metav1.Object](r *reads, kind readKind, k types.NamespacedName, objs ...T) {
+	if r == nil || r.uncacheable {
+		return
+	}
+	vs, ok := versions(nil, objs...)
+	if !ok {
+		r.uncacheable = true
+		return
+	}
+	r.list = append(r.list, read{kind: kind, key: k, versions: vs})
+}
+
+// current says whether a lookup would find what it found before.
+func (b *builder) current(rd read) bool {
+	switch rd.kind {
+	case readService:
+		s := b.services[rd.key]
+		if s == nil {
+			return len(rd.versions) == 0
+		}
+		return len(rd.versions) == 1 && rd.versions[0] == s.ResourceVersion
+	case readSlices:
+		return sameVersions(rd.versions, b.slices[rd.key])
+	case readGrants:
+		return sameVersions(rd.versions, b.grants[rd.key.Namespace])
+	case readPolicies:
+		ts := b.policies[rd.key]
+		if len(ts) != len(rd.versions) {
+			return false
+		}
+		for i, t := range ts {
+			if t.policy.ResourceVersion != rd.versions[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func sameVersions[T metav1.Object](have []string, objs []T) bool {
+	if len(have) != len(objs) {
+		return false
+	}
+	for i, o := range objs {
+		if o.GetResourceVersion() != have[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ruleResults converts r's rules, or replays the conversion the cache
+// holds when everything it read is as it was.
+func (b *builder) ruleResults(r *route) []ruleResult {
+	e := b.seen[cacheKey{kind: r.kind, key: r.key}]
+	if e == nil || e.route != r {
+		return r.rules(b)
+	}
+	if e.rules != nil {
+		hit := true
+		for _, rd := range e.reads {
+			if !b.current(rd) {
+				hit = false
+				break
+			}
+		}
+		if hit {
+			return e.rules
+		}
+	}
+	rec := &reads{}
+	b.rec = rec
+	out := r.rules(b)
+	b.rec = nil
+	e.rules, e.reads = nil, nil
+	if !rec.uncacheable {
+		// A route with no rules converts to an empty, non-nil list so
+		// that it is cached too.
+		if out == nil {
+			out = []ruleResult{}
+		}
+		e.rules, e.reads = out, rec.list
+	}
+	return out
+}
+
+// The lookups route conversion makes, recorded when b.rec is set.
+
+func (b *builder) service(k types.NamespacedName) *corev1.Service {
+	s := b.services[k]
+	if s == nil {
+		record[*corev1.Service](b.rec, readService, k)
+	} else {
+		record(b.rec, readService, k, s)
+	}
+	return s
+}
+
+func (b *builder) endpointSlices(svc types.NamespacedName) []*discoveryv1.EndpointSlice {
+	es := b.slices[svc]
+	record(b.rec, readSlices, svc, es...)
+	return es
+}
+
+func (b *builder) grantsIn(namespace string) []*gwv1beta1.ReferenceGrant {
+	gs := b.grants[namespace]
+	record(b.rec, readGrants, types.NamespacedName{Namespace: namespace}, gs...)
+	return gs
+}
+
+func (b *builder) policiesOf(svc types.NamespacedName) []policyTarget {
+	ts := b.policies[svc]
+	if b.rec != nil && !b.rec.uncacheable {
+		ps := make([]*gwv1.BackendTLSPolicy, len(ts))
+		for i, t := range ts {
+			ps[i] = t.policy
+		}
+		record(b.rec, readPolicies, svc, ps...)
+	}
+	return ts
+}
