@@ -233,6 +233,9 @@ func (b *builder) addRoutes(s *Snapshot, c *Cache) {
 	b.routes = appendRoutes(b.routes, c, b.seen, kindUDPRoute, s.UDPRoutes, udpRoute)
 	b.routes = appendRoutes(b.routes, c, b.seen, kindTLSRoute, s.TLSRoutes, tlsRoute)
 	slices.SortFunc(b.routes, compareRoutes)
+	for i, r := range b.routes {
+		r.order = i
+	}
 }
 
 func key(namespace, name string) types.NamespacedName {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
@@ -78,6 +79,9 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 				}
 			}
 			slices.SortFunc(entries, comparePrecedence)
+			if len(entries) > 0 {
+				vh.Rules = make([]lb.Rule, 0, len(entries))
+			}
 			for _, e := range entries {
 				r := e.lbRule(l.hostname)
 				// Names are unique by construction; this guard keeps a
@@ -101,26 +105,39 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 		m.TargetGroups = append(m.TargetGroups, g)
 	}
 	slices.SortFunc(m.TargetGroups, func(x, y lb.TargetGroup) int { return cmp.Compare(x.Name, y.Name) })
-	src.sortAndCompact()
-	return m, src
+	return m, src.refs()
 }
 
 // sources maps model element names to the routes they come from.
-type sources map[string][]RouteRef
+type sources map[string][]*route
 
-// add records that r is behind element. Repeats are dropped at the end
-// (sortAndCompact), not here: a target group shared by thousands of routes
-// would make a search per add quadratic.
+// add records that r is behind element. Repeats other than of the last
+// route added are dropped at the end (refs), not here: a target group
+// shared by thousands of routes would make a search per add quadratic.
 func (s sources) add(element string, r *route) {
-	s[element] = append(s[element], r.ref())
+	l := s[element]
+	if len(l) > 0 && l[len(l)-1] == r {
+		return
+	}
+	s[element] = append(l, r)
 }
 
-// sortAndCompact puts each element's routes in order, once each.
-func (s sources) sortAndCompact() {
-	for element, refs := range s {
-		slices.SortFunc(refs, compareRouteRefs)
-		s[element] = slices.Compact(refs)
+// refs is Result.Sources: each element's routes in order, once each.
+// Routes compare by their place in builder.routes, which is their
+// RouteRef order, without comparing strings.
+func (s sources) refs() map[string][]RouteRef {
+	out := make(map[string][]RouteRef, len(s))
+	for element, rs := range s {
+		slices.SortFunc(rs, func(x, y *route) int { return cmp.Compare(x.order, y.order) })
+		refs := make([]RouteRef, len(rs))
+		for i, r := range rs {
+			refs[i] = r.ref()
+		}
+		// Compacted as refs, not as routes: a snapshot may hold one
+		// route twice.
+		out[element] = slices.Compact(refs)
 	}
+	return out
 }
 
 // shadowed says whether a more specific VirtualHost on the same port (one of
@@ -159,7 +176,8 @@ func (e *entry) lbRule(vhostHost string) lb.Rule {
 	if e.route.kind == kindGRPCRoute {
 		kind = "grpc/"
 	}
-	name := fmt.Sprintf("%s/%s/%srule-%d/match-%d", e.route.key.Namespace, e.route.key.Name, kind, e.rule, e.match)
+	// Concatenated rather than formatted: one per rule of every Build.
+	name := e.route.key.Namespace + "/" + e.route.key.Name + "/" + kind + "rule-" + strconv.Itoa(e.rule) + "/match-" + strconv.Itoa(e.match)
 	if e.host != "" {
 		name += "/" + e.host
 	}

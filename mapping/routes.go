@@ -49,6 +49,9 @@ type route struct {
 	values problem
 	// rules converts the route's rules, one result per rule in order.
 	rules func(b *builder) []ruleResult
+	// order is the route's place in builder.routes, set for each Build
+	// (a Cache's routes are used by one Build at a time).
+	order int
 }
 
 func routeHostnames(hs []gwv1.Hostname) []string {
@@ -179,7 +182,8 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 			rs.refs = res.refs
 		}
 	}
-	seen := map[string]bool{}
+	// A route names a few parents: a list to search costs less than a map.
+	seen := make([]string, 0, len(r.parentRefs))
 	for _, ref := range r.parentRefs {
 		set, ok := b.parentOf(r.key.Namespace, ref)
 		if !ok {
@@ -187,10 +191,10 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 		}
 		// The same parentRef written twice gets one status entry.
 		id := parentRefID(ref)
-		if seen[id] {
+		if slices.Contains(seen, id) {
 			continue
 		}
-		seen[id] = true
+		seen = append(seen, id)
 		hosts, p := b.attach(r, ref, set, listeners)
 		rs.parents = append(rs.parents, parentState{ref: ref, attach: p, hosts: hosts})
 	}
@@ -216,6 +220,15 @@ func (r *route) ref() RouteRef {
 // two configurations. It returns, per losing route, the listeners it lost.
 // Losers are decided in age order, so a route that lost blocks no one.
 func crossKindConflicts(routes []*routeState) map[*routeState]map[int]bool {
+	// Only HTTPRoutes and GRPCRoutes conflict, and only with each other.
+	var http, grpc bool
+	for _, rs := range routes {
+		http = http || rs.kind == kindHTTPRoute
+		grpc = grpc || rs.kind == kindGRPCRoute
+	}
+	if !http || !grpc {
+		return nil
+	}
 	order := slices.Clone(routes)
 	slices.SortStableFunc(order, func(x, y *routeState) int {
 		return cmp.Or(olderFirst(x.route, y.route), cmp.Compare(x.kind, y.kind))
@@ -284,13 +297,12 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 	if !rs.refs.ok() {
 		resolved = condition(string(gwv1.RouteConditionResolvedRefs), rs.refs.reason, false, rs.refs.message, gen)
 	}
-	counted := map[int]bool{}
+	// The listeners the route is attached to: few, so a list.
+	var counted []int
 	for _, ps := range rs.parents {
-		kept := map[int][]string{}
 		valid := false
-		for i, hosts := range ps.hosts {
+		for i := range ps.hosts {
 			if !lost[i] {
-				kept[i] = hosts
 				valid = valid || listeners[i].valid()
 			}
 		}
@@ -317,8 +329,13 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 					"on the listeners this parentRef selects", other), gen)
 		default:
 			accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonAccepted), true, "Route is accepted", gen)
-			for i, hosts := range kept {
-				counted[i] = true
+			for i, hosts := range ps.hosts {
+				if lost[i] {
+					continue
+				}
+				if !slices.Contains(counted, i) {
+					counted = append(counted, i)
+				}
 				if listeners[i].valid() {
 					rs.serve[i] = mergeHosts(rs.serve[i], hosts)
 				}
@@ -332,7 +349,7 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 	}
 	// A route counts once on each listener it is attached to, however many
 	// of its parentRefs select that listener.
-	for i := range counted {
+	for _, i := range counted {
 		listeners[i].attached++
 	}
 }

@@ -70,6 +70,8 @@ type GatewayReconciler struct {
 	// builds holds each Gateway's mapping.Cache, so that a change
 	// converts only the routes whose inputs changed.
 	builds sync.Map // types.NamespacedName -> *mapping.Cache
+	// routeStatuses holds each Gateway's routeStatusMemo.
+	routeStatuses sync.Map // types.NamespacedName -> *routeStatusMemo
 }
 
 // buildCache is the Gateway's mapping.Cache.
@@ -114,6 +116,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			r.observed.forget(req.NamespacedName)
 			r.listenerSets.set(req.NamespacedName, nil)
 			r.builds.Delete(req.NamespacedName)
+			r.routeStatuses.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -173,11 +176,13 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.writeListenerSetStatuses(ctx, sets, out, gatewayProgrammed); err != nil {
 		errs = append(errs, err)
 	}
+	memo := r.routeStatusMemo(owner)
 	for _, kind := range routeSets(snap, res) {
-		if err := r.writeRouteStatuses(ctx, owner, kind.routes, kind.desired); err != nil {
+		if err := r.writeRouteStatuses(ctx, owner, kind.routes, kind.desired, memo); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	memo.done()
 	if err := r.writePolicyStatuses(ctx, req.NamespacedName, res.BackendTLSPolicies); err != nil {
 		errs = append(errs, err)
 	}
@@ -388,7 +393,8 @@ func (r *GatewayReconciler) release(ctx context.Context, gw *gwv1.Gateway) error
 	if err != nil {
 		return err
 	}
-	if err := r.writeRouteStatuses(ctx, owner, routes, nil); err != nil {
+	r.routeStatuses.Delete(owner.gateway)
+	if err := r.writeRouteStatuses(ctx, owner, routes, nil, nil); err != nil {
 		return err
 	}
 	r.listenerSets.set(owner.gateway, nil)

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -25,24 +26,36 @@ const maxRouteParents = 32
 //
 // One route's failed write does not stop the others': every route is tried,
 // and the errors come back together.
-func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, owner parents, routes []client.Object, desired map[types.NamespacedName][]gwv1.RouteParentStatus) error {
+//
+// memo (may be nil) skips the routes whose status this Gateway last found
+// or wrote as desired, unchanged since (same resourceVersion).
+func (r *GatewayReconciler) writeRouteStatuses(ctx context.Context, owner parents, routes []client.Object, desired map[types.NamespacedName][]gwv1.RouteParentStatus, memo *routeStatusMemo) error {
 	var errs []error
 	for _, route := range routes {
 		want := desired[client.ObjectKeyFromObject(route)]
-		if err := r.writeRouteStatus(ctx, owner, route, want); err != nil {
-			errs = append(errs, err)
+		if memo.holds(route, want) {
+			continue
 		}
+		rv, err := r.writeRouteStatus(ctx, owner, route, want)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		memo.remember(route, rv, want)
 	}
 	return errors.Join(errs...)
 }
 
 // writeRouteStatus writes one route's status when it changed (writeStatus
-// retries conflicts).
-func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, owner parents, route client.Object, want []gwv1.RouteParentStatus) error {
+// retries conflicts), and returns the resourceVersion of the route that
+// has it.
+func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, owner parents, route client.Object, want []gwv1.RouteParentStatus) (string, error) {
 	var was, written client.Object
+	var rv string
 	err := writeStatus(ctx, r.Client, r.apiReader(), route, func(cur client.Object) (client.Object, bool) {
 		next, changed := r.nextRouteStatus(owner, cur, want)
 		was, written = nil, nil
+		rv = cur.GetResourceVersion()
 		if changed {
 			log.FromContext(ctx).V(1).Info("Updating route status", "route", client.ObjectKeyFromObject(cur))
 			was, written = cur, next
@@ -51,8 +64,63 @@ func (r *GatewayReconciler) writeRouteStatus(ctx context.Context, owner parents,
 	})
 	if err == nil && written != nil {
 		r.reportRouteRefusals(owner, was, written)
+		rv = written.GetResourceVersion()
 	}
-	return err
+	return rv, err
+}
+
+// routeStatusMemo is, for one Gateway, each route's parent statuses as
+// last found or written, by UID, with the resourceVersion they were in: a
+// route with the same resourceVersion and the same desired statuses needs
+// no comparison with the status it holds, nor a write. It holds for the
+// ListenerSets the Gateway owned when it was made (they decide which
+// parent statuses are ours).
+type routeStatusMemo struct {
+	sets map[types.NamespacedName]bool
+	// routes are the entries the last reconcile used, next those this
+	// one uses.
+	routes, next map[types.UID]routeStatusEntry
+}
+
+type routeStatusEntry struct {
+	version string
+	want    []gwv1.RouteParentStatus
+}
+
+// routeStatusMemo is the Gateway's memo for a reconcile; done ends it.
+func (r *GatewayReconciler) routeStatusMemo(owner parents) *routeStatusMemo {
+	m, _ := r.routeStatuses.Load(owner.gateway)
+	memo, _ := m.(*routeStatusMemo)
+	if memo == nil || !maps.Equal(memo.sets, owner.sets) {
+		memo = &routeStatusMemo{sets: maps.Clone(owner.sets)}
+		r.routeStatuses.Store(owner.gateway, memo)
+	}
+	memo.next = make(map[types.UID]routeStatusEntry, len(memo.routes))
+	return memo
+}
+
+func (m *routeStatusMemo) holds(route client.Object, want []gwv1.RouteParentStatus) bool {
+	if m == nil || route.GetUID() == "" {
+		return false
+	}
+	e, ok := m.routes[route.GetUID()]
+	if !ok || e.version != route.GetResourceVersion() || !sameParentStatuses(e.want, want) {
+		return false
+	}
+	m.next[route.GetUID()] = e
+	return true
+}
+
+func (m *routeStatusMemo) remember(route client.Object, version string, want []gwv1.RouteParentStatus) {
+	if m == nil || route.GetUID() == "" || version == "" {
+		return
+	}
+	m.next[route.GetUID()] = routeStatusEntry{version: version, want: want}
+}
+
+// done keeps the entries of this reconcile's routes only.
+func (m *routeStatusMemo) done() {
+	m.routes, m.next = m.next, nil
 }
 
 // nextRouteStatus returns route with our parent statuses for owner replaced
