@@ -1,8 +1,6 @@
 package mapping
 
 import (
-	"cmp"
-
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,10 +83,6 @@ type RouteRef struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
-}
-
-func compareRouteRefs(x, y RouteRef) int {
-	return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
 }
 
 // Result is what Build decides: the desired load balancer and the status of
