@@ -62,7 +62,11 @@
 //   - One lb.Listener per port, so TCP and UDP (or HTTPS and TLS) on one
 //     port are a ProtocolConflict, as are two TCP or two UDP listeners on
 //     one port; TLS listeners in Passthrough and Terminate modes share a
-//     port (certificates are per lb.Stream), which is TLSRouteModeMixed.
+//     port (certificates are per lb.Stream), which is TLSRouteModeMixed,
+//     unless lb.Capabilities.TLSIgnoresServerName: a provider that cannot
+//     tell connections apart by SNI (an NLB) gets both listeners
+//     Accepted=False/ProtocolConflict, claims no TLSRoute feature, and its
+//     TLSRoutes carry ConditionServerNameEnforced=False.
 //   - TLSRoutes, TCPRoutes and UDPRoutes share the kind-neutral route path
 //     (attachment, ReferenceGrants with their own kind in From, backends,
 //     status). Their one rule becomes an lb.Stream "ns/route/rule-0[/host]"
