@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -82,9 +83,12 @@ func stampByContent(s *Snapshot) {
 		o.SetUID(types.UID(fmt.Sprintf("%T/%s/%s", o, o.GetNamespace(), o.GetName())))
 		o.SetResourceVersion("")
 		raw, err := json.Marshal(o)
-		if err != nil {
+		if err != nil || hasInvalidUTF8(reflect.ValueOf(o)) {
 			// Some edits make values JSON cannot hold (an IntOrString
-			// of no type): a version of its own, never seen again.
+			// of no type), or strings it would coerce (invalid UTF-8
+			// becomes U+FFFD, so two contents would share a version;
+			// the API server stores only what JSON holds): a version
+			// of its own, never seen again.
 			fuzzVersions++
 			raw = fmt.Appendf(nil, "unencodable %d", fuzzVersions)
 		}
@@ -93,6 +97,36 @@ func stampByContent(s *Snapshot) {
 }
 
 var fuzzVersions int
+
+// hasInvalidUTF8 says whether any string reachable from v is not valid
+// UTF-8.
+func hasInvalidUTF8(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		return !utf8.ValidString(v.String())
+	case reflect.Pointer, reflect.Interface:
+		return !v.IsNil() && hasInvalidUTF8(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if hasInvalidUTF8(v.Field(i)) {
+				return true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if hasInvalidUTF8(v.Index(i)) {
+				return true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if hasInvalidUTF8(it.Key()) || hasInvalidUTF8(it.Value()) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // checkResult applies the checks every Result must pass.
 func checkResult(t *testing.T, s *Snapshot, res Result) {
