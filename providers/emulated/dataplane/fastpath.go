@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -244,7 +245,7 @@ func (u *upstreams) close() {
 // and copies the answer to w. The handler has checked fastEligible.
 func (f *forwarder) fastForward(w http.ResponseWriter, r *http.Request, a *action, b *backend, target *url.URL) {
 	hdr := w.Header()
-	c, head, err := f.up.roundTrip(r, a, b, target)
+	c, head, err := f.up.roundTrip(r, a, b, target, w)
 	if err != nil {
 		a.finish(hdr, "", b)
 		f.logf("Backend request failed", "url", target.String()+r.URL.Path, "error", err)
@@ -272,7 +273,7 @@ func (f *forwarder) fastForward(w http.ResponseWriter, r *http.Request, a *actio
 // roundTrip writes r to a connection to target and reads the response's
 // head. A pooled connection that the target closed before answering is
 // replaced by a new one once: r's method is safe to send again.
-func (u *upstreams) roundTrip(r *http.Request, a *action, b *backend, target *url.URL) (*upConn, responseHead, error) {
+func (u *upstreams) roundTrip(r *http.Request, a *action, b *backend, target *url.URL, w http.ResponseWriter) (*upConn, responseHead, error) {
 	for fresh := false; ; fresh = true {
 		c, reused, err := u.get(r.Context(), target.Host, fresh)
 		if err != nil {
@@ -280,7 +281,7 @@ func (u *upstreams) roundTrip(r *http.Request, a *action, b *backend, target *ur
 		}
 		before := c.read
 		c.watch(r.Context())
-		head, err := c.exchange(r, a, b, target)
+		head, err := c.exchange(r, a, b, target, w)
 		if err == nil {
 			return c, head, nil
 		}
@@ -322,9 +323,11 @@ var (
 	errUnexpected101     = errors.New("unexpected 101 Switching Protocols")
 )
 
-// exchange writes r and reads the response's head into c.fields, skipping
-// interim (1xx) answers, which a proxy need not forward.
-func (c *upConn) exchange(r *http.Request, a *action, b *backend, target *url.URL) (responseHead, error) {
+// exchange writes r and reads the response's head into c.fields, handing
+// each interim (1xx) answer to w first (forwardInterim): "A proxy MUST forward 1xx
+// responses unless the proxy itself requested the generation of the 1xx
+// response" (RFC 9110, 15.2), such as 103 Early Hints.
+func (c *upConn) exchange(r *http.Request, a *action, b *backend, target *url.URL, w http.ResponseWriter) (responseHead, error) {
 	writeRequest(c.bw, r, a, b, target)
 	if err := c.bw.Flush(); err != nil {
 		return responseHead{}, err
@@ -339,8 +342,24 @@ func (c *upConn) exchange(r *http.Request, a *action, b *backend, target *url.UR
 			return head, errUnexpected101
 		case head.status >= 200:
 			return head, nil
+		default:
+			forwardInterim(w, c, head.status)
 		}
 	}
+}
+
+// forwardInterim sends the interim answer whose fields c holds to the
+// client. net/http writes a 1xx status with what the header map holds then,
+// so the map holds the answer's fields for that write only and is put back
+// as it was: they are not the final response's. Rare, so the copy is fine.
+func forwardInterim(w http.ResponseWriter, c *upConn, status int) {
+	hdr := w.Header()
+	saved := hdr.Clone()
+	clear(hdr)
+	c.copyHeader(hdr)
+	w.WriteHeader(status)
+	clear(hdr)
+	maps.Copy(hdr, saved)
 }
 
 // readHead reads a status line and header fields (RFC 9112) and works out

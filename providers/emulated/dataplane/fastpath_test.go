@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
@@ -364,6 +366,44 @@ func TestFastPathSlowBackend(t *testing.T) {
 	for i := range 2 { // the second over the pooled connection
 		if resp, body := f.get(t, "/", nil); resp.StatusCode != http.StatusOK || body != "slow answer" {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestFastPathForwardsInterimResponses: a proxy must forward 1xx answers
+// (RFC 9110, 15.2). A backend's 103 Early Hints reaches the client with its
+// Link field, and that field stays out of the final response.
+func TestFastPathForwardsInterimResponses(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Set("X-Final", "yes")
+		_, _ = io.WriteString(w, "done")
+	}))
+	t.Cleanup(backend.Close)
+	f := newProxyFixture(t, backend, forwardRule("/", lb.Action{}))
+	for range 2 { // the second over the pooled connection
+		var interim []string
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			interim = append(interim, fmt.Sprintf("%d %s", code, h.Get("Link")))
+			return nil
+		}}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, f.base+"/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := []string{"103 </style.css>; rel=preload; as=style"}; !slices.Equal(interim, want) {
+			t.Errorf("interim answers %q, want %q", interim, want)
+		}
+		if resp.StatusCode != http.StatusOK || string(body) != "done" || resp.Header.Get("X-Final") != "yes" || resp.Header.Get("Link") != "" {
+			t.Errorf("final answer %d %q %v, want 200 done with X-Final and no Link", resp.StatusCode, body, resp.Header)
 		}
 	}
 }
