@@ -26,41 +26,27 @@ func stamp(s *Snapshot) {
 	}
 }
 
+// snapshotObjects lists every object of s that carries a UID and a
+// resourceVersion.
 func snapshotObjects(s *Snapshot) []metav1.Object {
 	var out []metav1.Object
-	add := func(o metav1.Object) { out = append(out, o) }
-	for _, o := range s.HTTPRoutes {
-		add(o)
-	}
-	for _, o := range s.GRPCRoutes {
-		add(o)
-	}
-	for _, o := range s.TCPRoutes {
-		add(o)
-	}
-	for _, o := range s.UDPRoutes {
-		add(o)
-	}
-	for _, o := range s.TLSRoutes {
-		add(o)
-	}
-	for _, o := range s.Services {
-		add(o)
-	}
-	for _, o := range s.EndpointSlices {
-		add(o)
-	}
-	for _, o := range s.ReferenceGrants {
-		add(o)
-	}
-	for _, o := range s.BackendTLSPolicies {
-		add(o)
-	}
-	for _, o := range s.Secrets {
-		add(o)
-	}
-	for _, o := range s.ConfigMaps {
-		add(o)
+	out = appendObjects(out, s.HTTPRoutes)
+	out = appendObjects(out, s.GRPCRoutes)
+	out = appendObjects(out, s.TCPRoutes)
+	out = appendObjects(out, s.UDPRoutes)
+	out = appendObjects(out, s.TLSRoutes)
+	out = appendObjects(out, s.Services)
+	out = appendObjects(out, s.EndpointSlices)
+	out = appendObjects(out, s.ReferenceGrants)
+	out = appendObjects(out, s.BackendTLSPolicies)
+	out = appendObjects(out, s.Secrets)
+	out = appendObjects(out, s.ConfigMaps)
+	return out
+}
+
+func appendObjects[T metav1.Object](out []metav1.Object, objs []T) []metav1.Object {
+	for _, o := range objs {
+		out = append(out, o)
 	}
 	return out
 }
