@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"cmp"
 	"slices"
 	"testing"
 
@@ -102,5 +103,24 @@ func TestPrecedence(t *testing.T) {
 	want := []string{"host", "via-wild", "via-com", "via-any", "wild", "exact", "regex", "long", "method", "header", "query", "tie-old", "tie-young"}
 	if !slices.Equal(got, want) {
 		t.Errorf("order = %q, want %q", got, want)
+	}
+}
+
+// compareRouteNames compares without building "{namespace}/{name}"; it must
+// order every pair as comparing those strings does, namespaces that are
+// prefixes of one another included.
+func TestCompareRouteNamesIsTheJoinedOrder(t *testing.T) {
+	names := []types.NamespacedName{
+		{Namespace: "foo", Name: "r"}, {Namespace: "foo-bar", Name: "r"}, {Namespace: "foo", Name: "a"},
+		{Namespace: "foo0", Name: "r"}, {Namespace: "fo", Name: "zz"}, {Namespace: "foo.bar", Name: "a"},
+		{Namespace: "foo", Name: "r-1"}, {Namespace: "", Name: "x"}, {Namespace: "a", Name: ""},
+	}
+	for _, x := range names {
+		for _, y := range names {
+			want := cmp.Compare(x.Namespace+"/"+x.Name, y.Namespace+"/"+y.Name)
+			if got := compareRouteNames(&route{key: x}, &route{key: y}); got != want {
+				t.Errorf("compareRouteNames(%s, %s) = %d, want %d", x, y, got, want)
+			}
+		}
 	}
 }

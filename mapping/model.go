@@ -46,7 +46,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 	})
 
 	groups := map[string]lb.TargetGroup{}
-	src := sources{}
+	src := newSources(len(routes))
 	for _, k := range ports {
 		port, idx := k.port, byPort[k]
 		slices.SortFunc(idx, func(x, y int) int {
@@ -65,17 +65,17 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 			m.Listeners = append(m.Listeners, ml)
 			continue
 		}
-		names := map[string]bool{}
+		names := make(map[string]bool, len(routes))
 		for v, li := range idx {
 			l := listeners[li]
 			vh := lb.VirtualHost{Hostname: l.hostname, Certificates: l.certs}
-			var entries []*entry
+			entries := make([]*entry, 0, len(routes))
 			for _, rs := range routes {
-				for _, host := range rs.serve[li] {
+				for _, host := range rs.serve.on(li) {
 					if shadowed(listeners, idx[:v], host) {
 						continue
 					}
-					entries = append(entries, rs.entries(host)...)
+					entries = rs.entries(entries, host)
 				}
 			}
 			slices.SortFunc(entries, comparePrecedence)
@@ -108,34 +108,65 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 	return m, src.refs()
 }
 
-// sources maps model element names to the routes they come from.
-type sources map[string][]*route
+// sources records the routes behind each model element. A Gateway with
+// thousands of rules has thousands of elements, nearly all with one route:
+// the routes are kept in one list of links rather than a slice each, and
+// refs lays every element's RouteRefs out in one array.
+type sources struct {
+	// last is the index in links of each element's most recent route.
+	last  map[string]int32
+	links []sourceLink
+}
+
+// sourceLink is one route behind an element, and the index in links of
+// the element's route before it (-1 for its first).
+type sourceLink struct {
+	route *route
+	prev  int32
+}
+
+func newSources(elements int) *sources {
+	return &sources{last: make(map[string]int32, elements), links: make([]sourceLink, 0, elements)}
+}
 
 // add records that r is behind element. Repeats other than of the last
 // route added are dropped at the end (refs), not here: a target group
 // shared by thousands of routes would make a search per add quadratic.
-func (s sources) add(element string, r *route) {
-	l := s[element]
-	if len(l) > 0 && l[len(l)-1] == r {
+func (s *sources) add(element string, r *route) {
+	prev, ok := s.last[element]
+	if ok && s.links[prev].route == r {
 		return
 	}
-	s[element] = append(l, r)
+	if !ok {
+		prev = -1
+	}
+	s.last[element] = int32(len(s.links))
+	s.links = append(s.links, sourceLink{route: r, prev: prev})
 }
 
 // refs is Result.Sources: each element's routes in order, once each.
 // Routes compare by their place in builder.routes, which is their
 // RouteRef order, without comparing strings.
-func (s sources) refs() map[string][]RouteRef {
-	out := make(map[string][]RouteRef, len(s))
-	for element, rs := range s {
+func (s *sources) refs() map[string][]RouteRef {
+	out := make(map[string][]RouteRef, len(s.last))
+	all := make([]RouteRef, 0, len(s.links))
+	var rs []*route
+	for element, i := range s.last {
+		rs = rs[:0]
+		for ; i >= 0; i = s.links[i].prev {
+			rs = append(rs, s.links[i].route)
+		}
 		slices.SortFunc(rs, func(x, y *route) int { return cmp.Compare(x.order, y.order) })
-		refs := make([]RouteRef, len(rs))
-		for i, r := range rs {
-			refs[i] = r.ref()
+		from := len(all)
+		for _, r := range rs {
+			all = append(all, r.ref())
 		}
 		// Compacted as refs, not as routes: a snapshot may hold one
-		// route twice.
-		out[element] = slices.Compact(refs)
+		// route twice. The capacity ends with the element's own refs, so
+		// that a caller's append cannot write over the next element's.
+		refs := slices.Compact(all[from:])
+		all = all[:from+len(refs)]
+		out[element] = refs[:len(refs):len(refs)]
 	}
 	return out
 }
@@ -153,13 +184,19 @@ func shadowed(listeners []*listenerState, before []int, host string) bool {
 }
 
 // entries places every match of the route on one effective hostname.
-func (rs *routeState) entries(host string) []*entry {
-	var out []*entry
+// They are appended to out, and made in one allocation rather than one each.
+func (rs *routeState) entries(out []*entry, host string) []*entry {
+	n := 0
+	for _, r := range rs.rules {
+		n += len(r.matches)
+	}
+	made := make([]entry, 0, n)
 	routeHost := routeHostname(rs.hostnames, host)
 	for i, r := range rs.rules {
 		for j, m := range r.matches {
-			out = append(out, &entry{host: host, routeHost: routeHost, route: rs.route, rule: i, match: j,
+			made = append(made, entry{host: host, routeHost: routeHost, route: rs.route, rule: i, match: j,
 				rm: m, act: r.action, groups: r.groups})
+			out = append(out, &made[len(made)-1])
 		}
 	}
 	return out

@@ -88,7 +88,7 @@ type routeState struct {
 	parents   []parentState
 	// serve maps a listener index to the hostnames the route serves there,
 	// over all of its accepted parentRefs.
-	serve    map[int][]string
+	serve    listenerHosts
 	statuses []gwv1.RouteParentStatus
 }
 
@@ -100,7 +100,43 @@ type parentState struct {
 	attach problem
 	// hosts maps every listener the parentRef attaches to (valid or not) to
 	// the hostnames the route has there.
-	hosts map[int][]string
+	hosts listenerHosts
+}
+
+// listenerHosts maps listener indexes (in the Build's listener list) to
+// hostnames. A route meets a few listeners: a list in listener order,
+// searched, costs less than a map, and thousands of routes make one each
+// Build.
+type listenerHosts []listenerHostnames
+
+type listenerHostnames struct {
+	listener int
+	hosts    []string
+}
+
+// on returns the hostnames of listener i (nil when it has none).
+func (lh listenerHosts) on(i int) []string {
+	for _, e := range lh {
+		if e.listener == i {
+			return e.hosts
+		}
+	}
+	return nil
+}
+
+// merge adds hosts to those of listener i, keeping the list in listener
+// order. The first hosts of a listener are taken as they are, clipped, so
+// that a later merge copies them rather than append to a list someone
+// else holds.
+func (lh *listenerHosts) merge(i int, hosts []string) {
+	for k := range *lh {
+		if e := &(*lh)[k]; e.listener == i {
+			e.hosts = mergeHosts(e.hosts, hosts)
+			return
+		}
+	}
+	at, _ := slices.BinarySearchFunc(*lh, i, func(e listenerHostnames, i int) int { return cmp.Compare(e.listener, i) })
+	*lh = slices.Insert(*lh, at, listenerHostnames{listener: i, hosts: slices.Clip(hosts)})
 }
 
 // evaluateRoutes converts and attaches every route, settles conflicts
@@ -130,7 +166,7 @@ func (b *builder) settleRoutes(routes []*routeState, listeners []*listenerState,
 		lost = crossKindConflicts(routes)
 	}
 	for _, rs := range routes {
-		rs.serve = map[int][]string{}
+		rs.serve = nil
 		rs.statuses = nil
 		rs.settle(listeners, gatewayAccepted, lost[rs], b.controller)
 		if rs.kind == kindTLSRoute && b.caps.TLSIgnoresServerName {
@@ -167,7 +203,7 @@ func (rs *routeState) serverNameNotEnforced(provider string) {
 // evaluateRoute converts a route's rules and works out where each of its
 // parentRefs would attach it.
 func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeState {
-	rs := &routeState{route: r, serve: map[int][]string{}, invalid: r.values}
+	rs := &routeState{route: r, invalid: r.values}
 	if msg, ok := b.refused[r.ref()]; ok {
 		// Bounded like every message: the reconciler's text is static but
 		// not written for a condition.
@@ -244,13 +280,14 @@ func crossKindConflicts(routes []*routeState) map[*routeState]map[int]bool {
 		}
 		// Hostnames per listener over all attaching parentRefs: the route
 		// wins or loses a listener as a whole.
-		mine := map[int][]string{}
+		var mine listenerHosts
 		for _, ps := range rs.parents {
-			for i, hosts := range ps.hosts {
-				mine[i] = mergeHosts(mine[i], hosts)
+			for _, lh := range ps.hosts {
+				mine.merge(lh.listener, lh.hosts)
 			}
 		}
-		for i, hosts := range mine {
+		for _, lh := range mine {
+			i, hosts := lh.listener, lh.hosts
 			conflict := false
 			for kind, claims := range taken[i] {
 				if kind != rs.kind && slices.ContainsFunc(claims, func(c []string) bool { return overlap(c, hosts) }) {
@@ -297,13 +334,14 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 	if !rs.refs.ok() {
 		resolved = condition(string(gwv1.RouteConditionResolvedRefs), rs.refs.reason, false, rs.refs.message, gen)
 	}
-	// The listeners the route is attached to: few, so a list.
-	var counted []int
+	// The listeners the route is attached to: few, so a list (on the
+	// stack for up to four).
+	counted := make([]int, 0, 4)
 	for _, ps := range rs.parents {
 		valid := false
-		for i := range ps.hosts {
-			if !lost[i] {
-				valid = valid || listeners[i].valid()
+		for _, lh := range ps.hosts {
+			if !lost[lh.listener] {
+				valid = valid || listeners[lh.listener].valid()
 			}
 		}
 		var accepted metav1.Condition
@@ -329,7 +367,8 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 					"on the listeners this parentRef selects", other), gen)
 		default:
 			accepted = condition(string(gwv1.RouteConditionAccepted), string(gwv1.RouteReasonAccepted), true, "Route is accepted", gen)
-			for i, hosts := range ps.hosts {
+			for _, lh := range ps.hosts {
+				i := lh.listener
 				if lost[i] {
 					continue
 				}
@@ -337,7 +376,7 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 					counted = append(counted, i)
 				}
 				if listeners[i].valid() {
-					rs.serve[i] = mergeHosts(rs.serve[i], hosts)
+					rs.serve.merge(i, lh.hosts)
 				}
 			}
 		}
@@ -387,12 +426,13 @@ func parentRefID(ref gwv1.ParentReference) string {
 // kind and namespace, hostnames intersecting, whether or not the listener
 // is valid, as upstream asks) to the hostnames the route has there; at
 // least one of them is valid.
-func (b *builder) attach(r *route, ref gwv1.ParentReference, set *listenerSet, listeners []*listenerState) (map[int][]string, problem) {
+func (b *builder) attach(r *route, ref gwv1.ParentReference, set *listenerSet, listeners []*listenerState) (listenerHosts, problem) {
 	if set != nil && !set.allowed {
 		return nil, problem{reason: string(gwv1.RouteReasonNoMatchingParent),
 			message: "The ListenerSet is not allowed by its parent Gateway's allowedListeners"}
 	}
-	var selected, allowed []int
+	// On the stack for Gateways of up to 16 listeners.
+	selected, allowed := make([]int, 0, 16), make([]int, 0, 16)
 	for i, l := range listeners {
 		if l.set != set {
 			continue
@@ -416,14 +456,15 @@ func (b *builder) attach(r *route, ref gwv1.ParentReference, set *listenerSet, l
 		return nil, problem{reason: string(gwv1.RouteReasonNotAllowedByListeners),
 			message: "No listener the parentRef selects allows this route's namespace and kind"}
 	}
-	out := map[int][]string{}
+	var out listenerHosts
 	valid := false
 	for _, i := range allowed {
 		hosts := intersect(listeners[i].hostname, r.hostnames)
 		if len(hosts) == 0 {
 			continue
 		}
-		out[i] = hosts
+		// allowed is in listener order, so out is too.
+		out = append(out, listenerHostnames{listener: i, hosts: hosts})
 		valid = valid || listeners[i].valid()
 	}
 	if len(out) == 0 {

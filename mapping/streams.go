@@ -157,8 +157,25 @@ func olderFirst(x, y *route) int {
 // (namespace/name)": it compares the string "{namespace}/{name}", so
 // "foo-bar/r" ('-' sorts before '/') comes before "foo/r", which comparing
 // namespaces first would put the other way.
+//
+// It compares without building the two strings: it runs once per pair of
+// entries a sort compares, thousands of times per Build.
 func compareRouteNames(x, y *route) int {
-	return cmp.Compare(x.key.Namespace+"/"+x.key.Name, y.key.Namespace+"/"+y.key.Name)
+	xn, yn := x.key.Namespace, y.key.Namespace
+	if xn == yn {
+		return cmp.Compare(x.key.Name, y.key.Name)
+	}
+	n := min(len(xn), len(yn))
+	if c := cmp.Compare(xn[:n], yn[:n]); c != 0 {
+		return c
+	}
+	// One namespace is a prefix of the other: the shorter one goes on
+	// with the '/', the longer with its next byte. A namespace is a DNS
+	// label and holds no '/', so the two differ there.
+	if len(xn) < len(yn) {
+		return cmp.Compare('/', yn[n])
+	}
+	return cmp.Compare(xn[n], '/')
 }
 
 // streams assembles the Streams of one port's lb.Listener from the Gateway
@@ -182,7 +199,7 @@ func compareRouteNames(x, y *route) int {
 // it is the more specific (compareHostnames; on listener abc.example.com
 // a route for abc.example.com over one for *.example.com, as
 // GatewayRouteHostnameIntersectionPrecedence asks), then the older.
-func streams(listeners []*listenerState, idx []int, routes []*routeState, groups map[string]lb.TargetGroup, src sources) []lb.Stream {
+func streams(listeners []*listenerState, idx []int, routes []*routeState, groups map[string]lb.TargetGroup, src *sources) []lb.Stream {
 	type candidate struct {
 		rs   *routeState
 		host string
@@ -195,7 +212,7 @@ func streams(listeners []*listenerState, idx []int, routes []*routeState, groups
 		l := listeners[li]
 		var attached []candidate
 		for _, rs := range routes {
-			for _, host := range rs.serve[li] {
+			for _, host := range rs.serve.on(li) {
 				if l.protocol == lb.ProtocolTLS && shadowed(listeners, idx[:v], host) {
 					continue
 				}
