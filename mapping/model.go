@@ -188,11 +188,12 @@ func shadowed(listeners []*listenerState, before []int, host string) bool {
 func (rs *routeState) entries(out []*entry, host string) []*entry {
 	n := 0
 	for _, r := range rs.rules {
-		n += len(r.matches)
+		n += len(r.state.matches)
 	}
 	made := make([]entry, 0, n)
 	routeHost := routeHostname(rs.hostnames, host)
-	for i, r := range rs.rules {
+	for i := range rs.rules {
+		r := &rs.rules[i].state
 		for j, m := range r.matches {
 			made = append(made, entry{host: host, routeHost: routeHost, route: rs.route, rule: i, match: j,
 				rm: m, act: r.action, groups: r.groups})

@@ -84,7 +84,8 @@ type routeState struct {
 	// overLimit is set when the route does not fit within the provider's
 	// limits (fitRules): it is then accepted nowhere.
 	overLimit problem
-	rules     []ruleState
+	// rules are the converted rules, in order (read only).
+	rules     []ruleResult
 	parents   []parentState
 	// serve maps a listener index to the hostnames the route serves there,
 	// over all of its accepted parentRefs.
@@ -209,8 +210,10 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 		// not written for a condition.
 		rs.refused = boundedList([]string{refusedPrefix + msg}, "", maxMessageBytes)
 	}
-	for _, res := range b.ruleResults(r) {
-		rs.rules = append(rs.rules, res.state)
+	// The results are a Cache's, shared by every Build that hits: read,
+	// never written.
+	rs.rules = b.ruleResults(r)
+	for _, res := range rs.rules {
 		if rs.invalid.ok() {
 			rs.invalid = res.invalid
 		}
@@ -219,18 +222,21 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 		}
 	}
 	// A route names a few parents: a list to search costs less than a map.
-	seen := make([]string, 0, len(r.parentRefs))
+	// With one parentRef (nearly every route) there is nothing to compare.
+	var seen []string
 	for _, ref := range r.parentRefs {
 		set, ok := b.parentOf(r.key.Namespace, ref)
 		if !ok {
 			continue
 		}
 		// The same parentRef written twice gets one status entry.
-		id := parentRefID(ref)
-		if slices.Contains(seen, id) {
-			continue
+		if len(r.parentRefs) > 1 {
+			id := parentRefID(ref)
+			if slices.Contains(seen, id) {
+				continue
+			}
+			seen = append(seen, id)
 		}
-		seen = append(seen, id)
 		hosts, p := b.attach(r, ref, set, listeners)
 		rs.parents = append(rs.parents, parentState{ref: ref, attach: p, hosts: hosts})
 	}

@@ -246,8 +246,8 @@ func streams(listeners []*listenerState, idx []int, routes []*routeState, groups
 		}
 		src.add(st.Name, c.rs.route)
 		if len(c.rs.rules) > 0 {
-			st.Backends = c.rs.rules[0].action.Forward
-			gs := c.rs.rules[0].groups
+			st.Backends = c.rs.rules[0].state.action.Forward
+			gs := c.rs.rules[0].state.groups
 			if l := listeners[idx[0]]; l.protocol == lb.ProtocolTLS && len(c.certs) == 0 {
 				st.Backends, gs = passthroughGroups(st.Backends, gs)
 			}
