@@ -232,9 +232,12 @@ func (b *builder) addRoutes(s *Snapshot, c *Cache) {
 	b.routes = appendRoutes(b.routes, c, b.seen, kindTCPRoute, s.TCPRoutes, tcpRoute)
 	b.routes = appendRoutes(b.routes, c, b.seen, kindUDPRoute, s.UDPRoutes, udpRoute)
 	b.routes = appendRoutes(b.routes, c, b.seen, kindTLSRoute, s.TLSRoutes, tlsRoute)
+	if c != nil {
+		b.routes = byHint(b.routes, func(r *route) int { return r.lastOrder })
+	}
 	slices.SortFunc(b.routes, compareRoutes)
 	for i, r := range b.routes {
-		r.order = i
+		r.order, r.lastOrder = i, i+1
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -111,6 +112,26 @@ func TestCacheSameResult(t *testing.T) {
 				sameAsUncached(t, &c, s, "Service "+gone.Name+" deleted")
 				s.Services = append(s.Services, gone)
 				sameAsUncached(t, &c, s, "Service "+gone.Name+" back")
+			}
+			// The Cache's order hints (the last Build's order) must not
+			// decide anything: listed the other way round, and with
+			// paths whose precedence moves, the Result stays Build's.
+			slices.Reverse(s.HTTPRoutes)
+			sameAsUncached(t, &c, s, "routes listed in reverse")
+			for _, r := range s.HTTPRoutes {
+				for _, rule := range r.Spec.Rules {
+					for _, m := range rule.Matches {
+						if m.Path != nil && m.Path.Type != nil {
+							flipped := gwv1.PathMatchPathPrefix
+							if *m.Path.Type == gwv1.PathMatchPathPrefix {
+								flipped = gwv1.PathMatchExact
+							}
+							*m.Path.Type = flipped
+						}
+					}
+				}
+				bump(r)
+				sameAsUncached(t, &c, s, "HTTPRoute "+r.Name+" paths flipped")
 			}
 			s.Capabilities.PathMatch = nil
 			sameAsUncached(t, &c, s, "capabilities changed")

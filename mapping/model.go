@@ -47,6 +47,13 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 
 	groups := map[string]lb.TargetGroup{}
 	src := newSources(len(routes))
+	// Routes in the precedence order of the last Build, so that each
+	// VirtualHost's entries come nearly sorted.
+	ranked := byHint(routes, func(rs *routeState) int { return rs.lastRank })
+	for _, rs := range routes {
+		rs.nextRank = 0
+	}
+	rank := 0
 	for _, k := range ports {
 		port, idx := k.port, byPort[k]
 		slices.SortFunc(idx, func(x, y int) int {
@@ -70,7 +77,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 			l := listeners[li]
 			vh := lb.VirtualHost{Hostname: l.hostname, Certificates: l.certs}
 			entries := make([]*entry, 0, len(routes))
-			for _, rs := range routes {
+			for _, rs := range ranked {
 				for _, host := range rs.serve.on(li) {
 					if shadowed(listeners, idx[:v], host) {
 						continue
@@ -91,6 +98,10 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 				}
 				names[r.Name] = true
 				vh.Rules = append(vh.Rules, r)
+				rank++
+				if e.route.nextRank == 0 {
+					e.route.nextRank = rank
+				}
 				src.add(r.Name, e.route)
 				for _, g := range e.groups {
 					groups[g.Name] = g
@@ -100,6 +111,9 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 			ml.VirtualHosts = append(ml.VirtualHosts, vh)
 		}
 		m.Listeners = append(m.Listeners, ml)
+	}
+	for _, rs := range routes {
+		rs.lastRank = rs.nextRank
 	}
 	for _, g := range groups {
 		m.TargetGroups = append(m.TargetGroups, g)
