@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
+	"weak"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -184,4 +186,37 @@ func TestCacheConvertsOnlyChanged(t *testing.T) {
 			t.Errorf("%v: reconverted = %v, want %v", k, reconverted, want)
 		}
 	}
+}
+
+// TestCacheKeepsNoListAlive checks that a Cache holds nothing of the route
+// objects it converted: the reconciler's routes sit side by side in one
+// list per Build, and a route kept would keep its whole list (thousands of
+// routes) alive for as long as the route does not change.
+func TestCacheKeepsNoListAlive(t *testing.T) {
+	s := loadSnapshot(t, "testdata/basic.in.yaml")
+	stamp(s)
+	// list lays the snapshot's HTTPRoutes out in one array, as a client's
+	// HTTPRouteList does.
+	list := func() *gwv1.HTTPRoute {
+		items := make([]gwv1.HTTPRoute, len(s.HTTPRoutes))
+		for i, r := range s.HTTPRoutes {
+			items[i] = *r
+			s.HTTPRoutes[i] = &items[i]
+		}
+		return &items[0]
+	}
+	var c Cache
+	first := weak.Make(list())
+	if c.Build(s).LoadBalancer == nil {
+		t.Fatal("no model")
+	}
+	list()
+	c.Build(s)
+	runtime.GC()
+	runtime.GC()
+	if first.Value() != nil {
+		t.Error("the Cache keeps the first Build's route list alive")
+	}
+	// The Cache lives on, as the reconciler's does.
+	runtime.KeepAlive(&c)
 }

@@ -15,6 +15,8 @@ import (
 // (attachment, headers, filters, backends) is shared with HTTPRoute.
 
 func grpcRoute(r *gwv1.GRPCRoute) *route {
+	// Only what the conversion reads, never r (see httpRoute).
+	namespace, name, rules := r.Namespace, r.Name, r.Spec.Rules
 	return &route{
 		kind:       kindGRPCRoute,
 		key:        key(r.Namespace, r.Name),
@@ -24,9 +26,9 @@ func grpcRoute(r *gwv1.GRPCRoute) *route {
 		hostnames:  routeHostnames(r.Spec.Hostnames),
 		values:     validateGRPCRoute(r),
 		rules: func(b *builder) []ruleResult {
-			out := make([]ruleResult, len(r.Spec.Rules))
-			for i := range r.Spec.Rules {
-				out[i] = b.convertGRPCRule(r.Namespace, fmt.Sprintf("%s/%s/grpc/rule-%d", r.Namespace, r.Name, i), &r.Spec.Rules[i])
+			out := make([]ruleResult, len(rules))
+			for i := range rules {
+				out[i] = b.convertGRPCRule(namespace, fmt.Sprintf("%s/%s/grpc/rule-%d", namespace, name, i), &rules[i])
 			}
 			return out
 		},

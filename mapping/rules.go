@@ -64,6 +64,11 @@ type ruleSpec struct {
 }
 
 func httpRoute(r *gwv1.HTTPRoute) *route {
+	// The conversion keeps only what it reads, never r: r points into the
+	// reconciler's list of every route, and a Cache keeps routes for as
+	// long as they do not change, so capturing r would keep one whole
+	// list alive per Build that converted something.
+	namespace, name, rules := r.Namespace, r.Name, r.Spec.Rules
 	return &route{
 		kind:       kindHTTPRoute,
 		key:        key(r.Namespace, r.Name),
@@ -73,9 +78,9 @@ func httpRoute(r *gwv1.HTTPRoute) *route {
 		hostnames:  routeHostnames(r.Spec.Hostnames),
 		values:     validateHTTPRoute(r),
 		rules: func(b *builder) []ruleResult {
-			out := make([]ruleResult, len(r.Spec.Rules))
-			for i := range r.Spec.Rules {
-				out[i] = b.convertHTTPRule(r.Namespace, fmt.Sprintf("%s/%s/rule-%d", r.Namespace, r.Name, i), &r.Spec.Rules[i])
+			out := make([]ruleResult, len(rules))
+			for i := range rules {
+				out[i] = b.convertHTTPRule(namespace, fmt.Sprintf("%s/%s/rule-%d", namespace, name, i), &rules[i])
 			}
 			return out
 		},
