@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -41,20 +40,6 @@ type observation struct {
 type refusal struct {
 	generation int64
 	message    string
-}
-
-// fingerprint identifies a model (nil: no load balancer at all).
-func fingerprint(m *lb.LoadBalancer) [sha256.Size]byte {
-	if m == nil {
-		return sha256.Sum256(nil)
-	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		// Cannot happen for the model's plain types; an unusable
-		// fingerprint only costs a cloud call.
-		return [sha256.Size]byte{}
-	}
-	return sha256.Sum256(data)
 }
 
 // fresh returns the status of the last Ensure of an identical model when the
