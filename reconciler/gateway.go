@@ -188,7 +188,8 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		errs = append(errs, err)
 	}
 	memo := r.routeStatusMemo(owner)
-	for _, kind := range routeSets(snap, res) {
+	kinds := routeSets(snap, res)
+	for _, kind := range kinds {
 		if err := r.writeRouteStatuses(ctx, owner, kind.routes, kind.desired, memo); err != nil {
 			errs = append(errs, err)
 		}
@@ -201,7 +202,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.rememberListenerSets(req.NamespacedName, sets)
 	}
 	if len(errs) == 0 && cloud == nil && out.programmed(gw.Generation).Status == metav1.ConditionTrue {
-		r.routesProgrammed(snap, res, time.Now())
+		r.routesProgrammed(kinds, time.Now())
 	}
 	switch {
 	case cloud != nil && !invalid:
@@ -323,25 +324,30 @@ func (r *GatewayReconciler) ensure(ctx context.Context, gw *gwv1.Gateway, p prov
 	return out
 }
 
-// routeGenerations indexes the snapshot's routes for refusals.
-func routeGenerations(s *mapping.Snapshot) map[mapping.RouteRef]int64 {
-	out := map[mapping.RouteRef]int64{}
-	add := func(kind string, routes []client.Object) {
-		for _, o := range routes {
-			out[mapping.RouteRef{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName()}] = o.GetGeneration()
+// routeGenerations looks up the generation of the snapshot's routes, for
+// refusals. Its index is made at the first lookup: most reconciles have no
+// refused route to look up, and for them an index of 3,000 routes would be
+// garbage.
+func routeGenerations(s *mapping.Snapshot) func(mapping.RouteRef) (int64, bool) {
+	var index map[mapping.RouteRef]int64
+	return func(ref mapping.RouteRef) (int64, bool) {
+		if index == nil {
+			index = make(map[mapping.RouteRef]int64, routeCount(s))
+			for _, kind := range routeSets(s, mapping.Result{}) {
+				for _, o := range kind.routes {
+					index[mapping.RouteRef{Kind: kind.kind, Namespace: o.GetNamespace(), Name: o.GetName()}] = o.GetGeneration()
+				}
+			}
 		}
+		g, ok := index[ref]
+		return g, ok
 	}
-	add("HTTPRoute", objects(s.HTTPRoutes))
-	add("GRPCRoute", objects(s.GRPCRoutes))
-	add("TLSRoute", objects(s.TLSRoutes))
-	add("TCPRoute", objects(s.TCPRoutes))
-	add("UDPRoute", objects(s.UDPRoutes))
-	return out
 }
 
 // routeSet is one kind's routes of a snapshot beside the parent statuses
 // mapping computed for them.
 type routeSet struct {
+	kind    string
 	routes  []client.Object
 	desired map[types.NamespacedName][]gwv1.RouteParentStatus
 }
@@ -350,11 +356,11 @@ type routeSet struct {
 // every route alike (status writes, route timings).
 func routeSets(snap *mapping.Snapshot, res mapping.Result) []routeSet {
 	return []routeSet{
-		{objects(snap.HTTPRoutes), res.Routes},
-		{objects(snap.GRPCRoutes), res.GRPCRoutes},
-		{objects(snap.TLSRoutes), res.TLSRoutes},
-		{objects(snap.TCPRoutes), res.TCPRoutes},
-		{objects(snap.UDPRoutes), res.UDPRoutes},
+		{"HTTPRoute", objects(snap.HTTPRoutes), res.Routes},
+		{"GRPCRoute", objects(snap.GRPCRoutes), res.GRPCRoutes},
+		{"TLSRoute", objects(snap.TLSRoutes), res.TLSRoutes},
+		{"TCPRoute", objects(snap.TCPRoutes), res.TCPRoutes},
+		{"UDPRoute", objects(snap.UDPRoutes), res.UDPRoutes},
 	}
 }
 

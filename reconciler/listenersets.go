@@ -205,21 +205,25 @@ func (r *GatewayReconciler) gatewayObjects(ctx context.Context, gw types.Namespa
 	}
 	// The cache's own objects, not copies: a Gateway with thousands of
 	// routes would copy them all on every reconcile. Nothing here changes
-	// them (mapping is pure; status writes change copies).
+	// them (mapping is pure; status writes change copies). Without
+	// ListenerSets there is nothing to deduplicate.
 	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: gw.String()}, client.UnsafeDisableDeepCopy)
 	if err != nil {
 		return nil, nil, owned, err
+	}
+	if len(owned.sets) == 0 {
+		return sets, routes, owned, nil
 	}
 	type routeID struct {
 		kind string
 		key  types.NamespacedName
 	}
-	seen := map[routeID]bool{}
+	seen := make(map[routeID]bool, len(routes))
 	for _, o := range routes {
 		seen[routeID{routeKind(o), client.ObjectKeyFromObject(o)}] = true
 	}
 	for k := range owned.sets {
-		more, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteListenerSet: k.String()})
+		more, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteListenerSet: k.String()}, client.UnsafeDisableDeepCopy)
 		if err != nil {
 			return nil, nil, owned, err
 		}

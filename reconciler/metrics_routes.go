@@ -13,8 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/cloudgate-dev/cloudgate/mapping"
 )
 
 // routeClock times route changes for cloudgate_route_programmed_seconds: it
@@ -59,12 +57,37 @@ func (c *routeClock) forget(uid types.UID) {
 func (c *routeClock) programmed(uid types.UID, generation int64, at time.Time) (time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.programmedLocked(uid, generation, at)
+}
+
+func (c *routeClock) programmedLocked(uid types.UID, generation int64, at time.Time) (time.Duration, bool) {
 	p, ok := c.pending[uid]
 	if !ok || p.generation > generation {
 		return 0, false
 	}
 	delete(c.pending, uid)
 	return at.Sub(p.at), p.generation == generation
+}
+
+// programmedRoutes ends the timing of every route of sets that a parent
+// accepted, under one lock. Most reconciles have nothing pending (no route
+// changed, or another Gateway's did): they look at no route.
+func (c *routeClock) programmedRoutes(sets []routeSet, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		return
+	}
+	for _, kind := range sets {
+		for _, route := range kind.routes {
+			if _, ok := c.pending[route.GetUID()]; !ok || !acceptedByAny(kind.desired[client.ObjectKeyFromObject(route)]) {
+				continue
+			}
+			if d, ok := c.programmedLocked(route.GetUID(), route.GetGeneration(), at); ok {
+				observeRouteProgrammed(d)
+			}
+		}
+	}
 }
 
 // routeChanges is the route watches' handler: it starts the clock of every
@@ -107,22 +130,13 @@ func (h routeChanges) Generic(ctx context.Context, e event.GenericEvent, q queue
 	h.next.Generic(ctx, e, q)
 }
 
-// routesProgrammed ends the timing of every route of the snapshot that this
-// Gateway accepted: the reconcile that calls it has applied them to the
-// cloud, and written Programmed=True and the routes' statuses.
-func (r *GatewayReconciler) routesProgrammed(snap *mapping.Snapshot, res mapping.Result, at time.Time) {
-	if r.routeClock == nil {
-		return
-	}
-	for _, kind := range routeSets(snap, res) {
-		for _, route := range kind.routes {
-			if !acceptedByAny(kind.desired[client.ObjectKeyFromObject(route)]) {
-				continue
-			}
-			if d, ok := r.routeClock.programmed(route.GetUID(), route.GetGeneration(), at); ok {
-				observeRouteProgrammed(d)
-			}
-		}
+// routesProgrammed ends the timing of every route of sets (the
+// snapshot's, with this reconcile's statuses) that this Gateway accepted:
+// the reconcile that calls it has applied them to the cloud, and written
+// Programmed=True and the routes' statuses.
+func (r *GatewayReconciler) routesProgrammed(sets []routeSet, at time.Time) {
+	if r.routeClock != nil {
+		r.routeClock.programmedRoutes(sets, at)
 	}
 }
 

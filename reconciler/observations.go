@@ -94,32 +94,37 @@ func (o *observations) forget(key types.NamespacedName) {
 }
 
 // refusedRoutes returns the routes the cloud refused that have not changed
-// since, until the next resync.
-func (o *observations) refusedRoutes(key types.NamespacedName, uid string, generations map[mapping.RouteRef]int64) map[mapping.RouteRef]string {
+// since, until the next resync; generation gives a route's current one (none:
+// it is gone).
+func (o *observations) refusedRoutes(key types.NamespacedName, uid string, generation func(mapping.RouteRef) (int64, bool)) map[mapping.RouteRef]string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	ob, ok := o.m[key]
-	if !ok || ob.uid != uid || !time.Now().Before(ob.due) {
+	if !ok || ob.uid != uid || !time.Now().Before(ob.due) || len(ob.refused) == 0 {
 		// At each resync refused routes are offered to the cloud again:
 		// what it refused may be a limit that has since been raised.
 		return nil
 	}
 	out := map[mapping.RouteRef]string{}
 	for ref, r := range ob.refused {
-		if g, ok := generations[ref]; ok && g == r.generation {
+		if g, ok := generation(ref); ok && g == r.generation {
 			out[ref] = r.message
 		}
 	}
 	return out
 }
 
-func (o *observations) setRefused(key types.NamespacedName, uid string, refused map[mapping.RouteRef]string, generations map[mapping.RouteRef]int64) {
+func (o *observations) setRefused(key types.NamespacedName, uid string, refused map[mapping.RouteRef]string, generation func(mapping.RouteRef) (int64, bool)) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if cur, ok := o.m[key]; ok && cur.uid == uid && len(cur.refused) == 0 && len(refused) == 0 {
+		return // nothing refused, as before
+	}
 	ob := o.entry(key, uid)
 	ob.refused = make(map[mapping.RouteRef]refusal, len(refused))
 	for ref, msg := range refused {
-		ob.refused[ref] = refusal{generation: generations[ref], message: msg}
+		g, _ := generation(ref)
+		ob.refused[ref] = refusal{generation: g, message: msg}
 	}
 	o.m[key] = ob
 }

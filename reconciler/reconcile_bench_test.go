@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -146,11 +147,13 @@ func BenchmarkRouteStatuses(b *testing.B) {
 			// status reports.
 			changed.Generation++
 			changed.ResourceVersion = "s" + strconv.FormatInt(changed.Generation, 10)
-			want := res.Routes[key]
-			want[0].Conditions = append([]metav1.Condition(nil), want[0].Conditions...)
+			// A new Build's statuses for it, as mapping gives them.
+			want := slices.Clone(res.Routes[key])
+			want[0].Conditions = slices.Clone(want[0].Conditions)
 			for i := range want[0].Conditions {
 				want[0].Conditions[i].ObservedGeneration = changed.Generation
 			}
+			res.Routes[key] = want
 			before := w.rv
 			reconcile()
 			if w.rv != before+1 {
@@ -163,7 +166,7 @@ func BenchmarkRouteStatuses(b *testing.B) {
 		for b.Loop() {
 			changed.Generation++
 			r.routeClock.seen(changed, changed.CreationTimestamp.Time)
-			r.routesProgrammed(snap, res, changed.CreationTimestamp.Time)
+			r.routesProgrammed(routeSets(snap, res), changed.CreationTimestamp.Time)
 			if len(r.routeClock.pending) != 0 {
 				b.Fatal("the changed route is still timed")
 			}
@@ -195,7 +198,7 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 	}
 }
 
-// BenchmarkRouteGenerations is the per-reconcile bookkeeping of refused
+// BenchmarkRefusedRoutes is the per-reconcile bookkeeping of refused
 // routes, with none refused.
 func BenchmarkRefusedRoutes(b *testing.B) {
 	snap := benchSnapshot(benchRoutes)

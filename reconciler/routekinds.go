@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,112 +23,130 @@ func routeLists() []client.ObjectList {
 	return []client.ObjectList{&gwv1.HTTPRouteList{}, &gwv1.GRPCRouteList{}, &gwv1.TLSRouteList{}, &gwv1.TCPRouteList{}, &gwv1.UDPRouteList{}}
 }
 
-// routeParts is what the reconciler needs of any route: its parentRefs, its
-// status, and the backends of its rules (backendRefs and mirrors).
+// routeParts is what the reconciler needs of any route's parents: its
+// parentRefs and its status.
 type routeParts struct {
 	parentRefs []gwv1.ParentReference
 	status     *gwv1.RouteStatus
-	backends   []gwv1.BackendRef
 }
 
 func partsOf(o client.Object) (routeParts, bool) {
 	switch r := o.(type) {
 	case *gwv1.HTTPRoute:
-		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
-		for _, rule := range r.Spec.Rules {
-			p.backends = appendMirrors(p.backends, rule.Filters, httpMirror)
-			for _, b := range rule.BackendRefs {
-				p.backends = append(p.backends, b.BackendRef)
-				p.backends = appendMirrors(p.backends, b.Filters, httpMirror)
-			}
-		}
-		return p, true
+		return routeParts{r.Spec.ParentRefs, &r.Status.RouteStatus}, true
 	case *gwv1.GRPCRoute:
-		p := routeParts{parentRefs: r.Spec.ParentRefs, status: &r.Status.RouteStatus}
-		for _, rule := range r.Spec.Rules {
-			p.backends = appendMirrors(p.backends, rule.Filters, grpcMirror)
-			for _, b := range rule.BackendRefs {
-				p.backends = append(p.backends, b.BackendRef)
-				p.backends = appendMirrors(p.backends, b.Filters, grpcMirror)
-			}
-		}
-		return p, true
+		return routeParts{r.Spec.ParentRefs, &r.Status.RouteStatus}, true
 	case *gwv1.TLSRoute:
-		return streamParts(r.Spec.ParentRefs, &r.Status.RouteStatus, r.Spec.Rules, func(x gwv1.TLSRouteRule) []gwv1.BackendRef { return x.BackendRefs }), true
+		return routeParts{r.Spec.ParentRefs, &r.Status.RouteStatus}, true
 	case *gwv1.TCPRoute:
-		return streamParts(r.Spec.ParentRefs, &r.Status.RouteStatus, r.Spec.Rules, func(x gwv1.TCPRouteRule) []gwv1.BackendRef { return x.BackendRefs }), true
+		return routeParts{r.Spec.ParentRefs, &r.Status.RouteStatus}, true
 	case *gwv1.UDPRoute:
-		return streamParts(r.Spec.ParentRefs, &r.Status.RouteStatus, r.Spec.Rules, func(x gwv1.UDPRouteRule) []gwv1.BackendRef { return x.BackendRefs }), true
+		return routeParts{r.Spec.ParentRefs, &r.Status.RouteStatus}, true
 	}
 	return routeParts{}, false
 }
 
-// routeStatus is a route's status alone: partsOf without the backends,
-// for what runs on every route of a Gateway at each reconcile.
+// routeStatus is a route's status alone, for what runs on every route of
+// a Gateway at each reconcile.
 func routeStatus(o client.Object) (*gwv1.RouteStatus, bool) {
-	switch r := o.(type) {
-	case *gwv1.HTTPRoute:
-		return &r.Status.RouteStatus, true
-	case *gwv1.GRPCRoute:
-		return &r.Status.RouteStatus, true
-	case *gwv1.TLSRoute:
-		return &r.Status.RouteStatus, true
-	case *gwv1.TCPRoute:
-		return &r.Status.RouteStatus, true
-	case *gwv1.UDPRoute:
-		return &r.Status.RouteStatus, true
-	}
-	return nil, false
+	p, ok := partsOf(o)
+	return p.status, ok
 }
 
-// appendMirrors adds the backends of RequestMirror filters: a mirror's Service
-// is loaded, indexed and watched exactly like a backendRef's.
-func appendMirrors[F any](out []gwv1.BackendRef, filters []F, mirror func(F) *gwv1.HTTPRequestMirrorFilter) []gwv1.BackendRef {
-	for _, f := range filters {
-		if m := mirror(f); m != nil {
-			out = append(out, gwv1.BackendRef{BackendObjectReference: m.BackendRef})
+// eachBackend calls fn with each backend of a route's rules: its
+// backendRefs and its RequestMirror filters' backends (a mirror's Service
+// is loaded, indexed and watched exactly like a backendRef's). It
+// collects nothing, since loadSnapshot calls it for each of a Gateway's
+// thousands of routes at each reconcile.
+func eachBackend(o client.Object, fn func(gwv1.BackendObjectReference)) {
+	switch r := o.(type) {
+	case *gwv1.HTTPRoute:
+		for _, rule := range r.Spec.Rules {
+			eachMirror(rule.Filters, httpMirror, fn)
+			for _, b := range rule.BackendRefs {
+				fn(b.BackendObjectReference)
+				eachMirror(b.Filters, httpMirror, fn)
+			}
 		}
+	case *gwv1.GRPCRoute:
+		for _, rule := range r.Spec.Rules {
+			eachMirror(rule.Filters, grpcMirror, fn)
+			for _, b := range rule.BackendRefs {
+				fn(b.BackendObjectReference)
+				eachMirror(b.Filters, grpcMirror, fn)
+			}
+		}
+	case *gwv1.TLSRoute:
+		for _, rule := range r.Spec.Rules {
+			eachRef(rule.BackendRefs, fn)
+		}
+	case *gwv1.TCPRoute:
+		for _, rule := range r.Spec.Rules {
+			eachRef(rule.BackendRefs, fn)
+		}
+	case *gwv1.UDPRoute:
+		for _, rule := range r.Spec.Rules {
+			eachRef(rule.BackendRefs, fn)
+		}
+	}
+}
+
+func eachMirror[F any](filters []F, mirror func(*F) *gwv1.HTTPRequestMirrorFilter, fn func(gwv1.BackendObjectReference)) {
+	for i := range filters {
+		if m := mirror(&filters[i]); m != nil {
+			fn(m.BackendRef)
+		}
+	}
+}
+
+func eachRef(refs []gwv1.BackendRef, fn func(gwv1.BackendObjectReference)) {
+	for _, b := range refs {
+		fn(b.BackendObjectReference)
+	}
+}
+
+func httpMirror(f *gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }
+func grpcMirror(f *gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }
+
+// eachService calls fn with the namespace and name of each Service a
+// route's rules refer to (repeats included).
+func eachService(o client.Object, fn func(namespace, name string)) {
+	eachBackend(o, func(b gwv1.BackendObjectReference) {
+		if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") {
+			return
+		}
+		ns := o.GetNamespace()
+		if b.Namespace != nil {
+			ns = string(*b.Namespace)
+		}
+		fn(ns, string(b.Name))
+	})
+}
+
+// appendItems appends the routes in a list filled by List.
+func appendItems(out []client.Object, l client.ObjectList) []client.Object {
+	switch l := l.(type) {
+	case *gwv1.HTTPRouteList:
+		return appendPointers(out, l.Items)
+	case *gwv1.GRPCRouteList:
+		return appendPointers(out, l.Items)
+	case *gwv1.TLSRouteList:
+		return appendPointers(out, l.Items)
+	case *gwv1.TCPRouteList:
+		return appendPointers(out, l.Items)
+	case *gwv1.UDPRouteList:
+		return appendPointers(out, l.Items)
 	}
 	return out
 }
 
-func httpMirror(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }
-func grpcMirror(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }
-
-// streamParts collects the parts of a layer-4 route, whose rules hold plain
-// BackendRefs.
-func streamParts[R any](refs []gwv1.ParentReference, status *gwv1.RouteStatus, rules []R, backends func(R) []gwv1.BackendRef) routeParts {
-	p := routeParts{parentRefs: refs, status: status}
-	for _, rule := range rules {
-		p.backends = append(p.backends, backends(rule)...)
-	}
-	return p
-}
-
-// listItems returns the routes in a list filled by List.
-func listItems(l client.ObjectList) []client.Object {
-	var out []client.Object
-	switch l := l.(type) {
-	case *gwv1.HTTPRouteList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *gwv1.GRPCRouteList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *gwv1.TLSRouteList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *gwv1.TCPRouteList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *gwv1.UDPRouteList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
+func appendPointers[T any, PT interface {
+	*T
+	client.Object
+}](out []client.Object, items []T) []client.Object {
+	out = slices.Grow(out, len(items))
+	for i := range items {
+		out = append(out, PT(&items[i]))
 	}
 	return out
 }
@@ -139,7 +158,7 @@ func listRoutes(ctx context.Context, c client.Reader, opts ...client.ListOption)
 		if err := c.List(ctx, l, opts...); err != nil {
 			return nil, err
 		}
-		out = append(out, listItems(l)...)
+		out = appendItems(out, l)
 	}
 	return out, nil
 }
@@ -183,21 +202,13 @@ func routeParents(o client.Object, match func(gwv1.ParentReference) bool) map[ty
 // routeServiceKeys returns "namespace/name" of each Service a route's rules
 // refer to.
 func routeServiceKeys(o client.Object) []string {
-	p, _ := partsOf(o)
 	seen := map[string]bool{}
 	var out []string
-	for _, b := range p.backends {
-		if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") {
-			continue
-		}
-		ns := o.GetNamespace()
-		if b.Namespace != nil {
-			ns = string(*b.Namespace)
-		}
-		if k := ns + "/" + string(b.Name); !seen[k] {
+	eachService(o, func(ns, name string) {
+		if k := ns + "/" + name; !seen[k] {
 			seen[k] = true
 			out = append(out, k)
 		}
-	}
+	})
 	return out
 }

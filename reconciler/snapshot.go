@@ -134,7 +134,19 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 		s.Parameters = append(s.Parameters, p...)
 	}
 
+	// Sized first: a Gateway's thousands of routes would grow each slice
+	// a dozen times per reconcile.
+	var httpRoutes int
+	for _, r := range routes {
+		if _, ok := r.(*gwv1.HTTPRoute); ok {
+			httpRoutes++
+		}
+	}
+	if httpRoutes > 0 {
+		s.HTTPRoutes = make([]*gwv1.HTTPRoute, 0, httpRoutes)
+	}
 	backendNamespaces := map[string]bool{}
+	addNamespace := func(ns, _ string) { backendNamespaces[ns] = true }
 	for _, r := range routes {
 		switch r := r.(type) {
 		case *gwv1.HTTPRoute:
@@ -149,10 +161,7 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 			s.UDPRoutes = append(s.UDPRoutes, r)
 		}
 		backendNamespaces[r.GetNamespace()] = true
-		for _, key := range routeServiceKeys(r) {
-			ns, _, _ := cutKey(key)
-			backendNamespaces[ns] = true
-		}
+		eachService(r, addNamespace)
 	}
 
 	var namespaces corev1.NamespaceList
