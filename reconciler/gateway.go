@@ -72,6 +72,9 @@ type GatewayReconciler struct {
 	builds sync.Map // types.NamespacedName -> *mapping.Cache
 	// routeStatuses holds each Gateway's routeStatusMemo.
 	routeStatuses sync.Map // types.NamespacedName -> *routeStatusMemo
+	// routeIndex finds a Gateway's routes in the cache's stores; nil
+	// lists them (routeindex.go).
+	routeIndex *routeIndex
 }
 
 // cachedBuildMinRoutes is how many routes a Gateway needs before it keeps a

@@ -26,10 +26,8 @@ const (
 	indexGatewayUsesSelector = "cloudgate.gatewayUsesSelector"
 	// indexClassParameters: GatewayClass by "namespace/name" of its parametersRef.
 	indexClassParameters = "cloudgate.classParameters"
-	// indexRouteGateway: a route (of each kind) by "namespace/name" of each Gateway in its
-	// parentRefs, and of each Gateway in its status (so that a route that left
-	// a Gateway still gets its stale status removed).
-	indexRouteGateway = "cloudgate.routeGateway"
+	// A route's Gateways are indexed in the informers themselves
+	// (routeGatewayIndex, routeindex.go).
 	// indexRouteService: a route (of each kind) by "namespace/name" of each Service backendRef.
 	indexRouteService = "cloudgate.routeService"
 )
@@ -77,9 +75,7 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	}
 	indexes = append(indexes, policyIndexes()...)
 	for _, kind := range routeKinds() {
-		indexes = append(indexes,
-			fieldIndex{kind, indexRouteGateway, func(o client.Object) []string { return keys(routeGateways(o)) }},
-			fieldIndex{kind, indexRouteService, routeServiceKeys})
+		indexes = append(indexes, fieldIndex{kind, indexRouteService, routeServiceKeys})
 	}
 	indexes = append(indexes, listenerSetIndexes()...)
 	for _, ix := range indexes {

@@ -203,14 +203,11 @@ func (r *GatewayReconciler) gatewayObjects(ctx context.Context, gw types.Namespa
 			owned.sets[k] = true
 		}
 	}
-	// The cache's own objects, not copies: a Gateway with thousands of
-	// routes would copy them all on every reconcile. Nothing here changes
-	// them (mapping is pure; status writes change copies). Without
-	// ListenerSets there is nothing to deduplicate.
-	routes, err := listRoutes(ctx, r.Client, client.MatchingFields{indexRouteGateway: gw.String()}, client.UnsafeDisableDeepCopy)
+	routes, err := r.gatewayRoutes(ctx, gw)
 	if err != nil {
 		return nil, nil, owned, err
 	}
+	// Without ListenerSets there is nothing to deduplicate.
 	if len(owned.sets) == 0 {
 		return sets, routes, owned, nil
 	}

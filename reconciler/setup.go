@@ -68,6 +68,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return fmt.Errorf("setting up field indexes: %w", err)
 	}
+	routes, err := newRouteIndex(ctx, mgr.GetCache())
+	if err != nil {
+		return fmt.Errorf("setting up the route index: %w", err)
+	}
 	c := mgr.GetClient()
 	e := enqueuer{c: c}
 
@@ -107,7 +111,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	clock := &routeClock{}
 	gateways := &GatewayReconciler{Client: c, ClusterName: cfg.ClusterName, Providers: byName,
 		APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("cloudgate"), ResyncPeriod: cfg.ResyncPeriod,
-		routeClock: clock}
+		routeClock: clock, routeIndex: routes}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("gateway").
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: rateLimiter()}).

@@ -26,7 +26,7 @@ func Snapshot(ctx context.Context, r client.Reader, clusterName string, p provid
 	if err != nil {
 		return nil, err
 	}
-	// What indexListenerSetGateway and indexRouteGateway would find: the
+	// What indexListenerSetGateway and routeGatewayIndex would find: the
 	// ListenerSets naming gw, and the routes naming gw or one of them in
 	// their parentRefs or their status.
 	key := client.ObjectKeyFromObject(gw)
