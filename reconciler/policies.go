@@ -126,7 +126,8 @@ func (e enqueuer) gatewaysOfPolicies(ctx context.Context, field, value string, i
 func loadPolicies(ctx context.Context, c client.Reader, namespaces map[string]bool) (policies []*gwv1.BackendTLSPolicy, configMaps, secrets []string, err error) {
 	for ns := range namespaces {
 		var list gwv1.BackendTLSPolicyList
-		if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		// Only read, as loadSnapshot's other Lists.
+		if err := c.List(ctx, &list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, nil, nil, err
 		}
 		for i := range list.Items {

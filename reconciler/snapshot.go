@@ -164,8 +164,11 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 		eachService(r, addNamespace)
 	}
 
+	// Every List below is only read (mapping is pure), so it takes the
+	// cache's objects rather than deep copies: a cluster's namespaces, a
+	// backend namespace's Services and EndpointSlices, on every reconcile.
 	var namespaces corev1.NamespaceList
-	if err := c.List(ctx, &namespaces); err != nil {
+	if err := c.List(ctx, &namespaces, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	for i := range namespaces.Items {
@@ -174,14 +177,14 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 
 	for ns := range backendNamespaces {
 		var svcs corev1.ServiceList
-		if err := c.List(ctx, &svcs, client.InNamespace(ns)); err != nil {
+		if err := c.List(ctx, &svcs, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
 		for i := range svcs.Items {
 			s.Services = append(s.Services, &svcs.Items[i])
 		}
 		var slices discoveryv1.EndpointSliceList
-		if err := c.List(ctx, &slices, client.InNamespace(ns)); err != nil {
+		if err := c.List(ctx, &slices, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
 		for i := range slices.Items {
@@ -222,7 +225,7 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 	}
 
 	var grants gwv1beta1.ReferenceGrantList
-	if err := c.List(ctx, &grants); err != nil {
+	if err := c.List(ctx, &grants, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	for i := range grants.Items {
