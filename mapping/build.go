@@ -42,7 +42,7 @@ func build(s *Snapshot, c *Cache) Result {
 	}
 	params, gwProblem, b := gatewayBuilder(s, c)
 	if c != nil {
-		defer c.end(b.seen)
+		defer c.end()
 	}
 
 	res.Parameters = params.effective
@@ -132,11 +132,10 @@ type builder struct {
 	backendClientCert *lb.Certificate
 	backendClientCond *metav1.Condition
 
-	// seen are the Cache's entries for the routes of this Build (nil
-	// without a Cache), rec the lookups of the route whose rules are
-	// converting (nil when not recording).
-	seen map[cacheKey]*cacheEntry
-	rec  *reads
+	// cache is the Cache of this Build (nil without one), rec the lookups
+	// of the route whose rules are converting (nil when not recording).
+	cache *Cache
+	rec   *reads
 }
 
 // gatewayBuilder makes the builder for s: the Gateway's parameters decide
@@ -153,7 +152,7 @@ func gatewayBuilder(s *Snapshot, c *Cache) (gatewayParams, problem, *builder) {
 	}
 	if c != nil {
 		c.begin(b.caps)
-		b.seen = make(map[cacheKey]*cacheEntry, len(c.entries))
+		b.cache = c
 	}
 	b.addRoutes(s, c)
 	return params, gwProblem, b
@@ -227,11 +226,11 @@ func newBuilder(s *Snapshot) *builder {
 func (b *builder) addRoutes(s *Snapshot, c *Cache) {
 	n := len(s.HTTPRoutes) + len(s.GRPCRoutes) + len(s.TCPRoutes) + len(s.UDPRoutes) + len(s.TLSRoutes)
 	b.routes = make([]*route, 0, n)
-	b.routes = appendRoutes(b.routes, c, b.seen, kindHTTPRoute, s.HTTPRoutes, httpRoute)
-	b.routes = appendRoutes(b.routes, c, b.seen, kindGRPCRoute, s.GRPCRoutes, grpcRoute)
-	b.routes = appendRoutes(b.routes, c, b.seen, kindTCPRoute, s.TCPRoutes, tcpRoute)
-	b.routes = appendRoutes(b.routes, c, b.seen, kindUDPRoute, s.UDPRoutes, udpRoute)
-	b.routes = appendRoutes(b.routes, c, b.seen, kindTLSRoute, s.TLSRoutes, tlsRoute)
+	b.routes = appendRoutes(b.routes, c, kindHTTPRoute, s.HTTPRoutes, httpRoute)
+	b.routes = appendRoutes(b.routes, c, kindGRPCRoute, s.GRPCRoutes, grpcRoute)
+	b.routes = appendRoutes(b.routes, c, kindTCPRoute, s.TCPRoutes, tcpRoute)
+	b.routes = appendRoutes(b.routes, c, kindUDPRoute, s.UDPRoutes, udpRoute)
+	b.routes = appendRoutes(b.routes, c, kindTLSRoute, s.TLSRoutes, tlsRoute)
 	if c != nil {
 		b.routes = byHint(b.routes, func(r *route) int { return r.lastOrder })
 	}
@@ -300,7 +299,7 @@ func (b *builder) gatewayStatus(listeners []*listenerState, gwProblem problem, p
 func appendRoutes[T any, P interface {
 	*T
 	metav1.Object
-}](out []*route, c *Cache, seen map[cacheKey]*cacheEntry, kind routeKind, in []P, convert func(P) *route) []*route {
+}](out []*route, c *Cache, kind routeKind, in []P, convert func(P) *route) []*route {
 	for _, r := range in {
 		if r == nil {
 			continue
@@ -309,7 +308,7 @@ func appendRoutes[T any, P interface {
 			out = append(out, convert(r))
 			continue
 		}
-		out = append(out, c.route(kind, r, seen, func() *route { return convert(r) }))
+		out = append(out, c.route(kind, r, func() *route { return convert(r) }))
 	}
 	return out
 }

@@ -35,6 +35,10 @@ type Cache struct {
 	// caps are the capabilities (with quotas) the entries were made with.
 	caps    lb.Capabilities
 	entries map[cacheKey]*cacheEntry
+	// build counts Builds; an entry a Build uses is marked with it, and
+	// the others are dropped at its end (rather than collecting the used
+	// ones in a new map each Build).
+	build uint64
 }
 
 type cacheKey struct {
@@ -43,6 +47,8 @@ type cacheKey struct {
 }
 
 type cacheEntry struct {
+	// build is the last Build that used the entry.
+	build   uint64
 	uid     types.UID
 	version string
 	route   *route
@@ -93,12 +99,13 @@ func (c *Cache) begin(caps lb.Capabilities) {
 		c.entries = map[cacheKey]*cacheEntry{}
 		c.caps = caps
 	}
+	c.build++
 }
 
 // route returns the cached kind-neutral route for o, converting it with
-// convert when o changed or was never seen. seen collects the entries
-// this Build uses; the others are dropped at its end.
-func (c *Cache) route(kind routeKind, o metav1.Object, seen map[cacheKey]*cacheEntry, convert func() *route) *route {
+// convert when o changed or was never seen. The entry is marked as used
+// by this Build; the others are dropped at its end.
+func (c *Cache) route(kind routeKind, o metav1.Object, convert func() *route) *route {
 	k := cacheKey{kind: kind, key: key(o.GetNamespace(), o.GetName())}
 	uid, version := o.GetUID(), o.GetResourceVersion()
 	if uid == "" || version == "" {
@@ -107,14 +114,28 @@ func (c *Cache) route(kind routeKind, o metav1.Object, seen map[cacheKey]*cacheE
 	e := c.entries[k]
 	if e == nil || e.uid != uid || e.version != version {
 		e = &cacheEntry{uid: uid, version: version, route: convert()}
+		c.entries[k] = e
 	}
-	seen[k] = e
+	e.build = c.build
 	return e.route
 }
 
+// used returns the entry of r when this Build took r from it.
+func (c *Cache) used(r *route) *cacheEntry {
+	e := c.entries[cacheKey{kind: r.kind, key: r.key}]
+	if e == nil || e.build != c.build || e.route != r {
+		return nil
+	}
+	return e
+}
+
 // end keeps only the entries this Build used.
-func (c *Cache) end(seen map[cacheKey]*cacheEntry) {
-	c.entries = seen
+func (c *Cache) end() {
+	for k, e := range c.entries {
+		if e.build != c.build {
+			delete(c.entries, k)
+		}
+	}
 }
 
 // versions appends the resourceVersion of each object, and says whether
@@ -187,8 +208,11 @@ func sameVersions[T metav1.Object](have []string, objs []T) bool {
 // ruleResults converts r's rules, or replays the conversion the cache
 // holds when everything it read is as it was.
 func (b *builder) ruleResults(r *route) []ruleResult {
-	e := b.seen[cacheKey{kind: r.kind, key: r.key}]
-	if e == nil || e.route != r {
+	var e *cacheEntry
+	if b.cache != nil {
+		e = b.cache.used(r)
+	}
+	if e == nil {
 		return r.rules(b)
 	}
 	if e.rules != nil {

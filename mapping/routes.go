@@ -92,8 +92,8 @@ type routeState struct {
 	// limits (fitRules): it is then accepted nowhere.
 	overLimit problem
 	// rules are the converted rules, in order (read only).
-	rules     []ruleResult
-	parents   []parentState
+	rules   []ruleResult
+	parents []parentState
 	// serve maps a listener index to the hostnames the route serves there,
 	// over all of its accepted parentRefs.
 	serve    listenerHosts
