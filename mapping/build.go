@@ -135,6 +135,10 @@ type builder struct {
 	// cache is the Cache of this Build (nil without one), rec the lookups
 	// of the route whose rules are converting (nil when not recording).
 	cache *Cache
+	// states and entries hand out the Build's routeStates and
+	// precedence entries, thousands of each, in chunks.
+	states  arena[routeState]
+	entries arena[entry]
 	rec   *reads
 }
 
@@ -311,4 +315,21 @@ func appendRoutes[T any, P interface {
 		out = append(out, c.route(kind, r, func() *route { return convert(r) }))
 	}
 	return out
+}
+
+// arena hands out zeroed values from chunks: one allocation per chunk
+// rather than per value, for values made by the thousand that live as long
+// as the Build that made them.
+type arena[T any] struct {
+	chunk []T
+}
+
+const arenaChunk = 256
+
+func (a *arena[T]) new() *T {
+	if len(a.chunk) == cap(a.chunk) {
+		a.chunk = make([]T, 0, arenaChunk)
+	}
+	a.chunk = a.chunk[:len(a.chunk)+1]
+	return &a.chunk[len(a.chunk)-1]
 }

@@ -69,7 +69,7 @@ func TestPrecedence(t *testing.T) {
 	old, young := metav1.Unix(100, 0), metav1.Unix(200, 0)
 	e := func(name, host string, created metav1.Time, m lb.Match) *entry {
 		r := &route{kind: kindHTTPRoute, key: types.NamespacedName{Namespace: "ns", Name: name}, created: created}
-		return &entry{host: host, routeHost: host, route: r, rm: ruleMatch{m: m}}
+		return &entry{host: host, routeHost: host, route: r, rm: &ruleMatch{m: m}}
 	}
 	// via is an entry whose own hostname routeHost intersects to host.
 	via := func(name, host, routeHost string, created metav1.Time, m lb.Match) *entry {

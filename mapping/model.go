@@ -82,7 +82,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 					if shadowed(listeners, idx[:v], host) {
 						continue
 					}
-					entries = rs.entries(entries, host)
+					entries = rs.entries(entries, &b.entries, host)
 				}
 			}
 			slices.SortFunc(entries, comparePrecedence)
@@ -103,7 +103,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 					e.route.nextRank = rank
 				}
 				src.add(r.Name, e.route)
-				for _, g := range e.groups {
+				for _, g := range e.state.groups {
 					groups[g.Name] = g
 					src.add(g.Name, e.route)
 				}
@@ -198,20 +198,15 @@ func shadowed(listeners []*listenerState, before []int, host string) bool {
 }
 
 // entries places every match of the route on one effective hostname.
-// They are appended to out, and made in one allocation rather than one each.
-func (rs *routeState) entries(out []*entry, host string) []*entry {
-	n := 0
-	for _, r := range rs.rules {
-		n += len(r.state.matches)
-	}
-	made := make([]entry, 0, n)
+// They are appended to out, and made from the Build's arena.
+func (rs *routeState) entries(out []*entry, made *arena[entry], host string) []*entry {
 	routeHost := routeHostname(rs.hostnames, host)
 	for i := range rs.rules {
 		r := &rs.rules[i].state
-		for j, m := range r.matches {
-			made = append(made, entry{host: host, routeHost: routeHost, route: rs.route, rule: i, match: j,
-				rm: m, act: r.action, groups: r.groups})
-			out = append(out, &made[len(made)-1])
+		for j := range r.matches {
+			e := made.new()
+			*e = entry{host: host, routeHost: routeHost, route: rs.route, rule: i, match: j, rm: &r.matches[j], state: r}
+			out = append(out, e)
 		}
 	}
 	return out
@@ -238,5 +233,5 @@ func (e *entry) lbRule(vhostHost string) lb.Rule {
 	if e.host != vhostHost {
 		m.Hostname = e.host
 	}
-	return lb.Rule{Name: name, Match: m, Action: e.act}
+	return lb.Rule{Name: name, Match: m, Action: e.state.action}
 }

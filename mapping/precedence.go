@@ -16,10 +16,11 @@ type entry struct {
 	route     *route
 	rule      int
 	match     int
-	rm        ruleMatch
-	act       lb.Action
-	// groups are the target groups act forwards to.
-	groups []lb.TargetGroup
+	// rm is the match and state its rule (the action and the target
+	// groups it forwards to), read from the route's converted rules: a
+	// Build places thousands, so they point rather than copy.
+	rm    *ruleMatch
+	state *ruleState
 }
 
 // comparePrecedence orders entries as the route APIs require, most

@@ -211,7 +211,8 @@ func (rs *routeState) serverNameNotEnforced(provider string) {
 // evaluateRoute converts a route's rules and works out where each of its
 // parentRefs would attach it.
 func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeState {
-	rs := &routeState{route: r, invalid: r.values}
+	rs := b.states.new()
+	rs.route, rs.invalid = r, r.values
 	if msg, ok := b.refused[r.ref()]; ok {
 		// Bounded like every message: the reconciler's text is static but
 		// not written for a condition.
