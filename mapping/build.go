@@ -139,7 +139,7 @@ type builder struct {
 	// precedence entries, thousands of each, in chunks.
 	states  arena[routeState]
 	entries arena[entry]
-	rec   *reads
+	rec     *reads
 }
 
 // gatewayBuilder makes the builder for s: the Gateway's parameters decide
