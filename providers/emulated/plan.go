@@ -28,10 +28,9 @@ type write struct {
 	// patch, when set, carries an Update as the parts that change
 	// (patchOf); otherwise the Update replaces the whole spec.
 	patch *cloud.Patch
-	// kept are the parts of desired the plan found unchanged, by part
-	// key: what the provider's remembered view takes from the old one
-	// (written.go).
-	kept map[string]bool
+	// kept are the parts of desired the plan found unchanged (for an
+	// Update).
+	kept keptParts
 	// current is what the observation saw, for Nothing: the status comes
 	// from it, so a no-op Ensure costs no read beyond the one it planned on.
 	current cloud.LoadBalancer
@@ -57,11 +56,18 @@ func (pl plan) public() providers.Plan {
 	return out
 }
 
+// changes reports whether any write's steps do something, as
+// pl.public().Changes() would without collecting the steps.
+func (pl plan) changes() bool {
+	return slices.ContainsFunc(pl.writes, func(w write) bool { return providers.Plan{Steps: w.steps}.Changes() })
+}
+
 // newPlan compares want with the load balancers the owner has (found by
 // tags) and returns the writes. It is pure: the caller did the reading. A nil
 // want is the empty model: deleting a Gateway takes the same path as
-// changing it.
-func newPlan(want *cloud.LoadBalancer, owned []cloud.LoadBalancer) plan {
+// changing it. memo is the ruleIDs of the load balancer of want's name in
+// owned, nil when unknown.
+func newPlan(want *cloud.LoadBalancer, owned []cloud.LoadBalancer, memo ruleIDs) plan {
 	var first, deletes []write
 	for _, cur := range owned {
 		if want == nil || cur.Name != want.Name {
@@ -72,7 +78,7 @@ func newPlan(want *cloud.LoadBalancer, owned []cloud.LoadBalancer) plan {
 			deletes = append(deletes, deleteWrite(cur, why))
 			continue
 		}
-		first = append(first, updateWrite(*want, cur))
+		first = append(first, updateWrite(*want, cur, memo))
 	}
 	if want != nil && len(first) == 0 {
 		first = []write{createWrite(*want)}
@@ -84,7 +90,7 @@ func createWrite(want cloud.LoadBalancer) write {
 	w := write{action: providers.ActionCreate, name: want.Name, desired: want}
 	w.steps = append(w.steps, providers.Step{Kind: providers.KindLoadBalancer, LogicalID: resourceID,
 		Action: providers.ActionCreate, Why: fmt.Sprintf("the Gateway has no load balancer (%s)", want.Name)})
-	for _, pt := range parts(want.Spec) {
+	for _, pt := range parts(want.Spec, true) {
 		w.steps = append(w.steps, pt.step(providers.ActionCreate, "", providers.WhyMissing))
 	}
 	return w
@@ -94,7 +100,7 @@ func deleteWrite(cur cloud.LoadBalancer, why string) write {
 	w := write{action: providers.ActionDelete, name: cur.Name, id: cur.ID}
 	w.steps = append(w.steps, providers.Step{Kind: providers.KindLoadBalancer, LogicalID: resourceID, CloudID: cur.ID,
 		Action: providers.ActionDelete, Why: fmt.Sprintf("%s (%s)", why, cur.Name)})
-	for _, pt := range parts(cur.Spec) {
+	for _, pt := range parts(cur.Spec, true) {
 		w.steps = append(w.steps, pt.step(providers.ActionDelete, cur.ID, providers.WhyHolderGoes))
 	}
 	return w
@@ -102,16 +108,16 @@ func deleteWrite(cur cloud.LoadBalancer, why string) write {
 
 // updateWrite replaces cur when any part of it differs from want, or when
 // its listeners are not serving (replacing with the same spec makes the
-// cloud try to bind again).
-func updateWrite(want, cur cloud.LoadBalancer) write {
+// cloud try to bind again). memo is cur's ruleIDs, or nil.
+func updateWrite(want, cur cloud.LoadBalancer, memo ruleIDs) write {
 	own := providers.Step{Kind: providers.KindLoadBalancer, LogicalID: resourceID, CloudID: cur.ID,
 		Action: providers.ActionNothing, Why: providers.WhyUpToDate}
-	steps := diffParts(parts(cur.Spec), parts(want.Spec), cur.ID)
-	partsChange := providers.Plan{Steps: steps}.Changes()
+	d := diffSpec(cur.Spec, want.Spec, cur.ID, memo)
+	partsChange := providers.Plan{Steps: d.steps}.Changes()
 	whole := false
-	switch d := providers.Compare(loadBalancerViewOf(cur), loadBalancerViewOf(want)); {
-	case len(d) > 0:
-		own.Action, own.Why, own.Diff = providers.ActionUpdate, providers.WhyChanged, d
+	switch diff := providers.Compare(loadBalancerViewOf(cur), loadBalancerViewOf(want)); {
+	case len(diff) > 0:
+		own.Action, own.Why, own.Diff = providers.ActionUpdate, providers.WhyChanged, diff
 	case cur.State != cloud.StateActive:
 		own.Action, own.Why = providers.ActionUpdate, "listeners not serving: "+unbound(cur)
 	case !partsChange && len(changedSpec(want, cur)) > 0:
@@ -120,44 +126,168 @@ func updateWrite(want, cur cloud.LoadBalancer) write {
 		own.Action, own.Why = providers.ActionUpdate, "changed: "+strings.Join(changedSpec(want, cur), ", ")
 		whole = true
 	}
+	steps := make([]providers.Step, 0, len(d.steps)+1)
 	w := write{action: providers.ActionNothing, name: cur.Name, id: cur.ID, current: cur,
-		steps: append([]providers.Step{own}, steps...), kept: keptParts(steps)}
+		steps: append(append(steps, own), d.steps...), kept: d.kept}
 	if own.Action != providers.ActionNothing || partsChange {
 		w.action, w.desired, w.version = providers.ActionUpdate, want, cur.Version
 		if !whole {
-			pt := patchOf(want, w.kept)
+			pt := patchOf(want, d.kept)
 			w.patch = &pt
 		}
 	}
 	return w
 }
 
-// partKey identifies a part across plans: its kind and logical id.
-func partKey(kind providers.Kind, id string) string { return string(kind) + "\x00" + id }
+// keptParts are the parts of a spec (want) that a write leaves as the spec
+// planned on (cur) has them: what the patch names instead of sending, and
+// what the provider's remembered view takes from the old one (written.go).
+type keptParts struct {
+	// from are cur's listeners by want's: the one of the same name, or
+	// nil.
+	from []*lb.Listener
+	// rules say, by listener, virtual host and rule of want, where the
+	// listener in from holds the same rule, if it does.
+	rules [][][]source
+	// groups are the names of the target groups kept, and curGroups
+	// those of the spec planned on.
+	groups    map[string]bool
+	curGroups []lb.TargetGroup
+	// ids are the logical ids of want's rules (the memo of the view the
+	// write leaves).
+	ids ruleIDs
+}
 
-// keptParts are the rules and target groups that steps leave as they are.
-func keptParts(steps []providers.Step) map[string]bool {
-	kept := map[string]bool{}
-	for _, s := range steps {
-		if s.Action == providers.ActionNothing && (s.Kind == providers.KindRule || s.Kind == providers.KindTargetGroup) {
-			kept[partKey(s.Kind, s.LogicalID)] = true
+// source is where the spec planned on holds rule i of virtual host h of
+// listener li of want, if the write keeps it.
+func (k keptParts) source(li, h, i int) source {
+	if li >= len(k.rules) {
+		return noSource // nothing kept: a create
+	}
+	return k.rules[li][h][i]
+}
+
+// specDiff is a step per part: want's in its order (created, updated or
+// unchanged), then the ones only cur has (deleted); and what it keeps.
+type specDiff struct {
+	steps []providers.Step
+	kept  keptParts
+}
+
+// diffSpec compares want's parts with cur's: the rules with diffRules, the
+// rest (a few) with parts and reflect.DeepEqual.
+func diffSpec(cur, want cloud.Spec, cloudID string, memo ruleIDs) specDiff {
+	type key struct {
+		kind providers.Kind
+		id   string
+	}
+	curParts := parts(cur, false)
+	had := make(map[key]part, len(curParts))
+	for _, pt := range curParts {
+		had[key{pt.kind, pt.id}] = pt
+	}
+	listeners := make(map[string]int, len(cur.Listeners))
+	for i, l := range cur.Listeners {
+		if _, dup := listeners[l.Name]; !dup {
+			listeners[l.Name] = i
 		}
 	}
-	return kept
+	d := specDiff{kept: keptParts{groups: map[string]bool{}, curGroups: cur.TargetGroups}}
+	deletes := make([][]providers.Step, len(cur.Listeners))
+	ruled := make([]bool, len(cur.Listeners))
+	kept := map[key]bool{}
+	li := -1
+	for _, pt := range parts(want, false) {
+		k := key{pt.kind, pt.id}
+		old, ok := had[k]
+		kept[k] = true
+		st := diffPart(old, ok, pt, cloudID)
+		if pt.kind == providers.KindTargetGroup && st.Action == providers.ActionNothing {
+			d.kept.groups[pt.id] = true
+		}
+		if pt.kind != providers.KindListener {
+			d.steps = append(d.steps, st)
+			continue
+		}
+		// parts lists want's listeners in order.
+		li++
+		wl := &want.Listeners[li]
+		var cl *lb.Listener
+		var cm [][]string
+		if i, ok := listeners[wl.Name]; ok {
+			cl = &cur.Listeners[i]
+			if i < len(memo) {
+				cm = memo[i]
+			}
+			ruled[i] = true
+		}
+		rd := diffRules(cl, cm, wl, cloudID)
+		if len(rd.list) > 0 {
+			st.Diff = append(st.Diff, rd.list...)
+			if st.Action == providers.ActionNothing {
+				st.Action, st.Why = providers.ActionUpdate, providers.WhyChanged
+			}
+		}
+		d.steps = append(append(d.steps, st), rd.steps...)
+		if i, ok := listeners[wl.Name]; ok {
+			deletes[i] = rd.deletes
+		}
+		d.kept.from = append(d.kept.from, cl)
+		d.kept.rules = append(d.kept.rules, rd.kept)
+		d.kept.ids = append(d.kept.ids, rd.ids)
+	}
+	ci := -1
+	for _, pt := range curParts {
+		if !kept[key{pt.kind, pt.id}] {
+			d.steps = append(d.steps, pt.step(providers.ActionDelete, cloudID, providers.WhyUnwanted))
+		}
+		if pt.kind != providers.KindListener {
+			continue
+		}
+		ci++
+		if !ruled[ci] {
+			// A listener want does not have (or a second of its
+			// name): every rule of it goes.
+			deletes[ci] = diffRules(&cur.Listeners[ci], nil, &lb.Listener{Name: cur.Listeners[ci].Name}, cloudID).deletes
+		}
+		d.steps = append(d.steps, deletes[ci]...)
+	}
+	return d
+}
+
+// diffPart is the step of want's part pt, which cur has as old if ok.
+func diffPart(old part, ok bool, pt part, cloudID string) providers.Step {
+	// Most parts of a change are the same as before: reflect.DeepEqual
+	// says so at a fraction of the cost of Compare, which also works out
+	// what differs (it holds nil and empty alike, so it decides whatever
+	// DeepEqual does not).
+	if ok && reflect.DeepEqual(old.view, pt.view) {
+		return pt.step(providers.ActionNothing, cloudID, providers.WhyUpToDate)
+	}
+	switch d := providers.Compare(old.view, pt.view); {
+	case !ok:
+		return pt.step(providers.ActionCreate, cloudID, providers.WhyMissing)
+	case len(d) > 0:
+		s := pt.step(providers.ActionUpdate, cloudID, providers.WhyChanged)
+		s.Diff = d
+		return s
+	default:
+		return pt.step(providers.ActionNothing, cloudID, providers.WhyUpToDate)
+	}
 }
 
 // patchOf is want as a cloud.Patch that names the kept rules and target
 // groups instead of sending them: a change to one route of thousands sends
 // one rule.
-func patchOf(want cloud.LoadBalancer, kept map[string]bool) cloud.Patch {
+func patchOf(want cloud.LoadBalancer, kept keptParts) cloud.Patch {
 	p := cloud.Patch{Tags: want.Tags, Options: want.Spec.Options}
-	for _, l := range want.Spec.Listeners {
+	for li, l := range want.Spec.Listeners {
 		lp := cloud.ListenerPatch{Name: l.Name, Port: l.Port, Protocol: l.Protocol, Streams: l.Streams, ClientValidation: l.ClientValidation}
-		for _, vh := range l.VirtualHosts {
+		for h, vh := range l.VirtualHosts {
 			vp := cloud.VirtualHostPatch{Hostname: vh.Hostname, Certificates: vh.Certificates, Rules: make([]cloud.RulePatch, len(vh.Rules))}
 			for i := range vh.Rules {
 				vp.Rules[i].Name = vh.Rules[i].Name
-				if !kept[partKey(providers.KindRule, l.Name+"/"+vh.Rules[i].Name)] {
+				if kept.source(li, h, i).host < 0 {
 					vp.Rules[i].Rule = &vh.Rules[i]
 				}
 			}
@@ -167,7 +297,7 @@ func patchOf(want cloud.LoadBalancer, kept map[string]bool) cloud.Patch {
 	}
 	for i, g := range want.Spec.TargetGroups {
 		gp := cloud.TargetGroupPatch{Name: g.Name}
-		if !kept[partKey(providers.KindTargetGroup, g.Name)] {
+		if !kept.groups[g.Name] {
 			gp.Group = &want.Spec.TargetGroups[i]
 		}
 		p.TargetGroups = append(p.TargetGroups, gp)
@@ -291,10 +421,11 @@ type certificateView struct {
 	KeyPEM  []byte `json:"keyPEM"`
 }
 
-// parts lists a spec's elements: listeners, each followed by its rules and
+// parts lists a spec's elements: listeners, each followed by its rules
+// (unless withRules is false: updateWrite diffs them itself, diffRules) and
 // streams, then target groups, then certificates (once each, by name).
 // Rules and streams are named within their listener.
-func parts(s cloud.Spec) []part {
+func parts(s cloud.Spec, withRules bool) []part {
 	var out, certs []part
 	seen := map[string]bool{}
 	names := func(cs []lb.Certificate) []string {
@@ -313,9 +444,11 @@ func parts(s cloud.Spec) []part {
 		var inner []part
 		for _, vh := range l.VirtualHosts {
 			hv := hostView{Hostname: vh.Hostname, Certificates: names(vh.Certificates)}
-			for _, r := range vh.Rules {
-				hv.Rules = append(hv.Rules, r.Name)
-				inner = append(inner, part{providers.KindRule, l.Name + "/" + r.Name, ruleView{Match: r.Match, Action: r.Action}})
+			if withRules {
+				for _, r := range vh.Rules {
+					hv.Rules = append(hv.Rules, r.Name)
+					inner = append(inner, part{providers.KindRule, l.Name + "/" + r.Name, ruleView{Match: r.Match, Action: r.Action}})
+				}
 			}
 			lv.VirtualHosts = append(lv.VirtualHosts, hv)
 		}
@@ -331,50 +464,6 @@ func parts(s cloud.Spec) []part {
 		out = append(out, part{providers.KindTargetGroup, tg.Name, targetGroupView{Protocol: tg.Protocol, Targets: tg.Targets, TLS: newBackendView(tg.TLS)}})
 	}
 	return append(out, certs...)
-}
-
-// diffParts is a step per part: want's in its order (created, updated or
-// unchanged), then the ones only cur has (deleted).
-func diffParts(cur, want []part, cloudID string) []providers.Step {
-	type key struct {
-		kind providers.Kind
-		id   string
-	}
-	had := make(map[key]part, len(cur))
-	for _, pt := range cur {
-		had[key{pt.kind, pt.id}] = pt
-	}
-	var steps []providers.Step
-	kept := map[key]bool{}
-	for _, pt := range want {
-		k := key{pt.kind, pt.id}
-		old, ok := had[k]
-		kept[k] = true
-		// Most parts of a change are the same as before: reflect.DeepEqual
-		// says so at a fraction of the cost of Compare, which also works
-		// out what differs (it holds nil and empty alike, so it decides
-		// whatever DeepEqual does not).
-		if ok && reflect.DeepEqual(old.view, pt.view) {
-			steps = append(steps, pt.step(providers.ActionNothing, cloudID, providers.WhyUpToDate))
-			continue
-		}
-		switch d := providers.Compare(old.view, pt.view); {
-		case !ok:
-			steps = append(steps, pt.step(providers.ActionCreate, cloudID, providers.WhyMissing))
-		case len(d) > 0:
-			s := pt.step(providers.ActionUpdate, cloudID, providers.WhyChanged)
-			s.Diff = d
-			steps = append(steps, s)
-		default:
-			steps = append(steps, pt.step(providers.ActionNothing, cloudID, providers.WhyUpToDate))
-		}
-	}
-	for _, pt := range cur {
-		if !kept[key{pt.kind, pt.id}] {
-			steps = append(steps, pt.step(providers.ActionDelete, cloudID, providers.WhyUnwanted))
-		}
-	}
-	return steps
 }
 
 // changedSpec names the parts of cur that differ from want. Comparing the

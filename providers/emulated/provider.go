@@ -223,7 +223,7 @@ func (p *Provider) Plan(ctx context.Context, desired *lb.LoadBalancer) (provider
 		return providers.Plan{}, err
 	}
 	want := toWire(desired)
-	return newPlan(&want, owned).public(), nil
+	return newPlan(&want, owned, nil).public(), nil
 }
 
 func validate(desired *lb.LoadBalancer) error {
@@ -258,9 +258,10 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (provid
 	// (written.go); a plan that finds nothing to change there is a resync
 	// or a retry, which reads.
 	onRemembered := false
+	var memo ruleIDs
 	if !observed {
-		if cur, ok := p.last.get(desired.Owner); ok {
-			owned, observed, onRemembered = []cloud.LoadBalancer{cur}, true, true
+		if cur, ids, ok := p.last.get(desired.Owner); ok {
+			owned, observed, onRemembered, memo = []cloud.LoadBalancer{cur}, true, true, ids
 		}
 	}
 	var res providers.Result
@@ -273,23 +274,26 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (provid
 			}
 		}
 		observed = false // planning again means the view was stale: read
-		pl := newPlan(&want, owned)
+		pl := newPlan(&want, owned, memo)
+		memo = nil // of the remembered view only
+		changes := pl.changes()
 		if onRemembered {
 			onRemembered = false
-			if !pl.public().Changes() {
+			if !changes {
 				continue
 			}
 		}
 		// The plan's text is built only for a logger that keeps it: for
 		// thousands of rules it costs more than the write.
-		if public := pl.public(); public.Changes() && p.logger.Enabled(ctx, slog.LevelInfo) {
-			p.logger.Info("Applying plan", "gateway", desired.Owner.Key(), "plan", public.String())
+		if changes && p.logger.Enabled(ctx, slog.LevelInfo) {
+			p.logger.Info("Applying plan", "gateway", desired.Owner.Key(), "plan", pl.public().String())
 		}
 		var cur cloud.LoadBalancer
 		cur, res.Applied, err = p.apply(ctx, desired, desired.Owner, pl)
 		if err == nil {
 			// The plan's first write is the desired load balancer's.
-			p.last.set(desired.Owner, remembered(pl.writes[0], cur))
+			mem, ids := remembered(pl.writes[0], cur)
+			p.last.set(desired.Owner, mem, ids)
 			res.Status = status(cur)
 			return res, nil
 		}
@@ -306,7 +310,11 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (provid
 // created. desired is nil when the plan deletes everything.
 func (p *Provider) apply(ctx context.Context, desired *lb.LoadBalancer, owner lb.Owner, pl plan) (cloud.LoadBalancer, providers.Plan, error) {
 	var final cloud.LoadBalancer
-	var applied providers.Plan
+	n := 0
+	for _, w := range pl.writes {
+		n += len(w.steps)
+	}
+	applied := providers.Plan{Steps: make([]providers.Step, 0, n)}
 	for _, w := range pl.writes {
 		var err error
 		switch w.action {
@@ -450,7 +458,7 @@ func (p *Provider) Delete(ctx context.Context, owner lb.Owner) error {
 	if err != nil {
 		return err
 	}
-	_, applied, err := p.apply(ctx, nil, owner, newPlan(nil, mine))
+	_, applied, err := p.apply(ctx, nil, owner, newPlan(nil, mine, nil))
 	if applied.Changes() {
 		p.logger.Info("Applied plan", "gateway", owner.Key(), "plan", applied.String())
 	}

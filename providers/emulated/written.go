@@ -24,27 +24,34 @@ import (
 // the old copy's, the rest are copied (ownedSpec).
 type lastWritten struct {
 	mu sync.Mutex
-	m  map[string]cloud.LoadBalancer // by gateway-uid
+	m  map[string]known // by gateway-uid
 }
 
-func (l *lastWritten) get(owner lb.Owner) (cloud.LoadBalancer, bool) {
+// known is a load balancer as the last write left it, and the logical ids
+// of its rules (ruleIDs), which the next plan on it takes.
+type known struct {
+	lb  cloud.LoadBalancer
+	ids ruleIDs
+}
+
+func (l *lastWritten) get(owner lb.Owner) (cloud.LoadBalancer, ruleIDs, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cur, ok := l.m[owner.UID]
 	// Never planned on for another cluster's Gateway of the same uid.
-	if ok && !owns(owner, cur.Tags) {
-		return cloud.LoadBalancer{}, false
+	if ok && !owns(owner, cur.lb.Tags) {
+		return cloud.LoadBalancer{}, nil, false
 	}
-	return cur, ok
+	return cur.lb, cur.ids, ok
 }
 
-func (l *lastWritten) set(owner lb.Owner, cur cloud.LoadBalancer) {
+func (l *lastWritten) set(owner lb.Owner, cur cloud.LoadBalancer, ids ruleIDs) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
-		l.m = map[string]cloud.LoadBalancer{}
+		l.m = map[string]known{}
 	}
-	l.m[owner.UID] = cur
+	l.m[owner.UID] = known{lb: cur, ids: ids}
 }
 
 func (l *lastWritten) forget(owner lb.Owner) {
@@ -53,42 +60,39 @@ func (l *lastWritten) forget(owner lb.Owner) {
 	delete(l.m, owner.UID)
 }
 
-// remembered is what the cloud holds after w ran and answered final.
-func remembered(w write, final cloud.LoadBalancer) cloud.LoadBalancer {
+// remembered is what the cloud holds after w ran and answered final, and
+// its rules' logical ids (nil when unknown).
+func remembered(w write, final cloud.LoadBalancer) (cloud.LoadBalancer, ruleIDs) {
 	if w.action == providers.ActionNothing {
-		return w.current // read from the cloud (or remembered): ours already
+		// Read from the cloud (or remembered): ours already, and
+		// planned on rule by rule in its own order.
+		return w.current, w.kept.ids
 	}
 	final.Tags = maps.Clone(w.desired.Tags)
-	final.Spec = ownedSpec(w.desired.Spec, w.current.Spec, w.kept)
-	return final
+	final.Spec = ownedSpec(w.desired.Spec, w.kept)
+	return final, w.kept.ids
 }
 
 // ownedSpec is a copy of want that shares nothing with it: kept rules and
-// target groups (equal in want and prev) are prev's, everything else is
+// target groups (equal in want and the spec planned on) are the latter's,
+// as they are (nothing changes a view once it is made), everything else is
 // copied.
-func ownedSpec(want, prev cloud.Spec, kept map[string]bool) cloud.Spec {
-	rules := map[string]lb.Rule{}
-	for _, l := range prev.Listeners {
-		for _, vh := range l.VirtualHosts {
-			for _, r := range vh.Rules {
-				rules[partKey(providers.KindRule, l.Name+"/"+r.Name)] = r
-			}
+func ownedSpec(want cloud.Spec, kept keptParts) cloud.Spec {
+	groups := make(map[string]int, len(kept.groups))
+	for i, g := range kept.curGroups {
+		if kept.groups[g.Name] {
+			groups[g.Name] = i
 		}
 	}
-	groups := map[string]lb.TargetGroup{}
-	for _, g := range prev.TargetGroups {
-		groups[partKey(providers.KindTargetGroup, g.Name)] = g
-	}
 	out := cloud.Spec{Options: copied(want.Options)}
-	for _, l := range want.Listeners {
+	for li, l := range want.Listeners {
 		ol := copied(lb.Listener{Name: l.Name, Port: l.Port, Protocol: l.Protocol, Streams: l.Streams, ClientValidation: l.ClientValidation})
-		for _, vh := range l.VirtualHosts {
+		for h, vh := range l.VirtualHosts {
 			ov := copied(lb.VirtualHost{Hostname: vh.Hostname, Certificates: vh.Certificates})
 			ov.Rules = make([]lb.Rule, len(vh.Rules))
 			for i, r := range vh.Rules {
-				k := partKey(providers.KindRule, l.Name+"/"+r.Name)
-				if old, ok := rules[k]; ok && kept[k] {
-					ov.Rules[i] = old
+				if s := kept.source(li, h, i); s.host >= 0 {
+					ov.Rules[i] = kept.from[li].VirtualHosts[s.host].Rules[s.at]
 				} else {
 					ov.Rules[i] = copied(r)
 				}
@@ -98,9 +102,8 @@ func ownedSpec(want, prev cloud.Spec, kept map[string]bool) cloud.Spec {
 		out.Listeners = append(out.Listeners, ol)
 	}
 	for _, g := range want.TargetGroups {
-		k := partKey(providers.KindTargetGroup, g.Name)
-		if old, ok := groups[k]; ok && kept[k] {
-			out.TargetGroups = append(out.TargetGroups, old)
+		if i, ok := groups[g.Name]; ok {
+			out.TargetGroups = append(out.TargetGroups, kept.curGroups[i])
 		} else {
 			out.TargetGroups = append(out.TargetGroups, copied(g))
 		}
