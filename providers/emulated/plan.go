@@ -113,7 +113,7 @@ func updateWrite(want, cur cloud.LoadBalancer, memo ruleIDs) write {
 	own := providers.Step{Kind: providers.KindLoadBalancer, LogicalID: resourceID, CloudID: cur.ID,
 		Action: providers.ActionNothing, Why: providers.WhyUpToDate}
 	d := diffSpec(cur.Spec, want.Spec, cur.ID, memo)
-	partsChange := providers.Plan{Steps: d.steps}.Changes()
+	partsChange := providers.Plan{Steps: d.steps[1:]}.Changes()
 	whole := false
 	switch diff := providers.Compare(loadBalancerViewOf(cur), loadBalancerViewOf(want)); {
 	case len(diff) > 0:
@@ -126,9 +126,8 @@ func updateWrite(want, cur cloud.LoadBalancer, memo ruleIDs) write {
 		own.Action, own.Why = providers.ActionUpdate, "changed: "+strings.Join(changedSpec(want, cur), ", ")
 		whole = true
 	}
-	steps := make([]providers.Step, 0, len(d.steps)+1)
-	w := write{action: providers.ActionNothing, name: cur.Name, id: cur.ID, current: cur,
-		steps: append(append(steps, own), d.steps...), kept: d.kept}
+	d.steps[0] = own
+	w := write{action: providers.ActionNothing, name: cur.Name, id: cur.ID, current: cur, steps: d.steps, kept: d.kept}
 	if own.Action != providers.ActionNothing || partsChange {
 		w.action, w.desired, w.version = providers.ActionUpdate, want, cur.Version
 		if !whole {
@@ -167,8 +166,9 @@ func (k keptParts) source(li, h, i int) source {
 	return k.rules[li][h][i]
 }
 
-// specDiff is a step per part: want's in its order (created, updated or
-// unchanged), then the ones only cur has (deleted); and what it keeps.
+// specDiff is a step per part: room for the load balancer's own, then
+// want's in its order (created, updated or unchanged), then the ones only
+// cur has (deleted); and what it keeps.
 type specDiff struct {
 	steps []providers.Step
 	kept  keptParts
@@ -192,12 +192,20 @@ func diffSpec(cur, want cloud.Spec, cloudID string, memo ruleIDs) specDiff {
 			listeners[l.Name] = i
 		}
 	}
-	d := specDiff{kept: keptParts{groups: map[string]bool{}, curGroups: cur.TargetGroups}}
+	wantParts := parts(want, false)
+	n := 1 + len(wantParts)
+	for _, l := range want.Listeners {
+		for _, vh := range l.VirtualHosts {
+			n += len(vh.Rules)
+		}
+	}
+	// Room for a few deletes too: steps are most of a plan's bytes.
+	d := specDiff{steps: make([]providers.Step, 1, n+8), kept: keptParts{groups: map[string]bool{}, curGroups: cur.TargetGroups}}
 	deletes := make([][]providers.Step, len(cur.Listeners))
 	ruled := make([]bool, len(cur.Listeners))
 	kept := map[key]bool{}
 	li := -1
-	for _, pt := range parts(want, false) {
+	for _, pt := range wantParts {
 		k := key{pt.kind, pt.id}
 		old, ok := had[k]
 		kept[k] = true
@@ -221,14 +229,16 @@ func diffSpec(cur, want cloud.Spec, cloudID string, memo ruleIDs) specDiff {
 			}
 			ruled[i] = true
 		}
-		rd := diffRules(cl, cm, wl, cloudID)
+		at := len(d.steps)
+		rd := diffRules(append(d.steps, st), cl, cm, wl, cloudID)
+		d.steps = rd.steps
 		if len(rd.list) > 0 {
 			st.Diff = append(st.Diff, rd.list...)
 			if st.Action == providers.ActionNothing {
 				st.Action, st.Why = providers.ActionUpdate, providers.WhyChanged
 			}
+			d.steps[at] = st
 		}
-		d.steps = append(append(d.steps, st), rd.steps...)
 		if i, ok := listeners[wl.Name]; ok {
 			deletes[i] = rd.deletes
 		}
@@ -248,7 +258,7 @@ func diffSpec(cur, want cloud.Spec, cloudID string, memo ruleIDs) specDiff {
 		if !ruled[ci] {
 			// A listener want does not have (or a second of its
 			// name): every rule of it goes.
-			deletes[ci] = diffRules(&cur.Listeners[ci], nil, &lb.Listener{Name: cur.Listeners[ci].Name}, cloudID).deletes
+			deletes[ci] = diffRules(nil, &cur.Listeners[ci], nil, &lb.Listener{Name: cur.Listeners[ci].Name}, cloudID).deletes
 		}
 		d.steps = append(d.steps, deletes[ci]...)
 	}
@@ -284,12 +294,25 @@ func patchOf(want cloud.LoadBalancer, kept keptParts) cloud.Patch {
 	for li, l := range want.Spec.Listeners {
 		lp := cloud.ListenerPatch{Name: l.Name, Port: l.Port, Protocol: l.Protocol, Streams: l.Streams, ClientValidation: l.ClientValidation}
 		for h, vh := range l.VirtualHosts {
-			vp := cloud.VirtualHostPatch{Hostname: vh.Hostname, Certificates: vh.Certificates, Rules: make([]cloud.RulePatch, len(vh.Rules))}
-			for i := range vh.Rules {
-				vp.Rules[i].Name = vh.Rules[i].Name
-				if kept.source(li, h, i).host < 0 {
-					vp.Rules[i].Rule = &vh.Rules[i]
+			vp := cloud.VirtualHostPatch{Hostname: vh.Hostname, Certificates: vh.Certificates}
+			for i := 0; i < len(vh.Rules); i++ {
+				s := kept.source(li, h, i)
+				if s.host < 0 {
+					vp.Rules = append(vp.Rules, cloud.RulePatch{Name: vh.Rules[i].Name, Rule: &vh.Rules[i]})
+					continue
 				}
+				// A run: the kept rules that follow each other here
+				// as they do in the spec planned on.
+				j := i
+				for j+1 < len(vh.Rules) && kept.source(li, h, j+1) == (source{s.host, s.at + int32(j+1-i)}) {
+					j++
+				}
+				rp := cloud.RulePatch{Name: vh.Rules[i].Name}
+				if j > i {
+					rp.Through = vh.Rules[j].Name
+				}
+				vp.Rules = append(vp.Rules, rp)
+				i = j
 			}
 			lp.VirtualHosts = append(lp.VirtualHosts, vp)
 		}

@@ -310,11 +310,14 @@ func (p *Provider) Ensure(ctx context.Context, desired *lb.LoadBalancer) (provid
 // created. desired is nil when the plan deletes everything.
 func (p *Provider) apply(ctx context.Context, desired *lb.LoadBalancer, owner lb.Owner, pl plan) (cloud.LoadBalancer, providers.Plan, error) {
 	var final cloud.LoadBalancer
-	n := 0
-	for _, w := range pl.writes {
-		n += len(w.steps)
+	var applied providers.Plan
+	if len(pl.writes) > 1 {
+		n := 0
+		for _, w := range pl.writes {
+			n += len(w.steps)
+		}
+		applied.Steps = make([]providers.Step, 0, n)
 	}
-	applied := providers.Plan{Steps: make([]providers.Step, 0, n)}
 	for _, w := range pl.writes {
 		var err error
 		switch w.action {
@@ -352,11 +355,18 @@ func (p *Provider) apply(ctx context.Context, desired *lb.LoadBalancer, owner lb
 			}
 			return final, applied, fmt.Errorf("%s load balancer %s: %w", strings.ToLower(string(w.action)), w.name, err)
 		}
-		for _, s := range w.steps {
-			if s.CloudID == "" {
-				s.CloudID = final.ID // what the create made
+		// The plan is not used again: its steps become the applied
+		// ones as they are (one write's are thousands for as many
+		// rules).
+		for i := range w.steps {
+			if w.steps[i].CloudID == "" {
+				w.steps[i].CloudID = final.ID // what the create made
 			}
-			applied.Steps = append(applied.Steps, s)
+		}
+		if len(pl.writes) == 1 {
+			applied.Steps = w.steps
+		} else {
+			applied.Steps = append(applied.Steps, w.steps...)
 		}
 	}
 	return final, applied, nil

@@ -33,7 +33,8 @@ type ruleIDs [][][]string
 
 // listenerRules is diffRules' result for one listener of want.
 type listenerRules struct {
-	// steps are a step per rule of want, in its order.
+	// steps are the steps diffRules was given, then a step per rule of
+	// want, in its order.
 	steps []providers.Step
 	// kept are, by virtual host and rule of want, where the listener
 	// planned on holds the same rule: the rules a write keeps.
@@ -48,15 +49,12 @@ type listenerRules struct {
 }
 
 // diffRules compares the rules of want with those of cur (the listener of
-// the same name planned on, nil for none; memo its ids, or nil).
-func diffRules(cur *lb.Listener, memo [][]string, want *lb.Listener, cloudID string) listenerRules {
-	var out listenerRules
-	n := 0
-	for _, vh := range want.VirtualHosts {
-		n += len(vh.Rules)
-	}
+// the same name planned on, nil for none; memo its ids, or nil). Their
+// steps are appended to steps.
+func diffRules(steps []providers.Step, cur *lb.Listener, memo [][]string, want *lb.Listener, cloudID string) listenerRules {
+	out := listenerRules{steps: steps}
+	base := len(steps)
 	f := newFinder(cur)
-	out.steps = make([]providers.Step, 0, n)
 	out.kept = make([][]source, len(want.VirtualHosts))
 	out.ids = make([][]string, len(want.VirtualHosts))
 	// at are the positions in cur of want's rules, changed or not.
@@ -86,7 +84,7 @@ func diffRules(cur *lb.Listener, memo [][]string, want *lb.Listener, cloudID str
 		index := f.unmatched()
 		for _, m := range misses {
 			// The step's index in want's order.
-			step = m.i
+			step = base + m.i
 			for h := range m.host {
 				step += len(want.VirtualHosts[h].Rules)
 			}

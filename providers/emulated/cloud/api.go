@@ -184,10 +184,14 @@ type VirtualHostPatch struct {
 }
 
 // RulePatch is one rule of a virtual host: Rule, or with Rule nil the
-// stored rule named Name in the same listener, unchanged.
+// stored rule named Name in the same listener, unchanged; with Through
+// too, the stored rules from Name through Through, in their stored order
+// in one virtual host (a run: a change to one rule of thousands sends two
+// runs, not thousands of names).
 type RulePatch struct {
-	Name string   `json:"name"`
-	Rule *lb.Rule `json:"rule,omitempty"`
+	Name    string   `json:"name"`
+	Rule    *lb.Rule `json:"rule,omitempty"`
+	Through string   `json:"through,omitempty"`
 }
 
 // TargetGroupPatch is one target group: Group, or with Group nil the
@@ -200,53 +204,124 @@ type TargetGroupPatch struct {
 // apply returns the spec p makes of cur and the parts it kept, or an error
 // naming a kept rule or target group that cur does not have.
 func (p Patch) apply(cur Spec) (Spec, dataplane.Unchanged, *Error) {
-	same := dataplane.Unchanged{Rules: map[string]map[string]bool{}, TargetGroups: map[string]bool{}}
-	groups := make(map[string]lb.TargetGroup, len(cur.TargetGroups))
-	for _, g := range cur.TargetGroups {
-		groups[g.Name] = g
+	same := dataplane.Unchanged{Rules: map[string][]dataplane.Run{}, TargetGroups: map[string]bool{}}
+	groups := make(map[string]int, len(cur.TargetGroups))
+	for i, g := range cur.TargetGroups {
+		groups[g.Name] = i
 	}
 	out := Spec{Options: p.Options}
 	for _, tp := range p.TargetGroups {
-		switch g, ok := groups[tp.Name]; {
+		switch i, ok := groups[tp.Name]; {
 		case tp.Group != nil:
 			out.TargetGroups = append(out.TargetGroups, *tp.Group)
 		case ok:
-			out.TargetGroups = append(out.TargetGroups, g)
+			out.TargetGroups = append(out.TargetGroups, cur.TargetGroups[i])
 			same.TargetGroups[tp.Name] = true
 		default:
 			return Spec{}, dataplane.Unchanged{}, errorf(http.StatusBadRequest, CodeInvalid, "target group %q to keep does not exist", tp.Name)
 		}
 	}
-	stored := make(map[string]map[string]lb.Rule, len(cur.Listeners))
-	for _, l := range cur.Listeners {
-		rules := map[string]lb.Rule{}
-		for _, vh := range l.VirtualHosts {
-			for _, r := range vh.Rules {
-				rules[r.Name] = r
-			}
-		}
-		stored[l.Name] = rules
+	stored := make(map[string]*lb.Listener, len(cur.Listeners))
+	for i := range cur.Listeners {
+		stored[cur.Listeners[i].Name] = &cur.Listeners[i]
 	}
+	// piece is a rule sent, or a run of stored rules kept.
+	type piece struct {
+		rule        *lb.Rule
+		host, at, n int
+	}
+	var pieces []piece
 	for _, lp := range p.Listeners {
 		l := lb.Listener{Name: lp.Name, Port: lp.Port, Protocol: lp.Protocol, Streams: lp.Streams, ClientValidation: lp.ClientValidation}
-		kept := map[string]bool{}
-		same.Rules[lp.Name] = kept
-		for _, vp := range lp.VirtualHosts {
-			vh := lb.VirtualHost{Hostname: vp.Hostname, Certificates: vp.Certificates, Rules: make([]lb.Rule, 0, len(vp.Rules))}
+		f := storedRules{l: stored[lp.Name]}
+		var runs []dataplane.Run
+		for h, vp := range lp.VirtualHosts {
+			pieces = pieces[:0]
+			n := 0
 			for _, rp := range vp.Rules {
-				switch r, ok := stored[lp.Name][rp.Name]; {
-				case rp.Rule != nil:
-					vh.Rules = append(vh.Rules, *rp.Rule)
-				case ok:
-					vh.Rules = append(vh.Rules, r)
-					kept[rp.Name] = true
-				default:
+				if rp.Rule != nil {
+					pieces, n = append(pieces, piece{rule: rp.Rule}), n+1
+					continue
+				}
+				host, at, ok := f.find(rp.Name)
+				if !ok {
 					return Spec{}, dataplane.Unchanged{}, errorf(http.StatusBadRequest, CodeInvalid, "rule %q of listener %q to keep does not exist", rp.Name, lp.Name)
 				}
+				end := at
+				if rp.Through != "" {
+					rules := f.l.VirtualHosts[host].Rules
+					for end < len(rules) && rules[end].Name != rp.Through {
+						end++
+					}
+					if end == len(rules) {
+						return Spec{}, dataplane.Unchanged{}, errorf(http.StatusBadRequest, CodeInvalid,
+							"rules %q through %q of listener %q to keep are not stored in that order in one virtual host", rp.Name, rp.Through, lp.Name)
+					}
+				}
+				f.next = source{host, end + 1}
+				pieces, n = append(pieces, piece{host: host, at: at, n: end + 1 - at}), n+end+1-at
+			}
+			vh := lb.VirtualHost{Hostname: vp.Hostname, Certificates: vp.Certificates, Rules: make([]lb.Rule, 0, n)}
+			for _, pc := range pieces {
+				if pc.rule != nil {
+					vh.Rules = append(vh.Rules, *pc.rule)
+					continue
+				}
+				runs = append(runs, dataplane.Run{Host: h, At: len(vh.Rules), PrevHost: pc.host, PrevAt: pc.at, Len: pc.n})
+				vh.Rules = append(vh.Rules, f.l.VirtualHosts[pc.host].Rules[pc.at:pc.at+pc.n]...)
 			}
 			l.VirtualHosts = append(l.VirtualHosts, vh)
 		}
+		same.Rules[lp.Name] = runs
 		out.Listeners = append(out.Listeners, l)
 	}
 	return out, same, nil
+}
+
+// source is where a stored listener holds a rule: the indexes of its
+// virtual host and of the rule there.
+type source struct{ host, at int }
+
+// storedRules finds the rules of a stored listener by name, expecting
+// them where the last one found leaves off: a patch keeps them mostly in
+// their stored order.
+type storedRules struct {
+	l      *lb.Listener
+	next   source
+	byName map[string]source // every rule's, built on the first miss
+}
+
+// lookAhead is how many rules find tries past the expected one before it
+// looks the name up: enough to step over the rules a change removed.
+const lookAhead = 8
+
+func (f *storedRules) find(name string) (host, at int, ok bool) {
+	if f.l == nil {
+		return 0, 0, false
+	}
+	h, i := f.next.host, f.next.at
+	for range lookAhead + 1 {
+		for h < len(f.l.VirtualHosts) && i >= len(f.l.VirtualHosts[h].Rules) {
+			h, i = h+1, 0
+		}
+		if h >= len(f.l.VirtualHosts) {
+			break
+		}
+		if f.l.VirtualHosts[h].Rules[i].Name == name {
+			return h, i, true
+		}
+		i++
+	}
+	if f.byName == nil {
+		f.byName = map[string]source{}
+		for h, vh := range f.l.VirtualHosts {
+			for i, r := range vh.Rules {
+				if _, dup := f.byName[r.Name]; !dup {
+					f.byName[r.Name] = source{h, i}
+				}
+			}
+		}
+	}
+	s, ok := f.byName[name]
+	return s.host, s.at, ok
 }

@@ -35,19 +35,29 @@ type Spec struct {
 type Compiled struct {
 	// tables by port, sorted by port.
 	tables []*table
-	// groups are the compiled target groups by name, and rules the
-	// compiled rules by listener and rule name: what Recompile reuses.
+	// groups are the compiled target groups by name: with the tables'
+	// rules, what Recompile reuses.
 	groups map[string]*group
-	rules  map[string]map[string]rule
 }
 
 // Unchanged says which parts of a Spec are the same as in the Spec an
 // earlier Compiled came from (Recompile).
 type Unchanged struct {
-	// Rules are the rule names by listener name whose lb.Rule is as it was.
-	Rules map[string]map[string]bool
+	// Rules are, by listener name, the runs of rules whose lb.Rule is as
+	// it was, in the order of the spec's virtual hosts and rules: a
+	// change to one rule of thousands names two runs, not thousands of
+	// rules.
+	Rules map[string][]Run
 	// TargetGroups are the names of the target groups that are as they were.
 	TargetGroups map[string]bool
+}
+
+// Run says that Len rules of a listener's virtual host Host, from its rule
+// At on, are the rules of the same listener's virtual host PrevHost in the
+// earlier spec, from its rule PrevAt on, unchanged. Hosts and rules count
+// by their index in their spec.
+type Run struct {
+	Host, At, PrevHost, PrevAt, Len int
 }
 
 // Ports returns the compiled listener ports in ascending order.
@@ -66,6 +76,8 @@ type table struct {
 	port     int32
 	protocol lb.Protocol
 	hosts    hostTable[*vhost]
+	// vhosts are the virtual hosts in the spec's order, for Recompile.
+	vhosts []*vhost
 	// firstCert is the listener's fallback certificate for a TLS hello that
 	// matches no virtual host and no catch-all.
 	firstCert *tls.Certificate
@@ -286,7 +298,7 @@ func Recompile(prev *Compiled, spec Spec, same Unchanged) (*Compiled, error) {
 		}
 		slices.SortFunc(headers, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	}
-	c := &Compiled{groups: groups, rules: map[string]map[string]rule{}}
+	c := &Compiled{groups: groups}
 	ports := map[int32]bool{}
 	for _, l := range spec.Listeners {
 		if ports[l.Port] {
@@ -294,16 +306,7 @@ func Recompile(prev *Compiled, spec Spec, same Unchanged) (*Compiled, error) {
 			continue
 		}
 		ports[l.Port] = true
-		compiled := map[string]rule{}
-		c.rules[l.Name] = compiled
-		reuse := func(r lb.Rule) (rule, bool) {
-			if !same.Rules[l.Name][r.Name] || !groupsSame(r, same.TargetGroups) {
-				return rule{}, false
-			}
-			cr, ok := prev.rules[l.Name][r.Name]
-			return cr, ok
-		}
-		t, err := compileListener(l, groups, spec.IdleTimeout, reuse, compiled)
+		t, err := compileListener(l, groups, spec.IdleTimeout, prev.reuse(l.Name, same))
 		if err != nil {
 			errs = append(errs, refuse(KindListener, l.Name, err))
 			continue
@@ -355,6 +358,44 @@ func compileGroup(tg lb.TargetGroup) (*group, error) {
 	return g, nil
 }
 
+// reuse is what Recompile takes from c (nil: nothing) for listener:
+// the compiled rule at index i of virtual host h of the new spec, if same
+// keeps it and every group it uses. The runs are in the order in which
+// compileListener asks, so a cursor walks them once.
+func (c *Compiled) reuse(listener string, same Unchanged) func(h, i int, r *lb.Rule) (rule, bool) {
+	runs := same.Rules[listener]
+	var prev *table
+	if c != nil && len(runs) > 0 {
+		for _, t := range c.tables {
+			if t.name == listener {
+				prev = t
+			}
+		}
+	}
+	k := 0
+	return func(h, i int, r *lb.Rule) (rule, bool) {
+		if prev == nil {
+			return rule{}, false
+		}
+		for k < len(runs) && (runs[k].Host < h || runs[k].Host == h && runs[k].At+runs[k].Len <= i) {
+			k++
+		}
+		if k == len(runs) || runs[k].Host != h || i < runs[k].At {
+			return rule{}, false
+		}
+		ph, pi := runs[k].PrevHost, runs[k].PrevAt+i-runs[k].At
+		if ph < 0 || ph >= len(prev.vhosts) || pi < 0 || pi >= len(prev.vhosts[ph].rules) {
+			return rule{}, false
+		}
+		// The name is checked all the same: a wrong run costs a
+		// compile, never a wrong rule.
+		if cr := prev.vhosts[ph].rules[pi]; cr.name == r.Name && groupsSame(r, same.TargetGroups) {
+			return cr, true
+		}
+		return rule{}, false
+	}
+}
+
 // group returns the compiled group of that name (none when c is nil).
 func (c *Compiled) group(name string) (*group, bool) {
 	if c == nil {
@@ -365,7 +406,7 @@ func (c *Compiled) group(name string) (*group, bool) {
 }
 
 // groupsSame says whether every target group r uses is unchanged.
-func groupsSame(r lb.Rule, same map[string]bool) bool {
+func groupsSame(r *lb.Rule, same map[string]bool) bool {
 	for _, b := range r.Action.Forward {
 		if b.TargetGroup != "" && !same[b.TargetGroup] {
 			return false
@@ -379,9 +420,9 @@ func groupsSame(r lb.Rule, same map[string]bool) bool {
 	return true
 }
 
-// compileListener compiles l; a rule reuse gives is taken as it is, and
-// every rule compiled or taken is added to compiled by name.
-func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration, reuse func(lb.Rule) (rule, bool), compiled map[string]rule) (*table, error) {
+// compileListener compiles l; a rule reuse gives (by the indexes of its
+// virtual host and of the rule there) is taken as it is.
+func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration, reuse func(h, i int, r *lb.Rule) (rule, bool)) (*table, error) {
 	if l.Port < 1 || l.Port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", l.Port)
 	}
@@ -402,12 +443,13 @@ func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration
 		return nil, fmt.Errorf("protocol %q is not supported by the emulated data plane", l.Protocol)
 	}
 	var errs []error
-	for _, vh := range l.VirtualHosts {
+	for h, vh := range l.VirtualHosts {
 		v := &vhost{hostname: normalizeHost(vh.Hostname)}
 		if err := t.hosts.add(v.hostname, v); err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		t.vhosts = append(t.vhosts, v)
 		if l.Protocol == lb.ProtocolHTTPS {
 			if len(vh.Certificates) == 0 {
 				errs = append(errs, fmt.Errorf("host %q: HTTPS without a certificate", vh.Hostname))
@@ -427,17 +469,17 @@ func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration
 			}
 		}
 		v.rules = make([]rule, 0, len(vh.Rules))
-		for _, r := range vh.Rules {
-			cr, ok := reuse(r)
+		for i := range vh.Rules {
+			r := &vh.Rules[i]
+			cr, ok := reuse(h, i, r)
 			if !ok {
 				var err error
-				if cr, err = compileRule(r, groups); err != nil {
+				if cr, err = compileRule(*r, groups); err != nil {
 					errs = append(errs, refuse(KindRule, r.Name, err))
 					continue
 				}
 			}
 			v.rules = append(v.rules, cr)
-			compiled[r.Name] = cr
 		}
 	}
 	if cv := l.ClientValidation; cv != nil {

@@ -18,10 +18,24 @@ func recompileSpec(target string, paths ...string) Spec {
 	}
 }
 
+// compiledRule is c's compiled rule of that name in the listener "http".
+func compiledRule(c *Compiled, name string) (rule, bool) {
+	for _, t := range c.tables {
+		for _, v := range t.vhosts {
+			for _, r := range v.rules {
+				if t.name == "http" && r.name == name {
+					return r, true
+				}
+			}
+		}
+	}
+	return rule{}, false
+}
+
 // target is where the compiled rule named path of c sends its requests.
 func target(t *testing.T, c *Compiled, path string) string {
 	t.Helper()
-	r, ok := c.rules["http"][path]
+	r, ok := compiledRule(c, path)
 	if !ok || len(r.action.backends) != 1 || r.action.backends[0].group == nil || len(r.action.backends[0].group.targets) != 1 {
 		t.Fatalf("rule %s compiled to %+v", path, r)
 	}
@@ -36,7 +50,7 @@ func TestRecompileKeepsOnlyWhatStillHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := Recompile(prev, recompileSpec("192.0.2.2", "/a", "/b", "/c"), Unchanged{Rules: map[string]map[string]bool{"http": {"/a": true, "/b": true}}})
+	next, err := Recompile(prev, recompileSpec("192.0.2.2", "/a", "/b", "/c"), Unchanged{Rules: map[string][]Run{"http": {{Len: 2}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +64,50 @@ func TestRecompileKeepsOnlyWhatStillHolds(t *testing.T) {
 	spec := recompileSpec("192.0.2.2", "/a", "/b", "/c")
 	spec.Listeners[0].VirtualHosts[0].Rules[1].Action.Forward = nil
 	spec.Listeners[0].VirtualHosts[0].Rules[1].Action.FixedResponse = &lb.FixedResponse{StatusCode: 204}
-	again, err := Recompile(next, spec, Unchanged{Rules: map[string]map[string]bool{"http": {"/a": true}}, TargetGroups: map[string]bool{"g": true}})
+	again, err := Recompile(next, spec, Unchanged{Rules: map[string][]Run{"http": {{Len: 1}}}, TargetGroups: map[string]bool{"g": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.rules["http"]["/a"].action.backends[0].group != next.groups["g"] {
+	if a, _ := compiledRule(again, "/a"); a.action.backends[0].group != next.groups["g"] {
 		t.Error("a kept rule on a kept group was compiled again")
 	}
-	if got := again.rules["http"]["/b"].action.status; got != 204 {
-		t.Errorf("a changed rule kept its old action (status %d)", got)
+	if b, _ := compiledRule(again, "/b"); b.action.status != 204 {
+		t.Errorf("a changed rule kept its old action (status %d)", b.action.status)
+	}
+}
+
+// A run takes the earlier rules by position, wherever they moved to; a
+// run that names the wrong rules costs a compile, never a wrong rule.
+func TestRecompileRunsByPosition(t *testing.T) {
+	prev, err := Compile(recompileSpec("192.0.2.1", "/a", "/b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := recompileSpec("192.0.2.1", "/x", "/a", "/b")
+	groups := map[string]bool{"g": true}
+	// kept says whether c's rule of that path is prev's (the same
+	// compiled matcher) rather than compiled again.
+	kept := func(c *Compiled, path string) bool {
+		r, ok := compiledRule(c, path)
+		if !ok || r.path == nil || r.path.value != path {
+			t.Fatalf("rule %s compiled to %+v", path, r)
+		}
+		old, ok := compiledRule(prev, path)
+		return ok && old.path == r.path
+	}
+	next, err := Recompile(prev, spec, Unchanged{Rules: map[string][]Run{"http": {{At: 1, Len: 2}}}, TargetGroups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept(next, "/x") || !kept(next, "/a") || !kept(next, "/b") {
+		t.Error("a run moved by one rule did not keep exactly /a and /b")
+	}
+	// Off by one: /x, /a and /b against /a, /b and nothing.
+	wrong, err := Recompile(prev, spec, Unchanged{Rules: map[string][]Run{"http": {{Len: 3}}}, TargetGroups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept(wrong, "/x") || kept(wrong, "/a") || kept(wrong, "/b") {
+		t.Error("a run that names the wrong rules kept one")
 	}
 }
