@@ -1,11 +1,14 @@
 package emulated_test
 
 import (
+	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/providers"
 )
 
 // manyRules is a model with n Exact-path rules, all to one group.
@@ -47,5 +50,67 @@ func TestChangeBetweenReadsWritesOnlyTheChange(t *testing.T) {
 	ensure(t, p, m)
 	if st := srv.Cloud().Stats(); st.Reads() != 1 || st.Writes() != 0 {
 		t.Errorf("an unchanged model cost %d reads and %d writes, want 1 and 0", st.Reads(), st.Writes())
+	}
+}
+
+// Plans on the remembered view find every rule wherever it moved: reversed,
+// a block removed, one moved to another virtual host. Each write leaves the
+// cloud holding the model, and no rule is both created and deleted.
+func TestRulesMovedBetweenReads(t *testing.T) {
+	srv := startCloud(t)
+	p := newProvider(t, srv)
+	m := manyRules(owner("moves"), 40, deadTarget(t))
+	m.Listeners[0].VirtualHosts = append(m.Listeners[0].VirtualHosts, lb.VirtualHost{Hostname: "b.example.com"})
+	ensure(t, p, m)
+	vhs := m.Listeners[0].VirtualHosts
+	for _, change := range []struct {
+		name    string
+		do      func()
+		deletes int
+	}{
+		{"reversed", func() { slices.Reverse(vhs[0].Rules) }, 0},
+		{"a block removed", func() { vhs[0].Rules = slices.Delete(vhs[0].Rules, 5, 20) }, 15},
+		{"moved to another host", func() {
+			vhs[1].Rules = append(vhs[1].Rules, vhs[0].Rules[3])
+			vhs[0].Rules = slices.Delete(vhs[0].Rules, 3, 4)
+		}, 0},
+		{"moved last to first, one changed", func() {
+			r := vhs[0].Rules
+			vhs[0].Rules = append([]lb.Rule{r[len(r)-1]}, r[:len(r)-1]...)
+			vhs[0].Rules[7].Match.Path = &lb.PathMatch{Type: lb.MatchExact, Value: "/seven"}
+		}, 0},
+	} {
+		change.do()
+		m.Listeners[0].VirtualHosts = vhs
+		srv.Cloud().ResetStats()
+		res, err := p.Ensure(context.Background(), m)
+		if err != nil {
+			t.Fatalf("%s: %v", change.name, err)
+		}
+		if st := srv.Cloud().Stats(); st.Reads() != 0 || st.Writes() != 1 {
+			t.Errorf("%s: %d reads and %d writes, want 0 and 1", change.name, st.Reads(), st.Writes())
+		}
+		if got := ownedBy(srv.Cloud(), m.Owner); len(got) != 1 || !reflect.DeepEqual(got[0].Spec.Listeners, m.Listeners) {
+			t.Errorf("%s: the cloud holds %+v, want the model's listeners", change.name, got)
+		}
+		seen, deletes := map[string]providers.Action{}, 0
+		for _, s := range res.Applied.Steps {
+			if s.Kind != providers.KindRule {
+				continue
+			}
+			if a, dup := seen[s.LogicalID]; dup {
+				t.Errorf("%s: rule %s has two steps, %s and %s", change.name, s.LogicalID, a, s.Action)
+			}
+			seen[s.LogicalID] = s.Action
+			switch s.Action {
+			case providers.ActionCreate:
+				t.Errorf("%s: %s", change.name, s)
+			case providers.ActionDelete:
+				deletes++
+			}
+		}
+		if deletes != change.deletes {
+			t.Errorf("%s: %d rules deleted, want %d", change.name, deletes, change.deletes)
+		}
 	}
 }

@@ -68,3 +68,40 @@ func TestPatchKeepsWhatItNames(t *testing.T) {
 		t.Errorf("a refused patch changed the load balancer to version %d:\n%+v", after.Version, after.Spec)
 	}
 }
+
+// A run keeps the stored rules from one name through another, in their
+// stored order; a run the store does not hold in that order is refused.
+func TestPatchKeepsRuns(t *testing.T) {
+	c := New(Config{AddressRange: netip.MustParsePrefix("127.99.10.0/24")})
+	defer c.Close()
+	cur, err := c.Create(LoadBalancer{Name: "p", Spec: patchSpec("a", "b", "c", "d", "e")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := patchSpec("x").Listeners[0].VirtualHosts[0].Rules[0]
+	patch := func(version int64, rules ...RulePatch) Patch {
+		return Patch{Version: version, Listeners: []ListenerPatch{{Name: "http", Port: 80, Protocol: lb.ProtocolHTTP,
+			VirtualHosts: []VirtualHostPatch{{Rules: rules}}}}, TargetGroups: []TargetGroupPatch{{Name: "g"}}}
+	}
+	// Insert x after b, drop d.
+	got, err := c.Patch(cur.ID, patch(cur.Version, RulePatch{Name: "a", Through: "b"}, RulePatch{Name: "x", Rule: &x}, RulePatch{Name: "c"}, RulePatch{Name: "e", Through: "e"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := patchSpec("a", "b", "x", "c", "e"); !reflect.DeepEqual(got.Spec, want) {
+		t.Errorf("after the patch:\n%+v\nwant\n%+v", got.Spec, want)
+	}
+	var e *Error
+	for _, bad := range [][]RulePatch{
+		{{Name: "c", Through: "a"}}, // out of order
+		{{Name: "a", Through: "d"}}, // d is gone
+		{{Name: "gone", Through: "e"}},
+	} {
+		if _, err := c.Patch(cur.ID, patch(got.Version, bad...)); !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+			t.Errorf("a patch keeping %+v = %v, want 400", bad, err)
+		}
+	}
+	if after, _ := c.Get(cur.ID); after.Version != got.Version {
+		t.Errorf("a refused patch changed the load balancer to version %d", after.Version)
+	}
+}
