@@ -90,12 +90,20 @@ func ownedSpec(want cloud.Spec, kept keptParts) cloud.Spec {
 		for h, vh := range l.VirtualHosts {
 			ov := copied(lb.VirtualHost{Hostname: vh.Hostname, Certificates: vh.Certificates})
 			ov.Rules = make([]lb.Rule, len(vh.Rules))
-			for i, r := range vh.Rules {
-				if s := kept.source(li, h, i); s.host >= 0 {
-					ov.Rules[i] = kept.from[li].VirtualHosts[s.host].Rules[s.at]
-				} else {
-					ov.Rules[i] = copied(r)
+			for i := 0; i < len(vh.Rules); {
+				s := kept.source(li, h, i)
+				if s.host < 0 {
+					ov.Rules[i] = copied(vh.Rules[i])
+					i++
+					continue
 				}
+				// A run of kept rules is copied at once.
+				j := i + 1
+				for j < len(vh.Rules) && kept.source(li, h, j) == (source{s.host, s.at + int32(j-i)}) {
+					j++
+				}
+				copy(ov.Rules[i:j], kept.from[li].VirtualHosts[s.host].Rules[s.at:int(s.at)+j-i])
+				i = j
 			}
 			ol.VirtualHosts = append(ol.VirtualHosts, ov)
 		}

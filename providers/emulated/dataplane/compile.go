@@ -358,11 +358,12 @@ func compileGroup(tg lb.TargetGroup) (*group, error) {
 	return g, nil
 }
 
-// reuse is what Recompile takes from c (nil: nothing) for listener:
-// the compiled rule at index i of virtual host h of the new spec, if same
-// keeps it and every group it uses. The runs are in the order in which
-// compileListener asks, so a cursor walks them once.
-func (c *Compiled) reuse(listener string, same Unchanged) func(h, i int, r *lb.Rule) (rule, bool) {
+// reuse is what Recompile takes from c (nil: nothing) for listener: the
+// compiled rules from index i of virtual host h of the new spec (whose
+// rules are rules) on, as many in a row as same keeps with every group
+// they use, shared with c (compileListener copies them). The runs are in
+// the order in which compileListener asks, so a cursor walks them once.
+func (c *Compiled) reuse(listener string, same Unchanged) func(h, i int, rules []lb.Rule) []rule {
 	runs := same.Rules[listener]
 	var prev *table
 	if c != nil && len(runs) > 0 {
@@ -373,26 +374,30 @@ func (c *Compiled) reuse(listener string, same Unchanged) func(h, i int, r *lb.R
 		}
 	}
 	k := 0
-	return func(h, i int, r *lb.Rule) (rule, bool) {
+	return func(h, i int, rules []lb.Rule) []rule {
 		if prev == nil {
-			return rule{}, false
+			return nil
 		}
 		for k < len(runs) && (runs[k].Host < h || runs[k].Host == h && runs[k].At+runs[k].Len <= i) {
 			k++
 		}
 		if k == len(runs) || runs[k].Host != h || i < runs[k].At {
-			return rule{}, false
+			return nil
 		}
-		ph, pi := runs[k].PrevHost, runs[k].PrevAt+i-runs[k].At
-		if ph < 0 || ph >= len(prev.vhosts) || pi < 0 || pi >= len(prev.vhosts[ph].rules) {
-			return rule{}, false
+		run := runs[k]
+		ph, pi := run.PrevHost, run.PrevAt+i-run.At
+		if ph < 0 || ph >= len(prev.vhosts) || pi < 0 {
+			return nil
 		}
-		// The name is checked all the same: a wrong run costs a
+		from := prev.vhosts[ph].rules
+		n := 0
+		// The names are checked all the same: a wrong run costs a
 		// compile, never a wrong rule.
-		if cr := prev.vhosts[ph].rules[pi]; cr.name == r.Name && groupsSame(r, same.TargetGroups) {
-			return cr, true
+		for i+n < run.At+run.Len && i+n < len(rules) && pi+n < len(from) &&
+			from[pi+n].name == rules[i+n].Name && groupsSame(&rules[i+n], same.TargetGroups) {
+			n++
 		}
-		return rule{}, false
+		return from[pi : pi+n]
 	}
 }
 
@@ -422,7 +427,7 @@ func groupsSame(r *lb.Rule, same map[string]bool) bool {
 
 // compileListener compiles l; a rule reuse gives (by the indexes of its
 // virtual host and of the rule there) is taken as it is.
-func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration, reuse func(h, i int, r *lb.Rule) (rule, bool)) (*table, error) {
+func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration, reuse func(h, i int, rules []lb.Rule) []rule) (*table, error) {
 	if l.Port < 1 || l.Port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", l.Port)
 	}
@@ -469,15 +474,18 @@ func compileListener(l lb.Listener, groups map[string]*group, idle time.Duration
 			}
 		}
 		v.rules = make([]rule, 0, len(vh.Rules))
-		for i := range vh.Rules {
-			r := &vh.Rules[i]
-			cr, ok := reuse(h, i, r)
-			if !ok {
-				var err error
-				if cr, err = compileRule(*r, groups); err != nil {
-					errs = append(errs, refuse(KindRule, r.Name, err))
-					continue
-				}
+		for i := 0; i < len(vh.Rules); {
+			if kept := reuse(h, i, vh.Rules); len(kept) > 0 {
+				v.rules = append(v.rules, kept...)
+				i += len(kept)
+				continue
+			}
+			r := vh.Rules[i]
+			i++
+			cr, err := compileRule(r, groups)
+			if err != nil {
+				errs = append(errs, refuse(KindRule, r.Name, err))
+				continue
 			}
 			v.rules = append(v.rules, cr)
 		}
