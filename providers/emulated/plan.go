@@ -232,7 +232,9 @@ func diffSpec(cur, want cloud.Spec, cloudID string, memo ruleIDs) specDiff {
 		at := len(d.steps)
 		rd := diffRules(append(d.steps, st), cl, cm, wl, cloudID)
 		d.steps = rd.steps
-		if len(rd.list) > 0 {
+		// A listener created has no diff: its rules' steps say what
+		// it holds.
+		if len(rd.list) > 0 && st.Action != providers.ActionCreate {
 			st.Diff = append(st.Diff, rd.list...)
 			if st.Action == providers.ActionNothing {
 				st.Action, st.Why = providers.ActionUpdate, providers.WhyChanged
