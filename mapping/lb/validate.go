@@ -97,7 +97,11 @@ func (l *LoadBalancer) Validate() error {
 				}
 			}
 		}
-		rules := map[string]bool{}
+		n := 0
+		for _, vh := range ls.VirtualHosts {
+			n += len(vh.Rules)
+		}
+		rules := make(map[string]bool, n)
 		for _, vh := range ls.VirtualHosts {
 			if ls.Protocol == ProtocolHTTPS && len(vh.Certificates) == 0 {
 				errs = append(errs, fmt.Errorf("listener %q host %q: HTTPS without a certificate", ls.Name, vh.Hostname))
@@ -145,14 +149,18 @@ func (r Rule) validate(groups map[string]bool) []error {
 		regex(q.Type, q.Value)
 	}
 	a := r.Action
-	mods := []*HeaderModifier{a.RequestHeaders, a.ResponseHeaders}
-	for _, b := range a.Forward {
-		mods = append(mods, b.RequestHeaders, b.ResponseHeaders)
-	}
-	for _, m := range mods {
-		if err := m.validate(); err != nil {
-			bad("%v", err)
+	// Checked one by one rather than gathered in a list: Validate runs on
+	// every rule of every Ensure, thousands per change.
+	checkMods := func(mods ...*HeaderModifier) {
+		for _, m := range mods {
+			if err := m.validate(); err != nil {
+				bad("%v", err)
+			}
 		}
+	}
+	checkMods(a.RequestHeaders, a.ResponseHeaders)
+	for _, b := range a.Forward {
+		checkMods(b.RequestHeaders, b.ResponseHeaders)
 	}
 	kinds := 0
 	for _, set := range []bool{len(a.Forward) > 0, a.FixedResponse != nil, a.Redirect != nil} {
