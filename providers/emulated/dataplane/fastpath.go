@@ -98,6 +98,9 @@ type upConn struct {
 	// stopWatch, once the exchange outlasted watchAfter, stops the
 	// request's context from calling abort.
 	stopWatch func() bool
+	// deadline is the read deadline that watch last set; zero when none
+	// is set.
+	deadline time.Time
 }
 
 // watchAfter is how long an exchange runs before the request's context is
@@ -107,10 +110,17 @@ const watchAfter = 100 * time.Millisecond
 // watch makes the end of ctx (a client that leaves, a listener that
 // closes) end the exchange, as it ends the full path's. Registering with
 // ctx costs allocations, so an exchange starts with only a read deadline
-// watchAfter away; Read registers when that passes.
+// watchAfter/2 to watchAfter away; Read registers when that passes.
 func (c *upConn) watch(ctx context.Context) {
 	c.ctx = ctx
-	_ = c.conn.SetReadDeadline(time.Now().Add(watchAfter))
+	// Each new deadline re-arms a runtime timer, which may wake the
+	// network poller (or a thread to reach it). So one deadline serves the
+	// exchanges that start in the first half of its span: each runs at
+	// least watchAfter/2 unwatched.
+	if now := time.Now(); c.deadline.Sub(now) < watchAfter/2 {
+		c.deadline = now.Add(watchAfter)
+		_ = c.conn.SetReadDeadline(c.deadline)
+	}
 }
 
 // unwatch ends watch and reports whether the exchange ran to its end,
@@ -132,6 +142,7 @@ func (c *upConn) Read(p []byte) (int, error) {
 		// exchange. Cleared first, so that an abort that comes at once
 		// stays.
 		_ = c.conn.SetReadDeadline(time.Time{})
+		c.deadline = time.Time{}
 		c.stopWatch = context.AfterFunc(c.ctx, c.abort)
 		n, err = c.conn.Read(p)
 	}
