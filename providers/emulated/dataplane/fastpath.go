@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
@@ -24,7 +25,8 @@ import (
 // lifetime (no mirror, retry, timeout, CORS, session or request header
 // modifier), to a plain HTTP target group. Such a request is written to a
 // pooled keep-alive connection and its response read back in the handler's
-// own goroutine, which saves httputil.ReverseProxy's copy of the request and
+// own goroutine (on Linux polling the socket for a moment before it parks,
+// when it is the only exchange in progress: spin_linux.go), which saves httputil.ReverseProxy's copy of the request and
 // its headers and http.Transport's hand-offs between goroutines and their
 // allocations. Everything else takes the full path (proxy.go), which sees the
 // same headers on the wire: X-Forwarded-For, -Host and -Proto set as
@@ -101,7 +103,14 @@ type upConn struct {
 	// deadline is the read deadline that watch last set; zero when none
 	// is set.
 	deadline time.Time
+	// spin reads conn when it can poll it (spin_linux.go); nil when
+	// conn is read as it is.
+	spin *spinner
 }
+
+// inFlight counts the fast path's exchanges in progress in the process, so
+// that a read polls its socket only when it is the only one (spinner).
+var inFlight atomic.Int32
 
 // watchAfter is how long an exchange runs before the request's context is
 // watched (see upConn.watch).
@@ -136,7 +145,7 @@ func (c *upConn) unwatch() bool {
 }
 
 func (c *upConn) Read(p []byte) (int, error) {
-	n, err := c.conn.Read(p)
+	n, err := c.readConn(p)
 	if n == 0 && err != nil && c.ctx != nil && c.stopWatch == nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		// watch's deadline, not abort's: from now on the context ends the
 		// exchange. Cleared first, so that an abort that comes at once
@@ -144,10 +153,18 @@ func (c *upConn) Read(p []byte) (int, error) {
 		_ = c.conn.SetReadDeadline(time.Time{})
 		c.deadline = time.Time{}
 		c.stopWatch = context.AfterFunc(c.ctx, c.abort)
-		n, err = c.conn.Read(p)
+		n, err = c.readConn(p)
 	}
 	c.read += int64(n)
 	return n, err
+}
+
+// readConn reads conn, through the spinner when there is one.
+func (c *upConn) readConn(p []byte) (int, error) {
+	if c.spin != nil {
+		return c.spin.Read(p)
+	}
+	return c.conn.Read(p)
 }
 
 // newUpstreams returns the fast path's pool for a Server whose Transport is
@@ -187,6 +204,7 @@ func (u *upstreams) get(ctx context.Context, addr string, fresh bool) (c *upConn
 		return nil, false, err
 	}
 	c = &upConn{conn: conn}
+	c.spin = newSpinner(conn)
 	c.abort = func() { _ = conn.SetDeadline(time.Unix(1, 0)) }
 	c.br = bufio.NewReaderSize(c, upstreamBufSize)
 	c.bw = bufio.NewWriterSize(conn, upstreamBufSize)
@@ -255,6 +273,8 @@ func (u *upstreams) close() {
 // fastForward sends r to target for the rule's action a and its backend b,
 // and copies the answer to w. The handler has checked fastEligible.
 func (f *forwarder) fastForward(w http.ResponseWriter, r *http.Request, a *action, b *backend, target *url.URL) {
+	inFlight.Add(1)
+	defer inFlight.Add(-1)
 	hdr := w.Header()
 	c, head, err := f.up.roundTrip(r, a, b, target, w)
 	if err != nil {
