@@ -324,11 +324,13 @@ type arena[T any] struct {
 	chunk []T
 }
 
-const arenaChunk = 256
+// Chunks start small and double up to maxArenaChunk, so that a Build of a
+// few routes does not pay for thousands.
+const minArenaChunk, maxArenaChunk = 8, 256
 
 func (a *arena[T]) new() *T {
 	if len(a.chunk) == cap(a.chunk) {
-		a.chunk = make([]T, 0, arenaChunk)
+		a.chunk = make([]T, 0, min(max(2*cap(a.chunk), minArenaChunk), maxArenaChunk))
 	}
 	a.chunk = a.chunk[:len(a.chunk)+1]
 	return &a.chunk[len(a.chunk)-1]

@@ -39,6 +39,11 @@ type Cache struct {
 	// the others are dropped at its end (rather than collecting the used
 	// ones in a new map each Build).
 	build uint64
+	// attach is what the routes' attachment and status read besides the
+	// routes themselves (attachContext), as the last Build found it, and
+	// epoch counts its changes: an entry's eval holds for one epoch.
+	attach attachContext
+	epoch  uint64
 }
 
 type cacheKey struct {
@@ -56,6 +61,109 @@ type cacheEntry struct {
 	// cacheable; reads are what that conversion looked up.
 	rules []ruleResult
 	reads []read
+	// eval is the route's attachment and status as a Build of the current
+	// epoch made them from these rules (nil: none yet).
+	eval *routeEval
+}
+
+// routeEval is what evaluateRoute and settle made of one route in one
+// attachContext, for the next Build in the same context to take as it is
+// instead of making it again: thousands of routes, each attached to its
+// listeners and given its statuses, on every change of any one of them.
+type routeEval struct {
+	epoch uint64
+	// refused is the reconciler's refusal the route was evaluated with.
+	refused string
+	// parents are the route's parentRefs attached (evaluateRoute);
+	// attached says they were.
+	attached bool
+	parents  []parentState
+	// settled says statuses, serve and counted are settle's for the route
+	// with no listener lost to a route of the other kind and the
+	// overLimit problem given.
+	settled   bool
+	overLimit problem
+	statuses  []gwv1.RouteParentStatus
+	serve     listenerHosts
+	counted   []int
+}
+
+// attachContext is everything besides a route that attaching it and
+// settling its status read: the Gateway and whether it is accepted, the
+// controller, the ListenerSets that name the Gateway, every listener's
+// attachment-relevant state, and the namespaces' labels when a listener
+// selects namespaces by label.
+type attachContext struct {
+	gateway    types.NamespacedName
+	controller gwv1.GatewayController
+	accepted   bool
+	sets       []setContext
+	listeners  []listenerContext
+	namespaces map[string]map[string]string
+}
+
+type setContext struct {
+	key     types.NamespacedName
+	allowed bool
+}
+
+type listenerContext struct {
+	// set is the ListenerSet the listener comes from (zero: the
+	// Gateway's own).
+	set      types.NamespacedName
+	spec     gwv1.Listener
+	hostname string
+	valid    bool
+	kinds    []gwv1.RouteGroupKind
+}
+
+// attachContext is this Build's, for these listeners.
+func (b *builder) attachContext(listeners []*listenerState, gatewayAccepted bool) attachContext {
+	ctx := attachContext{gateway: key(b.gw.Namespace, b.gw.Name), controller: b.controller, accepted: gatewayAccepted}
+	for _, ls := range b.sets {
+		ctx.sets = append(ctx.sets, setContext{key: ls.key, allowed: ls.allowed})
+	}
+	selects := false
+	for _, l := range listeners {
+		lc := listenerContext{spec: l.spec, hostname: l.hostname, valid: l.valid(), kinds: l.kinds}
+		if l.set != nil {
+			lc.set = l.set.key
+		}
+		if ar := l.spec.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil &&
+			*ar.Namespaces.From == gwv1.NamespacesFromSelector {
+			selects = true
+		}
+		ctx.listeners = append(ctx.listeners, lc)
+	}
+	if selects {
+		ctx.namespaces = make(map[string]map[string]string, len(b.namespaces))
+		for name, n := range b.namespaces {
+			ctx.namespaces[name] = n.Labels
+		}
+	}
+	return ctx
+}
+
+// setAttach starts an epoch when the attachContext changed.
+func (c *Cache) setAttach(ctx attachContext) {
+	if c.epoch == 0 || !reflect.DeepEqual(c.attach, ctx) {
+		c.attach = ctx
+		c.epoch++
+	}
+}
+
+// evalOf returns r's routeEval for this epoch and refusal, a new one when
+// the last is stale, or nil when r's conversion is not cached (its rules,
+// which its status reads, may then differ from one Build to the next).
+func (c *Cache) evalOf(r *route, refused string) *routeEval {
+	e := c.used(r)
+	if e == nil || e.rules == nil {
+		return nil
+	}
+	if e.eval == nil || e.eval.epoch != c.epoch || e.eval.refused != refused {
+		e.eval = &routeEval{epoch: c.epoch, refused: refused}
+	}
+	return e.eval
 }
 
 // readKind names the index a conversion looked something up in.
@@ -231,7 +339,7 @@ func (b *builder) ruleResults(r *route) []ruleResult {
 	b.rec = rec
 	out := r.rules(b)
 	b.rec = nil
-	e.rules, e.reads = nil, nil
+	e.rules, e.reads, e.eval = nil, nil, nil
 	if !rec.uncacheable {
 		// A route with no rules converts to an empty, non-nil list so
 		// that it is cached too.

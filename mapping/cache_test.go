@@ -135,6 +135,27 @@ func TestCacheSameResult(t *testing.T) {
 				bump(r)
 				sameAsUncached(t, &c, s, "HTTPRoute "+r.Name+" paths flipped")
 			}
+			// Routes unchanged, what they attach to changed: the cached
+			// attachments and statuses must not outlive it.
+			if s.Gateway != nil && len(s.Gateway.Spec.Listeners) > 0 {
+				l := &s.Gateway.Spec.Listeners[0]
+				host := gwv1.Hostname("moved.example.com")
+				l.Hostname = &host
+				bump(s.Gateway)
+				sameAsUncached(t, &c, s, "first listener's hostname changed")
+				all := gwv1.NamespacesFromAll
+				l.AllowedRoutes = &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &all}}
+				bump(s.Gateway)
+				sameAsUncached(t, &c, s, "first listener allows all namespaces")
+				l.Port++
+				bump(s.Gateway)
+				sameAsUncached(t, &c, s, "first listener's port changed")
+			}
+			for _, n := range s.Namespaces {
+				n.Labels = map[string]string{"cache-test": n.Name}
+				bump(n)
+				sameAsUncached(t, &c, s, "namespace "+n.Name+" labels changed")
+			}
 			s.Capabilities.PathMatch = nil
 			sameAsUncached(t, &c, s, "capabilities changed")
 		})

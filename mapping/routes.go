@@ -92,7 +92,11 @@ type routeState struct {
 	// limits (fitRules): it is then accepted nowhere.
 	overLimit problem
 	// rules are the converted rules, in order (read only).
-	rules   []ruleResult
+	rules []ruleResult
+	// eval is the Cache's record of the route's attachment and status in
+	// this Build's attachContext (nil without a Cache): read, and filled
+	// in when it is new.
+	eval    *routeEval
 	parents []parentState
 	// serve maps a listener index to the hostnames the route serves there,
 	// over all of its accepted parentRefs.
@@ -150,6 +154,9 @@ func (lh *listenerHosts) merge(i int, hosts []string) {
 // evaluateRoutes converts and attaches every route, settles conflicts
 // between HTTPRoutes and GRPCRoutes, and computes each route's status.
 func (b *builder) evaluateRoutes(listeners []*listenerState, gatewayAccepted bool) []*routeState {
+	if b.cache != nil {
+		b.cache.setAttach(b.attachContext(listeners, gatewayAccepted))
+	}
 	out := make([]*routeState, 0, len(b.routes))
 	for _, r := range b.routes {
 		out = append(out, b.evaluateRoute(r, listeners))
@@ -174,11 +181,27 @@ func (b *builder) settleRoutes(routes []*routeState, listeners []*listenerState,
 		lost = crossKindConflicts(routes)
 	}
 	for _, rs := range routes {
+		ev := rs.eval
+		if ev != nil && lost[rs] != nil {
+			// Conflicts are between routes: not cached.
+			ev = nil
+		}
+		if ev != nil && ev.settled && ev.overLimit == rs.overLimit {
+			rs.serve, rs.statuses = ev.serve, ev.statuses
+			for _, i := range ev.counted {
+				listeners[i].attached++
+			}
+			continue
+		}
 		rs.serve = nil
 		rs.statuses = nil
-		rs.settle(listeners, gatewayAccepted, lost[rs], b.controller)
+		counted := rs.settle(listeners, gatewayAccepted, lost[rs], b.controller)
 		if rs.kind == kindTLSRoute && b.caps.TLSIgnoresServerName {
 			rs.serverNameNotEnforced(b.caps.Provider)
+		}
+		if ev != nil {
+			ev.settled, ev.overLimit = true, rs.overLimit
+			ev.serve, ev.statuses, ev.counted = rs.serve, rs.statuses, slices.Clone(counted)
 		}
 	}
 }
@@ -229,6 +252,13 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 			rs.refs = res.refs
 		}
 	}
+	if b.cache != nil {
+		rs.eval = b.cache.evalOf(r, rs.refused)
+	}
+	if ev := rs.eval; ev != nil && ev.attached {
+		rs.parents = ev.parents
+		return rs
+	}
 	// A route names a few parents: a list to search costs less than a map.
 	// With one parentRef (nearly every route) there is nothing to compare.
 	var seen []string
@@ -247,6 +277,9 @@ func (b *builder) evaluateRoute(r *route, listeners []*listenerState) *routeStat
 		}
 		hosts, p := b.attach(r, ref, set, listeners)
 		rs.parents = append(rs.parents, parentState{ref: ref, attach: p, hosts: hosts})
+	}
+	if ev := rs.eval; ev != nil {
+		ev.attached, ev.parents = true, rs.parents
 	}
 	return rs
 }
@@ -342,7 +375,9 @@ func overlap(a, b []string) bool {
 // settle computes the route's parent statuses, the listeners it serves on
 // and its attachedRoutes counts, now that lost lists the listeners a route
 // of the other kind took from it.
-func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, lost map[int]bool, controller gwv1.GatewayController) {
+//
+// It returns the listeners the route is attached to.
+func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, lost map[int]bool, controller gwv1.GatewayController) []int {
 	gen := rs.generation
 	resolved := condition(string(gwv1.RouteConditionResolvedRefs), string(gwv1.RouteReasonResolvedRefs), true, "All references are resolved", gen)
 	if !rs.refs.ok() {
@@ -405,6 +440,7 @@ func (rs *routeState) settle(listeners []*listenerState, gatewayAccepted bool, l
 	for _, i := range counted {
 		listeners[i].attached++
 	}
+	return counted
 }
 
 func mergeHosts(have, add []string) []string {
