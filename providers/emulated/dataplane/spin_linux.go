@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"syscall"
 	"time"
@@ -23,11 +24,13 @@ const spinFor = 50 * time.Microsecond
 // fields carry one Read's arguments and results into poll, which the
 // connection's RawConn calls, so that a Read allocates nothing.
 type spinner struct {
-	raw   syscall.RawConn
-	p     []byte
-	n     int
-	err   error
-	start time.Time
+	raw syscall.RawConn
+	// local and peer name the connection in errors.
+	local, peer net.Addr
+	p           []byte
+	n           int
+	err         error
+	start       time.Time
 	// poll is the method value of s.read, made once.
 	poll func(fd uintptr) bool
 }
@@ -43,7 +46,7 @@ func newSpinner(conn net.Conn) *spinner {
 	if err != nil {
 		return nil
 	}
-	s := &spinner{raw: raw}
+	s := &spinner{raw: raw, local: tc.LocalAddr(), peer: tc.RemoteAddr()}
 	s.poll = s.read
 	return s
 }
@@ -75,7 +78,8 @@ func (s *spinner) read(fd uintptr) bool {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case !errors.Is(err, syscall.EAGAIN):
-			s.err = err
+			// As net.Conn's Read reports it.
+			s.err = &net.OpError{Op: "read", Net: "tcp", Source: s.local, Addr: s.peer, Err: os.NewSyscallError("read", err)}
 			return true
 		}
 		// Only the one exchange in progress polls: with more, the CPU has
