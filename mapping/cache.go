@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"reflect"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,43 @@ type Cache struct {
 	// epoch counts its changes: an entry's eval holds for one epoch.
 	attach attachContext
 	epoch  uint64
+	// reads are the lookups entries hold, one per lookup and result, so
+	// that thousands of routes behind one Service check it once a Build.
+	reads map[readID]*sharedRead
+}
+
+// readID names a lookup: the index and the key looked up.
+type readID struct {
+	kind readKind
+	key  types.NamespacedName
+}
+
+// sharedRead is a read the entries that made it share, with whether it
+// still holds in Build checked (ok).
+type sharedRead struct {
+	read
+	checked uint64
+	ok      bool
+}
+
+// share returns the table's read for rd when it found the same, or makes
+// rd the table's: this Build just made it, so it holds.
+func (c *Cache) share(rd read) *sharedRead {
+	id := readID{kind: rd.kind, key: rd.key}
+	if t := c.reads[id]; t != nil && slices.Equal(t.versions, rd.versions) {
+		return t
+	}
+	t := &sharedRead{read: rd, checked: c.build, ok: true}
+	c.reads[id] = t
+	return t
+}
+
+// holds says whether rd still holds, checking it once a Build.
+func (b *builder) holds(rd *sharedRead) bool {
+	if rd.checked != b.cache.build {
+		rd.checked, rd.ok = b.cache.build, b.current(rd.read)
+	}
+	return rd.ok
 }
 
 type cacheKey struct {
@@ -60,7 +98,7 @@ type cacheEntry struct {
 	// rules is nil until the rules were converted with every read
 	// cacheable; reads are what that conversion looked up.
 	rules []ruleResult
-	reads []read
+	reads []*sharedRead
 	// eval is the route's attachment and status as a Build of the current
 	// epoch made them from these rules (nil: none yet).
 	eval *routeEval
@@ -205,6 +243,7 @@ func (c *Cache) Build(s *Snapshot) Result {
 func (c *Cache) begin(caps lb.Capabilities) {
 	if c.entries == nil || !reflect.DeepEqual(c.caps, caps) {
 		c.entries = map[cacheKey]*cacheEntry{}
+		c.reads = map[readID]*sharedRead{}
 		c.caps = caps
 	}
 	c.build++
@@ -242,6 +281,13 @@ func (c *Cache) end() {
 	for k, e := range c.entries {
 		if e.build != c.build {
 			delete(c.entries, k)
+		}
+	}
+	// The reads no entry of this Build looked at (a deleted Service's)
+	// leave the table; an entry that still holds one only misses.
+	for id, rd := range c.reads {
+		if rd.checked != c.build {
+			delete(c.reads, id)
 		}
 	}
 }
@@ -326,7 +372,7 @@ func (b *builder) ruleResults(r *route) []ruleResult {
 	if e.rules != nil {
 		hit := true
 		for _, rd := range e.reads {
-			if !b.current(rd) {
+			if !b.holds(rd) {
 				hit = false
 				break
 			}
@@ -346,7 +392,10 @@ func (b *builder) ruleResults(r *route) []ruleResult {
 		if out == nil {
 			out = []ruleResult{}
 		}
-		e.rules, e.reads = out, rec.list
+		e.rules, e.reads = out, make([]*sharedRead, len(rec.list))
+		for i, rd := range rec.list {
+			e.reads[i] = b.cache.share(rd)
+		}
 	}
 	return out
 }

@@ -102,7 +102,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 				if e.route.nextRank == 0 {
 					e.route.nextRank = rank
 				}
-				src.add(r.Name, e.route)
+				src.addRule(r.Name, e.route)
 				for _, g := range e.state.groups {
 					groups[g.Name] = g
 					src.add(g.Name, e.route)
@@ -127,7 +127,12 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 // the routes are kept in one list of links rather than a slice each, and
 // refs lays every element's RouteRefs out in one array.
 type sources struct {
-	// last is the index in links of each element's most recent route.
+	// rules are the route of each rule name: one, the name says which (two
+	// routes with one key, which an API server never holds, give one
+	// RouteRef too).
+	rules map[string]*route
+	// last is the index in links of each other element's most recent
+	// route.
 	last  map[string]int32
 	links []sourceLink
 }
@@ -139,8 +144,15 @@ type sourceLink struct {
 	prev  int32
 }
 
-func newSources(elements int) *sources {
-	return &sources{last: make(map[string]int32, elements), links: make([]sourceLink, 0, elements)}
+func newSources(routes int) *sources {
+	return &sources{rules: make(map[string]*route, routes), last: map[string]int32{}}
+}
+
+// addRule records that rule name comes from r.
+func (s *sources) addRule(name string, r *route) {
+	if _, ok := s.rules[name]; !ok {
+		s.rules[name] = r
+	}
 }
 
 // add records that r is behind element. Repeats other than of the last
@@ -162,8 +174,17 @@ func (s *sources) add(element string, r *route) {
 // Routes compare by their place in builder.routes, which is their
 // RouteRef order, without comparing strings.
 func (s *sources) refs() map[string][]RouteRef {
-	out := make(map[string][]RouteRef, len(s.last))
-	all := make([]RouteRef, 0, len(s.links))
+	out := make(map[string][]RouteRef, len(s.rules)+len(s.last))
+	all := make([]RouteRef, 0, len(s.rules)+len(s.links))
+	for name, r := range s.rules {
+		if _, ok := s.last[name]; ok {
+			// Some other element has the rule's name: merged below.
+			s.add(name, r)
+			continue
+		}
+		all = append(all, r.ref())
+		out[name] = all[len(all)-1 : len(all) : len(all)]
+	}
 	var rs []*route
 	for element, i := range s.last {
 		rs = rs[:0]
