@@ -235,10 +235,11 @@ func (b *builder) addRoutes(s *Snapshot, c *Cache) {
 	b.routes = appendRoutes(b.routes, c, kindTCPRoute, s.TCPRoutes, tcpRoute)
 	b.routes = appendRoutes(b.routes, c, kindUDPRoute, s.UDPRoutes, udpRoute)
 	b.routes = appendRoutes(b.routes, c, kindTLSRoute, s.TLSRoutes, tlsRoute)
+	hinted := 0
 	if c != nil {
-		b.routes = byHint(b.routes, func(r *route) int { return r.lastOrder })
+		b.routes, hinted = byHint(b.routes, func(r *route) int { return r.lastOrder })
 	}
-	slices.SortFunc(b.routes, compareRoutes)
+	b.routes = sortHinted(b.routes, hinted, compareRoutes)
 	for i, r := range b.routes {
 		r.order, r.lastOrder = i, i+1
 	}

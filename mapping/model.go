@@ -49,7 +49,7 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 	src := newSources(len(routes))
 	// Routes in the precedence order of the last Build, so that each
 	// VirtualHost's entries come nearly sorted.
-	ranked := byHint(routes, func(rs *routeState) int { return rs.lastRank })
+	ranked, hinted := byHint(routes, func(rs *routeState) int { return rs.lastRank })
 	for _, rs := range routes {
 		rs.nextRank = 0
 	}
@@ -77,7 +77,12 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 			l := listeners[li]
 			vh := lb.VirtualHost{Hostname: l.hostname, Certificates: l.certs}
 			entries := make([]*entry, 0, len(routes))
-			for _, rs := range ranked {
+			// The entries of routes placed by their hint come first.
+			fromHint := -1
+			for i, rs := range ranked {
+				if i == hinted {
+					fromHint = len(entries)
+				}
 				for _, host := range rs.serve.on(li) {
 					if shadowed(listeners, idx[:v], host) {
 						continue
@@ -85,7 +90,10 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 					entries = rs.entries(entries, &b.entries, host)
 				}
 			}
-			slices.SortFunc(entries, comparePrecedence)
+			if fromHint < 0 {
+				fromHint = len(entries)
+			}
+			entries = sortHinted(entries, fromHint, comparePrecedence)
 			if len(entries) > 0 {
 				vh.Rules = make([]lb.Rule, 0, len(entries))
 			}
@@ -119,18 +127,20 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 		m.TargetGroups = append(m.TargetGroups, g)
 	}
 	slices.SortFunc(m.TargetGroups, func(x, y lb.TargetGroup) int { return cmp.Compare(x.Name, y.Name) })
-	return m, src.refs()
+	return m, src.result()
 }
 
 // sources records the routes behind each model element. A Gateway with
-// thousands of rules has thousands of elements, nearly all with one route:
-// the routes are kept in one list of links rather than a slice each, and
-// refs lays every element's RouteRefs out in one array.
+// thousands of rules has thousands of elements, nearly all rules with one
+// route: a rule's RouteRef goes straight into the Result's map, from one
+// array for all of them; the other elements (target groups, streams) keep
+// their routes in one list of links rather than a slice each.
 type sources struct {
-	// rules are the route of each rule name: one, the name says which (two
-	// routes with one key, which an API server never holds, give one
-	// RouteRef too).
-	rules map[string]*route
+	// routes is how many routes the Build has.
+	routes int
+	out    map[string][]RouteRef
+	// refs backs the rules' entries in out.
+	refs []RouteRef
 	// last is the index in links of each other element's most recent
 	// route.
 	last  map[string]int32
@@ -145,18 +155,25 @@ type sourceLink struct {
 }
 
 func newSources(routes int) *sources {
-	return &sources{rules: make(map[string]*route, routes), last: map[string]int32{}}
+	return &sources{routes: routes, out: make(map[string][]RouteRef, routes), refs: make([]RouteRef, 0, routes), last: map[string]int32{}}
 }
 
-// addRule records that rule name comes from r.
+// addRule records that rule name comes from r: one route, the name says
+// which (two routes with one key, which an API server never holds, give
+// the same RouteRef).
 func (s *sources) addRule(name string, r *route) {
-	if _, ok := s.rules[name]; !ok {
-		s.rules[name] = r
+	if _, ok := s.out[name]; ok {
+		return
 	}
+	// The capacity ends with the rule's own ref, so that a caller's
+	// append cannot write over the next rule's.
+	s.refs = append(s.refs, r.ref())
+	n := len(s.refs)
+	s.out[name] = s.refs[n-1 : n : n]
 }
 
 // add records that r is behind element. Repeats other than of the last
-// route added are dropped at the end (refs), not here: a target group
+// route added are dropped at the end (result), not here: a target group
 // shared by thousands of routes would make a search per add quadratic.
 func (s *sources) add(element string, r *route) {
 	prev, ok := s.last[element]
@@ -170,40 +187,73 @@ func (s *sources) add(element string, r *route) {
 	s.links = append(s.links, sourceLink{route: r, prev: prev})
 }
 
-// refs is Result.Sources: each element's routes in order, once each.
+// result is Result.Sources: each element's routes in order, once each.
 // Routes compare by their place in builder.routes, which is their
 // RouteRef order, without comparing strings.
-func (s *sources) refs() map[string][]RouteRef {
-	out := make(map[string][]RouteRef, len(s.rules)+len(s.last))
-	all := make([]RouteRef, 0, len(s.rules)+len(s.links))
-	for name, r := range s.rules {
-		if _, ok := s.last[name]; ok {
-			// Some other element has the rule's name: merged below.
-			s.add(name, r)
-			continue
-		}
-		all = append(all, r.ref())
-		out[name] = all[len(all)-1 : len(all) : len(all)]
-	}
+func (s *sources) result() map[string][]RouteRef {
+	all := make([]RouteRef, 0, len(s.links))
 	var rs []*route
 	for element, i := range s.last {
 		rs = rs[:0]
 		for ; i >= 0; i = s.links[i].prev {
 			rs = append(rs, s.links[i].route)
 		}
-		slices.SortFunc(rs, func(x, y *route) int { return cmp.Compare(x.order, y.order) })
+		rs = s.inOrder(rs)
 		from := len(all)
 		for _, r := range rs {
 			all = append(all, r.ref())
 		}
+		if rule, ok := s.out[element]; ok {
+			// A rule of the same name (no name scheme makes one):
+			// RouteRef order is route order, kind, namespace, name.
+			merged := append(slices.Clone(rule), all[from:]...)
+			slices.SortFunc(merged, compareRouteRefs)
+			all = all[:from]
+			s.out[element] = slices.Clip(slices.Compact(merged))
+			continue
+		}
 		// Compacted as refs, not as routes: a snapshot may hold one
-		// route twice. The capacity ends with the element's own refs, so
-		// that a caller's append cannot write over the next element's.
+		// route twice. The capacity ends with the element's own refs.
 		refs := slices.Compact(all[from:])
 		all = all[:from+len(refs)]
-		out[element] = refs[:len(refs):len(refs)]
+		s.out[element] = refs[:len(refs):len(refs)]
 	}
+	return s.out
+}
+
+// inOrder sorts routes by their order. A target group behind thousands of
+// routes is sorted by marking each route's place, in one pass.
+func (s *sources) inOrder(rs []*route) []*route {
+	if len(rs) <= 64 {
+		slices.SortFunc(rs, func(x, y *route) int { return cmp.Compare(x.order, y.order) })
+		return rs
+	}
+	at := make([]*route, s.routes)
+	var again []*route
+	for _, r := range rs {
+		if r.order < len(at) && at[r.order] == nil {
+			at[r.order] = r
+		} else {
+			// The same route twice (its repeats are compacted later).
+			again = append(again, r)
+		}
+	}
+	out := rs[:0]
+	for _, r := range at {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	if len(again) == 0 {
+		return out
+	}
+	out = append(out, again...)
+	slices.SortStableFunc(out, func(x, y *route) int { return cmp.Compare(x.order, y.order) })
 	return out
+}
+
+func compareRouteRefs(x, y RouteRef) int {
+	return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
 }
 
 // shadowed says whether a more specific VirtualHost on the same port (one of

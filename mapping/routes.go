@@ -567,18 +567,19 @@ func (b *builder) namespaceAllowed(l *listenerState, ns string) bool {
 
 // byHint returns xs with those whose hint (1-based, 0 for none) is set in
 // hint order, then the others as they came: the order the last Build
-// sorted them in, for a sort to start from.
-func byHint[T any](xs []T, hint func(T) int) []T {
+// sorted them in, for a sort to start from (sortHinted). hinted is how
+// many come first by their hint.
+func byHint[T any](xs []T, hint func(T) int) (out []T, hinted int) {
 	most := 0
 	for _, x := range xs {
 		most = max(most, hint(x))
 	}
 	if most == 0 {
-		return xs
+		return xs, 0
 	}
 	slots := make([]T, most)
 	taken := make([]bool, most)
-	out := make([]T, 0, len(xs))
+	out = make([]T, 0, len(xs))
 	var rest []T
 	for _, x := range xs {
 		// A snapshot may hold one route twice: the second goes with the
@@ -595,5 +596,31 @@ func byHint[T any](xs []T, hint func(T) int) []T {
 			out = append(out, x)
 		}
 	}
-	return append(out, rest...)
+	return append(out, rest...), len(out)
+}
+
+// sortHinted sorts xs, whose first hinted elements are likely in order
+// already (byHint): when they are, only the others are sorted and merged
+// in, in about one comparison per element. The result is the sort's, as
+// cmp is a total order; it may be a new slice.
+func sortHinted[T any](xs []T, hinted int, cmp func(T, T) int) []T {
+	if hinted == 0 || !slices.IsSortedFunc(xs[:hinted], cmp) {
+		slices.SortFunc(xs, cmp)
+		return xs
+	}
+	a, b := xs[:hinted], xs[hinted:]
+	slices.SortFunc(b, cmp)
+	if len(b) == 0 || cmp(a[len(a)-1], b[0]) <= 0 {
+		return xs
+	}
+	out := make([]T, 0, len(xs))
+	for len(a) > 0 && len(b) > 0 {
+		if cmp(a[0], b[0]) <= 0 {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
 }

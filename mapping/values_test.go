@@ -1,7 +1,9 @@
 package mapping
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -135,4 +137,36 @@ func modelNames(m *lb.LoadBalancer) map[string]bool {
 		out[g.Name] = true
 	}
 	return out
+}
+
+// TestSourcesOfASharedGroup checks Sources for a target group behind more
+// routes than the small-list sort takes (sources.inOrder): every route
+// once, in RouteRef order, with a route the snapshot holds twice.
+func TestSourcesOfASharedGroup(t *testing.T) {
+	s := loadSnapshot(t, "testdata/basic.in.yaml")
+	base := s.HTTPRoutes[0]
+	for i := range 100 {
+		r := base.DeepCopy()
+		r.Name = fmt.Sprintf("shared-%03d", 99-i)
+		s.HTTPRoutes = append(s.HTTPRoutes, r)
+	}
+	s.HTTPRoutes = append(s.HTTPRoutes, s.HTTPRoutes[7])
+	stamp(s)
+	var want []RouteRef
+	for _, r := range s.HTTPRoutes {
+		want = append(want, RouteRef{Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name})
+	}
+	slices.SortFunc(want, compareRouteRefs)
+	want = slices.Compact(want)
+	var c Cache
+	for _, res := range []Result{Build(s), c.Build(s), c.Build(s)} {
+		if res.LoadBalancer == nil || len(res.LoadBalancer.TargetGroups) == 0 {
+			t.Fatal("no target group")
+		}
+		for _, g := range res.LoadBalancer.TargetGroups {
+			if got := res.Sources[g.Name]; !slices.Equal(got, want) {
+				t.Errorf("Sources[%s] = %d routes %v, want %d", g.Name, len(got), got, len(want))
+			}
+		}
+	}
 }
