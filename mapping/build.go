@@ -100,8 +100,11 @@ type builder struct {
 	cluster    string
 	class      *gwv1.GatewayClass
 	controller gwv1.GatewayController
-	// routes are the routes of every kind, in compareRoutes order.
+	// routes are the routes of every kind, in compareRoutes order; twice
+	// says some route is there twice (two objects with one kind and name,
+	// which an API server never holds), whose rules would share names.
 	routes []*route
+	twice  bool
 
 	params     map[types.NamespacedName]*v1alpha1.LoadBalancerParameters
 	namespaces map[string]*corev1.Namespace
@@ -242,6 +245,9 @@ func (b *builder) addRoutes(s *Snapshot, c *Cache) {
 	b.routes = sortHinted(b.routes, hinted, compareRoutes)
 	for i, r := range b.routes {
 		r.order, r.lastOrder = i, i+1
+		if i > 0 && compareRoutes(b.routes[i-1], r) == 0 {
+			b.twice = true
+		}
 	}
 }
 

@@ -72,7 +72,11 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 			m.Listeners = append(m.Listeners, ml)
 			continue
 		}
-		names := make(map[string]bool, len(routes))
+		// Rule names are unique but for a route listed twice.
+		var names map[string]bool
+		if b.twice {
+			names = make(map[string]bool, len(routes))
+		}
 		for v, li := range idx {
 			l := listeners[li]
 			vh := lb.VirtualHost{Hostname: l.hostname, Certificates: l.certs}
@@ -101,10 +105,12 @@ func (b *builder) model(listeners []*listenerState, routes []*routeState) (*lb.L
 				r := e.lbRule(l.hostname)
 				// Names are unique by construction; this guard keeps a
 				// model that fails lb.Validate from ever leaving Build.
-				if names[r.Name] {
-					continue
+				if names != nil {
+					if names[r.Name] {
+						continue
+					}
+					names[r.Name] = true
 				}
-				names[r.Name] = true
 				vh.Rules = append(vh.Rules, r)
 				rank++
 				if e.route.nextRank == 0 {
@@ -294,10 +300,14 @@ func (e *entry) lbRule(vhostHost string) lb.Rule {
 	if e.route.kind == kindGRPCRoute {
 		kind = "grpc/"
 	}
-	// Concatenated rather than formatted: one per rule of every Build.
-	name := e.route.key.Namespace + "/" + e.route.key.Name + "/" + kind + "rule-" + strconv.Itoa(e.rule) + "/match-" + strconv.Itoa(e.match)
-	if e.host != "" {
-		name += "/" + e.host
+	name, ok := e.route.ruleName(e.rule, e.match, e.host)
+	if !ok {
+		// Concatenated rather than formatted; a Cache's route keeps it.
+		name = e.route.key.Namespace + "/" + e.route.key.Name + "/" + kind + "rule-" + strconv.Itoa(e.rule) + "/match-" + strconv.Itoa(e.match)
+		if e.host != "" {
+			name += "/" + e.host
+		}
+		e.route.keepRuleName(e.rule, e.match, e.host, name)
 	}
 	m := e.rm.m
 	// The VirtualHost already admits only its own hostname.
@@ -305,4 +315,31 @@ func (e *entry) lbRule(vhostHost string) lb.Rule {
 		m.Hostname = e.host
 	}
 	return lb.Rule{Name: name, Match: m, Action: e.state.action}
+}
+
+// ruleNamed is one rule name a route made, for the Builds after.
+type ruleNamed struct {
+	rule, match int
+	host, name  string
+}
+
+// maxRuleNames bounds what a route keeps: a route's rules times its
+// hostnames, past which (listener hostnames changing under a route that
+// does not) the list starts again.
+const maxRuleNames = 64
+
+func (r *route) ruleName(rule, match int, host string) (string, bool) {
+	for _, n := range r.names {
+		if n.rule == rule && n.match == match && n.host == host {
+			return n.name, true
+		}
+	}
+	return "", false
+}
+
+func (r *route) keepRuleName(rule, match int, host, name string) {
+	if len(r.names) >= maxRuleNames {
+		r.names = r.names[:0]
+	}
+	r.names = append(r.names, ruleNamed{rule: rule, match: match, host: host, name: name})
 }

@@ -59,6 +59,10 @@ type route struct {
 	// the sorts still decide the order, so a wrong hint costs only time.
 	lastOrder, lastRank int
 	nextRank            int
+	// names are the lb.Rule names made for the route (entry.lbRule): a
+	// name depends on the route, the rule, the match and the hostname
+	// only, so a Cache's route makes each once.
+	names []ruleNamed
 }
 
 func routeHostnames(hs []gwv1.Hostname) []string {
