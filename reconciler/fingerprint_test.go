@@ -2,118 +2,45 @@ package reconciler
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"reflect"
 	"testing"
 
 	"github.com/cloudgate-dev/cloudgate/mapping"
 	"github.com/cloudgate-dev/cloudgate/mapping/lb"
+	"github.com/cloudgate-dev/cloudgate/mapping/lb/lbtest"
 )
-
-// modelFiller sets every field the fingerprint reads (and json would
-// write) of a model, so that each can then be changed alone. It visits
-// the same points in the same order on every model it fills; mutate, when
-// set, is called at point number target instead of filling it.
-type modelFiller struct {
-	point, target int
-	mutated       string
-}
-
-func (f *modelFiller) fill(v reflect.Value, path string) {
-	f.point++
-	if f.point == f.target {
-		f.mutate(v, path)
-		return
-	}
-	switch v.Kind() {
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		v.SetInt(1)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(1)
-	case reflect.Float32, reflect.Float64:
-		v.SetFloat(1)
-	case reflect.String:
-		v.SetString("a")
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		f.fill(v.Elem(), path)
-	case reflect.Slice:
-		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
-		f.fill(v.Index(0), path+"[0]")
-	case reflect.Map:
-		v.Set(reflect.MakeMap(v.Type()))
-		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		f.fill(k, path+"{key}")
-		f.fill(e, path+"{value}")
-		v.SetMapIndex(k, e)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if sf := v.Type().Field(i); sf.IsExported() {
-				f.fill(v.Field(i), path+"."+sf.Name)
-			}
-		}
-	default:
-		panic("the model holds a " + v.Kind().String() + " at " + path + ": teach modelFiller (and check fingerprint) about it")
-	}
-}
-
-// mutate gives v a value other than the one fill gives it.
-func (f *modelFiller) mutate(v reflect.Value, path string) {
-	f.mutated = path
-	switch v.Kind() {
-	case reflect.Bool:
-		v.SetBool(false)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		v.SetInt(-2)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(2)
-	case reflect.Float32, reflect.Float64:
-		v.SetFloat(1.5)
-	case reflect.String:
-		v.SetString("ab")
-	case reflect.Pointer, reflect.Map:
-		v.SetZero() // nil
-	case reflect.Slice:
-		v.Set(reflect.MakeSlice(v.Type(), 0, 0)) // empty, not nil
-	case reflect.Struct:
-		v.SetZero()
-	}
-}
 
 // Every field of the model is in its fingerprint, and a field added to the
 // model is in it without a change to fingerprint: a change anywhere is a
-// new fingerprint, so that the cloud is called.
+// new fingerprint, so that the cloud is called. Each variant differs from
+// the zero model in one place, and no two are alike.
 func TestFingerprintSeesEveryFieldOfTheModel(t *testing.T) {
-	filled := func(target int) (*lb.LoadBalancer, *modelFiller) {
-		m := &lb.LoadBalancer{}
-		f := &modelFiller{target: target}
-		f.fill(reflect.ValueOf(m).Elem(), "LoadBalancer")
-		return m, f
+	vs := lbtest.Variants(reflect.TypeFor[lb.LoadBalancer]())
+	if len(vs) < 100 {
+		t.Fatalf("only %d variants of the model: the test no longer reaches its fields", len(vs))
 	}
-	full, f := filled(0)
-	points := f.point
-	want := fingerprint(full)
-	if again, _ := filled(0); fingerprint(again) != want {
-		t.Fatal("two equal models have different fingerprints")
-	}
-	if want == fingerprint(nil) || want == ([sha256.Size]byte{}) {
+	zero := fingerprint(&lb.LoadBalancer{})
+	if zero == fingerprint(nil) || zero == ([sha256.Size]byte{}) {
 		t.Fatal("a model's fingerprint is that of no model, or unusable")
 	}
 	seen := map[[sha256.Size]byte]string{}
-	for target := 2; target <= points; target++ {
-		m, f := filled(target)
-		got := fingerprint(m)
-		if got == want {
-			t.Errorf("changing %s leaves the fingerprint as it was", f.mutated)
+	for _, v := range vs {
+		m := v.Interface().(lb.LoadBalancer)
+		b, _ := json.Marshal(m)
+		got := fingerprint(&m)
+		if again := m; fingerprint(&again) != got {
+			t.Errorf("%s: two equal models have different fingerprints", b)
 		}
-		if other, ok := seen[got]; ok {
-			t.Errorf("changing %s gives the fingerprint changing %s gives", f.mutated, other)
+		switch other, ok := seen[got]; {
+		case got == zero:
+			t.Errorf("%s has the zero model's fingerprint", b)
+		case got == [sha256.Size]byte{}:
+			t.Errorf("%s has no usable fingerprint", b)
+		case ok:
+			t.Errorf("%s has the fingerprint of %s", b, other)
 		}
-		seen[got] = f.mutated
-	}
-	if points < 100 {
-		t.Errorf("only %d points in the model: the filler missed most of it", points)
+		seen[got] = string(b)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // This file is the plan's comparison of rules, the one part of a load
 // balancer that comes by the thousand. A change to one route of thousands
 // must cost about one rule, so an unchanged rule costs a comparison of its
-// fields (ruleEqual) and no allocation: it is found at the position where
+// fields (lb.Rule.Equal) and no allocation: it is found at the position where
 // the rule before it leaves off, and its logical id comes from the view
 // planned on (ruleIDs).
 
@@ -123,11 +123,11 @@ func compareRule(cur *lb.Listener, memo [][]string, s source, want *lb.Listener,
 	out.ids[h][i] = id
 	st := providers.Step{Kind: providers.KindRule, LogicalID: id, CloudID: cloudID, Action: providers.ActionNothing, Why: providers.WhyUpToDate}
 	out.kept[h][i] = s
-	if ruleEqual(old, r) {
+	if old.Equal(r) {
 		return st
 	}
-	// Compare holds nil and empty alike, as ruleEqual does; it decides
-	// whatever else ruleEqual does not.
+	// Compare holds nil and empty alike, as Rule.Equal does; it decides
+	// whatever else Rule.Equal does not.
 	if d := providers.Compare(ruleView{Match: old.Match, Action: old.Action}, ruleView{Match: r.Match, Action: r.Action}); len(d) > 0 {
 		st.Action, st.Why, st.Diff = providers.ActionUpdate, providers.WhyChanged, d
 		out.kept[h][i] = noSource
@@ -320,72 +320,4 @@ func quoteKey(k string) string {
 		return strconv.Quote(k)
 	}
 	return k
-}
-
-// ruleEqual reports whether two rules have the same JSON form (nil and
-// empty lists alike), as the cloud stores them, field by field: it is what
-// the plan asks of every unchanged rule. TestRuleEqualSeesEveryField holds
-// it to every field of lb.Rule, so that a field added to the model cannot
-// go unnoticed here.
-func ruleEqual(a, b *lb.Rule) bool {
-	return a.Name == b.Name && matchEqual(&a.Match, &b.Match) && actionEqual(&a.Action, &b.Action)
-}
-
-func matchEqual(a, b *lb.Match) bool {
-	return a.Hostname == b.Hostname && a.Method == b.Method && ptrEqual(a.Path, b.Path) &&
-		slices.Equal(a.Headers, b.Headers) && slices.Equal(a.Query, b.Query)
-}
-
-func actionEqual(a, b *lb.Action) bool {
-	return a.InvalidBackendStatus == b.InvalidBackendStatus &&
-		slices.EqualFunc(a.Forward, b.Forward, backendEqual) &&
-		ptrEqual(a.FixedResponse, b.FixedResponse) &&
-		ptrEqualFunc(a.Redirect, b.Redirect, func(x, y *lb.Redirect) bool {
-			return x.Scheme == y.Scheme && x.Hostname == y.Hostname && x.Port == y.Port && x.StatusCode == y.StatusCode && ptrEqual(x.Path, y.Path)
-		}) &&
-		ptrEqualFunc(a.RequestHeaders, b.RequestHeaders, modifierEqual) &&
-		ptrEqualFunc(a.ResponseHeaders, b.ResponseHeaders, modifierEqual) &&
-		ptrEqualFunc(a.Rewrite, b.Rewrite, rewriteEqual) &&
-		slices.Equal(a.Mirrors, b.Mirrors) &&
-		ptrEqual(a.Timeouts, b.Timeouts) &&
-		ptrEqualFunc(a.Retry, b.Retry, func(x, y *lb.Retry) bool {
-			return x.Attempts == y.Attempts && slices.Equal(x.Codes, y.Codes) && ptrEqual(x.Backoff, y.Backoff)
-		}) &&
-		ptrEqualFunc(a.CORS, b.CORS, func(x, y *lb.CORS) bool {
-			return x.MaxAge == y.MaxAge && x.AllowCredentials == y.AllowCredentials &&
-				slices.Equal(x.AllowOrigins, y.AllowOrigins) && slices.Equal(x.AllowMethods, y.AllowMethods) &&
-				slices.Equal(x.AllowHeaders, y.AllowHeaders) && slices.Equal(x.ExposeHeaders, y.ExposeHeaders)
-		}) &&
-		ptrEqual(a.SessionPersistence, b.SessionPersistence)
-}
-
-func backendEqual(a, b lb.WeightedBackend) bool {
-	return a.TargetGroup == b.TargetGroup && a.Weight == b.Weight &&
-		ptrEqualFunc(a.RequestHeaders, b.RequestHeaders, modifierEqual) &&
-		ptrEqualFunc(a.ResponseHeaders, b.ResponseHeaders, modifierEqual) &&
-		ptrEqualFunc(a.Rewrite, b.Rewrite, rewriteEqual)
-}
-
-func modifierEqual(a, b *lb.HeaderModifier) bool {
-	return slices.Equal(a.Set, b.Set) && slices.Equal(a.Add, b.Add) && slices.Equal(a.Remove, b.Remove)
-}
-
-func rewriteEqual(a, b *lb.Rewrite) bool {
-	return a.Hostname == b.Hostname && ptrEqual(a.Path, b.Path)
-}
-
-// ptrEqual compares what two pointers point to; nil equals only nil (JSON
-// leaves out a nil pointer, not a pointer to a zero value).
-func ptrEqual[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
-}
-
-func ptrEqualFunc[T any](a, b *T, eq func(a, b *T) bool) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a == b || eq(a, b)
 }
