@@ -83,7 +83,13 @@ func build(s *Snapshot, c *Cache) Result {
 		// accepted.
 		return res
 	}
-	model, sources := b.model(listeners, routes)
+	var model *lb.LoadBalancer
+	var sources map[string][]RouteRef
+	if b.fitted != nil {
+		model, sources = b.fitted.lb, b.fitted.sources
+	} else {
+		model, sources = b.model(listeners, routes)
+	}
 	model.Options = params.opts
 	model.Tags = params.tags
 	withHealthCheck(model.TargetGroups, params.healthCheck)
@@ -105,6 +111,9 @@ type builder struct {
 	// which an API server never holds), whose rules would share names.
 	routes []*route
 	twice  bool
+	// fitted is the model fitRules made last, when the routes it settled
+	// are those the Build goes on with: the model Build returns, made once.
+	fitted *fittedModel
 
 	params     map[types.NamespacedName]*v1alpha1.LoadBalancerParameters
 	namespaces map[string]*corev1.Namespace

@@ -125,6 +125,12 @@ func (b *builder) fitCertificates(ls []*listenerState) {
 	}
 }
 
+// fittedModel is a model and its Result.Sources.
+type fittedModel struct {
+	lb      *lb.LoadBalancer
+	sources map[string][]RouteRef
+}
+
 // fitRules applies MaxRulesPerListener: while some port of the model has
 // more rules than the limit, the routes that do not fit there next to older
 // ones are left out (overLimit) and the routes settled again, which may give a route
@@ -184,6 +190,8 @@ func (b *builder) fitRules(routes []*routeState, listeners []*listenerState) {
 			}
 		}
 		if len(out) == 0 {
+			// Nothing changes between here and the end of the Build.
+			b.fitted = &fittedModel{lb: m, sources: src}
 			return
 		}
 		// Two routes with one key (which an API server never holds) share

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -41,11 +42,17 @@ func BenchmarkRouteChangeToTraffic(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				next++
-				path := fmt.Sprintf("/new-%d", next)
+				name, path := fmt.Sprintf("new-%d", next), fmt.Sprintf("/new-%d", next)
 				start := time.Now()
-				create(b, route(ns, fmt.Sprintf("new-%d", next), "gw", nil, rule(pathMatch(gwv1.PathMatchExact, path), backendRef("app", 1))))
+				create(b, route(ns, name, "gw", nil, rule(pathMatch(gwv1.PathMatchExact, path), backendRef("app", 1))))
 				pollStatus(b, base+path, http.StatusOK)
 				lat = append(lat, time.Since(start))
+				// The controller writes the route's status after it serves
+				// it. A change made before that waits for the end of the
+				// reconcile before it: it would time two changes, not one.
+				b.StopTimer()
+				waitRouteStatus(b, types.NamespacedName{Namespace: ns, Name: name})
+				b.StartTimer()
 			}
 			reportLatencies(b, lat)
 		})
@@ -155,6 +162,23 @@ func gatewayWithRoutes(b *testing.B, n int) (ns, base string) {
 	waitRouteStatuses(b, c, ns, n)
 	b.Logf("%d routes created and served, with their status, in %s", n, time.Since(start).Round(time.Millisecond))
 	return ns, base
+}
+
+// waitRouteStatus waits until the HTTPRoute key has a parent status.
+func waitRouteStatus(b testing.TB, key types.NamespacedName) {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var r gwv1.HTTPRoute
+		must(b, suite.c.Get(context.Background(), key, &r))
+		if len(r.Status.Parents) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("route %s has no status after 30s", key)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // waitRouteStatuses waits until n HTTPRoutes of ns have a parent status.
