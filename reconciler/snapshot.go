@@ -146,7 +146,16 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 		s.HTTPRoutes = make([]*gwv1.HTTPRoute, 0, httpRoutes)
 	}
 	backendNamespaces := map[string]bool{}
-	addNamespace := func(ns, _ string) { backendNamespaces[ns] = true }
+	// Most routes refer to Services of their own namespace, and a
+	// Gateway's routes come namespace by namespace: the map is written
+	// only when the namespace differs from the last one, not for each of
+	// thousands of backends.
+	last := ""
+	addNamespace := func(ns, _ string) {
+		if ns != last || len(backendNamespaces) == 0 {
+			backendNamespaces[ns], last = true, ns
+		}
+	}
 	for _, r := range routes {
 		switch r := r.(type) {
 		case *gwv1.HTTPRoute:
@@ -160,7 +169,7 @@ func loadSnapshot(ctx context.Context, c client.Reader, uncached client.Reader, 
 		case *gwv1.UDPRoute:
 			s.UDPRoutes = append(s.UDPRoutes, r)
 		}
-		backendNamespaces[r.GetNamespace()] = true
+		addNamespace(r.GetNamespace(), "")
 		eachService(r, addNamespace)
 	}
 
