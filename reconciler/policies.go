@@ -146,8 +146,10 @@ func loadPolicies(ctx context.Context, c client.Reader, namespaces map[string]bo
 // away). Policies that hold no entry of ours and get none are not
 // written.
 func (r *GatewayReconciler) writePolicyStatuses(ctx context.Context, gwKey types.NamespacedName, desired map[types.NamespacedName]gwv1.PolicyAncestorStatus) error {
+	// The cache's objects, not copies of every policy of the cluster at
+	// each reconcile: nextPolicyStatus copies the one it changes.
 	var list gwv1.BackendTLSPolicyList
-	if err := r.Client.List(ctx, &list); err != nil {
+	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	var errs []error
