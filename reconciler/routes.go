@@ -117,7 +117,10 @@ func (m *routeStatusMemo) holds(route client.Object, want []gwv1.RouteParentStat
 	if e == nil || e.version != route.GetResourceVersion() || !sameParentStatuses(e.want, want) {
 		return false
 	}
-	e.epoch = m.epoch
+	// The statuses mapping's Cache handed out this time, equal to those
+	// remembered: kept, so that the next reconcile, handed the same
+	// slice, compares one pointer rather than every condition.
+	e.want, e.epoch = want, m.epoch
 	return true
 }
 
